@@ -1,0 +1,1 @@
+"""XRayView inference package."""
