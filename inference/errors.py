@@ -67,3 +67,53 @@ class TrainingError(XRayViewError):
 
 class DatasetError(_PathError):
     """A dataset folder is unusable (missing, no classes, class names not matching the model)."""
+
+
+class PacsError(XRayViewError):
+    """A PACS operation (DIMSE or DICOMweb) failed; `node` names the server, `reason` says why in plain words."""
+
+    def __init__(self, node: str, reason: str):
+        self.node = node
+        self.reason = reason
+        super().__init__(f"{node}: {reason}")
+
+
+class PacsConnectionError(PacsError):
+    """The server could not be reached (not running, wrong host/port, connection refused or dropped)."""
+
+
+class PacsTimeoutError(PacsError):
+    """The server did not answer within the configured timeout."""
+
+
+class AssociationRejectedError(PacsError):
+    """The DICOM server refused the association; names both AE titles and the reason it gave."""
+
+    def __init__(self, node: str, calling_ae: str, called_ae: str, reason: str):
+        self.calling_ae = calling_ae
+        self.called_ae = called_ae
+        super().__init__(node, f"association from {calling_ae!r} to {called_ae!r} rejected: {reason}")
+
+
+class UnknownAETitleError(AssociationRejectedError):
+    """The server does not know one of the AE titles (ours, its own, or a C-MOVE destination)."""
+
+
+class PacsOperationError(PacsError):
+    """The server answered but the operation failed (DIMSE failure status, HTTP error, malformed reply)."""
+
+
+class PacsCancelledError(PacsError):
+    """The operation was cancelled by the user before it completed."""
+
+
+class DicomResultError(XRayViewError):
+    """A DICOM result object (Secondary Capture, Structured Report) could not be built from the inputs."""
+
+
+class AuditLogError(_PathError):
+    """The audit log could not be written or read."""
+
+
+class PacsConfigError(PacsError):
+    """A PACS node's settings are invalid (AE title, host, port, URL)."""
