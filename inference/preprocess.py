@@ -1,0 +1,131 @@
+"""Model-input geometry and normalisation, shared by prediction and training.
+
+The model input derives from `XRayImage.render()` (display values in [0, 1], 1.0 = white) and is resized
+exactly as the model card's `input` block says: "squash" stretches to the input size, "letterbox" keeps the
+aspect ratio and pads with black. `heatmap_to_image` maps a model-sized heatmap back onto the original image
+(the inverse geometry), so Grad-CAM overlays line up with the anatomy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+RESIZE_MODES = ("squash", "letterbox")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    channels: int
+    height: int
+    width: int
+    resize_mode: str = "squash"
+    mean: tuple[float, ...] = (0.5,)
+    std: tuple[float, ...] = (0.25,)
+    window: str = "default"
+
+    def __post_init__(self) -> None:
+        if self.resize_mode not in RESIZE_MODES:
+            raise ValueError(f"resize_mode must be one of {RESIZE_MODES}, got {self.resize_mode!r}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+
+    @classmethod
+    def from_card(cls, card: dict[str, Any]) -> InputSpec:
+        """From a whole model card or just its `input` block."""
+        block = card.get("input", card)
+        norm = block["normalisation"]
+        return cls(channels=int(block["channels"]), height=int(block["height"]), width=int(block["width"]),
+                   resize_mode=block["resize_mode"], mean=tuple(float(v) for v in norm["mean"]),
+                   std=tuple(float(v) for v in norm["std"]), window=block.get("window", "default"))
+
+    def to_card(self) -> dict[str, Any]:
+        """The card's `input` block for this spec."""
+        return {"channels": self.channels, "height": self.height, "width": self.width,
+                "resize_mode": self.resize_mode,
+                "normalisation": {"mean": list(self.mean), "std": list(self.std)}, "window": self.window}
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the resized image sits inside the model input: rows top..top+height, cols left..left+width."""
+
+    top: int
+    left: int
+    height: int
+    width: int
+
+
+def placement(spec: InputSpec, image_shape: tuple[int, int]) -> Placement:
+    """The region of the model input that the original image of `image_shape` (H, W) occupies."""
+    h, w = int(image_shape[0]), int(image_shape[1])
+    if h < 1 or w < 1:
+        raise ValueError(f"image shape must be positive, got {image_shape}")
+    if spec.resize_mode == "squash":
+        return Placement(0, 0, spec.height, spec.width)
+    scale = min(spec.height / h, spec.width / w)
+    new_h = min(spec.height, max(1, round(h * scale)))
+    new_w = min(spec.width, max(1, round(w * scale)))
+    return Placement((spec.height - new_h) // 2, (spec.width - new_w) // 2, new_h, new_w)
+
+
+def resize_float(array: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize of a float HxW array. Pillow's 'F' mode widens the filter when shrinking (antialiasing),
+    so a 2,500 px radiograph is averaged down rather than point-sampled."""
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if array.shape == (height, width):
+        return array.copy()
+    resized = Image.fromarray(array, mode="F").resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(resized, dtype=np.float32)
+
+
+def to_model_array(display01: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """Geometry only: float32 [H_in, W_in] in [0, 1], letterbox padding black (0)."""
+    display01 = np.asarray(display01)
+    if display01.ndim != 2:
+        raise ValueError(f"expected a gray HxW image, got shape {display01.shape}")
+    place = placement(spec, display01.shape)
+    resized = np.clip(resize_float(display01, place.height, place.width), 0.0, 1.0)
+    if spec.resize_mode == "squash":
+        return resized
+    canvas = np.zeros((spec.height, spec.width), dtype=np.float32)
+    canvas[place.top:place.top + place.height, place.left:place.left + place.width] = resized
+    return canvas
+
+
+def normalise(model_array: np.ndarray | torch.Tensor, spec: InputSpec) -> torch.Tensor:
+    """[H, W] (or [N, H, W]) display values -> normalised [C, H, W] (or [N, C, H, W]) float tensor."""
+    tensor = torch.as_tensor(np.asarray(model_array, dtype=np.float32))
+    batched = tensor.ndim == 3
+    if not batched:
+        tensor = tensor.unsqueeze(0)
+    tensor = tensor.unsqueeze(1).expand(-1, spec.channels, -1, -1)
+    mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.tensor(spec.std, dtype=torch.float32).view(1, -1, 1, 1)
+    out = ((tensor - mean) / std).contiguous()
+    return out if batched else out[0]
+
+
+def to_model_tensor(display01: np.ndarray, spec: InputSpec) -> torch.Tensor:
+    """A rendered image (float [0, 1], HxW) -> the model input, float32 [1, C, H, W]."""
+    return normalise(to_model_array(display01, spec), spec).unsqueeze(0)
+
+
+def heatmap_to_image(heatmap: np.ndarray, spec: InputSpec, image_shape: tuple[int, int]) -> np.ndarray:
+    """Map a heatmap over the model input (any resolution with the input's aspect) back onto the original image.
+
+    Letterbox padding is cropped away before resizing, so the result aligns pixel-for-pixel with the image.
+    Returns float32 (H, W) in [0, 1].
+    """
+    heatmap = np.asarray(heatmap, dtype=np.float32)
+    if heatmap.ndim != 2:
+        raise ValueError(f"expected an HxW heatmap, got shape {heatmap.shape}")
+    if heatmap.shape != (spec.height, spec.width):
+        heatmap = resize_float(heatmap, spec.height, spec.width)
+    place = placement(spec, image_shape)
+    content = heatmap[place.top:place.top + place.height, place.left:place.left + place.width]
+    out = resize_float(content, int(image_shape[0]), int(image_shape[1]))
+    return np.clip(out, 0.0, 1.0, out=out)
