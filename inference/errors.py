@@ -107,7 +107,7 @@ class PacsCancelledError(PacsError):
     """The operation was cancelled by the user before it completed."""
 
 
-class DicomResultError(XRayViewError):
+class DicomResultError(_PathError):
     """A DICOM result object (Secondary Capture, Structured Report) could not be built from the inputs."""
 
 

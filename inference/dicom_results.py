@@ -1,0 +1,285 @@
+"""DICOM result objects for an AI prediction: a Secondary Capture of the heatmap overlay (labels burned in) and a
+Comprehensive SR (TID 1500 measurement report, built with highdicom) with the finding, probabilities, threshold
+and model identity. Both get new Series / SOP Instance UIDs, stay in the source image's study and reference the
+source image, so a PACS files them next to it."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import highdicom as hd
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.sr.codedict import codes
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from inference.errors import DicomResultError
+
+NOT_FOR_DIAGNOSIS = "AI result \u2014 not for diagnostic use"
+NOT_FOR_DIAGNOSIS_ASCII = "AI result - not for diagnostic use"  # for DICOM text attributes (Latin-1)
+MANUFACTURER = "XRayView"
+SC_SERIES_NUMBER = 9901
+SR_SERIES_NUMBER = 9902
+SECONDARY_CAPTURE_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.7"
+# local coding scheme for concepts no standard terminology names (PS3.16 8.2: designators starting with "99")
+LOCAL_SCHEME = "99XRAYVIEW"
+_MIN_SC_WIDTH = 512  # small sources (e.g. 224 px) are enlarged so the burned-in text stays legible
+_FONT_CANDIDATES = ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+# --- shared helpers ----------------------------------------------------------------------------------------------
+
+def _model_identity(prediction: Any) -> dict[str, str]:
+    model = getattr(prediction, "model", None) or {}
+    return {key: str(model.get(key, "") or "") for key in ("name", "version", "sha256")}
+
+
+def _source_header(image: Any) -> Dataset | None:
+    """The source DICOM header when the image came from a DICOM file with the UIDs a reference needs."""
+    dataset = getattr(image, "dataset", None)
+    if isinstance(dataset, Dataset) and all(k in dataset for k in ("SOPClassUID", "SOPInstanceUID",
+                                                                    "StudyInstanceUID")):
+        return dataset
+    return None
+
+
+def probability_lines(prediction: Any) -> list[str]:
+    """One line per label, highest first, e.g. 'PNEUMONIA 0.873'; the positive label is marked with its threshold."""
+    positive = getattr(prediction, "positive_label", None)
+    threshold = getattr(prediction, "threshold", None)
+    lines = []
+    for label, p in sorted(prediction.probabilities.items(), key=lambda kv: -kv[1]):
+        suffix = f"  (threshold {threshold:.2f})" if label == positive and threshold is not None else ""
+        lines.append(f"{label} {p:.3f}{suffix}")
+    return lines
+
+
+def result_text_lines(prediction: Any) -> list[str]:
+    """The text burned into the Secondary Capture (and usable by other exports)."""
+    model = _model_identity(prediction)
+    return [NOT_FOR_DIAGNOSIS, f"Result: {prediction.label}", *probability_lines(prediction),
+            f"Model: {model['name']} {model['version']}".rstrip()]
+
+
+# --- Secondary Capture -------------------------------------------------------------------------------------------
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    for candidate in _FONT_CANDIDATES:
+        try:
+            return ImageFont.truetype(candidate, size)
+        except OSError:
+            continue
+    return ImageFont.load_default(size=size)
+
+
+def _jet(values: np.ndarray) -> np.ndarray:
+    """Jet colour map (blue -> cyan -> yellow -> red) for values in [0, 1]; returns float RGB in [0, 1]."""
+    v = np.clip(values, 0.0, 1.0)[..., None]
+    rgb = np.concatenate([1.5 - np.abs(4 * v - 3), 1.5 - np.abs(4 * v - 2), 1.5 - np.abs(4 * v - 1)], axis=-1)
+    return np.clip(rgb, 0.0, 1.0)
+
+
+def overlay_rgb(display01: np.ndarray, heatmap: np.ndarray | None, alpha: float = 0.4) -> np.ndarray:
+    """uint8 HxWx3: the gray image with the heatmap blended in where the model looked (weight grows with the heat)."""
+    gray = np.clip(np.asarray(display01, dtype=np.float32), 0.0, 1.0)
+    base = np.repeat(gray[..., None], 3, axis=-1)
+    if heatmap is None:
+        return np.round(base * 255).astype(np.uint8)
+    heat = np.asarray(heatmap, dtype=np.float32)
+    if heat.shape != gray.shape:
+        raise DicomResultError(None, f"heatmap shape {heat.shape} does not match the image {gray.shape}")
+    weight = alpha * np.clip(heat, 0.0, 1.0)[..., None]
+    blended = base * (1.0 - weight) + _jet(heat) * weight
+    return np.round(np.clip(blended, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def render_result_picture(image: Any, prediction: Any, *, rgb: np.ndarray | None = None,
+                          lines: Sequence[str] | None = None) -> np.ndarray:
+    """The overlay with a black text band on top carrying the labels; uint8 HxWx3."""
+    if rgb is None:
+        rgb = overlay_rgb(image.render(), getattr(prediction, "heatmap", None))
+    picture = Image.fromarray(rgb, mode="RGB")
+    if picture.width < _MIN_SC_WIDTH:
+        scale = _MIN_SC_WIDTH / picture.width
+        picture = picture.resize((_MIN_SC_WIDTH, max(1, round(picture.height * scale))), Image.Resampling.BILINEAR)
+    text_lines = list(lines if lines is not None else result_text_lines(prediction))
+    font_size = max(14, picture.width // 32)
+    font = _font(font_size)
+    line_height = round(font_size * 1.35)
+    band = line_height * len(text_lines) + font_size // 2
+    canvas = Image.new("RGB", (picture.width, picture.height + band), (0, 0, 0))
+    canvas.paste(picture, (0, band))
+    draw = ImageDraw.Draw(canvas)
+    for index, line in enumerate(text_lines):
+        colour = (255, 210, 0) if index == 0 else (255, 255, 255)
+        draw.text((font_size // 2, font_size // 4 + index * line_height), line, fill=colour, font=font)
+    return np.asarray(canvas, dtype=np.uint8).copy()
+
+
+def build_secondary_capture(image: Any, prediction: Any, *, rgb: np.ndarray | None = None,
+                            lines: Sequence[str] | None = None, series_instance_uid: str | None = None,
+                            instance_number: int = 1) -> Dataset:
+    """A Secondary Capture Image (RGB) of the heatmap overlay with the result burned in.
+
+    image: an XRayImage (render(), dataset, metadata). prediction: a Prediction. rgb: an already blended overlay
+    (uint8 HxWx3) to use instead of blending the heatmap here. For a DICOM source the SC joins its study and
+    references it (Source Image Sequence + Referenced Image Sequence); otherwise it starts a new study.
+    """
+    pixels = render_result_picture(image, prediction, rgb=rgb, lines=lines)
+    source = _source_header(image)
+    series_uid = series_instance_uid or generate_uid()
+    orientation = _patient_orientation(source)
+    common = dict(pixel_array=pixels, photometric_interpretation="RGB", bits_allocated=8,
+                  coordinate_system="PATIENT", patient_orientation=orientation,
+                  series_instance_uid=series_uid, series_number=SC_SERIES_NUMBER, sop_instance_uid=generate_uid(),
+                  instance_number=instance_number, manufacturer=MANUFACTURER,
+                  transfer_syntax_uid=ExplicitVRLittleEndian)
+    try:
+        if source is not None:
+            sc = hd.sc.SCImage.from_ref_dataset(ref_dataset=_with_patient_defaults(source), **common)
+        else:
+            meta = getattr(image, "metadata", {}) or {}
+            sc = hd.sc.SCImage(study_instance_uid=generate_uid(), patient_id=str(meta.get("PatientID", "") or ""),
+                               patient_name=str(meta.get("PatientName", "") or ""), **common)
+    except (ValueError, TypeError, AttributeError) as error:
+        raise DicomResultError(getattr(image, "path", None), f"cannot build the Secondary Capture: {error}") from None
+    model = _model_identity(prediction)
+    sc.ImageType = ["DERIVED", "SECONDARY"]
+    sc.BurnedInAnnotation = "YES"
+    sc.RecognizableVisualFeatures = "NO"
+    sc.SeriesDescription = f"AI heatmap ({NOT_FOR_DIAGNOSIS_ASCII})"[:64]
+    sc.DerivationDescription = (f"{NOT_FOR_DIAGNOSIS_ASCII}. Heatmap of {model['name']} {model['version']} "
+                                f"(sha256 {model['sha256'][:16]}) blended over the source image; result "
+                                f"{prediction.label}.")[:1024]
+    sc.SoftwareVersions = [v for v in ("XRayView", model["version"]) if v]
+    _stamp_content_time(sc)
+    if source is not None:
+        reference = _image_reference(source)
+        sc.SourceImageSequence = DicomSequence([reference])
+        sc.ReferencedImageSequence = DicomSequence([_image_reference(source)])
+        derivation = Dataset()
+        derivation.CodeValue, derivation.CodingSchemeDesignator = "113076", "DCM"
+        derivation.CodeMeaning = "Segmentation"  # closest CID 7203 concept for a derived saliency rendering
+        sc.DerivationCodeSequence = DicomSequence([derivation])
+    return sc
+
+
+def _patient_orientation(source: Dataset | None) -> tuple[str, str] | None:
+    """The source's row/column directions (the SC shows the image the same way up), when it states them."""
+    value = source.get("PatientOrientation") if source is not None else None
+    if value is not None and len(value) == 2 and all(value):
+        return str(value[0]), str(value[1])
+    return None
+
+
+def _image_reference(source: Dataset) -> Dataset:
+    item = Dataset()
+    item.ReferencedSOPClassUID = source.SOPClassUID
+    item.ReferencedSOPInstanceUID = source.SOPInstanceUID
+    return item
+
+
+def _with_patient_defaults(source: Dataset) -> Dataset:
+    """highdicom copies the patient/study modules from the reference; type 2 attributes must at least exist."""
+    ref = Dataset()
+    for element in source:
+        if element.tag.group != 0x7FE0:
+            ref.add(element)
+    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "AccessionNumber", "StudyID",
+                    "StudyDate", "StudyTime", "ReferringPhysicianName"):
+        if keyword not in ref:
+            setattr(ref, keyword, "")
+    return ref
+
+
+def _stamp_content_time(ds: Dataset) -> None:
+    now = dt.datetime.now()
+    ds.ContentDate = now.strftime("%Y%m%d")
+    ds.ContentTime = now.strftime("%H%M%S")
+    ds.InstanceCreationDate, ds.InstanceCreationTime = ds.ContentDate, ds.ContentTime
+
+
+# --- Structured Report -------------------------------------------------------------------------------------------
+
+def _local_code(value: str, meaning: str) -> hd.sr.CodedConcept:
+    return hd.sr.CodedConcept(value=value[:16], scheme_designator=LOCAL_SCHEME, meaning=meaning[:64])
+
+
+def build_structured_report(image: Any, prediction: Any, *, series_instance_uid: str | None = None,
+                            instance_number: int = 1) -> Dataset:
+    """A Comprehensive SR (TID 1500) with the call as a qualitative evaluation, one probability measurement per
+    label, the decision threshold, and the algorithm identification (name, version, sha256 and device as
+    parameters). Needs a DICOM source: the report references the source image."""
+    source = _source_header(image)
+    if source is None:
+        raise DicomResultError(getattr(image, "path", None),
+                               "a Structured Report needs a DICOM source image to reference (this image is "
+                               f"{getattr(image, 'source_format', '') or 'not DICOM'})")
+    model = _model_identity(prediction)
+    device = str(getattr(prediction, "device", "") or "")
+    algorithm = hd.sr.AlgorithmIdentification(
+        name=model["name"] or "unnamed model", version=model["version"] or "unversioned",
+        parameters=[p for p in (f"sha256={model['sha256']}" if model["sha256"] else "",
+                                f"device={device}" if device else "") if p] or None,
+    )
+    unitless = hd.sr.CodedConcept(value="1", scheme_designator="UCUM", meaning="no units")
+    measurements = [
+        hd.sr.Measurement(name=_local_code(f"P-{label}", f"Probability of {label}"), value=float(p), unit=unitless,
+                          algorithm_id=algorithm)
+        for label, p in prediction.probabilities.items()
+    ]
+    threshold = getattr(prediction, "threshold", None)
+    if threshold is not None:
+        positive = getattr(prediction, "positive_label", None) or prediction.label
+        measurements.append(hd.sr.Measurement(
+            name=_local_code("THRESHOLD", f"Decision threshold for {positive}"), value=float(threshold),
+            unit=unitless, algorithm_id=algorithm))
+    finding = hd.sr.QualitativeEvaluation(name=codes.DCM.Finding,
+                                          value=_local_code(str(prediction.label), str(prediction.label)))
+    group = hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier="AI classification"),
+        algorithm_id=algorithm,
+        measurements=measurements,
+        qualitative_evaluations=[finding],
+        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)],
+    )
+    observer = hd.sr.ObserverContext(
+        observer_type=codes.DCM.Device,
+        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+            uid=generate_uid(), name=f"XRayView {model['name']}"[:64], model_name=model["version"][:64] or None),
+    )
+    report = hd.sr.MeasurementReport(
+        observation_context=hd.sr.ObservationContext(observer_device_context=observer),
+        procedure_reported=codes.LN.RadiographicImaging if hasattr(codes.LN, "RadiographicImaging")
+        else hd.sr.CodedConcept(value="43468-8", scheme_designator="LN", meaning="XR Study"),
+        imaging_measurements=[group],
+    )
+    try:
+        sr = hd.sr.ComprehensiveSR(
+            evidence=[_with_patient_defaults(source)], content=report, series_instance_uid=series_instance_uid
+            or generate_uid(), series_number=SR_SERIES_NUMBER, sop_instance_uid=generate_uid(),
+            instance_number=instance_number, manufacturer=MANUFACTURER, is_complete=True, is_final=False,
+        )
+    except (ValueError, TypeError, AttributeError) as error:
+        raise DicomResultError(getattr(image, "path", None), f"cannot build the Structured Report: {error}") from None
+    sr.SeriesDescription = NOT_FOR_DIAGNOSIS_ASCII
+    return sr
+
+
+# --- saving ------------------------------------------------------------------------------------------------------
+
+def save_results(datasets: Iterable[Dataset], folder: str | Path) -> list[Path]:
+    """Writes each dataset as a DICOM Part 10 file named by its modality and SOP Instance UID."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ds in datasets:
+        kind = "SR" if ds.Modality == "SR" else "SC"
+        path = out / f"{kind}_{ds.SOPInstanceUID}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
