@@ -1,0 +1,453 @@
+"""DICOM radiographs into an `XRayImage`, in the DICOM pixel pipeline order:
+
+stored values -> Bits Stored / Pixel Representation -> Pixel Padding Value -> Modality LUT (Rescale
+Slope/Intercept or Modality LUT Sequence) = `XRayImage.modality`; the VOI presets (Window Center/Width with
+VOI LUT Function, VOI LUT Sequence) and the polarity (MONOCHROME1 XOR Presentation LUT Shape INVERSE) are kept
+for `XRayImage.render()`.
+
+Decoding goes through pydicom 3's decoder plugins with permissively licensed back ends only (python-gdcm,
+pylibjpeg-openjpeg, pylibjpeg-rle, pyjpegls, Pillow); never pylibjpeg-libjpeg (GPL).
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels import apply_color_lut, get_decoder
+from pydicom.uid import (
+    UID,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEGExtended12Bit,
+)
+
+from inference.errors import (
+    DecoderMissingError,
+    ImageLoadError,
+    MissingPixelDataError,
+    TruncatedFileError,
+    UnsupportedFormatError,
+)
+from inference.raster_io import rgb_to_gray
+from inference.windowing import LINEAR, VOI_FUNCTIONS, WindowPreset, lut_preset, window_from_range
+from inference.xray_image import METADATA_KEYWORDS, XRayImage, check_pixel_count
+
+PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+_PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
+
+# What to `pip install` for each compressed family (permissive back ends only).
+_INSTALL_HINTS = {
+    "1.2.840.10008.1.2.5": "pylibjpeg pylibjpeg-rle",
+    "1.2.840.10008.1.2.4.50": "python-gdcm (or Pillow)",
+    "1.2.840.10008.1.2.4.51": "python-gdcm",
+    "1.2.840.10008.1.2.4.57": "python-gdcm",
+    "1.2.840.10008.1.2.4.70": "python-gdcm",
+    "1.2.840.10008.1.2.4.80": "pyjpegls (or python-gdcm)",
+    "1.2.840.10008.1.2.4.81": "pyjpegls (or python-gdcm)",
+    "1.2.840.10008.1.2.4.90": "pylibjpeg pylibjpeg-openjpeg (or python-gdcm)",
+    "1.2.840.10008.1.2.4.91": "pylibjpeg pylibjpeg-openjpeg (or python-gdcm)",
+    "1.2.840.10008.1.2.4.201": "pylibjpeg pylibjpeg-openjpeg",
+    "1.2.840.10008.1.2.4.202": "pylibjpeg pylibjpeg-openjpeg",
+    "1.2.840.10008.1.2.4.203": "pylibjpeg pylibjpeg-openjpeg",
+}
+# Values larger than this stay on disk until the size check has passed (pydicom deferred reading).
+_DEFER_SIZE = "256 KB"
+
+
+def read_dicom(path: Path, has_preamble: bool = True) -> XRayImage:
+    """Reads a DICOM file. `has_preamble` False: the file lacks the 'DICM' marker and is DICOM only if its
+    content parses as a data set; failures then mean 'not DICOM' (UnsupportedFormatError)."""
+    try:
+        ds = _read_dataset(path)
+    except ImageLoadError as exc:
+        if has_preamble:
+            raise
+        raise UnsupportedFormatError(path, f"this is not a readable DICOM file ({exc.reason})") from None
+    if getattr(ds, "preamble", None) is None and "SOPClassUID" not in ds and "Rows" not in ds:
+        # A data set without preamble is recognised only by its content; this one has nothing DICOM-like.
+        raise UnsupportedFormatError(path, "this is not a readable DICOM file (no DICOM header found)")
+    _require_image(path, ds)
+    rows, columns = int(ds.Rows), int(ds.Columns)
+    check_pixel_count(path, rows, columns)
+    notices: list[str] = []
+    frames = _int(ds.get("NumberOfFrames"), 1)
+    if frames > 1:
+        notices.append(f"multi-frame image ({frames} frames): showing the first frame")
+    transfer_syntax = _transfer_syntax(ds)
+
+    stored, info = _decode_first_frame(path, ds, transfer_syntax)
+    photometric = str(info.get("photometric_interpretation", ds.get("PhotometricInterpretation", "MONOCHROME2")))
+    bits_stored = int(info.get("bits_stored", ds.get("BitsStored", 8)))
+    signed = int(info.get("pixel_representation", ds.get("PixelRepresentation", 0))) == 1
+    is_colour = stored.ndim == 3 or photometric == "PALETTE COLOR"
+
+    if is_colour:
+        stored = _colour_to_gray(path, ds, stored, photometric, notices)
+        bits_stored = 8 if stored.dtype == np.uint8 else bits_stored
+        photometric = "MONOCHROME2"
+        padding_mask = None
+    else:
+        if np.issubdtype(stored.dtype, np.integer):
+            stored = _apply_bits_stored(stored, bits_stored, signed)
+        padding_mask = _padding_mask(ds, stored, signed)
+
+    if is_colour:
+        modality = stored.astype(np.float32)
+        modality_of = None
+    else:
+        modality_of = _modality_transform(ds, signed, notices)
+        modality = modality_of(stored)
+
+    windows = [] if is_colour else _file_presets(ds, signed, notices)
+    if not windows:
+        windows = [_default_window(modality, padding_mask, bits_stored, signed, modality_of, is_colour)]
+    inverted = (photometric == "MONOCHROME1") != (str(ds.get("PresentationLUTShape", "")).upper() == "INVERSE")
+    spacing, spacing_source = _pixel_spacing(ds, notices)
+    header = _header_only(ds)
+    metadata = _metadata(ds, transfer_syntax)
+    return XRayImage(modality=np.ascontiguousarray(modality, dtype=np.float32), windows=windows, default_window=0,
+                     inverted=inverted, padding_mask=padding_mask, metadata=metadata, pixel_spacing_mm=spacing,
+                     spacing_source=spacing_source, notices=notices, dataset=header, source_format="dicom",
+                     path=path, bits_stored=bits_stored, photometric=photometric)
+
+
+# --- reading and decoding ----------------------------------------------------------------------------------------
+
+def _read_dataset(path: Path) -> Dataset:
+    try:
+        return pydicom.dcmread(path, defer_size=_DEFER_SIZE, force=True)
+    except InvalidDicomError as exc:
+        raise UnsupportedFormatError(path, f"this is not a readable DICOM file ({exc})") from None
+    except (EOFError, struct.error) as exc:
+        raise TruncatedFileError(path, f"the DICOM file ends before its data is complete ({exc})") from None
+    except zlib.error as exc:
+        raise ImageLoadError(path, f"the deflate-compressed DICOM data is damaged ({exc})") from None
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError, NotImplementedError) as exc:
+        raise ImageLoadError(path, f"the DICOM header is damaged and cannot be read ({exc})") from None
+
+
+def _require_image(path: Path, ds: Dataset) -> None:
+    has_pixels = any(keyword in ds for keyword in PIXEL_DATA_KEYWORDS)
+    if not has_pixels:
+        kind = _sop_class_name(ds)
+        raise MissingPixelDataError(path, f"this DICOM file contains no image ({kind}); nothing to display")
+    if "Rows" not in ds or "Columns" not in ds:
+        raise ImageLoadError(path, "the DICOM image has no Rows/Columns, so its size is unknown")
+
+
+def _sop_class_name(ds: Dataset) -> str:
+    uid = ds.get("SOPClassUID") or ds.get("file_meta", Dataset()).get("MediaStorageSOPClassUID")
+    if not uid:
+        return "no SOP Class given"
+    name = UID(str(uid)).name
+    return f"a {name}" if name and name != str(uid) else f"SOP Class {uid}"
+
+
+def _transfer_syntax(ds: Dataset) -> UID:
+    meta = getattr(ds, "file_meta", None)
+    uid = meta.get("TransferSyntaxUID") if meta is not None else None
+    if not uid:  # no file meta (raw data set): use the encoding pydicom detected
+        implicit, little = ds.original_encoding
+        uid = ImplicitVRLittleEndian if implicit else (ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
+        if meta is None:
+            ds.file_meta = pydicom.dataset.FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = uid
+    return UID(str(uid))
+
+
+def _decode_first_frame(path: Path, ds: Dataset, transfer_syntax: UID) -> tuple[np.ndarray, dict]:
+    try:
+        decoder = get_decoder(transfer_syntax)
+    except NotImplementedError:
+        name = transfer_syntax.name if transfer_syntax.is_valid else transfer_syntax
+        raise UnsupportedFormatError(
+            path, f"its transfer syntax {name} ({transfer_syntax}) is not one XRayView can decode") from None
+    if not decoder.is_available:
+        raise DecoderMissingError(
+            path, f"decoding {transfer_syntax.name} ({transfer_syntax}) needs a decoder that is not installed: "
+                  f"pip install {_INSTALL_HINTS.get(str(transfer_syntax), 'python-gdcm')}")
+    _check_native_length(path, ds, transfer_syntax)
+    bits_stored = _int(ds.get("BitsStored"), 8)
+    try:
+        if transfer_syntax == JPEGExtended12Bit and bits_stored > 8:
+            # pydicom's GDCM plugin refuses 12-bit JPEG extended; python-gdcm itself decodes it correctly.
+            return _decode_with_gdcm(path, ds), {}
+        array, info = decoder.as_array(ds, index=0, as_rgb=True)
+    except DecoderMissingError:
+        raise
+    except (EOFError, struct.error) as exc:
+        raise TruncatedFileError(path, f"the pixel data ends early ({exc})") from None
+    except Exception as exc:  # decoder back ends raise many types; report them as a damaged image
+        message = " ".join(str(exc).split())
+        if any(word in message.lower() for word in ("truncat", "end of file", "insufficient", "not enough")):
+            raise TruncatedFileError(path, f"the {transfer_syntax.name} pixel data is cut short: {message}") from None
+        raise ImageLoadError(path, f"the {transfer_syntax.name} pixel data could not be decoded: {message}") from None
+    return array, info
+
+
+def _check_native_length(path: Path, ds: Dataset, transfer_syntax: UID) -> None:
+    if transfer_syntax.is_compressed or "PixelData" not in ds:
+        return
+    samples = _int(ds.get("SamplesPerPixel"), 1)
+    if samples == 3 and str(ds.get("PhotometricInterpretation", "")) == "YBR_FULL_422":
+        samples = 2  # native 4:2:2 stores two chroma samples per two pixels
+    expected = (int(ds.Rows) * int(ds.Columns) * samples * _int(ds.get("BitsAllocated"), 8) + 7) // 8
+    actual = len(ds.PixelData) if ds.PixelData is not None else 0
+    if actual < expected:  # only the first frame is needed
+        raise TruncatedFileError(
+            path, f"the pixel data holds {actual:,} bytes but one {ds.Columns} x {ds.Rows} frame needs "
+                  f"{expected:,}; the file is cut short or damaged")
+
+
+def _decode_with_gdcm(path: Path, ds: Dataset) -> np.ndarray:
+    import gdcm  # python-gdcm; availability already checked through pydicom's decoder
+
+    reader = gdcm.ImageReader()
+    reader.SetFileName(str(path))
+    if not reader.Read():
+        raise ValueError("GDCM could not read the file")
+    image = reader.GetImage()
+    raw = image.GetBuffer().encode("utf-8", "surrogateescape")
+    signed = _int(ds.get("PixelRepresentation"), 0) == 1
+    dtype = np.dtype(("<i" if signed else "<u") + str(max(1, _int(ds.get("BitsAllocated"), 16) // 8)))
+    rows, columns = int(ds.Rows), int(ds.Columns)
+    return np.frombuffer(raw, dtype=dtype, count=rows * columns).reshape(rows, columns).astype(dtype.newbyteorder("="))
+
+
+# --- pixel pipeline ----------------------------------------------------------------------------------------------
+
+def _apply_bits_stored(stored: np.ndarray, bits_stored: int, signed: bool) -> np.ndarray:
+    """Keeps only the Bits Stored low bits (values above High Bit are other data, e.g. old overlays) and
+    sign-extends them for Pixel Representation 1."""
+    if bits_stored >= stored.dtype.itemsize * 8:
+        return stored
+    mask = (1 << bits_stored) - 1
+    values = stored.astype(np.int64) & mask
+    if signed:
+        sign_bit = 1 << (bits_stored - 1)
+        values = (values ^ sign_bit) - sign_bit
+    return values.astype(np.int32)
+
+
+def _padding_mask(ds: Dataset, stored: np.ndarray, signed: bool) -> np.ndarray | None:
+    if "PixelPaddingValue" not in ds:
+        return None
+    first = _signed_value(ds.PixelPaddingValue, signed, ds)
+    last = _signed_value(ds.PixelPaddingRangeLimit, signed, ds) if "PixelPaddingRangeLimit" in ds else first
+    low, high = min(first, last), max(first, last)
+    mask = (stored >= low) & (stored <= high)
+    return mask if mask.any() else None
+
+
+def _signed_value(value, signed: bool, ds: Dataset) -> int:
+    value = int(value[0] if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else value)
+    bits = _int(ds.get("BitsAllocated"), 16)
+    if signed and value >= 1 << (bits - 1):  # written as US although the data are signed
+        value -= 1 << bits
+    return value
+
+
+def _modality_transform(ds: Dataset, signed: bool, notices: list[str]):
+    """Returns stored -> modality values as a function (also used on the stored range for default windows)."""
+    source = ds
+    if "RescaleSlope" not in ds and "ModalityLUTSequence" not in ds:
+        source = _functional_group_item(ds, "PixelValueTransformationSequence") or ds
+    if "ModalityLUTSequence" in source:
+        item = source.ModalityLUTSequence[0]
+        try:
+            lut, first_mapped, _bits = _lut_table(item, signed)
+        except (ValueError, AttributeError, IndexError) as exc:
+            notices.append(f"Modality LUT ignored: it is malformed ({exc})")
+        else:
+            table = lut.astype(np.float32)
+
+            def through_lut(values: np.ndarray) -> np.ndarray:
+                index = np.clip(np.asarray(values, dtype=np.int64) - first_mapped, 0, len(table) - 1)
+                return table[index]
+
+            return through_lut
+    slope = _float(source.get("RescaleSlope"), 1.0)
+    intercept = _float(source.get("RescaleIntercept"), 0.0)
+    if slope == 0.0:
+        notices.append("Rescale Slope 0 ignored (treated as 1)")
+        slope = 1.0
+
+    def rescale(values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values)
+        if slope == 1.0 and intercept == 0.0:
+            return values.astype(np.float32)
+        return (values.astype(np.float64) * slope + intercept).astype(np.float32)
+
+    return rescale
+
+
+def _lut_table(item: Dataset, signed: bool) -> tuple[np.ndarray, int, int]:
+    """(table, first mapped stored value, output bits) from a Modality/VOI LUT item (PS3.3 C.11.1.1)."""
+    entries, first_mapped, bits = (int(v) for v in item.LUTDescriptor)
+    entries = entries or 65536
+    if signed and first_mapped >= 32768:  # descriptor written as US for signed data
+        first_mapped -= 65536
+    element = item["LUTData"]
+    data = element.value
+    if isinstance(data, (bytes, bytearray)):
+        little = getattr(item, "is_little_endian", None)
+        dtype = "<u2" if little in (None, True) else ">u2"
+        table = np.frombuffer(data, dtype=dtype)
+        if bits <= 8 and len(table) * 2 == entries:  # 8-bit entries packed into OW
+            table = np.frombuffer(data, dtype=np.uint8)
+    else:
+        table = np.asarray(data if isinstance(data, (list, tuple, pydicom.multival.MultiValue)) else [data])
+    table = table[:entries].astype(np.int64)
+    if len(table) == 0:
+        raise ValueError("empty LUT")
+    return table, first_mapped, bits
+
+
+def _colour_to_gray(path: Path, ds: Dataset, stored: np.ndarray, photometric: str, notices: list[str]) -> np.ndarray:
+    if photometric == "PALETTE COLOR":
+        try:
+            stored = apply_color_lut(stored, ds)
+        except Exception as exc:  # noqa: BLE001 - malformed palettes come in many shapes
+            raise ImageLoadError(path, f"the PALETTE COLOR lookup table is unusable ({exc})") from None
+        if stored.dtype != np.uint8:
+            stored = (stored.astype(np.float64) / 257.0).round().astype(np.uint8)
+        notices.append("palette colour image converted to grayscale (ITU-R BT.601 luma)")
+    else:
+        notices.append(f"colour image ({photometric}) converted to grayscale (ITU-R BT.601 luma)")
+    return rgb_to_gray(stored)
+
+
+# --- presets, spacing, metadata ----------------------------------------------------------------------------------
+
+def _file_presets(ds: Dataset, signed: bool, notices: list[str]) -> list[WindowPreset]:
+    sources = [ds]
+    for keyword in ("FrameVOILUTSequence",):
+        item = _functional_group_item(ds, keyword)
+        if item is not None:
+            sources.append(item)
+    presets: list[WindowPreset] = []
+    for source in sources:
+        presets.extend(_window_presets(source, notices))
+        for number, item in enumerate(source.get("VOILUTSequence", []) or [], start=1):
+            try:
+                lut, first_mapped, bits = _lut_table(item, signed)
+            except (ValueError, AttributeError, IndexError, KeyError) as exc:
+                notices.append(f"VOI LUT {number} ignored: it is malformed ({exc})")
+                continue
+            name = str(item.get("LUTExplanation", "") or f"VOI LUT {number}")
+            presets.append(lut_preset(name, lut, first_mapped, bits))
+        if presets:
+            break
+    return presets
+
+
+def _window_presets(source: Dataset, notices: list[str]) -> list[WindowPreset]:
+    if "WindowCenter" not in source or "WindowWidth" not in source:
+        return []
+    centers, widths = _as_list(source.WindowCenter), _as_list(source.WindowWidth)
+    names = _as_list(source.get("WindowCenterWidthExplanation", []))
+    function = str(source.get("VOILUTFunction", LINEAR) or LINEAR).upper()
+    if function not in VOI_FUNCTIONS:
+        notices.append(f"unknown VOI LUT Function {function!r}; using LINEAR")
+        function = LINEAR
+    presets = []
+    for index, (center, width) in enumerate(zip(centers, widths)):
+        c, w = _float(center, None), _float(width, None)
+        minimum_width = 1.0 if function == LINEAR else 0.0
+        if c is None or w is None or w < minimum_width or (function != LINEAR and w <= 0):
+            notices.append(f"window preset {index + 1} ignored: center {center!r}, width {width!r} is not valid")
+            continue
+        name = str(names[index]).strip() if index < len(names) and str(names[index]).strip() else f"Window {index + 1}"
+        presets.append(WindowPreset(name=name, center=c, width=w, function=function))
+    return presets
+
+
+def _default_window(modality: np.ndarray, padding_mask: np.ndarray | None, bits_stored: int, signed: bool,
+                    modality_of, is_colour: bool) -> WindowPreset:
+    if bits_stored <= 8 or is_colour:
+        low, high = ((-(1 << (bits_stored - 1)), (1 << (bits_stored - 1)) - 1) if signed
+                     else (0, (1 << bits_stored) - 1))
+        if modality_of is not None:
+            ends = modality_of(np.array([low, high]))
+            low, high = float(min(ends)), float(max(ends))
+        return window_from_range(low, high, f"Full range ({bits_stored}-bit)")
+    values = modality[~padding_mask] if padding_mask is not None else modality
+    if values.size == 0:
+        values = modality
+    return window_from_range(float(values.min()), float(values.max()), "Min-max")
+
+
+def _pixel_spacing(ds: Dataset, notices: list[str]) -> tuple[tuple[float, float] | None, str | None]:
+    measures = _functional_group_item(ds, "PixelMeasuresSequence")
+    for source, keyword in ((ds, "PixelSpacing"), (ds, "ImagerPixelSpacing"), (measures, "PixelSpacing")):
+        if source is None or keyword not in source:
+            continue
+        values = _as_list(source[keyword].value)
+        try:
+            row, column = float(values[0]), float(values[1])
+        except (ValueError, TypeError, IndexError):
+            notices.append(f"{keyword} {values!r} is not valid; distances are shown in pixels")
+            continue
+        if row > 0 and column > 0:
+            return (row, column), keyword
+        notices.append(f"{keyword} {values!r} is not positive; distances are shown in pixels")
+    return None, None
+
+
+def _functional_group_item(ds: Dataset, keyword: str) -> Dataset | None:
+    """`keyword`'s first item from the Shared (else first Per-Frame) Functional Groups of enhanced objects."""
+    for group_keyword in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+        groups = ds.get(group_keyword)
+        if groups and keyword in groups[0] and groups[0][keyword].value:
+            return groups[0][keyword].value[0]
+    return None
+
+
+def _header_only(ds: Dataset) -> Dataset:
+    header = Dataset()
+    for tag in ds.keys():
+        if int(tag) not in _PIXEL_TAGS:
+            header[tag] = ds[tag]
+    header.file_meta = ds.file_meta
+    header.preamble = getattr(ds, "preamble", None)
+    return header
+
+
+def _metadata(ds: Dataset, transfer_syntax: UID) -> dict:
+    metadata: dict = {}
+    for keyword in METADATA_KEYWORDS:
+        value = ds.get(keyword, "")
+        if isinstance(value, pydicom.multival.MultiValue):
+            value = "\\".join(str(v) for v in value)
+        metadata[keyword] = value if isinstance(value, (int, float)) else str(value if value is not None else "")
+    metadata["TransferSyntaxUID"] = str(transfer_syntax)
+    metadata["TransferSyntax"] = transfer_syntax.name
+    return metadata
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+        return list(value)
+    return [value]
+
+
+def _int(value, default: int) -> int:
+    try:
+        return int(value) if value not in (None, "") else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _float(value, default):
+    try:
+        return float(value) if value not in (None, "") else default
+    except (TypeError, ValueError):
+        return default

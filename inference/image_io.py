@@ -1,0 +1,90 @@
+"""`load_image(path) -> XRayImage`: the one entry point for reading a radiograph (DICOM, PNG, JPEG, TIFF, BMP).
+
+The format is decided by the file's content, never by its extension (a PNG named .dcm still loads). Every
+expected failure raises an `ImageLoadError` subclass naming the file and a reason a person understands.
+Images above `MAX_PIXELS` are refused from the header, before any pixel is decoded.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from inference.dicom_pixels import read_dicom
+from inference.errors import EmptyFileError, ImageLoadError, UnsupportedFormatError
+from inference.raster_io import read_raster
+from inference.windowing import WindowPreset, window_from_range
+from inference.xray_image import MAX_PIXELS, XRayImage
+
+__all__ = ["load_image", "sniff_format", "XRayImage", "WindowPreset", "window_from_range", "MAX_PIXELS",
+           "SUPPORTED_SUFFIXES"]
+
+# File name suffixes a folder scan should pick up (content still decides how a file is read).
+SUPPORTED_SUFFIXES = (".dcm", ".dicom", ".dic", ".ima", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+_RASTER_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+    (b"II+\x00", "tiff"),
+    (b"MM\x00+", "tiff"),
+    (b"BM", "bmp"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+)
+# First tags of a DICOM data set written without the 128-byte preamble: group 0002 or 0008, either byte order.
+_RAW_DICOM_GROUPS = (b"\x02\x00", b"\x08\x00", b"\x00\x02", b"\x00\x08")
+
+
+def sniff_format(head: bytes) -> str | None:
+    """'dicom', 'png', 'jpeg', 'tiff', 'bmp', 'gif', 'dicom?' (a DICOM data set without preamble, maybe) or None."""
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return "dicom"
+    for magic, name in _RASTER_MAGIC:
+        if head.startswith(magic):
+            return name
+    if head[:2] in _RAW_DICOM_GROUPS and len(head) >= 8:
+        return "dicom?"
+    return None
+
+
+def load_image(path: str | os.PathLike) -> XRayImage:
+    """Reads one radiograph. Raises an ImageLoadError subclass (file name + reason) for every expected failure."""
+    path = Path(path)
+    head = _read_head(path)
+    kind = sniff_format(head)
+    if kind in ("dicom", "dicom?"):
+        try:
+            return read_dicom(path, has_preamble=kind == "dicom")
+        except UnsupportedFormatError:
+            if kind == "dicom":
+                raise
+            # No preamble and nothing DICOM-like: the two leading bytes only looked like a DICOM tag.
+    elif kind is not None:
+        return read_raster(path)
+    # Unknown magic: Pillow knows a few more formats by content (WebP, JPEG 2000 files, ...).
+    try:
+        return read_raster(path)
+    except UnsupportedFormatError:
+        raise UnsupportedFormatError(
+            path, "the file is neither DICOM nor an image format XRayView reads (PNG, JPEG, TIFF, BMP); "
+                  "its content is not recognised") from None
+
+
+def _read_head(path: Path) -> bytes:
+    try:
+        if path.is_dir():
+            raise ImageLoadError(path, "this is a folder, not an image file")
+        with path.open("rb") as handle:
+            head = handle.read(132)
+    except FileNotFoundError:
+        raise ImageLoadError(path, "the file does not exist") from None
+    except PermissionError:
+        raise ImageLoadError(path, "permission denied: XRayView is not allowed to read this file") from None
+    except IsADirectoryError:
+        raise ImageLoadError(path, "this is a folder, not an image file") from None
+    except OSError as exc:
+        raise ImageLoadError(path, f"the file cannot be read ({exc.strerror or exc})") from None
+    if not head:
+        raise EmptyFileError(path, "the file is empty (0 bytes)")
+    return head

@@ -1,0 +1,109 @@
+"""PNG / JPEG / TIFF / BMP radiographs through Pillow, into an `XRayImage` (8/16-bit gray, colour -> gray)."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from inference.errors import ImageLoadError, ImageTooLargeError, TruncatedFileError, UnsupportedFormatError
+from inference.windowing import window_from_range
+from inference.xray_image import MAX_PIXELS, METADATA_KEYWORDS, XRayImage, check_pixel_count
+
+_FORMAT_NAMES = {"JPEG": "jpeg", "PNG": "png", "TIFF": "tiff", "BMP": "bmp", "GIF": "gif", "WEBP": "webp",
+                 "JPEG2000": "jpeg2000"}
+
+
+def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R BT.601 luma with Pillow's exact integer arithmetic (so DICOM RGB and PNG RGB agree with
+    `Image.convert("L")`): L = (19595 R + 38470 G + 7471 B + 32768) >> 16 for 8-bit samples."""
+    rgb = np.asarray(rgb)
+    if rgb.dtype == np.uint8:
+        r, g, b = (rgb[..., i].astype(np.uint32) for i in range(3))
+        return ((19595 * r + 38470 * g + 7471 * b + 0x8000) >> 16).astype(np.uint8)
+    weighted = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+    return np.rint(weighted).astype(rgb.dtype) if np.issubdtype(rgb.dtype, np.integer) else weighted
+
+
+def read_raster(path: Path) -> XRayImage:
+    notices: list[str] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLargeError(path, f"the image is too large to open safely ({exc})") from None
+    except UnidentifiedImageError:
+        raise UnsupportedFormatError(
+            path, "this is not an image format XRayView reads (DICOM, PNG, JPEG, TIFF or BMP)") from None
+    with image:
+        check_pixel_count(path, image.height, image.width)
+        fmt = _FORMAT_NAMES.get(image.format or "", (image.format or "image").lower())
+        frames = getattr(image, "n_frames", 1)
+        if frames > 1:
+            notices.append(f"the file holds {frames} images; showing the first one")
+        try:
+            image.seek(0)
+            image.load()
+            oriented = ImageOps.exif_transpose(image)
+        except OSError as exc:
+            if "truncated" in str(exc).lower() or "broken data stream" in str(exc).lower():
+                raise TruncatedFileError(path, f"the {fmt.upper()} file is cut short: {exc}") from None
+            raise ImageLoadError(path, f"the {fmt.upper()} data could not be decoded: {exc}") from None
+        except (ValueError, SyntaxError) as exc:  # Pillow reports some corrupt headers this way
+            raise ImageLoadError(path, f"the {fmt.upper()} data is damaged: {exc}") from None
+        if oriented is not image:
+            notices.append("rotated/flipped upright as the file's EXIF orientation says")
+        pixels, bits = _gray_pixels(oriented, notices)
+    check_pixel_count(path, *pixels.shape)
+    modality = pixels.astype(np.float32)
+    if bits == 8:
+        window = window_from_range(0, 255, "Full range (8-bit)")
+    else:
+        low, high = (float(modality.min()), float(modality.max())) if modality.size else (0.0, 1.0)
+        window = window_from_range(low, high, "Min-max")
+    metadata = {key: "" for key in METADATA_KEYWORDS}
+    metadata.update(Rows=pixels.shape[0], Columns=pixels.shape[1], BitsStored=bits,
+                    PhotometricInterpretation="MONOCHROME2")
+    return XRayImage(modality=modality, windows=[window], default_window=0, inverted=False, padding_mask=None,
+                     metadata=metadata, notices=notices, dataset=None, source_format=fmt, path=path,
+                     bits_stored=bits, photometric="MONOCHROME2")
+
+
+def _gray_pixels(image: Image.Image, notices: list[str]) -> tuple[np.ndarray, int]:
+    """HxW gray array and its bit depth (8, 16, 32); colour converted explicitly with a notice."""
+    mode = image.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
+        return np.asarray(image).astype(np.uint16), 16
+    if mode == "I":
+        arr = np.asarray(image)
+        fits16 = arr.size and arr.min() >= 0 and arr.max() <= 65535
+        return (arr.astype(np.uint16), 16) if fits16 else (arr.astype(np.int32), 32)
+    if mode == "F":
+        return np.asarray(image, dtype=np.float32), 32
+    if mode == "1":
+        return np.asarray(image.convert("L")), 8
+    if mode == "L":
+        return np.asarray(image), 8
+    if mode in ("LA", "La"):
+        notices.append("transparency (alpha channel) ignored")
+        return np.asarray(image.getchannel("L")), 8
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        mode = image.mode
+    if mode in ("RGBA", "RGBa"):
+        notices.append("transparency (alpha channel) ignored")
+        image = image.convert("RGB")
+    elif mode != "RGB":
+        image = image.convert("RGB")
+        notices.append(f"{mode} colour data converted to RGB")
+    rgb = np.asarray(image)
+    if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
+        notices.append("stored as RGB with three identical channels; read as grayscale")
+        return rgb[..., 0].copy(), 8
+    notices.append("colour image converted to grayscale (ITU-R BT.601 luma)")
+    return rgb_to_gray(rgb), 8
+
+
+__all__ = ["read_raster", "rgb_to_gray", "MAX_PIXELS"]

@@ -1,0 +1,107 @@
+"""`XRayImage`: one loaded radiograph, full depth, with everything needed to display and measure it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inference.errors import ImageLoadError, ImageTooLargeError
+from inference.windowing import WindowPreset
+
+# Largest image accepted, in pixels per frame: 80 million (e.g. 8,000 x 10,000). The biggest real radiographs
+# (full-field mammography, long-length spine/leg DR) stay below ~40 M; 80 M pixels already needs ~320 MB as
+# float32. Checked from the header (DICOM Rows/Columns, PNG/JPEG/TIFF size) BEFORE any pixel is decoded.
+MAX_PIXELS = 80_000_000
+
+METADATA_KEYWORDS = (
+    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "PatientAge",
+    "StudyDate", "StudyTime", "StudyDescription", "AccessionNumber", "StudyID", "ReferringPhysicianName",
+    "SeriesDescription", "SeriesNumber", "InstanceNumber", "Modality", "BodyPartExamined", "ViewPosition",
+    "Laterality", "ImageLaterality", "PatientOrientation", "SOPClassUID", "SOPInstanceUID", "StudyInstanceUID",
+    "SeriesInstanceUID", "Manufacturer", "ManufacturerModelName", "InstitutionName",
+    "PixelSpacing", "ImagerPixelSpacing", "PhotometricInterpretation", "BitsStored", "Rows", "Columns",
+    "NumberOfFrames", "TransferSyntaxUID", "TransferSyntax",
+)
+
+
+def check_pixel_count(path: Path, rows: int, columns: int) -> None:
+    """Refuses images above MAX_PIXELS, before anything is allocated."""
+    if rows <= 0 or columns <= 0:
+        raise ImageLoadError(path, f"the image claims a size of {columns} x {rows} pixels, which is not valid")
+    if rows * columns > MAX_PIXELS:
+        raise ImageTooLargeError(
+            path,
+            f"the image is {columns:,} x {rows:,} pixels ({rows * columns / 1e6:.0f} million); "
+            f"XRayView opens images up to {MAX_PIXELS / 1e6:.0f} million pixels",
+        )
+
+
+@dataclass(eq=False)
+class XRayImage:
+    """A radiograph in modality units plus its display presets and metadata.
+
+    modality: float32 HxW, after Bits Stored / Pixel Representation, Pixel Padding and the Modality LUT
+        (Rescale Slope/Intercept or Modality LUT Sequence). Not windowed.
+    windows / default_window: every VOI preset of the file (windows and VOI LUT tables), or one computed preset
+        when the file has none (identity over the stored range for <= 8-bit data, else min..max of the
+        non-padding pixels).
+    inverted: MONOCHROME1 XOR Presentation LUT Shape INVERSE; render() applies it so that 1.0 is white.
+    padding_mask: True where the pixel is Pixel Padding (outside the exposed area), or None when there is none.
+    """
+
+    modality: np.ndarray
+    windows: list[WindowPreset]
+    default_window: int = 0
+    inverted: bool = False
+    padding_mask: np.ndarray | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    pixel_spacing_mm: tuple[float, float] | None = None
+    spacing_source: str | None = None
+    notices: list[str] = field(default_factory=list)
+    dataset: Any = None
+    source_format: str = ""
+    path: Path | None = None
+    bits_stored: int | None = None
+    photometric: str = "MONOCHROME2"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.modality.shape)  # type: ignore[return-value]
+
+    @property
+    def height(self) -> int:
+        return int(self.modality.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.modality.shape[1])
+
+    def window(self, window: int | str | WindowPreset | None = None) -> WindowPreset:
+        """The preset for an index, a name, a WindowPreset (returned as is), or None (the default)."""
+        if window is None:
+            return self.windows[self.default_window]
+        if isinstance(window, WindowPreset):
+            return window
+        if isinstance(window, str):
+            for preset in self.windows:
+                if preset.name == window:
+                    return preset
+            raise KeyError(f"no window preset named {window!r}; have {[p.name for p in self.windows]}")
+        return self.windows[int(window)]
+
+    def render(self, window: int | str | WindowPreset | None = None, invert: bool | None = None) -> np.ndarray:
+        """Display image, float32 HxW in [0, 1] with 1.0 = white as a radiologist expects.
+
+        window: preset index, name or WindowPreset (None = the default preset).
+        invert: None applies the file's own polarity (`self.inverted`); True/False force the final polarity
+            relative to the VOI output (the viewer's invert toggle passes `not image.inverted`).
+        Padding pixels render black.
+        """
+        display = self.window(window).apply(self.modality)
+        if self.inverted if invert is None else invert:
+            display = np.subtract(np.float32(1.0), display, dtype=np.float32)
+        if self.padding_mask is not None:
+            display[self.padding_mask] = 0.0
+        return np.ascontiguousarray(display, dtype=np.float32)
