@@ -79,7 +79,7 @@ def resize_float(array: np.ndarray, height: int, width: int) -> np.ndarray:
     if array.shape == (height, width):
         return array.copy()
     resized = Image.fromarray(array, mode="F").resize((width, height), Image.Resampling.BILINEAR)
-    return np.asarray(resized, dtype=np.float32)
+    return np.array(resized, dtype=np.float32)  # a writable copy (Pillow arrays are read-only)
 
 
 def to_model_array(display01: np.ndarray, spec: InputSpec) -> np.ndarray:

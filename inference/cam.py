@@ -1,0 +1,123 @@
+"""The one adapter around pytorch-grad-cam (grad-cam==1.5.7): Grad-CAM, Grad-CAM++, Eigen-CAM, XGrad-CAM, Layer-CAM.
+
+One forward pass serves both the CAM and the probabilities: the logits of the CAM's forward are returned,
+so callers need not run the model twice. Gradients are only needed from the target layer onwards: when the
+model's parameters are frozen, the target layer's output is made the autograd leaf, so the backward pass
+covers the classifier head only instead of the whole network.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+CAM_METHODS = ("gradcam", "gradcam++", "eigencam", "xgradcam", "layercam")
+
+TargetChoice = int | Sequence[int] | Callable[[torch.Tensor], int] | None
+
+
+class UnknownCamMethodError(ValueError):
+    pass
+
+
+def cam_class(method: str) -> type:
+    from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, LayerCAM, XGradCAM
+
+    classes = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "eigencam": EigenCAM, "xgradcam": XGradCAM,
+               "layercam": LayerCAM}
+    try:
+        return classes[method.lower()]
+    except KeyError:
+        raise UnknownCamMethodError(f"unknown CAM method {method!r}; choose one of {', '.join(CAM_METHODS)}") \
+            from None
+
+
+@dataclass
+class CamResult:
+    heatmaps: np.ndarray  # float32 [N, H, W] in [0, 1], at the model-input size
+    logits: torch.Tensor  # [N, num_labels], detached, from the same forward pass
+    target_indices: list[int]  # the class each heatmap explains (Eigen-CAM is class-agnostic: the chosen class)
+    method: str
+    forward_ms: float
+    total_ms: float
+
+
+class _ChosenClassTarget:
+    """pytorch-grad-cam target: the logit of a class decided from this sample's own logits at call time."""
+
+    def __init__(self, choose: Callable[[torch.Tensor], int]):
+        self.choose = choose
+        self.index: int | None = None
+
+    def __call__(self, logits_row: torch.Tensor) -> torch.Tensor:
+        self.index = int(self.choose(logits_row.detach()))
+        return logits_row[..., self.index]
+
+
+def _chooser(target: TargetChoice, n: int) -> list[Callable[[torch.Tensor], int]]:
+    if target is None:
+        return [lambda row: int(torch.argmax(row))] * n
+    if callable(target):
+        return [target] * n
+    if isinstance(target, int):
+        return [lambda row, t=target: t] * n
+    indices = list(target)
+    if len(indices) != n:
+        raise ValueError(f"{len(indices)} CAM targets for a batch of {n}")
+    return [lambda row, t=int(t): t for t in indices]
+
+
+def compute_cam(model: nn.Module, input_tensor: torch.Tensor, target_layer: str | nn.Module,
+                method: str = "gradcam", target: TargetChoice = None) -> CamResult:
+    """CAM heatmaps for a batch [N, C, H, W] plus the logits of the same forward pass.
+
+    target: None = each sample's top logit; an int = that class for all; a sequence = one class per sample;
+    a callable(logits_row) -> class index, decided after the forward (e.g. "the call at the operating threshold").
+    Must not run under torch.no_grad / inference_mode (both are lifted here for the CAM's own pass).
+    """
+    started = time.perf_counter()
+    cam_type = cam_class(method)
+    layer = model.get_submodule(target_layer) if isinstance(target_layer, str) else target_layer
+    device = next(model.parameters()).device
+    model.eval()
+    choosers = [_ChosenClassTarget(c) for c in _chooser(target, input_tensor.shape[0])]
+    params_frozen = not any(p.requires_grad for p in model.parameters())
+    forward_times: list[float] = []
+
+    def make_leaf(_module: nn.Module, _inputs, output):
+        # Frozen model: the target layer's output becomes the autograd leaf, so backward stops there.
+        if torch.is_grad_enabled() and isinstance(output, torch.Tensor) and not output.requires_grad:
+            output.requires_grad_(True)
+
+    def forward_started(_module, _inputs):
+        forward_times.append(time.perf_counter())
+
+    def forward_finished(_module, _inputs, _output):
+        forward_times.append(time.perf_counter())
+
+    handles = [model.register_forward_pre_hook(forward_started), model.register_forward_hook(forward_finished)]
+    if params_frozen:
+        handles.append(layer.register_forward_hook(make_leaf))  # registered before the CAM's own hooks
+    heatmaps = None
+    try:
+        with torch.inference_mode(False), torch.enable_grad():
+            batch = input_tensor.detach().clone().to(device)
+            with cam_type(model=model, target_layers=[layer]) as cam:
+                heatmaps = cam(input_tensor=batch, targets=choosers)
+                logits = cam.outputs.detach().clone()
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.zero_grad(set_to_none=True)
+    if heatmaps is None:  # pytorch-grad-cam's __exit__ swallows IndexError; never return a silent non-result
+        raise RuntimeError(f"{method} failed inside pytorch-grad-cam (target layer {target_layer!r})")
+    indices = [c.index if c.index is not None else int(c.choose(row)) for c, row in zip(choosers, logits)]
+    heatmaps = np.nan_to_num(np.asarray(heatmaps, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    np.clip(heatmaps, 0.0, 1.0, out=heatmaps)
+    forward_ms = (forward_times[1] - forward_times[0]) * 1000.0 if len(forward_times) >= 2 else 0.0
+    return CamResult(heatmaps=heatmaps, logits=logits.cpu(), target_indices=indices, method=method.lower(),
+                     forward_ms=forward_ms, total_ms=(time.perf_counter() - started) * 1000.0)

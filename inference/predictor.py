@@ -1,0 +1,266 @@
+"""Prediction with a model bundle: probabilities, the call at the operating threshold, optional CAM heatmap.
+
+`Predictor(bundle, device)` builds the model once. `.predict(image)` takes a loaded `XRayImage`; the model
+input is derived from `image.render()` with the default window, exactly as the model card's input block
+says. `.predict_paths(paths, ...)` runs a folder's worth of files in batches and never stops at a bad file.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from inference.bundle import ModelBundle, load_bundle
+from inference.cam import CAM_METHODS, compute_cam
+from inference.device import resolve_device
+from inference.errors import BundleError, XRayViewError
+from inference.preprocess import InputSpec, heatmap_to_image, to_model_tensor
+from inference.resources import DEFAULT_MODEL_POINTER, models_dir
+
+ProgressCallback = Callable[[int, int], None]  # (files done, files total)
+
+
+def default_bundle_dir() -> Path:
+    """The bundled default model: resources/models/<name>, where resources/models/DEFAULT holds <name>."""
+    root = models_dir()
+    pointer = root / DEFAULT_MODEL_POINTER
+    if not pointer.is_file():
+        raise BundleError(root, "no bundled model is installed (resources/models/DEFAULT is missing); "
+                                "pass a model bundle folder with --model")
+    name = pointer.read_text(encoding="utf-8").strip()
+    if not name or Path(name).name != name:
+        raise BundleError(pointer, f"names no valid model folder ({name!r})")
+    bundle_dir = root / name
+    if not bundle_dir.is_dir():
+        raise BundleError(bundle_dir, "the default model named in resources/models/DEFAULT is not installed")
+    return bundle_dir
+
+
+def load_default_bundle() -> ModelBundle:
+    return load_bundle(default_bundle_dir())
+
+
+@dataclass
+class Prediction:
+    probabilities: dict[str, float]
+    label: str
+    threshold: float | None
+    positive_label: str | None
+    heatmap: np.ndarray | None  # float32 [0, 1] at the original image size, or None
+    cam_method: str | None
+    cam_label: str | None  # the label the heatmap explains (the call)
+    timings_ms: dict[str, float | None]
+    device: str
+    model: dict[str, str]
+    notices: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's JSON object for this prediction (without "path")."""
+        out: dict[str, Any] = {
+            "label": self.label,
+            "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
+            "threshold": self.threshold,
+            "model": dict(self.model),
+            "device": self.device,
+            "timings_ms": {k: (round(v, 2) if v is not None else None) for k, v in self.timings_ms.items()},
+        }
+        if self.cam_method:
+            out["cam"] = {"method": self.cam_method, "label": self.cam_label}
+        if self.notices:
+            out["notices"] = list(self.notices)
+        return out
+
+
+@dataclass
+class PathResult:
+    """One file of a folder run: a prediction or the error that stopped this file (never both)."""
+
+    path: Path
+    prediction: Prediction | None = None
+    error: XRayViewError | Exception | None = None
+    image: Any = None  # the loaded XRayImage when keep_images=True
+
+    @property
+    def ok(self) -> bool:
+        return self.prediction is not None
+
+    def error_json(self) -> dict[str, str]:
+        assert self.error is not None
+        return {"type": type(self.error).__name__, "message": str(self.error)}
+
+
+class Predictor:
+    def __init__(self, bundle: ModelBundle | str | Path, device: str | torch.device = "auto",
+                 threshold: float | None = None):
+        started = time.perf_counter()
+        self.bundle = bundle if isinstance(bundle, ModelBundle) else load_bundle(bundle)
+        self.device = device if isinstance(device, torch.device) else resolve_device(device)
+        self.spec = InputSpec.from_card(self.bundle.card)
+        self.labels = self.bundle.labels
+        self.positive_label = self.bundle.positive_label
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+        if threshold is not None and self.positive_label is None:
+            raise ValueError("a threshold applies only to binary models (with a positive_label)")
+        self.threshold = threshold if threshold is not None else self.bundle.threshold
+        self.model = self.bundle.build(self.device)
+        self.model.requires_grad_(False)  # inference only; CAM makes its target layer the gradient leaf
+        self.cam_layer = self.bundle.cam_target_layer
+        self.model_load_ms = (time.perf_counter() - started) * 1000.0
+        self._lock = threading.Lock()  # one forward at a time: the viewer and a folder run may share a Predictor
+
+    # ---------------------------------------------------------------- decisions
+    def call_index(self, probabilities: torch.Tensor) -> int:
+        """The call for one sample's probabilities: binary -> positive if P(positive) >= threshold; else argmax."""
+        if self.positive_label is not None and self.threshold is not None:
+            positive = self.labels.index(self.positive_label)
+            if float(probabilities[positive]) >= self.threshold:
+                return positive
+            others = [i for i in range(len(self.labels)) if i != positive]
+            return max(others, key=lambda i: float(probabilities[i]))
+        return int(torch.argmax(probabilities))
+
+    def _call_from_logits(self, logits_row: torch.Tensor) -> int:
+        return self.call_index(self.bundle.probabilities(logits_row))
+
+    @property
+    def identity(self) -> dict[str, str]:
+        return self.bundle.identity()
+
+    # ---------------------------------------------------------------- single image
+    def predict(self, image, cam_method: str | None = "gradcam", window=None,
+                load_ms: float | None = None) -> Prediction:
+        """Predict one loaded XRayImage. `window` overrides the card's (default) window for the model input;
+        `load_ms` is the caller's image-load time, reported in timings_ms["load"]."""
+        return self.predict_batch([image], cam_method=cam_method, window=window,
+                                  load_ms=[load_ms])[0]
+
+    # ---------------------------------------------------------------- batches
+    def preprocess(self, image, window=None) -> torch.Tensor:
+        return to_model_tensor(image.render(window), self.spec)
+
+    def predict_batch(self, images: Sequence, batch_size: int = 16, cam_method: str | None = None,
+                      window=None, load_ms: Sequence[float | None] | None = None) -> list[Prediction]:
+        """Predict several loaded images, `batch_size` at a time. Per-image timings are the batch's divided
+        evenly (preprocess is measured per image)."""
+        if cam_method is not None and cam_method.lower() not in CAM_METHODS:
+            raise ValueError(f"unknown CAM method {cam_method!r}; choose one of {', '.join(CAM_METHODS)}")
+        load_ms = list(load_ms) if load_ms is not None else [None] * len(images)
+        results: list[Prediction] = []
+        for start in range(0, len(images), max(1, batch_size)):
+            chunk = images[start:start + batch_size]
+            results.extend(self._predict_chunk(chunk, cam_method, window, load_ms[start:start + batch_size]))
+        return results
+
+    def _predict_chunk(self, images: Sequence, cam_method: str | None, window,
+                       load_ms: Sequence[float | None]) -> list[Prediction]:
+        tensors, prep_ms = [], []
+        for image in images:
+            t0 = time.perf_counter()
+            tensors.append(self.preprocess(image, window))
+            prep_ms.append((time.perf_counter() - t0) * 1000.0)
+        batch = torch.cat(tensors).to(self.device)
+        with self._lock:
+            if cam_method is None:
+                t0 = time.perf_counter()
+                with torch.inference_mode():
+                    logits = self.model(batch).float().cpu()
+                predict_ms, cam_ms, heatmaps, cam_targets = (time.perf_counter() - t0) * 1000.0, None, None, None
+            else:
+                # One pass serves both: the CAM's forward yields the logits, the heatmap explains the call.
+                result = compute_cam(self.model, batch, self.cam_layer, cam_method, target=self._call_from_logits)
+                logits = result.logits.float()
+                predict_ms, cam_ms = result.forward_ms, result.total_ms - result.forward_ms
+                heatmaps, cam_targets = result.heatmaps, result.target_indices
+        probs = self.bundle.probabilities(logits)
+        n = len(images)
+        predictions = []
+        for i, image in enumerate(images):
+            t0 = time.perf_counter()
+            heatmap = heatmap_to_image(heatmaps[i], self.spec, image.shape) if heatmaps is not None else None
+            upsample_ms = (time.perf_counter() - t0) * 1000.0
+            row = probs[i]
+            call = self.call_index(row)
+            notices = list(getattr(image, "notices", []) or [])
+            if self.bundle.experimental:
+                notices.append(f"model {self.bundle.name} {self.bundle.version} is experimental")
+            predictions.append(Prediction(
+                probabilities={label: float(row[j]) for j, label in enumerate(self.labels)},
+                label=self.labels[call],
+                threshold=self.threshold,
+                positive_label=self.positive_label,
+                heatmap=heatmap,
+                cam_method=cam_method.lower() if cam_method else None,
+                cam_label=self.labels[cam_targets[i]] if cam_targets is not None else None,
+                timings_ms={"load": load_ms[i], "preprocess": prep_ms[i], "predict": predict_ms / n,
+                            "cam": (cam_ms / n + upsample_ms) if cam_ms is not None else None},
+                device=str(self.device),
+                model=self.identity,
+                notices=notices,
+            ))
+        return predictions
+
+    # ---------------------------------------------------------------- files and folders
+    def predict_paths(self, paths: Iterable[str | Path], progress: ProgressCallback | None = None,
+                      cancel: threading.Event | None = None, cam_method: str | None = None,
+                      batch_size: int = 8, keep_images: bool = False) -> Iterator[PathResult]:
+        """Load and predict each file, yielding one PathResult per path in order. A file that fails to load or
+        predict yields its error and the run goes on. `cancel.set()` stops before the next file; `progress(done,
+        total)` is called after each file."""
+        from inference.image_io import load_image
+
+        paths = [Path(p) for p in paths]
+        total, done = len(paths), 0
+        pending: list[tuple[Path, Any, float]] = []
+
+        def flush() -> Iterator[PathResult]:
+            nonlocal done
+            if not pending:
+                return
+            images = [img for _, img, _ in pending]
+            try:
+                preds = self.predict_batch(images, batch_size=len(images), cam_method=cam_method,
+                                           load_ms=[ms for _, _, ms in pending])
+                outcomes = [PathResult(p, prediction=pred, image=img if keep_images else None)
+                            for (p, img, _), pred in zip(pending, preds)]
+            except Exception:  # noqa: BLE001 - a batch failed: retry one by one so only the culprit fails
+                outcomes = []
+                for p, img, ms in pending:
+                    try:
+                        pred = self.predict_batch([img], cam_method=cam_method, load_ms=[ms])[0]
+                        outcomes.append(PathResult(p, prediction=pred, image=img if keep_images else None))
+                    except Exception as exc:  # noqa: BLE001 - reported per file, never stops the run
+                        outcomes.append(PathResult(p, error=exc))
+            pending.clear()
+            for outcome in outcomes:
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+                yield outcome
+
+        for path in paths:
+            if cancel is not None and cancel.is_set():
+                break
+            t0 = time.perf_counter()
+            try:
+                image = load_image(path)
+            except Exception as exc:  # noqa: BLE001 - typed ImageLoadError expected; anything else still per-file
+                yield from flush()
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+                yield PathResult(path, error=exc)
+                continue
+            pending.append((path, image, (time.perf_counter() - t0) * 1000.0))
+            if len(pending) >= batch_size:
+                yield from flush()
+        if not (cancel is not None and cancel.is_set()):
+            yield from flush()
+        else:
+            pending.clear()
