@@ -35,12 +35,20 @@ class WindowPreset:
     def is_lut(self) -> bool:
         return self.lut is not None
 
-    def apply(self, values: np.ndarray) -> np.ndarray:
-        """Maps modality values to float32 display values in [0, 1] (0 = the darkest, before any inversion)."""
+    def apply(self, values: np.ndarray, invert: bool = False) -> np.ndarray:
+        """Maps modality values to float32 display values in [0, 1]; `invert` flips the result (1 - y).
+
+        Computed in float64 and rounded once, so an inverted MONOCHROME1 image and its MONOCHROME2 twin give
+        bit-identical float32 output.
+        """
         values = np.asarray(values)
         if self.lut is not None:
-            return _apply_lut(values, self.lut, self.lut_first_mapped, self.lut_max_output)
-        return _apply_window(values.astype(np.float64, copy=False), self.center, self.width, self.function)
+            out = _apply_lut(values, self.lut, self.lut_first_mapped, self.lut_max_output)
+        else:
+            out = _apply_window(values.astype(np.float64, copy=False), self.center, self.width, self.function)
+        if invert:
+            out = 1.0 - out
+        return out.astype(np.float32)
 
 
 def window_from_range(low: float, high: float, name: str, source: str = "default") -> WindowPreset:
@@ -78,10 +86,10 @@ def _apply_window(x: np.ndarray, center: float, width: float, function: str) -> 
             out = (x > center - 0.5).astype(np.float64)
         else:
             out = (x - (center - 0.5)) / (width - 1.0) + 0.5
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
+    return np.clip(out, 0.0, 1.0)
 
 
 def _apply_lut(x: np.ndarray, lut: np.ndarray, first_mapped: int, max_output: int) -> np.ndarray:
     index = np.rint(x).astype(np.int64) - first_mapped
     np.clip(index, 0, len(lut) - 1, out=index)
-    return (lut.astype(np.float32)[index] / np.float32(max_output)).clip(0.0, 1.0)
+    return (lut.astype(np.float64)[index] / float(max_output)).clip(0.0, 1.0)

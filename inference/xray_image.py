@@ -99,9 +99,8 @@ class XRayImage:
             relative to the VOI output (the viewer's invert toggle passes `not image.inverted`).
         Padding pixels render black.
         """
-        display = self.window(window).apply(self.modality)
-        if self.inverted if invert is None else invert:
-            display = np.subtract(np.float32(1.0), display, dtype=np.float32)
+        flip = self.inverted if invert is None else bool(invert)
+        display = self.window(window).apply(self.modality, invert=flip)
         if self.padding_mask is not None:
             display[self.padding_mask] = 0.0
         return np.ascontiguousarray(display, dtype=np.float32)
