@@ -1,0 +1,232 @@
+"""`xrayview-train`: train a classifier on local folders and write a validated model bundle.
+
+Progress goes to stderr (tqdm); the last line on stdout is one JSON summary. Expected failures print one
+line on stderr and exit with status 2. Data-parallel: `torchrun --nproc_per_node=N -m training.cli_train ...`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from inference.errors import XRayViewError
+
+EXIT_EXPECTED_FAILURE = 2
+
+
+def _fractions(text: str) -> tuple[float, float, float]:
+    try:
+        parts = tuple(float(p) for p in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected three comma-separated numbers, got {text!r}") from None
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(f"expected three comma-separated numbers, got {text!r}")
+    return parts  # type: ignore[return-value]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from inference.architectures import ARCHITECTURES
+
+    p = argparse.ArgumentParser(prog="xrayview-train", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    data = p.add_argument_group("data")
+    data.add_argument("--data", type=Path, required=True,
+                      help="ROOT/CLASS/* (splits are made) or ROOT/{train,val,test}/CLASS/*")
+    data.add_argument("--val", type=Path, help="explicit validation folder DIR/CLASS/*")
+    data.add_argument("--test", type=Path, help="explicit test folder DIR/CLASS/*")
+    data.add_argument("--split", type=_fractions, default=(0.8, 0.1, 0.1), metavar="TRAIN,VAL,TEST",
+                      help="fractions for the splits the tool makes")
+    data.add_argument("--group-regex", help="regex whose group 'patient' (or group 1) names the patient in a "
+                                            "file name; default: Kermany names (personNNNN_, IM-NNNN-)")
+    data.add_argument("--limit-per-class", type=int, help="use at most N images per class and split (quick runs)")
+    data.add_argument("--img-size", type=int, default=224, help="model input height and width")
+    data.add_argument("--resize-mode", choices=("squash", "letterbox"), default="squash")
+    data.add_argument("--workers", type=int, default=None, help="image decoding processes (default: CPU cores)")
+    data.add_argument("--dataset-name", help="name of the data for the model card")
+    data.add_argument("--licence", help="licence of the data for the model card")
+    data.add_argument("--attribution", help="attribution of the data for the model card")
+
+    model = p.add_argument_group("model and optimisation")
+    model.add_argument("--arch", default="efficientnet_lite0", choices=ARCHITECTURES)
+    model.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=None,
+                       help="start from local ImageNet weights (default: on for efficientnet_lite0)")
+    model.add_argument("--pretrained-path", help="local state-dict file to start from")
+    model.add_argument("--epochs", type=int, default=10)
+    model.add_argument("--batch-size", type=int, default=32)
+    model.add_argument("--lr", type=float, default=1e-3)
+    model.add_argument("--weight-decay", type=float, default=1e-2)
+    model.add_argument("--schedule", choices=("cosine", "onecycle"), default="cosine")
+    model.add_argument("--warmup-epochs", type=float, default=1.0)
+    model.add_argument("--imbalance", choices=("weighted_loss", "sampler", "none"), default="weighted_loss")
+    model.add_argument("--label-smoothing", type=float, default=0.0)
+    model.add_argument("--ema-epochs", type=float, default=1.0,
+                       help="weight-EMA horizon in epochs (0 = off); the exported weights are the EMA")
+    model.add_argument("--patience", type=int, default=5, help="early stopping after N epochs without a better "
+                                                                "validation AUC (0 = off)")
+    model.add_argument("--seed", type=int, default=0)
+    model.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    model.add_argument("--no-amp", action="store_true", help="disable mixed precision on GPU")
+
+    aug = p.add_argument_group("augmentation (chest defaults)")
+    aug.add_argument("--no-augment", action="store_true")
+    aug.add_argument("--rotation", type=float, default=10.0, help="max degrees")
+    aug.add_argument("--shift", type=float, default=0.06, help="max fraction of the size")
+    aug.add_argument("--zoom", type=float, default=0.10, help="scale in [1-z, 1+z]")
+    aug.add_argument("--shear", type=float, default=5.0, help="max degrees")
+    aug.add_argument("--brightness", type=float, default=0.10)
+    aug.add_argument("--contrast", type=float, default=0.15)
+    aug.add_argument("--hflip", type=float, default=0.5, help="probability")
+    aug.add_argument("--vflip", type=float, default=0.0, help="probability (off for chest X-rays)")
+
+    out = p.add_argument_group("output")
+    out.add_argument("--out", type=Path, required=True, help="bundle folder (replaced only when the new one is valid)")
+    out.add_argument("--work-dir", type=Path, help="checkpoint folder (default: OUT.partial)")
+    out.add_argument("--resume", action="store_true", help="continue from the checkpoint in the work folder")
+    out.add_argument("--name", help="model name for the card (default: the --out folder name)")
+    out.add_argument("--model-version", default="1.0.0")
+    out.add_argument("--description")
+    out.add_argument("--positive-label", help="the finding class of a binary model (default: the non-normal one)")
+    out.add_argument("--target-sensitivity", type=float,
+                     help="choose the threshold for this validation sensitivity (default: Youden's J)")
+    out.add_argument("--limitation", action="append", default=[], help="a limitation for the card (repeatable)")
+    out.add_argument("--experimental", action="store_true", help="flag the model experimental in its card")
+    out.add_argument("--card-extra", type=Path, help="JSON file whose keys are merged into the model card")
+    out.add_argument("--tta", action="store_true", help="also report test metrics with horizontal-flip TTA")
+    out.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _config_from_args(args):
+    from training.augment import AugmentConfig
+    from training.trainer import TrainConfig
+
+    augment = AugmentConfig.none() if args.no_augment else AugmentConfig(
+        rotation_deg=args.rotation, shift_frac=args.shift, zoom_range=args.zoom, shear_deg=args.shear,
+        brightness=args.brightness, contrast=args.contrast, hflip_prob=args.hflip, vflip_prob=args.vflip)
+    pretrained = args.pretrained if args.pretrained is not None else (args.arch == "efficientnet_lite0")
+    return TrainConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                       weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, schedule=args.schedule,
+                       imbalance=args.imbalance, label_smoothing=args.label_smoothing, ema_epochs=args.ema_epochs,
+                       early_stopping_patience=args.patience, seed=args.seed,
+                       pretrained=bool(pretrained and not args.pretrained_path),
+                       pretrained_path=args.pretrained_path, amp=not args.no_amp, augment=augment)
+
+
+class _ProgressBar:
+    """tqdm on stderr: one bar for decoding, then one per epoch; epoch results as bar postfix/lines."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bar = None
+
+    def _new(self, total: int, desc: str):
+        from tqdm import tqdm
+
+        self.close()
+        self.bar = tqdm(total=total, desc=desc, file=sys.stderr, dynamic_ncols=True, leave=False)
+
+    def __call__(self, event: dict) -> None:
+        if not self.enabled:
+            return
+        kind = event.get("event")
+        if kind == "decode":
+            if self.bar is None or self.bar.desc != "reading images":
+                self._new(event["total"], "reading images")
+            self.bar.n = event["done"]
+            self.bar.refresh()
+        elif kind == "report":
+            self.close()
+            from training.report import DatasetReport
+
+            print(DatasetReport(**event["report"]).to_text(), file=sys.stderr)
+        elif kind == "batch":
+            desc = f"epoch {event['epoch']}/{event['epochs']}"
+            if self.bar is None or self.bar.desc != desc:
+                self._new(event["batches"], desc)
+            self.bar.n = event["batch"]
+            self.bar.set_postfix(loss=f"{event['loss']:.4f}", eta=f"{event['eta_s'] / 60:.1f}min", refresh=False)
+            self.bar.refresh()
+        elif kind == "epoch":
+            self.close()
+            score = event.get("val_auc", event.get("val_accuracy"))
+            print(f"epoch {event['epoch']}/{event['epochs']}: train loss {event['train_loss']:.4f}, "
+                  f"val loss {event['val_loss']:.4f}, val AUC {score:.4f}"
+                  f"{' (best)' if event['best'] else ''}, {event['seconds']:.0f}s, "
+                  f"ETA {event['eta_s'] / 60:.1f} min", file=sys.stderr)
+        elif kind == "resumed":
+            print(f"resumed after epoch {event['epoch']}/{event['epochs']}", file=sys.stderr)
+        elif kind == "stage":
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from training import distributed
+
+    bar = None
+    try:
+        from inference.device import resolve_device
+        from training.export import command_line
+        from training.pipeline import DataOptions, ExportOptions, run_training
+
+        device = resolve_device(args.device)
+        distributed.init_if_needed(device.type)
+        if device.type == "cuda" and distributed.launched_by_torchrun():
+            import torch
+
+            device = torch.device("cuda", distributed.local_rank())
+            torch.cuda.set_device(device)
+        if distributed.launched_by_torchrun():
+            import torch
+
+            # share the cores between the processes instead of oversubscribing them
+            from inference.device import usable_cpu_count
+
+            torch.set_num_threads(max(1, usable_cpu_count() // distributed.world_size()))
+        card_extra = {}
+        if args.card_extra is not None:
+            try:
+                card_extra = json.loads(args.card_extra.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise XRayViewError(f"{args.card_extra}: cannot read the --card-extra JSON ({exc})") from None
+            if not isinstance(card_extra, dict):
+                raise XRayViewError(f"{args.card_extra}: --card-extra must hold a JSON object")
+        config = _config_from_args(args)
+        data = DataOptions(data=args.data, val=args.val, test=args.test, fractions=args.split,
+                           group_regex=args.group_regex, limit_per_class=args.limit_per_class,
+                           img_size=args.img_size, resize_mode=args.resize_mode, dataset_name=args.dataset_name,
+                           licence=args.licence, attribution=args.attribution,
+                           decode_workers=0 if distributed.launched_by_torchrun() else args.workers)
+        export = ExportOptions(out=args.out, name=args.name, version=args.model_version,
+                               description=args.description, positive_label=args.positive_label,
+                               target_sensitivity=args.target_sensitivity, limitations=args.limitation,
+                               experimental=args.experimental, card_extra=card_extra, command=command_line(),
+                               tta_report=args.tta)
+        bar = _ProgressBar(enabled=not args.quiet and distributed.rank() == 0)
+        outcome = run_training(config, data, export, device, work_dir=args.work_dir, resume=args.resume,
+                               progress=bar)
+        bar.close()
+        if outcome is not None:
+            print(json.dumps(outcome.summary), flush=True)
+        return 0
+    except XRayViewError as exc:
+        if bar is not None:
+            bar.close()
+        print(f"xrayview-train: error: {exc}", file=sys.stderr)
+        return EXIT_EXPECTED_FAILURE
+    except KeyboardInterrupt:
+        print("xrayview-train: interrupted; run again with --resume to continue from the last epoch",
+              file=sys.stderr)
+        return 130
+    finally:
+        distributed.shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

