@@ -1,0 +1,188 @@
+"""Out-of-distribution guard: warns when an image is unlike the model's training data.
+
+Two layers, because each catches what the other misses:
+- header/content rules (cheap, certain): a DICOM modality that is not projection radiography (CT, MR, US...),
+  a body part the model was not trained on, a colour photograph;
+- a feature-space distance: the Mahalanobis distance of the classifier's pooled features (the input of its
+  final linear layer) to the training features, in a PCA subspace plus a scaled residual term. The warning
+  threshold is a quantile of the distances of held-in calibration images (the validation split), so the
+  false-warning rate on in-distribution images is set by design and then measured on the test split.
+
+The fitted statistics travel inside the model bundle (`ood_guard.safetensors`, described by the card's `ood`
+block); `inference.bundle` writes and verifies them like the weights.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+OOD_FILE = "ood_guard.safetensors"
+METHOD = "mahalanobis-pca"
+
+# Projection radiography and the generic codes converted images carry; anything else is not what we trained on.
+RADIOGRAPH_MODALITIES = frozenset({"CR", "DX", "DR", "RG", "OT", "SC", "XC", ""})
+# Mean chroma (0..1 scale) above which an image counts as a colour photograph rather than a gray radiograph
+# that happens to be stored as RGB (JPEG chroma noise stays well below 0.02).
+COLOURFULNESS_LIMIT = 0.06
+
+
+@dataclass
+class OODResult:
+    warning: bool
+    reasons: list[str] = field(default_factory=list)
+    score: float | None = None
+    threshold: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"warning": self.warning, "reasons": list(self.reasons),
+                "score": None if self.score is None else round(float(self.score), 4),
+                "threshold": None if self.threshold is None else round(float(self.threshold), 4)}
+
+
+def final_linear(model: nn.Module) -> nn.Linear:
+    """The classifier's last linear layer; its input is the pooled feature vector the guard models."""
+    last = None
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            last = module
+    if last is None:
+        raise ValueError("the model has no linear classifier layer to take features from")
+    return last
+
+
+@contextmanager
+def capture_features(model: nn.Module) -> Iterator[list[torch.Tensor]]:
+    """Collects the pooled features of every forward pass run inside the block (one tensor per pass)."""
+    captured: list[torch.Tensor] = []
+
+    def hook(_module, inputs):
+        captured.append(inputs[0].detach().flatten(1).float().cpu())
+
+    handle = final_linear(model).register_forward_pre_hook(hook)
+    try:
+        yield captured
+    finally:
+        handle.remove()
+
+
+@dataclass
+class FeatureGuard:
+    """Mahalanobis distance in the top-k PCA subspace of the training features, plus the residual energy
+    outside it (scaled by its mean variance), so images whose features leave the training subspace score high
+    even when their projection looks ordinary."""
+
+    mean: np.ndarray  # (D,)
+    components: np.ndarray  # (K, D), orthonormal rows
+    eigenvalues: np.ndarray  # (K,)
+    residual_variance: float  # mean variance per dimension outside the subspace
+    threshold: float = float("inf")
+    quantile: float | None = None
+
+    @classmethod
+    def fit(cls, features: np.ndarray, n_components: int = 64) -> FeatureGuard:
+        features = np.asarray(features, dtype=np.float64)
+        if features.ndim != 2 or features.shape[0] < 4:
+            raise ValueError("the guard needs a 2-D array of at least 4 feature vectors")
+        n, dim = features.shape
+        mean = features.mean(axis=0)
+        centred = features - mean
+        _, singular, vt = np.linalg.svd(centred, full_matrices=False)
+        variances = singular ** 2 / max(n - 1, 1)
+        k = int(min(n_components, len(variances) - 1, dim - 1)) or 1
+        floor = max(float(variances[0]) * 1e-6, 1e-12)  # keeps near-zero directions from dominating
+        eigenvalues = np.maximum(variances[:k], floor)
+        rest = variances[k:]
+        residual_dims = max(dim - k, 1)
+        residual_variance = max(float(rest.sum()) / residual_dims, floor)
+        return cls(mean=mean.astype(np.float32), components=vt[:k].astype(np.float32),
+                   eigenvalues=eigenvalues.astype(np.float32), residual_variance=residual_variance)
+
+    def score(self, features: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Distance per row (higher = less like the training data); normalised by the dimension count so the
+        numbers stay readable (about 1 for typical training images)."""
+        x = np.asarray(features, dtype=np.float64)
+        if x.ndim == 1:
+            x = x[None, :]
+        centred = x - self.mean.astype(np.float64)
+        projected = centred @ self.components.T.astype(np.float64)
+        inside = (projected ** 2 / self.eigenvalues.astype(np.float64)).sum(axis=1)
+        residual = (centred ** 2).sum(axis=1) - (projected ** 2).sum(axis=1)
+        outside = np.maximum(residual, 0.0) / self.residual_variance
+        return (inside + outside) / self.mean.shape[0]
+
+    def calibrate(self, features: np.ndarray, quantile: float = 0.99) -> float:
+        """Sets the warning threshold at `quantile` of held-in images' scores (so about 1 - quantile of such
+        images are warned) and returns it."""
+        scores = self.score(features)
+        self.threshold = float(np.quantile(scores, quantile))
+        self.quantile = quantile
+        return self.threshold
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {
+            "mean": torch.from_numpy(np.ascontiguousarray(self.mean, dtype=np.float32)),
+            "components": torch.from_numpy(np.ascontiguousarray(self.components, dtype=np.float32)),
+            "eigenvalues": torch.from_numpy(np.ascontiguousarray(self.eigenvalues, dtype=np.float32)),
+            "residual_variance": torch.tensor([self.residual_variance], dtype=torch.float64),
+            "threshold": torch.tensor([self.threshold], dtype=torch.float64),
+        }
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor]) -> FeatureGuard:
+        return cls(mean=tensors["mean"].numpy(), components=tensors["components"].numpy(),
+                   eigenvalues=tensors["eigenvalues"].numpy(),
+                   residual_variance=float(tensors["residual_variance"][0]),
+                   threshold=float(tensors["threshold"][0]))
+
+    @classmethod
+    def load(cls, path: Path) -> FeatureGuard:
+        from safetensors.torch import load_file
+
+        return cls.from_tensors(load_file(str(path)))
+
+
+def colourfulness(rgb: np.ndarray) -> float:
+    """Mean chroma of an RGB image on a 0..1 scale (0 for gray)."""
+    rgb = np.asarray(rgb, dtype=np.float32)
+    if rgb.ndim != 3 or rgb.shape[-1] < 3:
+        return 0.0
+    scale = 65535.0 if rgb.max() > 255 else 255.0
+    channels = rgb[..., :3] / scale
+    return float((channels.max(axis=-1) - channels.min(axis=-1)).mean())
+
+
+def header_reasons(image: Any, card: dict[str, Any]) -> list[str]:
+    """Rule-based reasons an image is outside what the model was trained on (empty when none apply)."""
+    reasons: list[str] = []
+    metadata = getattr(image, "metadata", {}) or {}
+    modality = str(metadata.get("Modality") or "").upper()
+    if modality not in RADIOGRAPH_MODALITIES:
+        reasons.append(f"modality {modality} is not a projection radiograph")
+    expected = [part.upper() for part in (card.get("ood") or {}).get("expected_body_parts", [])]
+    body_part = str(metadata.get("BodyPartExamined") or "").upper()
+    if expected and body_part and body_part not in expected:
+        reasons.append(f"body part {body_part} (the model was trained on {', '.join(expected)})")
+    chroma = getattr(image, "colourfulness", None)
+    if chroma is not None and chroma > COLOURFULNESS_LIMIT:
+        reasons.append("a colour image (radiographs are grayscale)")
+    return reasons
+
+
+def assess(image: Any, features: np.ndarray | torch.Tensor | None, guard: FeatureGuard | None,
+           card: dict[str, Any]) -> OODResult:
+    """The guard's verdict for one image given its pooled features (None skips the feature check)."""
+    reasons = header_reasons(image, card)
+    score = None
+    threshold = None
+    if guard is not None and features is not None:
+        score = float(guard.score(features)[0])
+        threshold = guard.threshold
+        if score > threshold:
+            reasons.append(f"unlike the training images (distance {score:.2f} > {threshold:.2f})")
+    return OODResult(warning=bool(reasons), reasons=reasons, score=score, threshold=threshold)

@@ -1,0 +1,82 @@
+"""The OOD guard's statistics on data with a known answer, and its header/content rules."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from inference.ood import FeatureGuard, assess, capture_features, colourfulness, final_linear, header_reasons
+
+
+def _gaussian(n, dim, seed, shift=0.0, scale=1.0):
+    rng = np.random.default_rng(seed)
+    # anisotropic: the guard must model the covariance, not just the distance to the mean
+    axes = np.linspace(3.0, 0.2, dim)
+    return rng.normal(size=(n, dim)) * axes * scale + shift
+
+
+def test_guard_calibrated_rate_and_separation():
+    train = _gaussian(2000, 32, seed=0)
+    calib = _gaussian(1000, 32, seed=1)
+    held_in = _gaussian(2000, 32, seed=2)
+    guard = FeatureGuard.fit(train, n_components=31)
+    guard.calibrate(calib, quantile=0.99)
+    false_rate = float((guard.score(held_in) > guard.threshold).mean())
+    assert 0.0 < false_rate < 0.03  # about 1 % by construction
+    # a shift along a LOW-variance axis (invisible to a plain Euclidean distance of this size) is caught
+    shifted = _gaussian(500, 32, seed=3)
+    shifted[:, -1] += 2.0
+    assert float((guard.score(shifted) > guard.threshold).mean()) > 0.95
+    # so is a global scale change
+    assert float((guard.score(_gaussian(500, 32, seed=4, scale=3.0)) > guard.threshold).mean()) > 0.95
+
+
+def test_residual_term_catches_features_leaving_the_subspace():
+    guard = FeatureGuard.fit(_gaussian(2000, 32, seed=0), n_components=4)
+    guard.calibrate(_gaussian(1000, 32, seed=1), quantile=0.99)
+    outside = _gaussian(500, 32, seed=3)
+    outside[:, 20:] += 6.0  # energy in directions the top-4 subspace does not hold
+    assert float((guard.score(outside) > guard.threshold).mean()) > 0.95
+
+
+def test_guard_round_trips_through_tensors():
+    guard = FeatureGuard.fit(_gaussian(300, 16, seed=0), n_components=4)
+    guard.calibrate(_gaussian(200, 16, seed=1))
+    again = FeatureGuard.from_tensors(guard.tensors())
+    probe = _gaussian(10, 16, seed=5)
+    np.testing.assert_allclose(again.score(probe), guard.score(probe), rtol=1e-5)
+    assert again.threshold == pytest.approx(guard.threshold)
+
+
+def test_capture_features_reads_the_final_linear_input():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    assert final_linear(model) is model[3]
+    x = torch.randn(3, 1, 8, 8)
+    with capture_features(model) as captured:
+        model(x)
+    expected = model[2](model[1](model[0](x)))
+    assert len(captured) == 1
+    torch.testing.assert_close(captured[0], expected.detach())
+
+
+class _Image:
+    def __init__(self, modality="DX", body_part="CHEST", chroma=0.0):
+        self.metadata = {"Modality": modality, "BodyPartExamined": body_part}
+        self.colourfulness = chroma
+
+
+def test_header_rules():
+    card = {"ood": {"expected_body_parts": ["CHEST"]}}
+    assert header_reasons(_Image(), card) == []
+    assert "modality CT" in header_reasons(_Image(modality="CT"), card)[0]
+    assert "body part HAND" in header_reasons(_Image(body_part="HAND"), card)[0]
+    assert "colour" in header_reasons(_Image(chroma=0.2), card)[0]
+    result = assess(_Image(modality="MR"), None, None, card)
+    assert result.warning and result.score is None
+
+
+def test_colourfulness_of_gray_and_colour():
+    gray = np.repeat(np.linspace(0, 255, 64, dtype=np.float32)[None, :, None], 3, axis=2)
+    assert colourfulness(gray) == 0.0
+    red = np.zeros((4, 4, 3), np.float32)
+    red[..., 0] = 255
+    assert colourfulness(red) == pytest.approx(1.0)
