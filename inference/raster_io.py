@@ -1,6 +1,7 @@
 """PNG / JPEG / TIFF / BMP radiographs through Pillow, into an `XRayImage` (8/16-bit gray, colour -> gray)."""
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -33,7 +34,11 @@ def read_raster(path: Path) -> XRayImage:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(path)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLargeError(path, f"the image is too large to open safely ({exc})") from None
+        # Pillow's own guard fires on the header, before decoding; say it in XRayView's terms.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(found.group(1)) / 1e6:,.0f} million pixels" if found else "too many pixels"
+        raise ImageTooLargeError(
+            path, f"the image has {size}; XRayView opens images up to {MAX_PIXELS / 1e6:.0f} million pixels") from None
     except UnidentifiedImageError:
         raise UnsupportedFormatError(
             path, "this is not an image format XRayView reads (DICOM, PNG, JPEG, TIFF or BMP)") from None

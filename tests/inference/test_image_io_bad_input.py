@@ -1,0 +1,203 @@
+"""Every kind of bad input gives a typed ImageLoadError naming the file and a human reason, never a traceback."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tracemalloc
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydicom.uid import JPEGLSLossless
+
+from inference.errors import (
+    DecoderMissingError,
+    EmptyFileError,
+    ImageLoadError,
+    ImageTooLargeError,
+    MissingPixelDataError,
+    TruncatedFileError,
+    UnsupportedFormatError,
+)
+from inference.image_io import MAX_PIXELS, load_image
+from tests.helpers.dicom_factory import make_oversized_dicom, make_sr_document, widen_to_bits
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def assert_reported(error_type, path: Path, *words: str):
+    with pytest.raises(error_type) as info:
+        load_image(path)
+    message = str(info.value)
+    assert path.name in message, message
+    for word in words:
+        assert word.lower() in message.lower(), message
+    assert info.value.path == path
+    return info.value
+
+
+@pytest.mark.parametrize("name", ["empty.dcm", "empty.png", "empty"])
+def test_zero_byte_file(name, tmp_path):
+    path = tmp_path / name
+    path.write_bytes(b"")
+    assert_reported(EmptyFileError, path, "empty")
+
+
+def test_random_bytes(tmp_path):
+    path = tmp_path / "noise.dcm"
+    path.write_bytes(np.random.default_rng(7).integers(0, 256, 50_000, dtype=np.uint8).tobytes())
+    assert_reported(UnsupportedFormatError, path, "not recognised")
+
+
+def test_random_bytes_behind_a_dicom_preamble(tmp_path):
+    path = tmp_path / "noise_with_preamble.dcm"
+    path.write_bytes(bytes(128) + b"DICM" + np.random.default_rng(8).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    with pytest.raises(ImageLoadError) as info:
+        load_image(path)
+    assert path.name in str(info.value)
+
+
+def test_text_file(tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_text("this is not an image\n" * 20)
+    assert_reported(UnsupportedFormatError, path)
+
+
+@pytest.mark.parametrize("fraction", [0.5, 0.95])
+def test_truncated_uncompressed_dicom(fraction, xray8, build_dicom, tmp_path):
+    data = build_dicom(widen_to_bits(xray8, 12), bits_stored=12).read_bytes()
+    path = tmp_path / f"cut_{fraction}.dcm"
+    path.write_bytes(data[: int(len(data) * fraction)])
+    assert_reported(TruncatedFileError, path)
+
+
+def test_truncated_in_header(xray8, build_dicom, tmp_path):
+    data = build_dicom(xray8).read_bytes()
+    path = tmp_path / "cut_header.dcm"
+    path.write_bytes(data[:300])
+    with pytest.raises(ImageLoadError) as info:
+        load_image(path)
+    assert path.name in str(info.value)
+
+
+def test_truncated_compressed_dicom(xray8, build_dicom, tmp_path):
+    data = build_dicom(xray8, transfer_syntax=JPEGLSLossless).read_bytes()
+    path = tmp_path / "cut_jpegls.dcm"
+    path.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(ImageLoadError) as info:
+        load_image(path)
+    assert path.name in str(info.value)
+
+
+def test_truncated_png_and_jpeg(xray8_png, real_xray_jpeg, tmp_path):
+    for source, name in ((xray8_png, "cut.png"), (real_xray_jpeg, "cut.jpeg")):
+        data = source.read_bytes()
+        path = tmp_path / name
+        path.write_bytes(data[: len(data) // 2])
+        assert_reported(TruncatedFileError, path, "cut short")
+
+
+def test_dicom_without_pixel_data(tmp_path):
+    path = make_sr_document(tmp_path / "report.dcm")
+    error = assert_reported(MissingPixelDataError, path, "no image")
+    assert "SR" in str(error) or "Report" in str(error)
+
+
+def test_oversized_dicom_refused_from_header_before_allocating(tmp_path):
+    path = make_oversized_dicom(tmp_path / "huge.dcm", 20_000, 20_000)
+    tracemalloc.start()
+    try:
+        assert_reported(ImageTooLargeError, path, "20,000 x 20,000")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 1024 * 1024  # the 800 MB frame was never allocated
+    assert MAX_PIXELS < 20_000 * 20_000
+
+
+def _png_header_only(path: Path, width: int, height: int) -> Path:
+    """A PNG whose IHDR claims width x height, followed by a tiny IDAT: enough for any reader to learn the size."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(64)))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_oversized_png_refused_before_decoding(tmp_path):
+    path = _png_header_only(tmp_path / "huge.png", 20_000, 20_000)
+    tracemalloc.start()
+    try:
+        assert_reported(ImageTooLargeError, path, "million")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 1024 * 1024
+
+
+def test_missing_file_and_folder(tmp_path):
+    assert_reported(ImageLoadError, tmp_path / "nope.dcm", "does not exist")
+    folder = tmp_path / "a_folder.dcm"
+    folder.mkdir()
+    assert_reported(ImageLoadError, folder, "folder")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_permission_denied(xray8_png):
+    folder = Path(tempfile.mkdtemp(prefix="xrayview_perm_"))
+    try:
+        folder.chmod(0o755)
+        path = folder / "locked.png"
+        path.write_bytes(xray8_png.read_bytes())
+        path.chmod(0)
+        if os.geteuid() != 0:
+            assert_reported(ImageLoadError, path, "permission denied")
+            return
+        # root reads anything: check as an unprivileged user in a child interpreter instead
+        code = ("from inference.image_io import load_image\n"
+                "from inference.errors import ImageLoadError\n"
+                f"try:\n    load_image({str(path)!r})\n"
+                "except ImageLoadError as exc:\n    print(type(exc).__name__, exc)\n")
+        try:
+            done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                                  cwd=Path(__file__).resolve().parents[2], user=65534, group=65534)
+        except PermissionError:
+            pytest.skip("running as root and the Python environment is not usable by an unprivileged user")
+        if "ImageLoadError" not in done.stdout and "Permission denied" in done.stderr:
+            pytest.skip("running as root and the project is not readable by an unprivileged user")
+        assert "ImageLoadError" in done.stdout and "permission denied" in done.stdout, done.stdout + done.stderr
+        assert "locked.png" in done.stdout
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_unknown_transfer_syntax(xray8, build_dicom, tmp_path):
+    data = build_dicom(xray8).read_bytes()
+    explicit_le = b"1.2.840.10008.1.2.1\x00"
+    assert explicit_le in data
+    path = tmp_path / "private_syntax.dcm"
+    path.write_bytes(data.replace(explicit_le, b"1.2.999.99999.1.2.1\x00", 1))
+    assert_reported(UnsupportedFormatError, path, "transfer syntax", "1.2.999.99999.1.2.1")
+
+
+def test_missing_decoder_names_syntax_and_package(xray8, build_dicom):
+    """Runs in a fresh interpreter where the JPEG-LS back ends (pyjpegls, python-gdcm) cannot be imported."""
+    path = build_dicom(xray8, transfer_syntax=JPEGLSLossless)
+    code = (
+        "import sys; sys.modules['jpeg_ls'] = None; sys.modules['gdcm'] = None\n"
+        "from inference.image_io import load_image\n"
+        "from inference.errors import DecoderMissingError\n"
+        f"try:\n    load_image({str(path)!r})\n"
+        "except DecoderMissingError as exc:\n    print('DECODER-MISSING', exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert "DECODER-MISSING" in done.stdout, done.stdout + done.stderr
+    assert "JPEG-LS Lossless" in done.stdout and "pip install pyjpegls" in done.stdout and path.name in done.stdout
+    assert DecoderMissingError.__mro__[1] is ImageLoadError
