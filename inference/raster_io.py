@@ -51,7 +51,8 @@ def read_raster(path: Path) -> XRayImage:
         try:
             image.seek(0)
             image.load()
-            oriented = ImageOps.exif_transpose(image)
+            orientation = image.getexif().get(0x0112, 1)
+            oriented = ImageOps.exif_transpose(image) if orientation not in (None, 1) else image
         except OSError as exc:
             if "truncated" in str(exc).lower() or "broken data stream" in str(exc).lower():
                 raise TruncatedFileError(path, f"the {fmt.upper()} file is cut short: {exc}") from None
