@@ -18,6 +18,7 @@ from pydicom.sr.codedict import codes
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from inference.errors import DicomResultError
+from inference.overlay import blend, gray_to_rgb
 
 NOT_FOR_DIAGNOSIS = "AI result \u2014 not for diagnostic use"
 NOT_FOR_DIAGNOSIS_ASCII = "AI result - not for diagnostic use"  # for DICOM text attributes (Latin-1)
@@ -76,25 +77,14 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
-def _jet(values: np.ndarray) -> np.ndarray:
-    """Jet colour map (blue -> cyan -> yellow -> red) for values in [0, 1]; returns float RGB in [0, 1]."""
-    v = np.clip(values, 0.0, 1.0)[..., None]
-    rgb = np.concatenate([1.5 - np.abs(4 * v - 3), 1.5 - np.abs(4 * v - 2), 1.5 - np.abs(4 * v - 1)], axis=-1)
-    return np.clip(rgb, 0.0, 1.0)
-
-
 def overlay_rgb(display01: np.ndarray, heatmap: np.ndarray | None, alpha: float = 0.4) -> np.ndarray:
-    """uint8 HxWx3: the gray image with the heatmap blended in where the model looked (weight grows with the heat)."""
-    gray = np.clip(np.asarray(display01, dtype=np.float32), 0.0, 1.0)
-    base = np.repeat(gray[..., None], 3, axis=-1)
+    """uint8 HxWx3: the gray image with the heatmap blended in (inference.overlay, the same look as PNG exports)."""
     if heatmap is None:
-        return np.round(base * 255).astype(np.uint8)
-    heat = np.asarray(heatmap, dtype=np.float32)
-    if heat.shape != gray.shape:
-        raise DicomResultError(None, f"heatmap shape {heat.shape} does not match the image {gray.shape}")
-    weight = alpha * np.clip(heat, 0.0, 1.0)[..., None]
-    blended = base * (1.0 - weight) + _jet(heat) * weight
-    return np.round(np.clip(blended, 0.0, 1.0) * 255).astype(np.uint8)
+        return gray_to_rgb(np.clip(np.asarray(display01, dtype=np.float32), 0.0, 1.0))
+    try:
+        return blend(display01, heatmap, alpha=alpha)
+    except ValueError as error:
+        raise DicomResultError(None, f"cannot blend the heatmap: {error}") from None
 
 
 def render_result_picture(image: Any, prediction: Any, *, rgb: np.ndarray | None = None,

@@ -182,7 +182,7 @@ class DimseClient:
     def _retrieve_by_move(self, identifier: Dataset, on_store, report: ProgressFn,
                           cancel: threading.Event | None) -> None:
         node = self.node
-        scp_ae = AE(ae_title=node.calling_ae)
+        scp_ae = AE(ae_title=node.move_destination)
         for cx in StoragePresentationContexts:
             scp_ae.add_supported_context(cx.abstract_syntax, ACCEPTED_TRANSFER_SYNTAXES)
         _apply_timeouts(scp_ae, node.timeout_s)
@@ -195,7 +195,7 @@ class DimseClient:
         try:
             model = StudyRootQueryRetrieveInformationModelMove
             with self._association([model]) as assoc:
-                responses = assoc.send_c_move(identifier, node.calling_ae, model)
+                responses = assoc.send_c_move(identifier, node.move_destination, model)
                 self._follow_retrieve(responses, "C-MOVE", assoc, report, cancel)
         finally:
             server.shutdown()
@@ -215,13 +215,17 @@ class DimseClient:
             if code == STATUS_MOVE_DESTINATION_UNKNOWN:
                 raise UnknownAETitleError(self.node.label, self.node.calling_ae, self.node.called_ae,
                                           f"the PACS does not know the C-MOVE destination "
-                                          f"{self.node.calling_ae!r}; add it to the PACS's modalities")
+                                          f"{self.node.move_destination!r}; add it to the PACS's modalities")
             failed = int(status.get("NumberOfFailedSuboperations", 0) or 0)
             if code == STATUS_CANCEL:
                 raise PacsCancelledError(self.node.label, f"{operation} cancelled")
             if code_to_category(code) == "Failure" or failed:
+                hint = ""
+                if operation == "C-MOVE" and not done:
+                    hint = (f"; check that the PACS knows the C-MOVE destination {self.node.move_destination!r} "
+                            f"with this computer's address and port {self.node.local_scp_port}")
                 raise PacsOperationError(self.node.label, f"{operation} failed ({failed} images not received): "
-                                                          f"{_describe_status(status, code)}")
+                                                          f"{_describe_status(status, code)}{hint}")
             report(total if total else done, total if total else done, f"{operation} complete")
             _raise_if_cancelled(cancel, self.node.label, assoc)
 
@@ -231,7 +235,9 @@ class DimseClient:
             if assoc.is_aborted or not assoc.is_established:
                 raise PacsConnectionError(self.node.label, f"{operation}: the server closed the association or "
                                                            f"stopped answering within {self.node.timeout_s:g} s")
-            raise PacsTimeoutError(self.node.label, f"{operation}: no answer within {self.node.timeout_s:g} s")
+            hint = (f" (the PACS may refuse {operation} from AE title {self.node.calling_ae!r}: check that it "
+                    "lists this AE title with its host and port)" if operation in ("C-GET", "C-MOVE") else "")
+            raise PacsTimeoutError(self.node.label, f"{operation}: no answer within {self.node.timeout_s:g} s{hint}")
         return int(status.Status)
 
     def _check_final_status(self, status: Dataset, operation: str, assoc) -> None:

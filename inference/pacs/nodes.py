@@ -44,6 +44,7 @@ class DimseNode:
     retrieve_method: str = "C-GET"
     local_scp_port: int = 11112
     local_scp_bind: str = "0.0.0.0"
+    move_destination_ae: str = ""  # C-MOVE destination; empty = calling_ae (our storage SCP's title)
 
     kind = "dimse"
 
@@ -51,6 +52,9 @@ class DimseNode:
         label = self.name or f"{self.called_ae}@{self.host}:{self.port}"
         object.__setattr__(self, "called_ae", validate_ae_title(self.called_ae, "called AE title", label))
         object.__setattr__(self, "calling_ae", validate_ae_title(self.calling_ae, "calling AE title", label))
+        if self.move_destination_ae.strip():
+            object.__setattr__(self, "move_destination_ae",
+                               validate_ae_title(self.move_destination_ae, "C-MOVE destination AE title", label))
         if not self.host.strip():
             raise PacsConfigError(label, "host is empty")
         for what, port in (("port", self.port), ("local storage port", self.local_scp_port)):
@@ -63,6 +67,10 @@ class DimseNode:
     @property
     def label(self) -> str:
         return f"{self.name or 'PACS'} ({self.called_ae}@{self.host}:{self.port})"
+
+    @property
+    def move_destination(self) -> str:
+        return self.move_destination_ae or self.calling_ae
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,123 @@
+"""DIMSE client against a real Orthanc: C-ECHO, C-FIND, C-GET, C-MOVE, C-STORE and the failure paths."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import socket
+import threading
+import time
+
+import numpy as np
+import pydicom
+import pytest
+
+from inference.errors import (
+    AssociationRejectedError,
+    PacsCancelledError,
+    PacsConnectionError,
+    PacsOperationError,
+    PacsTimeoutError,
+    UnknownAETitleError,
+)
+from inference.pacs import StudyQuery, client_for
+from tests.helpers.orthanc import OrthancServer
+
+
+def test_echo_answers(dimse_node):
+    assert client_for(dimse_node).echo() > 0
+
+
+@pytest.mark.parametrize("query, expected_ids", [
+    (StudyQuery(patient_id="PID-1001"), {"PID-1001"}),
+    (StudyQuery(patient_name="ROE"), {"PID-2002"}),
+    (StudyQuery(patient_name="*RICH*"), {"PID-2002"}),
+    (StudyQuery(date_from=dt.date(2024, 3, 1), date_to=dt.date(2024, 3, 31)), {"PID-2002"}),
+    (StudyQuery(date_from=dt.date(2024, 1, 1)), {"PID-1001", "PID-2002"}),
+    (StudyQuery(modality="DX"), {"PID-1001"}),
+    (StudyQuery(accession_number="ACC-7002"), {"PID-2002"}),
+    (StudyQuery(patient_id="NOBODY"), set()),
+])
+def test_find_studies_filters(dimse_node, query, expected_ids):
+    found = client_for(dimse_node).find_studies(query)
+    assert {s.patient_id for s in found} == expected_ids
+
+
+def test_find_study_and_series_fields(dimse_node, source_studies):
+    source = pydicom.dcmread(source_studies[0].path)
+    client = client_for(dimse_node)
+    (study,) = client.find_studies(StudyQuery(patient_id="PID-1001"))
+    assert study.study_instance_uid == source.StudyInstanceUID
+    assert (study.patient_name, study.study_date, study.accession_number) == ("DOE^JANE", "20240115", "ACC-7001")
+    assert study.modalities == "DX" and study.number_of_instances == 1
+    (series,) = client.find_series(study.study_instance_uid)
+    assert series.series_instance_uid == source.SeriesInstanceUID
+    assert series.modality == "DX" and series.number_of_instances == 1
+
+
+@pytest.mark.parametrize("method", ["C-GET", "C-MOVE"])
+def test_retrieve_downloads_identical_pixels(dimse_node, source_studies, tmp_path, method):
+    source = pydicom.dcmread(source_studies[1].path)
+    client = client_for(dataclasses.replace(dimse_node, retrieve_method=method))
+    progress = []
+    files = client.retrieve(source.StudyInstanceUID, None, tmp_path, progress=lambda *a: progress.append(a))
+    assert len(files) == 1
+    got = pydicom.dcmread(files[0])
+    assert got.SOPInstanceUID == source.SOPInstanceUID
+    np.testing.assert_array_equal(got.pixel_array, source.pixel_array)
+    assert progress and progress[-1][0] == progress[-1][1] == 1
+
+
+def test_retrieve_one_series(dimse_node, source_studies, tmp_path):
+    source = pydicom.dcmread(source_studies[0].path)
+    files = client_for(dimse_node).retrieve(source.StudyInstanceUID, source.SeriesInstanceUID, tmp_path)
+    assert [pydicom.dcmread(f).SeriesInstanceUID for f in files] == [source.SeriesInstanceUID]
+
+
+def test_cancel_before_retrieve_raises_cancelled(dimse_node, source_studies, tmp_path):
+    source = pydicom.dcmread(source_studies[0].path)
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(PacsCancelledError):
+        client_for(dimse_node).retrieve(source.StudyInstanceUID, None, tmp_path, cancel=cancel)
+
+
+def test_wrong_called_ae_is_rejected_with_both_titles(dimse_node):
+    node = dataclasses.replace(dimse_node, called_ae="NOT_ORTHANC")
+    start = time.monotonic()
+    with pytest.raises(AssociationRejectedError) as caught:
+        client_for(node).echo()
+    assert time.monotonic() - start < 3
+    assert isinstance(caught.value, UnknownAETitleError)
+    message = str(caught.value)
+    assert "XRAYVIEW" in message and "NOT_ORTHANC" in message and "called ae title not recognised" in message.lower()
+
+
+def test_move_to_unknown_destination_names_the_ae(dimse_node, source_studies, tmp_path):
+    source = pydicom.dcmread(source_studies[0].path)
+    node = dataclasses.replace(dimse_node, retrieve_method="C-MOVE", move_destination_ae="NOWHERE")
+    # a PACS may answer 0xA801 (UnknownAETitleError) or a general failure (Orthanc: 0xC000); both name the AE
+    with pytest.raises((UnknownAETitleError, PacsOperationError), match="NOWHERE"):
+        client_for(node).retrieve(source.StudyInstanceUID, None, tmp_path)
+
+
+def test_stopped_server_gives_connection_error_fast(tmp_path, dimse_node):
+    server = OrthancServer(tmp_path / "short-lived").start()
+    node = dataclasses.replace(dimse_node, port=server.dicom_port)
+    assert client_for(node).echo() > 0
+    server.stop()
+    start = time.monotonic()
+    with pytest.raises(PacsConnectionError, match="connection refused"):
+        client_for(node).echo()
+    assert time.monotonic() - start < 2
+
+
+def test_silent_server_times_out(dimse_node):
+    # accepts TCP connections but never speaks DICOM: the association request must time out, not hang
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        node = dataclasses.replace(dimse_node, port=listener.getsockname()[1], timeout_s=1)
+        start = time.monotonic()
+        with pytest.raises(PacsTimeoutError):
+            client_for(node).echo()
+        assert time.monotonic() - start < 5
