@@ -54,7 +54,11 @@ def validate_card(card: dict[str, Any], where: str | Path | None = None) -> None
     if errors:
         err = best_match(errors)
         location = "/".join(str(p) for p in err.absolute_path) or "(top level)"
-        raise ModelCardInvalidError(where, f"model card field {location}: {err.message}")
+        why = ""
+        if list(err.schema_path)[:2] == ["allOf", 1]:
+            why = " (a model not flagged experimental must list its measured metrics, threshold_table and " \
+                  "training_data)"
+        raise ModelCardInvalidError(where, f"model card field {location}: {err.message}{why}")
     labels = card["labels"]
     positive = card.get("positive_label")
     if positive is not None and positive not in labels:

@@ -46,6 +46,38 @@ def load_default_bundle() -> ModelBundle:
     return load_bundle(default_bundle_dir())
 
 
+def _looks_like_image(path: Path) -> bool:
+    from inference.image_io import SUPPORTED_SUFFIXES, sniff_format
+
+    if path.name.startswith(".") or path.name.upper() == "DICOMDIR":
+        return False
+    if path.suffix.lower() in SUPPORTED_SUFFIXES:
+        return True
+    try:
+        with path.open("rb") as fh:
+            kind = sniff_format(fh.read(132))
+    except OSError:
+        return False
+    # Extensionless files (common for DICOM from PACS exports) by content; other suffixes only if real DICOM.
+    return kind == "dicom" or (not path.suffix and kind is not None)
+
+
+def collect_image_files(paths: Iterable[str | Path], recursive: bool = False) -> list[Path]:
+    """Expand folders to the image files inside (sorted; DICOM recognised by content, extensionless included).
+    Paths that are not folders are kept as given, even when missing, so the caller reports them per file."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_dir():
+            files.append(path)
+            continue
+        candidates = path.rglob("*") if recursive else path.iterdir()
+        found = [p for p in candidates if p.is_file() and not any(part.startswith(".") for part in
+                                                                    p.relative_to(path).parts)]
+        files.extend(p for p in sorted(found) if _looks_like_image(p))
+    return files
+
+
 @dataclass
 class Prediction:
     probabilities: dict[str, float]
@@ -114,6 +146,16 @@ class Predictor:
         self.cam_layer = self.bundle.cam_target_layer
         self.model_load_ms = (time.perf_counter() - started) * 1000.0
         self._lock = threading.Lock()  # one forward at a time: the viewer and a folder run may share a Predictor
+
+    def warm_up(self, cam_method: str | None = "gradcam") -> None:
+        """Run one dummy prediction (and import the CAM library) so the user's first image is not the slow one."""
+        batch = torch.zeros(1, self.spec.channels, self.spec.height, self.spec.width, device=self.device)
+        with self._lock:
+            if cam_method:
+                compute_cam(self.model, batch, self.cam_layer, cam_method)
+            else:
+                with torch.inference_mode():
+                    self.model(batch)
 
     # ---------------------------------------------------------------- decisions
     def call_index(self, probabilities: torch.Tensor) -> int:

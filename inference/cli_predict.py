@@ -1,0 +1,195 @@
+"""`xrayview-predict PATH... [--model DIR] [--device auto|cpu|cuda|mps] [--cam METHOD] [--cam-out DIR]
+[--threshold T] [--format jsonl|csv] [--recursive]`
+
+One JSON object (or CSV row) per image on stdout, written as soon as the image is done. Exit status: 0 when
+every image succeeded, 1 when any image failed (the others are still processed), 2 for usage errors (bad
+arguments, no model, unavailable device), with the reason on stderr and no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from inference.cam import CAM_METHODS
+from inference.device import DEVICE_CHOICES
+
+EXIT_OK, EXIT_IMAGE_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _UsageError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xrayview-predict",
+        description="Classify radiographs with an XRayView model bundle (research and education only, "
+                    "not for diagnostic use). Prints one JSON object per image.")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files (DICOM, PNG, JPEG, TIFF) or folders")
+    parser.add_argument("--model", metavar="DIR", help="model bundle folder (default: the bundled model)")
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="compute device (default auto)")
+    parser.add_argument("--cam", metavar="METHOD", choices=CAM_METHODS, type=str.lower,
+                        help=f"compute a class-activation heatmap: {', '.join(CAM_METHODS)}")
+    parser.add_argument("--cam-out", metavar="DIR", type=Path,
+                        help="write one heatmap overlay PNG per image into DIR (implies --cam gradcam)")
+    parser.add_argument("--threshold", metavar="T", type=_probability,
+                        help="operating threshold on P(positive label) instead of the model card's")
+    parser.add_argument("--format", default="jsonl", choices=("jsonl", "csv"), help="output format (default jsonl)")
+    parser.add_argument("--recursive", action="store_true", help="descend into sub-folders of folder arguments")
+    return parser
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is outside [0, 1]")
+    return value
+
+
+class _OverlayNamer:
+    """Overlay file names in --cam-out: <stem>.<method>.png, made unique, never equal to any source file."""
+
+    def __init__(self, out_dir: Path, sources: Sequence[Path], method: str):
+        self.out_dir = out_dir
+        self.method = method.replace("+", "p")
+        self.taken = {self._key(p) for p in sources}
+
+    @staticmethod
+    def _key(path: Path) -> str:
+        try:
+            return str(path.resolve())
+        except OSError:
+            return str(path.absolute())
+
+    def name_for(self, source: Path) -> Path:
+        stem = source.name if source.suffix == "" else source.stem
+        candidate = self.out_dir / f"{stem}.{self.method}.png"
+        counter = 2
+        while self._key(candidate) in self.taken:
+            candidate = self.out_dir / f"{stem}-{counter}.{self.method}.png"
+            counter += 1
+        self.taken.add(self._key(candidate))
+        return candidate
+
+
+class _Writer:
+    def __init__(self, stream: TextIO, fmt: str, labels: Sequence[str]):
+        self.stream, self.fmt, self.labels = stream, fmt, list(labels)
+        self.csv = None
+        if fmt == "csv":
+            self.csv = csv.writer(stream, lineterminator="\n")
+            self.csv.writerow(["path", "label", "threshold", *[f"p_{label}" for label in self.labels], "device",
+                               "model_name", "model_version", "model_sha256", "load_ms", "preprocess_ms",
+                               "predict_ms", "cam_ms", "overlay", "notices", "error_type", "error_message"])
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.csv is None:
+            self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        else:
+            self.csv.writerow(self._row(record))
+        self.stream.flush()
+
+    def _row(self, r: dict[str, Any]) -> list[Any]:
+        if "error" in r:
+            return [r["path"], "", "", *[""] * len(self.labels), "", "", "", "", "", "", "", "", "", "",
+                    r["error"]["type"], r["error"]["message"]]
+        t, m = r["timings_ms"], r["model"]
+        return [r["path"], r["label"], "" if r["threshold"] is None else r["threshold"],
+                *[r["probabilities"][label] for label in self.labels], r["device"], m["name"], m["version"],
+                m["sha256"], *["" if t[k] is None else t[k] for k in ("load", "preprocess", "predict", "cam")],
+                r.get("cam", {}).get("overlay", ""), " | ".join(r.get("notices", [])), "", ""]
+
+
+def _load_predictor(args: argparse.Namespace):
+    from inference.bundle import load_bundle
+    from inference.device import resolve_device
+    from inference.errors import BundleError, DeviceUnavailableError
+    from inference.predictor import Predictor, load_default_bundle
+
+    try:
+        device = resolve_device(args.device)
+        bundle = load_bundle(args.model) if args.model else load_default_bundle()
+        return Predictor(bundle, device=device, threshold=args.threshold)
+    except (BundleError, DeviceUnavailableError, ValueError) as exc:
+        raise _UsageError(str(exc)) from None
+
+
+def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed the usage message
+        return EXIT_USAGE if exc.code else EXIT_OK
+    cam_method = args.cam or ("gradcam" if args.cam_out else None)
+    try:
+        if args.cam_out is not None:
+            if args.cam_out.exists() and not args.cam_out.is_dir():
+                raise _UsageError(f"{args.cam_out}: --cam-out must be a folder, and this is a file")
+            try:
+                args.cam_out.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise _UsageError(f"{args.cam_out}: cannot create the --cam-out folder ({exc.strerror or exc})") \
+                    from None
+        from inference.predictor import collect_image_files
+
+        files = collect_image_files(args.paths, recursive=args.recursive)
+        if not files:
+            raise _UsageError("no image files found in " + ", ".join(args.paths))
+        predictor = _load_predictor(args)
+    except _UsageError as exc:
+        print(f"xrayview-predict: error: {exc}", file=stderr)
+        return EXIT_USAGE
+    return _predict_all(predictor, files, args, cam_method, stdout)
+
+
+def _predict_all(predictor, files: list[Path], args: argparse.Namespace, cam_method: str | None,
+                 stdout: TextIO) -> int:
+    from inference.overlay import save_overlay_png
+
+    writer = _Writer(stdout, args.format, predictor.labels)
+    namer = _OverlayNamer(args.cam_out, files, cam_method) if args.cam_out is not None else None
+    failed = False
+    for result in predictor.predict_paths(files, cam_method=cam_method, keep_images=namer is not None):
+        record: dict[str, Any] = {"path": str(result.path)}
+        if not result.ok:
+            failed = True
+            record["error"] = result.error_json()
+            writer.write(record)
+            continue
+        record.update(result.prediction.to_json())
+        if namer is not None and result.prediction.heatmap is not None:
+            target = namer.name_for(result.path)
+            try:
+                save_overlay_png(target, result.image.render(), result.prediction.heatmap)
+                record["cam"]["overlay"] = str(target)
+            except OSError as exc:
+                failed = True
+                record["error"] = {"type": "OverlayWriteError",
+                                   "message": f"{target}: cannot write the overlay PNG ({exc.strerror or exc})"}
+        writer.write(record)
+    return EXIT_IMAGE_FAILED if failed else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    try:
+        code = run(argv)
+    except KeyboardInterrupt:
+        print("xrayview-predict: interrupted", file=sys.stderr)
+        code = 130
+    except BrokenPipeError:  # e.g. piped into `head`
+        code = 0
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

