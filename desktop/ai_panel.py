@@ -1,0 +1,334 @@
+"""The AI panel: model identity, the result (call, probability bars, time, device), the operating threshold with
+the model card's sensitivity/specificity nearby, and the heatmap controls. A view only: it emits what the user
+asked for and main_window wires it."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+    QHeaderView,
+    QAbstractItemView,
+)
+
+from desktop import prediction_adapter as pa
+
+CAM_METHODS = (("gradcam", "Grad-CAM"), ("gradcam++", "Grad-CAM++"), ("eigencam", "Eigen-CAM"),
+               ("xgradcam", "XGrad-CAM"), ("layercam", "Layer-CAM"))
+SLIDER_STEPS = 1000
+
+
+class AiPanel(QWidget):
+    run_requested = Signal()
+    auto_run_toggled = Signal(bool)
+    threshold_changed = Signal(float)
+    heatmap_toggled = Signal(bool)
+    opacity_changed = Signal(float)
+    colormap_changed = Signal(str)
+    cam_method_changed = Signal(str)
+    model_card_requested = Signal()
+
+    def __init__(self, colormaps: list[str], parent=None):
+        super().__init__(parent)
+        self.setAccessibleName("AI panel")
+        self.setMinimumWidth(280)
+        self._card: dict = {}
+        self._probs: dict[str, float] = {}
+        self._positive: str | None = None
+        self._card_threshold: float | None = None
+        self._threshold: float | None = None
+        self._bars: dict[str, QProgressBar] = {}
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+
+        # model
+        model_box = QGroupBox("Model")
+        model_form = QFormLayout(model_box)
+        self.model_label = QLabel("No model installed")
+        self.model_label.setWordWrap(True)
+        self.model_label.setAccessibleName("Model name and version")
+        self.device_label = QLabel("—")
+        self.device_label.setAccessibleName("Compute device")
+        self.card_button = QPushButton("Model card…")
+        self.card_button.setAccessibleName("Show model card")
+        self.card_button.setEnabled(False)
+        self.card_button.clicked.connect(self.model_card_requested)
+        model_form.addRow("Model", self.model_label)
+        model_form.addRow("Device", self.device_label)
+        model_form.addRow(self.card_button)
+        layout.addWidget(model_box)
+
+        # result
+        result_box = QGroupBox("Result")
+        result_layout = QVBoxLayout(result_box)
+        run_row = QHBoxLayout()
+        self.run_button = QPushButton("Analyze")
+        self.run_button.setAccessibleName("Run AI analysis on this image")
+        self.run_button.clicked.connect(self.run_requested)
+        self.auto_run_check = QCheckBox("Auto-run")
+        self.auto_run_check.setAccessibleName("Run AI automatically when an image opens")
+        self.auto_run_check.toggled.connect(self.auto_run_toggled)
+        run_row.addWidget(self.run_button)
+        run_row.addWidget(self.auto_run_check)
+        result_layout.addLayout(run_row)
+        self.call_label = QLabel("—")
+        self.call_label.setObjectName("callLabel")
+        self.call_label.setAccessibleName("Model call")
+        self.call_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.call_label.setWordWrap(True)
+        result_layout.addWidget(self.call_label)
+        self.bars_layout = QVBoxLayout()
+        result_layout.addLayout(self.bars_layout)
+        self.status_label = QLabel("")
+        self.status_label.setWordWrap(True)
+        self.status_label.setAccessibleName("AI status")
+        self.status_label.setObjectName("aiStatus")
+        result_layout.addWidget(self.status_label)
+        self.time_label = QLabel("")
+        self.time_label.setAccessibleName("Time taken")
+        result_layout.addWidget(self.time_label)
+        layout.addWidget(result_box)
+
+        # threshold
+        threshold_box = QGroupBox("Operating threshold")
+        threshold_layout = QVBoxLayout(threshold_box)
+        slider_row = QHBoxLayout()
+        self.threshold_slider = QSlider(Qt.Orientation.Horizontal)
+        self.threshold_slider.setRange(0, SLIDER_STEPS)
+        self.threshold_slider.setAccessibleName("Operating threshold")
+        self.threshold_slider.valueChanged.connect(self._on_slider)
+        self.threshold_value = QLabel("—")
+        self.threshold_value.setMinimumWidth(44)
+        self.threshold_reset = QPushButton("Card")
+        self.threshold_reset.setToolTip("Back to the model card's operating threshold")
+        self.threshold_reset.setAccessibleName("Reset threshold to the model card's value")
+        self.threshold_reset.clicked.connect(self.reset_threshold)
+        slider_row.addWidget(self.threshold_slider, 1)
+        slider_row.addWidget(self.threshold_value)
+        slider_row.addWidget(self.threshold_reset)
+        threshold_layout.addLayout(slider_row)
+        self.threshold_table = QTableWidget(0, 3)
+        self.threshold_table.setHorizontalHeaderLabels(["Threshold", "Sensitivity", "Specificity"])
+        self.threshold_table.verticalHeader().setVisible(False)
+        self.threshold_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.threshold_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.threshold_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.threshold_table.setAccessibleName("Sensitivity and specificity near the threshold")
+        self.threshold_table.setMaximumHeight(110)
+        threshold_layout.addWidget(self.threshold_table)
+        self.threshold_note = QLabel("")
+        self.threshold_note.setWordWrap(True)
+        threshold_layout.addWidget(self.threshold_note)
+        layout.addWidget(threshold_box)
+
+        # heatmap
+        heatmap_box = QGroupBox("Heatmap")
+        heatmap_form = QFormLayout(heatmap_box)
+        self.heatmap_check = QCheckBox("Show heatmap (H)")
+        self.heatmap_check.setAccessibleName("Show heatmap overlay")
+        self.heatmap_check.toggled.connect(self.heatmap_toggled)
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.setAccessibleName("Heatmap opacity")
+        self.opacity_slider.valueChanged.connect(lambda v: self.opacity_changed.emit(v / 100.0))
+        self.colormap_combo = QComboBox()
+        self.colormap_combo.setAccessibleName("Heatmap colormap")
+        self.colormap_combo.addItems(colormaps)
+        self.colormap_combo.currentTextChanged.connect(self.colormap_changed)
+        self.cam_combo = QComboBox()
+        self.cam_combo.setAccessibleName("Class activation map method")
+        for key, title in CAM_METHODS:
+            self.cam_combo.addItem(title, key)
+        self.cam_combo.currentIndexChanged.connect(lambda _: self.cam_method_changed.emit(self.cam_method()))
+        from desktop.colour_bar import ColourBar
+
+        self.colour_bar = ColourBar()
+        heatmap_form.addRow(self.heatmap_check)
+        heatmap_form.addRow("Opacity", self.opacity_slider)
+        heatmap_form.addRow("Colormap", self.colormap_combo)
+        heatmap_form.addRow("Method", self.cam_combo)
+        heatmap_form.addRow(self.colour_bar)
+        layout.addWidget(heatmap_box)
+
+        self.notice_label = QLabel("Research use only — not for diagnostic use.")
+        self.notice_label.setObjectName("notice")
+        self.notice_label.setWordWrap(True)
+        layout.addWidget(self.notice_label)
+        layout.addStretch(1)
+        self.set_model(None)
+
+    # -- settings-backed controls --------------------------------------------------------------------------------
+    def set_controls(self, *, auto_run: bool, heatmap_visible: bool, opacity: float, colormap: str,
+                     cam_method: str) -> None:
+        for widget in (self.auto_run_check, self.heatmap_check, self.opacity_slider, self.colormap_combo,
+                       self.cam_combo):
+            widget.blockSignals(True)
+        self.auto_run_check.setChecked(auto_run)
+        self.heatmap_check.setChecked(heatmap_visible)
+        self.opacity_slider.setValue(round(opacity * 100))
+        index = self.colormap_combo.findText(colormap)
+        if index >= 0:
+            self.colormap_combo.setCurrentIndex(index)
+        cam_index = self.cam_combo.findData(cam_method)
+        self.cam_combo.setCurrentIndex(max(0, cam_index))
+        for widget in (self.auto_run_check, self.heatmap_check, self.opacity_slider, self.colormap_combo,
+                       self.cam_combo):
+            widget.blockSignals(False)
+
+    def set_colormaps(self, names: list[str], current: str) -> None:
+        self.colormap_combo.blockSignals(True)
+        self.colormap_combo.clear()
+        self.colormap_combo.addItems(names)
+        self.colormap_combo.setCurrentIndex(max(0, self.colormap_combo.findText(current)))
+        self.colormap_combo.blockSignals(False)
+
+    def cam_method(self) -> str:
+        return str(self.cam_combo.currentData())
+
+    # -- model --------------------------------------------------------------------------------------------------
+    def set_model_loading(self, name: str) -> None:
+        self.model_label.setText(f"Loading {name}…")
+        self.card_button.setEnabled(False)
+        self.run_button.setEnabled(False)
+
+    def set_model_failed(self, message: str) -> None:
+        self.model_label.setText("Model could not be loaded")
+        self.status_label.setText(message)
+        self.run_button.setEnabled(False)
+
+    def set_model(self, card: dict | None, device: str = "", threshold_override: float | None = None) -> None:
+        self._card = card or {}
+        self.clear_result()
+        if not card:
+            self.model_label.setText("No AI model installed. Add a model bundle in Settings.")
+            self.device_label.setText("—")
+            self.card_button.setEnabled(False)
+            self.run_button.setEnabled(False)
+            self._set_threshold_enabled(False)
+            return
+        self.model_label.setText(pa.model_title(card))
+        self.device_label.setText(device)
+        self.card_button.setEnabled(True)
+        self.run_button.setEnabled(True)
+        self._positive = card.get("positive_label")
+        self._card_threshold = card.get("threshold")
+        binary = self._positive is not None and self._card_threshold is not None
+        self._set_threshold_enabled(binary)
+        if binary:
+            self.set_threshold(threshold_override if threshold_override is not None else float(self._card_threshold))
+        else:
+            self._threshold = None
+            self.threshold_value.setText("argmax")
+            self.threshold_note.setText("Multi-class model: the call is the most probable label.")
+
+    def _set_threshold_enabled(self, enabled: bool) -> None:
+        for widget in (self.threshold_slider, self.threshold_reset, self.threshold_table):
+            widget.setEnabled(enabled)
+
+    # -- threshold ------------------------------------------------------------------------------------------------
+    @property
+    def threshold(self) -> float | None:
+        return self._threshold
+
+    def set_threshold(self, value: float) -> None:
+        self.threshold_slider.setValue(round(float(value) * SLIDER_STEPS))
+        self._apply_threshold(float(value))
+
+    def reset_threshold(self) -> None:
+        if self._card_threshold is not None:
+            self.set_threshold(float(self._card_threshold))
+            self.threshold_changed.emit(float(self._card_threshold))
+
+    def _on_slider(self, value: int) -> None:
+        if self._card_threshold is None:
+            return
+        threshold = value / SLIDER_STEPS
+        if self._threshold is not None and abs(threshold - self._threshold) < 0.5 / SLIDER_STEPS:
+            return
+        self._apply_threshold(threshold)
+        self.threshold_changed.emit(threshold)
+
+    def _apply_threshold(self, threshold: float) -> None:
+        self._threshold = threshold
+        self.threshold_value.setText(f"{threshold:.3f}")
+        rows = pa.nearby_thresholds(self._card, threshold)
+        self.threshold_table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, key in enumerate(("threshold", "sensitivity", "specificity")):
+                item = QTableWidgetItem(f"{float(row[key]):.3f}")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.threshold_table.setItem(r, c, item)
+        card_t = self._card_threshold
+        if not rows:
+            note = "The model card gives no sensitivity/specificity table."
+        else:
+            note = "Sensitivity/specificity measured at the card's thresholds closest to yours."
+        if card_t is not None and abs(threshold - float(card_t)) > 1e-9:
+            note += f" Card's operating threshold: {float(card_t):.3f}."
+        self.threshold_note.setText(note)
+        self._show_call()
+
+    # -- result ---------------------------------------------------------------------------------------------------
+    def clear_result(self, status: str = "") -> None:
+        self._probs = {}
+        for bar in self._bars.values():
+            bar.setParent(None)
+        self._bars.clear()
+        self.call_label.setText("—")
+        self.call_label.setProperty("positive", False)
+        self._restyle(self.call_label)
+        self.time_label.setText("")
+        self.status_label.setText(status)
+
+    def set_running(self, text: str = "Analyzing…") -> None:
+        self.clear_result(text)
+
+    def set_error(self, message: str) -> None:
+        self.clear_result(message)
+
+    def set_prediction(self, prediction, device: str = "") -> None:
+        self.clear_result()
+        self._probs = pa.probabilities(prediction)
+        self._positive = pa.positive_label(prediction) or self._positive
+        for label, probability in self._probs.items():
+            bar = QProgressBar()
+            bar.setRange(0, 1000)
+            bar.setValue(round(probability * 1000))
+            bar.setFormat(f"{label}  {probability * 100:.1f}%")
+            bar.setAccessibleName(f"Probability of {label}")
+            bar.setProperty("positive", label == self._positive)
+            self.bars_layout.addWidget(bar)
+            self._bars[label] = bar
+        self.time_label.setText(f"{pa.total_time_ms(prediction):.0f} ms on {device or getattr(prediction, 'device', '')}")
+        self._show_call()
+
+    def current_call(self) -> str | None:
+        if not self._probs:
+            return None
+        return pa.call_at(self._probs, self._positive, self._threshold)
+
+    def _show_call(self) -> None:
+        call = self.current_call()
+        if call is None:
+            return
+        positive = self._positive is not None and call == self._positive
+        self.call_label.setText(call)
+        self.call_label.setProperty("positive", positive)
+        self._restyle(self.call_label)
+
+    @staticmethod
+    def _restyle(widget: QWidget) -> None:
+        widget.style().unpolish(widget)
+        widget.style().polish(widget)

@@ -1,0 +1,201 @@
+"""Owns the loaded model and every AI job: model loading, single-image predictions (latest request wins) and
+folder analysis. torch and inference.predictor are imported on worker threads only, after the window is shown.
+
+Stale results: each prediction request gets an id; a result is delivered only if its id is still the current
+one, so an image opened while the previous prediction runs never shows the previous image's result. Model use
+is serialised by the Predictor's own lock (Grad-CAM hooks are per model), so jobs queue on worker threads,
+never on the GUI thread.
+"""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from desktop.workers import Job, JobCancelled
+
+
+def _leave_a_core_for_the_gui() -> None:
+    """torch would use every core; the GUI thread needs one to keep painting while the model runs."""
+    import torch
+
+    from inference.device import usable_cpu_count
+
+    torch.set_num_threads(max(1, usable_cpu_count() - 1))
+
+
+def load_predictor(bundle_dir: str, device_name: str, cam_method: str | None, *, progress, cancel):
+    """Worker-thread function: bundle + device + Predictor + one warm-up run (this is where torch gets imported,
+    and the CAM library too, so the user's first image is not the slow one)."""
+    from inference.predictor import Predictor
+
+    progress(0, 2, "building model")
+    predictor = Predictor(Path(bundle_dir), device_name)
+    if predictor.device.type == "cpu":
+        _leave_a_core_for_the_gui()
+    if cancel.is_set():
+        raise JobCancelled()
+    progress(1, 2, "warming up")
+    predictor.warm_up(cam_method)
+    from desktop.heatmap_layer import warm_colormaps
+
+    warm_colormaps()
+    return predictor
+
+
+def predict_image(predictor, image, cam_method: str | None, *, progress, cancel):
+    if cancel.is_set():
+        raise JobCancelled()
+    return predictor.predict(image, cam_method=cam_method)
+
+
+def analyze_paths(predictor, paths: list[Path], *, progress, cancel):
+    """Folder analysis through Predictor.predict_paths: one row per file (prediction, or the reason it failed),
+    reported as each file is done; a bad file never stops the run."""
+    rows = []
+    total = len(paths)
+    for result in predictor.predict_paths(paths, cancel=cancel, cam_method=None, batch_size=4):
+        row = {"path": Path(result.path), "prediction": result.prediction,
+               "error": "" if result.error is None else str(result.error)}
+        rows.append(row)
+        progress(len(rows), total, row)
+    if cancel.is_set():
+        raise JobCancelled()
+    return rows
+
+
+class AnalysisController(QObject):
+    model_loading = Signal(str)  # bundle name
+    model_ready = Signal(object)  # the Predictor
+    model_failed = Signal(str)  # message
+    prediction_started = Signal(int)  # request id
+    prediction_ready = Signal(int, object)  # request id, Prediction
+    prediction_failed = Signal(int, str)  # request id, message
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._predictor = None
+        self._request_ids = itertools.count(1)
+        self._current_request = 0
+        self._prediction_job: Job | None = None
+        self._model_job: Job | None = None
+        self._model_generation = 0
+        self._waiting_image = None  # (image, cam_method, request id) asked for before the model was ready
+
+    # -- model --------------------------------------------------------------------------------------------------
+    @property
+    def predictor(self):
+        return self._predictor
+
+    def is_loading_model(self) -> bool:
+        return self._model_job is not None
+
+    def load_model(self, bundle_dir: str | Path, device_name: str, display_name: str = "",
+                   cam_method: str | None = "gradcam") -> Job:
+        if self._model_job is not None:
+            self._model_job.cancel()
+        self._model_generation += 1
+        generation = self._model_generation
+        self._predictor = None
+        job = Job(load_predictor, str(bundle_dir), device_name, cam_method, name="load model")
+        job.finished.connect(lambda predictor: self._on_model_loaded(generation, predictor))
+        job.failed.connect(lambda error: self._on_model_failed(generation, error))
+        job.cancelled.connect(lambda: self._on_model_job_ended(generation))
+        self._model_job = job
+        self.model_loading.emit(display_name or Path(bundle_dir).name)
+        return job.start()
+
+    def _on_model_job_ended(self, generation: int) -> None:
+        if generation == self._model_generation:
+            self._model_job = None
+
+    def _on_model_loaded(self, generation: int, predictor) -> None:
+        if generation != self._model_generation:
+            return
+        self._model_job = None
+        self._predictor = predictor
+        self.model_ready.emit(predictor)
+        if self._waiting_image is not None:
+            image, cam_method, request_id = self._waiting_image
+            self._waiting_image = None
+            if request_id == self._current_request:
+                self._start_prediction(image, cam_method, request_id)
+
+    def _on_model_failed(self, generation: int, error: BaseException) -> None:
+        if generation != self._model_generation:
+            return
+        self._model_job = None
+        self._waiting_image = None
+        self.model_failed.emit(_message_for(error))
+
+    # -- single predictions ---------------------------------------------------------------------------------------
+    @property
+    def current_request(self) -> int:
+        return self._current_request
+
+    def discard_current(self) -> None:
+        """A new image is shown: whatever is running or waiting belongs to the old one."""
+        self._current_request = next(self._request_ids)
+        self._waiting_image = None
+        if self._prediction_job is not None:
+            self._prediction_job.cancel()
+            self._prediction_job = None
+
+    def request_prediction(self, image, cam_method: str | None) -> int:
+        """Starts (or queues until the model is ready) a prediction for `image`; returns its request id."""
+        self.discard_current()
+        request_id = self._current_request
+        if self._predictor is None:
+            if self._model_job is not None:
+                self._waiting_image = (image, cam_method, request_id)
+                self.prediction_started.emit(request_id)
+            else:
+                self.prediction_failed.emit(request_id, "No AI model is installed or loaded.")
+            return request_id
+        self._start_prediction(image, cam_method, request_id)
+        return request_id
+
+    def _start_prediction(self, image, cam_method, request_id: int) -> None:
+        job = Job(predict_image, self._predictor, image, cam_method, name="predict")
+        job.finished.connect(lambda prediction: self._deliver(request_id, prediction))
+        job.failed.connect(lambda error: self._fail(request_id, error))
+        self._prediction_job = job
+        self.prediction_started.emit(request_id)
+        job.start()
+
+    def _deliver(self, request_id: int, prediction) -> None:
+        if request_id != self._current_request:
+            return  # stale: the user has moved on to another image
+        self._prediction_job = None
+        self.prediction_ready.emit(request_id, prediction)
+
+    def _fail(self, request_id: int, error: BaseException) -> None:
+        if request_id != self._current_request:
+            return
+        self._prediction_job = None
+        self.prediction_failed.emit(request_id, _message_for(error))
+
+    # -- folder analysis -----------------------------------------------------------------------------------------
+    def analyze_folder_job(self, paths: list[Path]) -> Job:
+        """A not-yet-started Job; the caller connects progress/finished/cancelled and starts it."""
+        if self._predictor is None:
+            raise RuntimeError("no model loaded")
+        return Job(analyze_paths, self._predictor, list(paths), name="analyze folder")
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        self.discard_current()
+        if self._model_job is not None:
+            self._model_job.cancel()
+        return Job.cancel_all_and_wait(timeout_ms)
+
+
+def _message_for(error: BaseException) -> str:
+    from inference.errors import XRayViewError
+
+    if isinstance(error, XRayViewError):
+        return str(error)
+    from desktop.error_reporting import report_unexpected
+
+    report_unexpected(error, "AI job")
+    return f"Unexpected error: {type(error).__name__}: {error}"

@@ -1,0 +1,187 @@
+"""Analyze folder: a sortable, filterable table (file, call, probabilities, status/error) filled while the job
+runs, with progress, cancel and CSV export; double-clicking a row opens that image in the viewer."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+)
+
+from desktop import prediction_adapter as pa
+from desktop.workers import Job
+
+PATH_ROLE = Qt.ItemDataRole.UserRole
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class BatchDialog(QDialog):
+    open_requested = Signal(str)
+    analysis_finished = Signal(str)  # "finished" | "cancelled" | "failed"
+
+    def __init__(self, folder: Path, labels: list[str], positive: str | None, threshold: float | None, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle(f"Analyze folder — {folder}")
+        self.setAccessibleName("Analyze folder results")
+        self.resize(900, 560)
+        self._folder = Path(folder)
+        self._labels = list(labels)
+        self._positive = positive
+        self._threshold = threshold
+        self._job: Job | None = None
+        self.state = "idle"
+
+        layout = QVBoxLayout(self)
+        top = QHBoxLayout()
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setAccessibleName("Analysis progress")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setAccessibleName("Cancel analysis")
+        self.cancel_button.clicked.connect(self.cancel)
+        top.addWidget(self.progress_bar, 1)
+        top.addWidget(self.cancel_button)
+        layout.addLayout(top)
+        self.status_label = QLabel("")
+        layout.addWidget(self.status_label)
+
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter rows (file name, call, error)…")
+        self.filter_edit.setAccessibleName("Filter results")
+        self.filter_edit.setClearButtonEnabled(True)
+        layout.addWidget(self.filter_edit)
+
+        headers = ["File", "Call"] + [f"P({label})" for label in self._labels] + ["Status"]
+        self.model = QStandardItemModel(0, len(headers), self)
+        self.model.setHorizontalHeaderLabels(headers)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.proxy.setFilterKeyColumn(-1)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
+        self.table = QTableView()
+        self.table.setAccessibleName("Results table")
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.doubleClicked.connect(self._on_double_click)
+        layout.addWidget(self.table, 1)
+
+        bottom = QHBoxLayout()
+        self.export_button = QPushButton("Export CSV…")
+        self.export_button.setAccessibleName("Export results as CSV")
+        self.export_button.clicked.connect(self._ask_export)
+        close_button = QPushButton("Close")
+        close_button.clicked.connect(self.close)
+        bottom.addStretch(1)
+        bottom.addWidget(self.export_button)
+        bottom.addWidget(close_button)
+        layout.addLayout(bottom)
+
+    # -- job ------------------------------------------------------------------------------------------------
+    def start(self, job: Job, total: int) -> None:
+        self._job = job
+        self.state = "running"
+        self.progress_bar.setRange(0, max(total, 1))
+        self.progress_bar.setValue(0)
+        self.status_label.setText(f"Analyzing {total} image(s)…")
+        job.progress.connect(self._on_progress)
+        job.finished.connect(lambda rows: self._end("finished"))
+        job.failed.connect(lambda error: self._end("failed", str(error)))
+        job.cancelled.connect(lambda: self._end("cancelled"))
+        job.start()
+
+    def cancel(self) -> None:
+        if self._job is not None and self.state == "running":
+            self.status_label.setText("Cancelling…")
+            self._job.cancel()
+
+    def is_running(self) -> bool:
+        return self.state == "running"
+
+    def _end(self, state: str, message: str = "") -> None:
+        self.state = state
+        self.cancel_button.setEnabled(False)
+        done = self.model.rowCount()
+        errors = sum(1 for r in range(done) if self.model.item(r, self.model.columnCount() - 1).text() != "ok")
+        text = {"finished": "Done", "cancelled": "Cancelled", "failed": f"Failed: {message}"}[state]
+        self.status_label.setText(f"{text}: {done} image(s) analysed, {errors} could not be read.")
+        self.analysis_finished.emit(state)
+
+    def _on_progress(self, done: int, total: int, row) -> None:
+        self.progress_bar.setValue(done)
+        self.add_row(row)
+
+    def add_row(self, row: dict) -> None:
+        path = Path(row["path"])
+        try:
+            shown = str(path.relative_to(self._folder))
+        except ValueError:
+            shown = str(path)
+        items = [self._item(shown, shown)]
+        prediction = row.get("prediction")
+        if prediction is not None:
+            probs = pa.probabilities(prediction)
+            call = pa.call_at(probs, self._positive or pa.positive_label(prediction), self._threshold)
+            items.append(self._item(call, call))
+            for label in self._labels:
+                value = probs.get(label)
+                items.append(self._item("" if value is None else f"{value:.3f}", -1.0 if value is None else value))
+            items.append(self._item("ok", "ok"))
+        else:
+            items.append(self._item("", ""))
+            items.extend(self._item("", -1.0) for _ in self._labels)
+            items.append(self._item(row.get("error") or "error", row.get("error") or "error"))
+        for item in items:
+            item.setData(str(path), PATH_ROLE)
+        self.model.appendRow(items)
+
+    @staticmethod
+    def _item(text: str, sort_value) -> QStandardItem:
+        item = QStandardItem(text)
+        item.setData(sort_value, SORT_ROLE)
+        item.setToolTip(text)
+        return item
+
+    def _on_double_click(self, index) -> None:
+        path = self.proxy.data(index, PATH_ROLE)
+        if path:
+            self.open_requested.emit(path)
+
+    # -- CSV ----------------------------------------------------------------------------------------------------
+    def _ask_export(self) -> None:
+        target, _ = QFileDialog.getSaveFileName(self, "Export results", str(self._folder / "xrayview-results.csv"),
+                                                "CSV (*.csv)")
+        if target:
+            self.export_csv(Path(target))
+
+    def export_csv(self, target: Path) -> Path:
+        """Writes the rows as currently sorted and filtered, with full paths."""
+        headers = ["path"] + [self.model.headerData(c, Qt.Orientation.Horizontal) for c in range(1, self.model.columnCount())]
+        with open(target, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(headers)
+            for r in range(self.proxy.rowCount()):
+                path = self.proxy.data(self.proxy.index(r, 0), PATH_ROLE)
+                writer.writerow([path] + [self.proxy.data(self.proxy.index(r, c)) for c in range(1, self.proxy.columnCount())])
+        self.status_label.setText(f"Exported {self.proxy.rowCount()} row(s) to {target}")
+        return target
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.cancel()
+        super().closeEvent(event)

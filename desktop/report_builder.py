@@ -1,0 +1,85 @@
+"""Collects what the PDF report shows from the image, the view state, the prediction and the model card."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from desktop import prediction_adapter as pa
+from desktop.image_adapter import render_display, spacing_description
+from desktop.qimage_convert import gray01_to_qimage, rgba8_to_qimage
+from desktop.report_export import ReportContent, file_sha256
+
+IDENTITY_KEYS = (("Patient", "PatientName"), ("Patient ID", "PatientID"), ("Study date", "StudyDate"),
+                 ("Study", "StudyDescription"), ("Accession", "AccessionNumber"), ("Modality", "Modality"),
+                 ("Body part", "BodyPartExamined"), ("View", "ViewPosition"), ("SOP Instance UID", "SOPInstanceUID"))
+
+
+def _blend(display01: np.ndarray, heatmap01: np.ndarray, colormap: str, opacity: float) -> np.ndarray:
+    from desktop.heatmap_layer import heatmap_rgba
+
+    layer = heatmap_rgba(heatmap01, colormap).astype(np.float32)
+    alpha = layer[..., 3:4] / 255.0 * float(opacity)
+    gray = np.repeat(np.clip(display01 * 255.0, 0, 255)[..., None], 3, axis=2)
+    out = gray * (1.0 - alpha) + layer[..., :3] * alpha
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def build_report_content(image, view, prediction, card: dict, threshold: float | None, call: str | None,
+                         colormap: str, opacity: float) -> ReportContent:
+    display01 = render_display(image, view.window, view.inverted)
+    overlay = None
+    heatmap = pa.heatmap(prediction) if prediction is not None else None
+    if heatmap is not None and np.asarray(heatmap).shape == display01.shape:
+        overlay = rgba8_to_qimage(_blend(display01, np.asarray(heatmap), colormap, max(opacity, 0.35)))
+    path = Path(image.path) if getattr(image, "path", None) else None
+    identity = []
+    if path is not None:
+        identity += [("File", path.name), ("Folder", str(path.parent))]
+        if path.is_file():
+            identity += [("Size", f"{path.stat().st_size:,} bytes"), ("SHA-256", file_sha256(path))]
+    identity += [("Format", str(getattr(image, "source_format", "") or "")),
+                 ("Dimensions", f"{image.modality.shape[1]} x {image.modality.shape[0]} px"),
+                 ("Pixel spacing", spacing_description(image)),
+                 ("Display window", f"W {view.window.width:.6g} / L {view.window.center:.6g}"
+                                    + (" (inverted)" if view.inverted else ""))]
+    metadata = getattr(image, "metadata", None) or {}
+    for title, key in IDENTITY_KEYS:
+        value = metadata.get(key)
+        if value not in (None, ""):
+            identity.append((title, str(value).replace("^", " ")))
+    content = ReportContent(file_path=path, image=gray01_to_qimage(display01), overlay=overlay, identity=identity)
+    if prediction is not None:
+        content.probabilities = pa.probabilities(prediction)
+        content.call = call or prediction.label
+        card_threshold = card.get("threshold")
+        if threshold is not None:
+            text = f"Operating threshold on P({pa.positive_label(prediction)}): {threshold:.3f}"
+            if card_threshold is not None and abs(threshold - float(card_threshold)) > 1e-9:
+                text += f" (user-adjusted; model card: {float(card_threshold):.3f})"
+            rows = pa.nearby_thresholds(card, threshold, 1)
+            if rows:
+                row = rows[0]
+                text += (f". Model card at {float(row['threshold']):.3f}: sensitivity {float(row['sensitivity']):.3f}, "
+                         f"specificity {float(row['specificity']):.3f}")
+            content.threshold_text = text
+        else:
+            content.threshold_text = "Call: most probable label (multi-class model)"
+        cam = getattr(prediction, "cam_method", None)
+        if cam:
+            content.threshold_text += f". Heatmap: {cam}" + (f" for {prediction.cam_label}" if getattr(prediction, "cam_label", None) else "")
+        content.notices = list(getattr(prediction, "notices", []) or [])
+    content.notices += list(getattr(image, "notices", []) or [])
+    if card:
+        model = getattr(prediction, "model", None) or {}
+        content.model_lines = [f"{pa.model_title(card)} — architecture {card.get('architecture', '')}"
+                               + (f", weights sha256 {str(model.get('sha256', ''))[:16]}…" if model.get("sha256") else ""),
+                               f"Intended use: {card.get('intended_use', '')}"]
+        content.model_lines += [f"Limitation: {item}" for item in card.get("limitations", [])[:4]]
+        content.model_lines += pa.headline_metrics(card, limit=4)
+        if prediction is not None:
+            content.model_lines.append(f"Device: {getattr(prediction, 'device', '')}; time "
+                                       f"{pa.total_time_ms(prediction):.0f} ms")
+    else:
+        content.model_lines = ["No AI model was loaded."]
+    return content
