@@ -1,0 +1,82 @@
+"""Model-input geometry: squash / letterbox, antialiased resizing, normalisation, and the inverse for heatmaps."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inference.preprocess import InputSpec, heatmap_to_image, placement, to_model_array, to_model_tensor
+
+SQUASH = InputSpec(channels=1, height=64, width=64, resize_mode="squash", mean=(0.5,), std=(0.25,))
+LETTERBOX = InputSpec(channels=1, height=64, width=64, resize_mode="letterbox", mean=(0.5,), std=(0.25,))
+
+
+def test_constant_image_normalises_to_known_values():
+    tensor = to_model_tensor(np.full((300, 200), 0.75, np.float32), SQUASH)
+    assert tensor.shape == (1, 1, 64, 64)
+    assert tensor.dtype.is_floating_point
+    np.testing.assert_allclose(tensor.numpy(), 1.0, atol=1e-6)  # (0.75 - 0.5) / 0.25
+
+
+def test_letterbox_keeps_aspect_and_pads_black():
+    tensor = to_model_tensor(np.ones((100, 200), np.float32), LETTERBOX)[0, 0].numpy()
+    # 200 wide -> scale 0.32 -> 32 rows of content centred at rows 16..47; padding is black (0 -> -2.0).
+    assert placement(LETTERBOX, (100, 200)).__dict__ == {"top": 16, "left": 0, "height": 32, "width": 64}
+    np.testing.assert_allclose(tensor[16:48], 2.0, atol=1e-6)
+    np.testing.assert_allclose(tensor[:16], -2.0, atol=1e-6)
+    np.testing.assert_allclose(tensor[48:], -2.0, atol=1e-6)
+
+
+def test_downscaling_is_antialiased():
+    checker = (np.indices((512, 512)).sum(axis=0) % 2).astype(np.float32)  # 1-pixel checkerboard, mean 0.5
+    small = to_model_array(checker, SQUASH)
+    assert small.shape == (64, 64)
+    assert abs(float(small.mean()) - 0.5) < 0.01
+    assert float(small.std()) < 0.05, "point sampling would give a 0/1 pattern"
+
+
+def test_three_channel_spec_replicates_gray_with_per_channel_normalisation():
+    spec = InputSpec(channels=3, height=32, width=32, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+    tensor = to_model_tensor(np.full((50, 50), 0.5, np.float32), spec)
+    assert tensor.shape == (1, 3, 32, 32)
+    expected = [(0.5 - m) / s for m, s in zip(spec.mean, spec.std)]
+    np.testing.assert_allclose(tensor[0, :, 0, 0].numpy(), expected, rtol=1e-5)
+
+
+def test_spec_round_trips_through_the_card_block():
+    assert InputSpec.from_card({"input": LETTERBOX.to_card()}) == LETTERBOX
+    assert InputSpec.from_card(SQUASH.to_card()) == SQUASH
+    with pytest.raises(ValueError):
+        InputSpec(channels=1, height=64, width=64, resize_mode="crop")
+
+
+def test_rejects_colour_arrays():
+    with pytest.raises(ValueError, match="gray"):
+        to_model_tensor(np.zeros((10, 10, 3), np.float32), SQUASH)
+
+
+@pytest.mark.parametrize("spec", [SQUASH, LETTERBOX], ids=["squash", "letterbox"])
+@pytest.mark.parametrize("shape", [(300, 150), (120, 480), (256, 256)])
+def test_heatmap_maps_back_onto_the_same_anatomy(spec, shape):
+    """A blob drawn in the image, pushed through the model geometry and mapped back, lands where it was."""
+    rows, cols = np.indices(shape)
+    centre = (int(shape[0] * 0.7), int(shape[1] * 0.25))
+    sigma = 0.08 * min(shape)
+    blob = np.exp(-((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2) / (2 * sigma ** 2)).astype(np.float32)
+    model_view = to_model_array(blob, spec)  # what a perfect CAM over the model input would show
+    back = heatmap_to_image(model_view, spec, shape)
+    assert back.shape == shape and back.dtype == np.float32
+    assert 0.0 <= back.min() and back.max() <= 1.0
+    peak = np.unravel_index(np.argmax(back), shape)
+    tolerance = max(shape) / 64 * 1.5 + 1
+    assert abs(peak[0] - centre[0]) <= tolerance and abs(peak[1] - centre[1]) <= tolerance
+    assert np.corrcoef(back.ravel(), blob.ravel())[0, 1] > 0.98
+
+
+def test_letterbox_padding_never_reaches_the_image():
+    """Heat placed only on the padding band must vanish when mapped back (it is outside the image)."""
+    shape = (100, 200)
+    heat = np.zeros((64, 64), np.float32)
+    heat[:16] = 1.0  # the top padding band
+    back = heatmap_to_image(heat, LETTERBOX, shape)
+    assert back.shape == shape
+    assert float(back.max()) < 0.05
