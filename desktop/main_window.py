@@ -62,7 +62,7 @@ class MainWindow(QMainWindow):
     image_shown = Signal(object)  # the XRayImage now on screen
     image_failed = Signal(str)  # the message shown for a file that could not be opened
     prediction_shown = Signal(object)  # the Prediction now on screen (always for the image on screen)
-    model_state_changed = Signal(str)  # "none" | "loading" | "ready" | "failed"
+    model_state_changed = Signal(str)  # "starting" | "none" | "loading" | "ready" | "failed"
 
     def __init__(self, settings: AppSettings | None = None, load_model: bool = True):
         super().__init__()
@@ -71,7 +71,7 @@ class MainWindow(QMainWindow):
         self.setAccessibleName("XRayView main window")
         self.setAcceptDrops(True)
         self.resize(1400, 900)
-        self.model_state = "none"
+        self.model_state = "starting"  # -> "none" | "loading" -> "ready" | "failed"
         self.image = None
         self.prediction = None
         self._load_request = 0

@@ -1,0 +1,111 @@
+"""The AI side of the window with real (tiny) model bundles: model loading, results, threshold, heatmap overlay,
+stale results when switching images, and the no-model start."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.desktop.viewer_helpers import open_and_wait, view_pixels
+
+
+def test_starts_without_a_model_and_says_so(make_window, qtbot, chest_png):
+    window = make_window()
+    assert window.model_state == "none"
+    assert "No AI model" in window.ai_panel.model_label.text()
+    assert window.model_status_label.text() == "No AI model installed"
+    open_and_wait(qtbot, window, chest_png)
+    window.run_prediction()
+    assert "No AI model" in window.ai_panel.status_label.text()
+
+
+def test_model_loads_after_show_and_auto_runs(make_window, qtbot, tiny_bundle, chest_png):
+    window = make_window(tiny_bundle)
+    assert window.model_state == "ready"
+    assert "tiny-test-model 0.0.1-test" in window.model_status_label.text()
+    assert "cpu" in window.model_status_label.text()
+    with qtbot.waitSignal(window.prediction_shown, timeout=30_000) as blocker:
+        open_and_wait(qtbot, window, chest_png)
+    prediction = blocker.args[0]
+    probs = prediction.probabilities
+    assert set(probs) == {"NORMAL", "PNEUMONIA"}
+    assert sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
+    bars = window.ai_panel._bars
+    assert bars["PNEUMONIA"].value() == round(probs["PNEUMONIA"] * 1000)
+    assert window.ai_panel.call_label.text() == prediction.label
+    assert "ms on cpu" in window.ai_panel.time_label.text()
+    assert prediction.heatmap.shape == window.image.modality.shape
+
+
+def test_threshold_slider_changes_the_call_and_shows_card_rows(make_window, qtbot, tiny_bundle, chest_png):
+    window = make_window(tiny_bundle)
+    with qtbot.waitSignal(window.prediction_shown, timeout=30_000) as blocker:
+        open_and_wait(qtbot, window, chest_png)
+    p_pos = blocker.args[0].probabilities["PNEUMONIA"]
+    panel = window.ai_panel
+    panel.set_threshold(max(0.0, p_pos - 0.01))
+    assert panel.call_label.text() == "PNEUMONIA"
+    panel.set_threshold(min(1.0, p_pos + 0.01))
+    assert panel.call_label.text() == "NORMAL"
+    panel.set_threshold(0.32)
+    shown = [panel.threshold_table.item(r, 0).text() for r in range(panel.threshold_table.rowCount())]
+    assert shown == ["0.100", "0.300", "0.500"]  # the card rows nearest 0.32
+    assert panel.threshold_table.item(1, 1).text() == "0.760"  # sensitivity at 0.3 in the fixture card
+
+
+def test_heatmap_overlay_toggle_and_opacity_change_the_drawing(make_window, qtbot, tiny_bundle, chest_png):
+    window = make_window(tiny_bundle)
+    window.set_heatmap_visible(True)
+    window.ai_panel.opacity_slider.setValue(80)
+    with qtbot.waitSignal(window.prediction_shown, timeout=30_000):
+        open_and_wait(qtbot, window, chest_png)
+    view = window.view
+    view.set_corner_text_visible(False)
+    item = view.heatmap_item()
+    assert item is not None and item.parentItem() is view.image_item()  # moves with the image
+    with_heatmap = view_pixels(window)
+    window.set_heatmap_visible(False)
+    assert not item.isVisible()
+    without = view_pixels(window)
+    coloured = np.abs(with_heatmap - without).sum(axis=2) > 30
+    assert coloured.mean() > 0.05  # the overlay visibly tints part of the image
+    without_gray_spread = np.abs(without[..., 0] - without[..., 2]).max()
+    assert without_gray_spread == 0  # the radiograph alone is gray
+    window.set_heatmap_visible(True)
+    window.ai_panel.opacity_slider.setValue(20)
+    assert item.opacity() == pytest.approx(0.2)
+    faint = view_pixels(window)
+    assert np.abs(faint - without).sum() < np.abs(with_heatmap - without).sum() * 0.5
+    assert window.settings.overlay_opacity == pytest.approx(0.2)
+    # aligned under rotation: heatmap stays a child, so the overlay rotates with the image
+    view.rotate_by(90)
+    assert item.sceneBoundingRect() == view.image_item().sceneBoundingRect()
+
+
+def test_switching_images_mid_prediction_never_shows_the_stale_result(make_window, qtbot, slow_bundle,
+                                                                      chest_png, chest_dicom):
+    window = make_window(slow_bundle)
+    shown = []
+    window.prediction_shown.connect(lambda p: shown.append((window.image.path, p)))
+    with qtbot.waitSignal(window.image_shown, timeout=30_000):
+        window.open_path(str(chest_png))
+    qtbot.waitUntil(lambda: window.ai_panel.status_label.text() == "Analyzing…", timeout=5000)
+    # the PNG's prediction is running (400 ms forward); open the DICOM now
+    with qtbot.waitSignal(window.prediction_shown, timeout=30_000):
+        open_and_wait(qtbot, window, chest_dicom)
+    qtbot.wait(1200)  # long enough for the PNG's stale result to have arrived, had it not been discarded
+    assert len(shown) == 1
+    path, prediction = shown[0]
+    assert path.name == "chest.dcm"
+    assert window.prediction is prediction
+    assert prediction.heatmap.shape == window.image.modality.shape
+
+
+def test_cam_method_change_reruns_with_that_method(make_window, qtbot, tiny_bundle, chest_png):
+    window = make_window(tiny_bundle)
+    with qtbot.waitSignal(window.prediction_shown, timeout=30_000):
+        open_and_wait(qtbot, window, chest_png)
+    combo = window.ai_panel.cam_combo
+    with qtbot.waitSignal(window.prediction_shown, timeout=30_000) as blocker:
+        combo.setCurrentIndex(combo.findData("eigencam"))
+    assert blocker.args[0].cam_method == "eigencam"
+    assert window.settings.cam_method == "eigencam"
