@@ -228,11 +228,13 @@ def _apply_bits_stored(stored: np.ndarray, bits_stored: int, signed: bool) -> np
     if bits_stored >= stored.dtype.itemsize * 8:
         return stored
     mask = (1 << bits_stored) - 1
-    values = stored.astype(np.int64) & mask
-    if signed:
-        sign_bit = 1 << (bits_stored - 1)
-        values = (values ^ sign_bit) - sign_bit
-    return values.astype(np.int32)
+    if not signed:
+        if int(stored.max(initial=0)) <= mask:  # the usual case: nothing above High Bit, no copy needed
+            return stored
+        return np.bitwise_and(stored, stored.dtype.type(mask))
+    values = stored.astype(np.int32) & mask
+    sign_bit = 1 << (bits_stored - 1)
+    return (values ^ sign_bit) - sign_bit
 
 
 def _padding_mask(ds: Dataset, stored: np.ndarray, signed: bool) -> np.ndarray | None:
