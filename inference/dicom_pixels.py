@@ -11,6 +11,7 @@ pylibjpeg-openjpeg, pylibjpeg-rle, pyjpegls, Pillow); never pylibjpeg-libjpeg (G
 from __future__ import annotations
 
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -121,12 +122,22 @@ def read_dicom(path: Path, has_preamble: bool = True) -> XRayImage:
 
 def _read_dataset(path: Path) -> Dataset:
     try:
-        return pydicom.dcmread(path, defer_size=_DEFER_SIZE, force=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = pydicom.dcmread(path, defer_size=_DEFER_SIZE, force=True)
+        # pydicom reports a cut-off sequence or encapsulated Pixel Data only as a warning (and may drop data).
+        for warning in caught:
+            if "end of file" in str(warning.message).lower():
+                raise TruncatedFileError(path, "the file is cut short: it ends inside a DICOM element "
+                                               f"({warning.message})")
+        return ds
     except InvalidDicomError as exc:
         raise UnsupportedFormatError(path, f"this is not a readable DICOM file ({exc})") from None
     except (EOFError, struct.error) as exc:
         raise TruncatedFileError(path, f"the DICOM file ends before its data is complete ({exc})") from None
     except zlib.error as exc:
+        if "-5" in str(exc) or "truncated" in str(exc):
+            raise TruncatedFileError(path, "the deflate-compressed DICOM data ends early; the file is cut short") from None
         raise ImageLoadError(path, f"the deflate-compressed DICOM data is damaged ({exc})") from None
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError, NotImplementedError) as exc:
         raise ImageLoadError(path, f"the DICOM header is damaged and cannot be read ({exc})") from None
@@ -134,6 +145,13 @@ def _read_dataset(path: Path) -> Dataset:
 
 def _require_image(path: Path, ds: Dataset) -> None:
     has_pixels = any(keyword in ds for keyword in PIXEL_DATA_KEYWORDS)
+    if not has_pixels and "Rows" in ds and "Columns" in ds:
+        # pydicom stops quietly at a cut-off encapsulated Pixel Data element: the header promises an image.
+        raise TruncatedFileError(
+            path, f"the header describes a {ds.Columns} x {ds.Rows} image but the pixel data is missing; "
+                  "the file is cut short or its pixels were stripped")
+    if not has_pixels and "SOPClassUID" not in ds:
+        raise ImageLoadError(path, "the DICOM file is damaged: it holds no readable image and no SOP Class")
     if not has_pixels:
         kind = _sop_class_name(ds)
         raise MissingPixelDataError(path, f"this DICOM file contains no image ({kind}); nothing to display")
@@ -187,7 +205,9 @@ def _decode_first_frame(path: Path, ds: Dataset, transfer_syntax: UID) -> tuple[
         message = " ".join(str(exc).split())
         if any(word in message.lower() for word in ("truncat", "end of file", "insufficient", "not enough")):
             raise TruncatedFileError(path, f"the {transfer_syntax.name} pixel data is cut short: {message}") from None
-        raise ImageLoadError(path, f"the {transfer_syntax.name} pixel data could not be decoded: {message}") from None
+        detail = message if len(message) <= 160 else message[:157] + "..."
+        raise ImageLoadError(path, f"the {transfer_syntax.name} pixel data is damaged and could not be decoded "
+                                   f"(decoder said: {detail})") from None
     return array, info
 
 

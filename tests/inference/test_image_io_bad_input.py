@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pydicom.uid import JPEGLSLossless
+from pydicom.uid import DeflatedExplicitVRLittleEndian, JPEG2000Lossless, JPEGLSLossless, RLELossless
 
 from inference.errors import (
     DecoderMissingError,
@@ -56,9 +56,8 @@ def test_random_bytes(tmp_path):
 def test_random_bytes_behind_a_dicom_preamble(tmp_path):
     path = tmp_path / "noise_with_preamble.dcm"
     path.write_bytes(bytes(128) + b"DICM" + np.random.default_rng(8).integers(0, 256, 4096, dtype=np.uint8).tobytes())
-    with pytest.raises(ImageLoadError) as info:
-        load_image(path)
-    assert path.name in str(info.value)
+    error = assert_reported(ImageLoadError, path, "damaged")
+    assert not isinstance(error, MissingPixelDataError)
 
 
 def test_text_file(tmp_path):
@@ -84,13 +83,29 @@ def test_truncated_in_header(xray8, build_dicom, tmp_path):
     assert path.name in str(info.value)
 
 
-def test_truncated_compressed_dicom(xray8, build_dicom, tmp_path):
-    data = build_dicom(xray8, transfer_syntax=JPEGLSLossless).read_bytes()
-    path = tmp_path / "cut_jpegls.dcm"
-    path.write_bytes(data[: len(data) * 2 // 3])
-    with pytest.raises(ImageLoadError) as info:
-        load_image(path)
-    assert path.name in str(info.value)
+@pytest.mark.parametrize("syntax", [JPEGLSLossless, RLELossless, JPEG2000Lossless])
+@pytest.mark.parametrize("fraction", [0.4, 0.99])
+def test_truncated_compressed_dicom(syntax, fraction, xray8, build_dicom, tmp_path):
+    data = build_dicom(xray8, transfer_syntax=syntax).read_bytes()
+    path = tmp_path / f"cut_{fraction}.dcm"
+    path.write_bytes(data[: int(len(data) * fraction)])
+    assert_reported(TruncatedFileError, path, "cut short")
+
+
+def test_truncated_deflated_dicom(xray8, build_dicom, tmp_path):
+    data = build_dicom(xray8, transfer_syntax=DeflatedExplicitVRLittleEndian).read_bytes()
+    path = tmp_path / "cut_deflated.dcm"
+    path.write_bytes(data[: len(data) // 2])
+    assert_reported(TruncatedFileError, path, "cut short")
+
+
+def test_corrupt_compressed_stream(xray8, build_dicom, tmp_path):
+    data = bytearray(build_dicom(xray8, transfer_syntax=JPEGLSLossless).read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 500] = bytes(500)
+    path = tmp_path / "corrupt_jpegls.dcm"
+    path.write_bytes(bytes(data))
+    assert_reported(ImageLoadError, path, "JPEG-LS", "could not be decoded")
 
 
 def test_truncated_png_and_jpeg(xray8_png, real_xray_jpeg, tmp_path):
