@@ -56,13 +56,23 @@ def analyze_paths(predictor, paths: list[Path], *, progress, cancel):
     rows = []
     total = len(paths)
     for result in predictor.predict_paths(paths, cancel=cancel, cam_method=None, batch_size=4):
-        row = {"path": Path(result.path), "prediction": result.prediction,
-               "error": "" if result.error is None else str(result.error)}
+        row = {"path": Path(result.path), "prediction": result.prediction, "error": _row_error(result)}
         rows.append(row)
         progress(len(rows), total, row)
     if cancel.is_set():
         raise JobCancelled()
     return rows
+
+
+def _row_error(result) -> str:
+    """The core's typed errors already name the file; anything else gets the file name added."""
+    from inference.errors import XRayViewError
+
+    if result.error is None:
+        return ""
+    if isinstance(result.error, XRayViewError):
+        return str(result.error)
+    return f"{Path(result.path).name}: could not be read ({type(result.error).__name__}: {result.error})"
 
 
 class AnalysisController(QObject):

@@ -402,6 +402,7 @@ class MainWindow(QMainWindow):
         """Loads on a worker thread; the result is shown only if no newer open was asked for meanwhile."""
         self._load_request += 1
         request = self._load_request
+        self._requested_path = str(path)
         if self._load_job is not None:
             self._load_job.cancel()
         self.analysis.discard_current()  # whatever runs now belongs to the previous image
@@ -452,9 +453,10 @@ class MainWindow(QMainWindow):
         self.image_failed.emit(message)
 
     def _step_image(self, step: int) -> None:
-        if self.image is None:
+        current = getattr(self, "_requested_path", None)
+        if current is None:
             return
-        target = self.folder_panel.neighbour(getattr(self.image, "path", ""), step)
+        target = self.folder_panel.neighbour(current, step)  # from the last file asked for, even if unreadable
         if target:
             self.open_path(target)
 

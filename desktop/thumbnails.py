@@ -34,5 +34,7 @@ def make_thumbnails(paths: list[Path], *, progress, cancel) -> int:
             thumbnail, error = downscale(load_image(path).render()), ""
         except XRayViewError as err:
             thumbnail, error = None, str(err)
+        except Exception as err:  # noqa: BLE001 - one unreadable file must not stop the other thumbnails
+            thumbnail, error = None, f"{Path(path).name}: could not be read ({type(err).__name__}: {err})"
         progress(index + 1, total, (Path(path), thumbnail, error))
     return total

@@ -1,0 +1,66 @@
+"""What the wizard pages share: the chosen folders, the dataset report, the options, the trained model and
+the staging folder it lives in until the user saves it."""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from desktop.paths import default_user_models_dir, user_data_dir
+from desktop.settings import AppSettings
+
+
+@dataclass
+class TrainingChoices:
+    """The options page's result."""
+    config: object  # training.trainer.TrainConfig
+    img_size: int
+    device: str
+    target_sensitivity: float | None = None
+
+
+@dataclass
+class WizardContext:
+    settings: AppSettings
+    data_dir: Path | None = None
+    val_dir: Path | None = None
+    test_dir: Path | None = None
+    scan: object | None = None  # desktop.wizard.jobs.DatasetScan
+    choices: TrainingChoices | None = None
+    trained: object | None = None  # desktop.wizard.jobs.TrainedModel
+    staging_dir: Path | None = None
+    saved_path: Path | None = None
+    staging_dirs_made: list[Path] = field(default_factory=list)
+
+    def models_dir(self) -> Path:
+        """The user models folder the viewer reads (the same rule as the main window)."""
+        chosen = self.settings.user_models_dir
+        return Path(chosen) if chosen else default_user_models_dir()
+
+    def new_staging_dir(self) -> Path:
+        """A fresh private folder for one training run (never inside the user's models folder, so a cancelled
+        or failed run can leave nothing the viewer would list as a model)."""
+        self.discard_staging()
+        root = user_data_dir() / "training-runs"
+        root.mkdir(parents=True, exist_ok=True)
+        self.staging_dir = Path(tempfile.mkdtemp(prefix="run-", dir=root))
+        self.staging_dirs_made.append(self.staging_dir)
+        return self.staging_dir
+
+    def discard_staging(self) -> None:
+        from desktop.wizard.jobs import remove_tree
+
+        remove_tree(self.staging_dir)
+        self.staging_dir = None
+        self.trained = None
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0.0, float(seconds))
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

@@ -1,0 +1,263 @@
+"""The wizard's long-running steps as plain functions `fn(..., progress=, cancel=)` for `desktop.workers.Job`.
+
+No widgets here: each function wraps the Qt-free training API (`training.pipeline`) and forwards its event
+dicts to the Job's `progress(done, total, payload)` callback, so the pages only ever see signals.
+"""
+from __future__ import annotations
+
+import copy
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from training.pipeline import DataOptions
+
+# The report reads every file once; decoding to a small array is enough to learn which files are readable,
+# their sizes and the split assignment. Training decodes again at the chosen input size.
+REPORT_IMAGE_SIZE = 32
+# A forward pass costs about a third of a training step (forward + backward + optimiser).
+FORWARD_SHARE_OF_STEP = 1.0 / 3.0
+WIZARD_COMMAND = "XRayView training wizard (desktop)"
+
+JobProgress = Callable[[int, int, object], None]
+
+
+def forward_events(progress: JobProgress | None) -> Callable[[dict], None]:
+    """Turns the pipeline's event dicts into Job progress calls with a (done, total) pair for the bar."""
+
+    def emit(event: dict) -> None:
+        if progress is None:
+            return
+        kind = event.get("event")
+        if kind == "decode":
+            done, total = event["done"], event["total"]
+        elif kind == "batch":
+            done = (event["epoch"] - 1) * event["batches"] + event["batch"]
+            total = event["epochs"] * event["batches"]
+        else:
+            done, total = 0, 0
+        progress(int(done), int(total), event)
+
+    return emit
+
+
+# ==================================================================================== dataset report
+@dataclass
+class DatasetScan:
+    data: DataOptions  # the folders the report was made for
+    report: object  # training.report.DatasetReport
+    classes: list[str]
+    decode_seconds: float
+    images_read: int
+
+    @property
+    def split_totals(self) -> dict[str, int]:
+        return {split: sum(per_class.values()) for split, per_class in self.report.counts.items()}
+
+    @property
+    def decode_rate(self) -> float:
+        """Files read per second while making the report (the training run reads them once more)."""
+        return self.images_read / self.decode_seconds if self.decode_seconds > 0 else 0.0
+
+
+def scan_dataset(data_dir: Path, val_dir: Path | None = None, test_dir: Path | None = None, seed: int = 0, *,
+                 progress: JobProgress | None = None, cancel: threading.Event | None = None) -> DatasetScan:
+    """The dataset report exactly as training will see it: same discovery, decoding and split assignment."""
+    from inference.preprocess import InputSpec
+    from training.pipeline import prepare_data
+
+    options = DataOptions(data=Path(data_dir), val=Path(val_dir) if val_dir else None,
+                          test=Path(test_dir) if test_dir else None, img_size=REPORT_IMAGE_SIZE)
+    spec = InputSpec(channels=1, height=REPORT_IMAGE_SIZE, width=REPORT_IMAGE_SIZE)
+    started = time.monotonic()
+    prepared = prepare_data(options, spec, seed, progress=forward_events(progress), cancel=cancel)
+    seconds = time.monotonic() - started
+    read = len(prepared.report.unreadable) + sum(len(split) for split in prepared.splits.values())
+    return DatasetScan(data=options, report=prepared.report, classes=list(prepared.classes),
+                       decode_seconds=seconds, images_read=read)
+
+
+# ==================================================================================== time estimate
+@dataclass
+class Throughput:
+    arch: str
+    img_size: int
+    batch_size: int
+    device: str
+    images_per_s: float  # training images per second (forward + backward + step, augmentation included)
+
+
+def measure_throughput(arch: str, img_size: int, batch_size: int, pretrained: bool, device: str = "auto",
+                       num_classes: int = 2, *, progress: JobProgress | None = None,
+                       cancel: threading.Event | None = None) -> Throughput:
+    """Times real training steps of `arch` (the trainer's own loop on random images): three batches, the
+    first one discarded as warm-up."""
+    import torch
+
+    from inference.device import resolve_device
+    from training.trainer import Normalisation, TensorSplit, TrainConfig, train
+
+    torch_device = resolve_device(device)
+    steps = 3
+    count = batch_size * steps
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (count, 1, img_size, img_size), dtype=torch.uint8, generator=generator)
+    labels = torch.arange(count) % num_classes
+    config = TrainConfig(arch=arch, epochs=1, batch_size=batch_size, pretrained=pretrained, ema_epochs=0,
+                         early_stopping_patience=0, warmup_epochs=0)
+    stamps: list[float] = []
+
+    def on_event(event: dict) -> None:
+        if event.get("event") == "batch":
+            stamps.append(float(event["elapsed_s"]))
+            if progress is not None:
+                progress(len(stamps), steps, event)
+
+    tiny_val = TensorSplit(images=images[:num_classes], labels=labels[:num_classes])
+    train(config, TensorSplit(images=images, labels=labels), tiny_val, num_classes, 1 if num_classes == 2 else 0,
+          Normalisation((0.5,), (0.25,)), torch_device, progress=on_event, cancel=cancel)
+    timed = stamps[-1] - stamps[0]
+    rate = (len(stamps) - 1) * batch_size / timed if timed > 0 else float("inf")
+    return Throughput(arch, img_size, batch_size, str(torch_device), rate)
+
+
+def estimate_seconds(scan: DatasetScan, throughput: Throughput, epochs: int) -> float:
+    """Reading the images once more + the epochs (train steps and validation) + the final evaluation."""
+    totals = scan.split_totals
+    n_train, n_val, n_test = totals.get("train", 0), totals.get("val", 0), totals.get("test", 0)
+    step_s = 1.0 / throughput.images_per_s
+    read_s = scan.decode_seconds
+    epoch_s = n_train * step_s + n_val * step_s * FORWARD_SHARE_OF_STEP
+    final_s = (n_val + n_test) * step_s * FORWARD_SHARE_OF_STEP
+    return read_s + epochs * epoch_s + final_s
+
+
+# ==================================================================================== training
+@dataclass
+class TestPredictions:
+    """Calibrated per-image outputs of the trained bundle on the test split (for the threshold slider)."""
+    classes: list[str]
+    positive_index: int | None
+    logits: np.ndarray  # [N, K]
+    labels: np.ndarray  # [N] class indices
+    temperature: float
+    threshold: float | None  # chosen on validation
+    threshold_method: str
+
+    def positive_probabilities(self) -> np.ndarray:
+        from training.evaluate import positive_probs
+
+        return positive_probs(self.logits, self.positive_index, self.temperature)
+
+    def metrics_at(self, threshold: float | None) -> dict:
+        from training.evaluate import metrics_from_logits
+
+        return metrics_from_logits(self.logits, self.labels, self.classes, self.positive_index, self.temperature,
+                                   threshold)
+
+
+@dataclass
+class TrainedModel:
+    bundle_dir: Path  # the staged bundle (not yet in the user's models folder)
+    card: dict
+    summary: dict
+    test: TestPredictions
+
+
+def test_split_files(bundle_dir: Path, data_root: Path) -> list[tuple[Path, str]]:
+    """(path, label) of the test split from the bundle's data manifest (paths relative to the data root)."""
+    lines = (Path(bundle_dir) / "data_manifest.csv").read_text(encoding="utf-8").splitlines()[1:]
+    files = []
+    for line in lines:
+        split, label, rest = line.split(",", 2)
+        relpath, _sha = rest.rsplit(",", 1)
+        if split == "test":
+            files.append((Path(data_root) / relpath, label))
+    return files
+
+
+def predict_test_split(bundle_dir: Path, data_root: Path, device, cancel: threading.Event | None = None
+                       ) -> TestPredictions:
+    """Runs the written bundle (not the in-memory model) over the test split, as the viewer would."""
+    import torch
+
+    from inference.bundle import load_bundle
+    from inference.errors import TrainingError
+    from inference.preprocess import InputSpec
+    from training.cache import decode_images
+    from training.trainer import Normalisation, TensorSplit, predict_logits
+
+    bundle = load_bundle(bundle_dir)
+    spec = InputSpec.from_card(bundle.card)
+    files = test_split_files(bundle_dir, data_root)
+    decoded = decode_images([path for path, _ in files], spec, workers=0, cancel=cancel)
+    if not decoded.ok.all():
+        bad = [str(p) for p, ok in zip(decoded.paths, decoded.ok) if not ok]
+        raise TrainingError(f"test images became unreadable after training: {', '.join(bad[:3])}")
+    labels = torch.tensor([bundle.labels.index(label) for _, label in files], dtype=torch.int64)
+    logits = predict_logits(bundle.build(device), TensorSplit(decoded.images, labels),
+                            Normalisation(spec.mean, spec.std), device, cancel=cancel)
+    positive = bundle.positive_label
+    training = bundle.card.get("training", {})
+    return TestPredictions(classes=bundle.labels, positive_index=bundle.labels.index(positive) if positive else None,
+                           logits=logits, labels=labels.numpy(), temperature=bundle.temperature,
+                           threshold=bundle.threshold, threshold_method=str(training.get("threshold_method", "")))
+
+
+def train_model(config, data: DataOptions, device: str, staging_dir: Path, target_sensitivity: float | None = None,
+                *, progress: JobProgress | None = None, cancel: threading.Event | None = None) -> TrainedModel:
+    """The whole training run into `staging_dir/bundle`, then the test-split predictions of that bundle.
+
+    Nothing is written to the user's models folder here: the save page copies the bundle there once the
+    user has named it. The caller removes `staging_dir` when the run is cancelled, fails or is discarded.
+    """
+    from inference.device import resolve_device
+    from training.pipeline import ExportOptions, run_training
+
+    torch_device = resolve_device(device)
+    emit = forward_events(progress)
+    export = ExportOptions(out=Path(staging_dir) / "bundle", name=f"{config.arch}-wizard",
+                           target_sensitivity=target_sensitivity, command=WIZARD_COMMAND,
+                           description=f"{config.arch} classifier trained with the XRayView training wizard "
+                                       f"on {Path(data.data).name}.")
+    outcome = run_training(config, data, export, torch_device, progress=emit, cancel=cancel)
+    emit({"event": "stage", "stage": "test_predictions"})
+    test = predict_test_split(outcome.bundle_dir, data.data, torch_device, cancel)
+    return TrainedModel(bundle_dir=outcome.bundle_dir, card=outcome.card, summary=outcome.summary, test=test)
+
+
+# ==================================================================================== saving
+def bundle_folder_name(name: str) -> str:
+    from training.export import safe_model_name
+
+    return safe_model_name(name)
+
+
+def save_bundle(staged_dir: Path, models_dir: Path, name: str, *, progress: JobProgress | None = None,
+                cancel: threading.Event | None = None) -> Path:
+    """Writes the staged bundle into `models_dir/NAME` under the user's name (atomic, validated by
+    `write_bundle`). Never replaces an existing model."""
+    from inference.bundle import CARD_FILE, load_bundle, write_bundle
+    from inference.errors import BundleError
+
+    card_name = bundle_folder_name(name)
+    target = Path(models_dir) / card_name
+    if target.exists():
+        raise BundleError(target, "a model with this name already exists; choose another name")
+    staged = load_bundle(staged_dir)
+    card = copy.deepcopy(staged.card)
+    card["name"] = card_name
+    weights_file = card["weights"]["file"]
+    extra = {path.name: path.read_bytes() for path in sorted(Path(staged_dir).iterdir())
+             if path.is_file() and path.name not in (CARD_FILE, weights_file)}
+    return write_bundle(target, staged.state_dict(), card, weights_file=weights_file, extra_files=extra)
+
+
+def remove_tree(folder: Path | None) -> None:
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
