@@ -11,6 +11,7 @@ pylibjpeg-openjpeg, pylibjpeg-rle, pyjpegls, Pillow); never pylibjpeg-libjpeg (G
 from __future__ import annotations
 
 import struct
+import threading
 import warnings
 import zlib
 from pathlib import Path
@@ -57,6 +58,9 @@ _INSTALL_HINTS = {
     "1.2.840.10008.1.2.4.202": "pylibjpeg pylibjpeg-openjpeg",
     "1.2.840.10008.1.2.4.203": "pylibjpeg pylibjpeg-openjpeg",
 }
+# warnings.catch_warnings swaps process-wide state: one reader at a time (header reads are short, pixel data
+# is deferred).
+_WARNINGS_LOCK = threading.Lock()
 # Values larger than this stay on disk until the size check has passed (pydicom deferred reading).
 _DEFER_SIZE = "256 KB"
 
@@ -122,7 +126,7 @@ def read_dicom(path: Path, has_preamble: bool = True) -> XRayImage:
 
 def _read_dataset(path: Path) -> Dataset:
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             ds = pydicom.dcmread(path, defer_size=_DEFER_SIZE, force=True)
         # pydicom reports a cut-off sequence or encapsulated Pixel Data only as a warning (and may drop data).
@@ -283,7 +287,7 @@ def _modality_transform(ds: Dataset, signed: bool, notices: list[str]):
     if "ModalityLUTSequence" in source:
         item = source.ModalityLUTSequence[0]
         try:
-            lut, first_mapped, _bits = _lut_table(item, signed)
+            lut, first_mapped, _bits = _lut_table(item, signed, _little_endian(ds))
         except (ValueError, AttributeError, IndexError) as exc:
             notices.append(f"Modality LUT ignored: it is malformed ({exc})")
         else:
@@ -309,7 +313,7 @@ def _modality_transform(ds: Dataset, signed: bool, notices: list[str]):
     return rescale
 
 
-def _lut_table(item: Dataset, signed: bool) -> tuple[np.ndarray, int, int]:
+def _lut_table(item: Dataset, signed: bool, little_endian: bool = True) -> tuple[np.ndarray, int, int]:
     """(table, first mapped stored value, output bits) from a Modality/VOI LUT item (PS3.3 C.11.1.1)."""
     entries, first_mapped, bits = (int(v) for v in item.LUTDescriptor)
     entries = entries or 65536
@@ -318,8 +322,7 @@ def _lut_table(item: Dataset, signed: bool) -> tuple[np.ndarray, int, int]:
     element = item["LUTData"]
     data = element.value
     if isinstance(data, (bytes, bytearray)):
-        little = getattr(item, "is_little_endian", None)
-        dtype = "<u2" if little in (None, True) else ">u2"
+        dtype = "<u2" if little_endian else ">u2"  # OW bytes stay in the file's byte order
         table = np.frombuffer(data, dtype=dtype)
         if bits <= 8 and len(table) * 2 == entries:  # 8-bit entries packed into OW
             table = np.frombuffer(data, dtype=np.uint8)
@@ -358,7 +361,7 @@ def _file_presets(ds: Dataset, signed: bool, notices: list[str]) -> list[WindowP
         presets.extend(_window_presets(source, notices))
         for number, item in enumerate(source.get("VOILUTSequence", []) or [], start=1):
             try:
-                lut, first_mapped, bits = _lut_table(item, signed)
+                lut, first_mapped, bits = _lut_table(item, signed, _little_endian(ds))
             except (ValueError, AttributeError, IndexError, KeyError) as exc:
                 notices.append(f"VOI LUT {number} ignored: it is malformed ({exc})")
                 continue
@@ -451,6 +454,11 @@ def _metadata(ds: Dataset, transfer_syntax: UID) -> dict:
     metadata["TransferSyntaxUID"] = str(transfer_syntax)
     metadata["TransferSyntax"] = transfer_syntax.name
     return metadata
+
+
+def _little_endian(ds: Dataset) -> bool:
+    encoding = getattr(ds, "original_encoding", (None, True))
+    return encoding[1] is not False
 
 
 def _as_list(value) -> list:

@@ -2,14 +2,23 @@
 and LUT sequence), window presets and VOI LUT tables, MONOCHROME1 / Presentation LUT Shape, spacing, metadata."""
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
-from pydicom.uid import JPEGLSLossless, RLELossless
+from pydicom.uid import (
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEGLSLossless,
+    RLELossless,
+)
 
 from inference.image_io import WindowPreset, load_image, window_from_range
 from tests.helpers.dicom_factory import widen_to_bits
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+needs_dcmtk = pytest.mark.skipif(not shutil.which("dcmconv"), reason="dcmtk not installed")
 
 
 def linear_window(x, center, width):
@@ -40,19 +49,24 @@ def test_rescale_slope_intercept_then_window_in_modality_units(xray8, build_dico
     np.testing.assert_allclose(image.render(), linear_window(expected, 400.0, 900.0), atol=1e-6)
 
 
-def test_modality_lut_sequence(xray8, build_dicom):
+@pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, pytest.param(ExplicitVRBigEndian, marks=needs_dcmtk)])
+def test_modality_lut_sequence(syntax, xray8, build_dicom):
     wide = widen_to_bits(xray8, 12)
     table = ((np.arange(4096) / 4095.0) ** 0.5 * 65535).astype(np.uint16)  # a square-root response curve
-    image = load_image(build_dicom(wide, bits_stored=12, modality_lut={"first_mapped": 0, "lut": table, "bits": 16}))
+    image = load_image(build_dicom(wide, bits_stored=12, modality_lut={"first_mapped": 0, "lut": table, "bits": 16},
+                                   transfer_syntax=syntax))
     np.testing.assert_array_equal(image.modality, table[wide].astype(np.float32))
 
 
-def test_voi_lut_sequence_table_applied(xray8, build_dicom):
+@pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian,
+                                    pytest.param(ExplicitVRBigEndian, marks=needs_dcmtk)])
+def test_voi_lut_sequence_table_applied(syntax, xray8, build_dicom):
     wide = widen_to_bits(xray8, 12)
     first_mapped = 100
     table = np.clip((np.arange(3800) / 3799.0) ** 0.7 * 4095, 0, 4095).astype(np.uint16)  # a gamma VOI LUT
     image = load_image(build_dicom(wide, bits_stored=12, voi_lut={"first_mapped": first_mapped, "lut": table,
-                                                                  "bits": 12, "explanation": "GAMMA 0.7"}))
+                                                                  "bits": 12, "explanation": "GAMMA 0.7"},
+                                   transfer_syntax=syntax))
     preset = image.windows[image.default_window]
     assert preset.is_lut and preset.name == "GAMMA 0.7"
     index = np.clip(wide.astype(np.int64) - first_mapped, 0, len(table) - 1)
