@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-
-PROCESS_START = time.perf_counter()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -15,11 +12,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                                                    "(not for diagnostic use).")
     parser.add_argument("paths", nargs="*", help="image files or folders to open")
     parser.add_argument("--no-model", action="store_true", help="start without loading an AI model")
+    parser.add_argument("--model", metavar="DIR", help="model bundle folder to use (saved as the chosen model)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"),
+                        help="compute device (saved in the settings)")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this installation headless (decoders, bundled models, PDF report) and exit")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.self_test:  # before any window exists: the self-test is headless
+        from desktop.self_test import main as self_test_main
+
+        return self_test_main()
     os.environ.setdefault("QT_ENABLE_HIGHDPI_SCALING", "1")
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -34,12 +40,19 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationDisplayName("XRayView")
     error_reporting.install_excepthook()
     settings = AppSettings()
+    if args.model:
+        settings.model_path = str(os.path.abspath(args.model))
+    if args.device:
+        settings.device = args.device
     apply_theme(app, settings.theme)
 
     from desktop.main_window import MainWindow
 
     window = MainWindow(settings, load_model=not args.no_model)
     window.show()
+    from desktop.bench_probe import attach_if_requested
+
+    probe = attach_if_requested(window)  # noqa: F841 - kept alive with the window; only under bench_gui.py
     if args.paths:
         QTimer.singleShot(0, lambda: window.open_paths(args.paths))
     return app.exec()

@@ -201,7 +201,7 @@ def check_model(bundle_dir: Path, samples: Path, outcome: dict) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ report
-def check_report(samples: Path, outcome: dict, out_dir: Path) -> str:
+def check_report(samples: Path, outcome: dict, out_dir: Path, keep: bool) -> str:
     from desktop import prediction_adapter as pa
     from desktop.image_adapter import default_window_of
     from desktop.report_builder import build_report_content
@@ -220,7 +220,8 @@ def check_report(samples: Path, outcome: dict, out_dir: Path) -> str:
     assert data.startswith(b"%PDF-") and b"%%EOF" in data[-1024:], f"{target} is not a complete PDF"
     assert len(data) > 20_000, f"{target} is only {len(data)} bytes: the images are missing"
     what = "with the AI result and heatmap" if prediction is not None else "without an AI result (no model)"
-    return f"{target} ({len(data):,} bytes, {what})"
+    where = str(target) if keep else f"{target.name} in a temporary folder (set {OUT_ENV}=folder to keep it)"
+    return f"{where}: {len(data):,} bytes, {what}"
 
 
 # ------------------------------------------------------------------------------------------------ main
@@ -258,7 +259,7 @@ def run(stream: TextIO) -> int:
     out_dir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="xrayview-self-test-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        test.check("report", lambda: check_report(samples, outcome, out_dir))
+        test.check("report", lambda: check_report(samples, outcome, out_dir, bool(keep)))
     finally:
         if not keep:
             shutil.rmtree(out_dir, ignore_errors=True)

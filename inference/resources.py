@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 RESOURCES_ENV = "XRAYVIEW_RESOURCES_DIR"
+MODELS_ENV = "XRAYVIEW_MODELS_DIR"
 DEFAULT_MODEL_POINTER = "DEFAULT"  # resources/models/DEFAULT holds the folder name of the default bundle
 
 
@@ -28,7 +29,9 @@ def resource_path(*parts: str) -> Path:
 
 
 def models_dir() -> Path:
-    return resource_path("models")
+    """resources/models, or XRAYVIEW_MODELS_DIR when set (the self-test's tests, a site's own model folder)."""
+    override = os.environ.get(MODELS_ENV)
+    return Path(override) if override else resource_path("models")
 
 
 def samples_dir() -> Path:
