@@ -65,6 +65,8 @@ class XRayImage:
     path: Path | None = None
     bits_stored: int | None = None
     photometric: str = "MONOCHROME2"
+    _lookup: tuple[int, np.ndarray] | None = field(default=None, init=False, repr=False)
+    _lookup_checked: bool = field(default=False, init=False, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -100,7 +102,31 @@ class XRayImage:
         Padding pixels render black.
         """
         flip = self.inverted if invert is None else bool(invert)
-        display = self.window(window).apply(self.modality, invert=flip)
+        preset = self.window(window)
+        lookup = self._integer_lookup()
+        if lookup is not None:
+            # Integer-valued images (nearly all radiographs): evaluate the preset once per distinct value and
+            # index, ~10x faster for interactive window/level, same float64 formula so results are identical.
+            low, index = lookup
+            table = preset.apply(np.arange(low, low + int(index.max(initial=0)) + 1, dtype=np.float64), invert=flip)
+            display = table[index]
+        else:
+            display = preset.apply(self.modality, invert=flip)
         if self.padding_mask is not None:
             display[self.padding_mask] = 0.0
         return np.ascontiguousarray(display, dtype=np.float32)
+
+    def _integer_lookup(self) -> tuple[int, np.ndarray] | None:
+        """(lowest value, per-pixel uint16 offsets) when every modality value is an integer within a 65,536-wide
+        range; None otherwise. Computed once."""
+        if self._lookup_checked:
+            return self._lookup
+        self._lookup_checked = True
+        values = self.modality
+        if values.size == 0 or not np.isfinite(values).all():
+            return None
+        low, high = float(values.min()), float(values.max())
+        if high - low >= 65536 or not np.array_equal(values, np.rint(values)):
+            return None
+        self._lookup = (int(low), (values - np.float32(low)).astype(np.uint16))
+        return self._lookup
