@@ -186,3 +186,14 @@ def test_rgb_dicom_matches_rgb_png(xray8, build_dicom, work_dir):
     np.testing.assert_array_equal(dicom.modality, pillow_gray)
     np.testing.assert_array_equal(from_png.modality, pillow_gray)
     assert any("grayscale" in n for n in dicom.notices) and any("grayscale" in n for n in from_png.notices)
+
+
+def test_render_lookup_path_equals_direct_formula(xray8, build_dicom):
+    """Integer images render through a per-value table; it must equal evaluating the preset on every pixel."""
+    image = load_image(build_dicom(widen_to_bits(xray8, 12), bits_stored=12, photometric="MONOCHROME1",
+                                   window=[(1500, 2000, "A"), (2500, 900, "B")], voi_lut_function="SIGMOID"))
+    for index, preset in enumerate(image.windows):
+        for invert in (None, False, True):
+            flip = image.inverted if invert is None else invert
+            np.testing.assert_array_equal(image.render(index, invert=invert),
+                                          preset.apply(image.modality, invert=flip))
