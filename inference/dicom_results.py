@@ -228,7 +228,8 @@ def build_structured_report(image: Any, prediction: Any, *, series_instance_uid:
         measurements.append(hd.sr.Measurement(
             name=_local_code("THRESHOLD", f"Decision threshold for {positive}"), value=float(threshold),
             unit=unitless, algorithm_id=algorithm))
-    finding = hd.sr.QualitativeEvaluation(name=codes.DCM.Finding,
+    # named with a local code: TID 1501 reserves the standard "Finding" concept for the group's finding type
+    finding = hd.sr.QualitativeEvaluation(name=_local_code("AI-CALL", "AI classification result"),
                                           value=_local_code(str(prediction.label), str(prediction.label)))
     group = hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier="AI classification"),

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from io import BytesIO
 from pathlib import Path
+from urllib.parse import quote
 
 import requests
 from pydicom import dcmread
@@ -119,7 +120,7 @@ class DicomWebClient:
 
     # --- internals ---------------------------------------------------------------------------------------------
     def _qido(self, path: str, params: dict) -> list[Dataset]:
-        response = self._request("GET", path, params=params, headers={"Accept": DICOM_JSON})
+        response = self._request("GET", f"{path}?{_query_string(params)}", headers={"Accept": DICOM_JSON})
         if response.status_code == 204 or not response.content.strip():
             return []
         try:
@@ -149,6 +150,16 @@ class DicomWebClient:
     def _raise_if_cancelled(self, cancel: threading.Event | None) -> None:
         if cancel is not None and cancel.is_set():
             raise PacsCancelledError(self.node.label, "cancelled by the user")
+
+
+def _query_string(params: dict) -> str:
+    """QIDO-RS parameters with wildcards and DICOM separators left literal: some servers (Orthanc) match the
+    raw text, so a percent-encoded '*' would never act as a wildcard."""
+    pairs = []
+    for key, value in params.items():
+        for item in value if isinstance(value, list) else [value]:
+            pairs.append(f"{quote(str(key), safe='')}={quote(str(item), safe='*?^,-.:')}")
+    return "&".join(pairs)
 
 
 def _root_cause(error: Exception) -> str:

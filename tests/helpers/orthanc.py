@@ -134,6 +134,12 @@ class OrthancServer:
             self.process.kill()
             self.process.wait(timeout=5)
 
+    def kill(self) -> None:
+        """Stops the server abruptly (as a crash would); quicker than stop() for 'server went away' tests."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
     def log_tail(self, chars: int = 3000) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-chars:]
