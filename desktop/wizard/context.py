@@ -52,7 +52,6 @@ class WizardContext:
 
         remove_tree(self.staging_dir)
         self.staging_dir = None
-        self.trained = None
 
 
 def format_duration(seconds: float) -> str:

@@ -1,0 +1,247 @@
+"""Page 4: the training run on a worker thread, with live loss and validation-AUC curves, the ETA and a
+Cancel button (honoured between batches). A cancelled or failed run leaves no bundle anywhere the viewer
+looks; the error stays on the page and Back is enabled again."""
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWizard,
+                               QWizardPage)
+
+from desktop.wizard.context import WizardContext, format_duration
+from desktop.wizard.curve_plot import CurvePlot
+from desktop.wizard.jobs import remove_tree, train_model
+from desktop.wizard.report_page import describe_failure
+from desktop.workers import Job
+
+STAGE_TEXT = {"decode": "Reading the images", "train": "Training", "evaluate": "Evaluating on the test split",
+              "export": "Writing the model bundle", "test_predictions": "Checking the written model on the test split"}
+
+
+class TrainingPage(QWizardPage):
+    training_finished = Signal(object)  # TrainedModel
+    training_failed = Signal(str)
+    training_cancelled = Signal()
+
+    def __init__(self, context: WizardContext, parent=None):
+        super().__init__(parent)
+        self.context = context
+        self.job: Job | None = None
+        self.events_seen = 0
+        self.setTitle("Training")
+        self.setSubTitle("The model trains in the background; you can keep using the viewer.")
+        layout = QVBoxLayout(self)
+        self.stage_label = QLabel("")
+        self.stage_label.setAccessibleName("Training stage")
+        layout.addWidget(self.stage_label)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setAccessibleName("Training progress")
+        layout.addWidget(self.progress_bar)
+        self.eta_label = QLabel("")
+        self.eta_label.setAccessibleName("Time left")
+        layout.addWidget(self.eta_label)
+        plots = QHBoxLayout()
+        self.loss_plot = CurvePlot("Loss", "epoch", "cross-entropy")
+        self.auc_plot = CurvePlot("Validation AUC", "epoch", "AUC", y_range=(0.0, 1.0))
+        plots.addWidget(self.loss_plot)
+        plots.addWidget(self.auc_plot)
+        layout.addLayout(plots, 1)
+        self.error_label = QLabel("")
+        self.error_label.setAccessibleName("Training error")
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #c0392b; font-weight: bold;")
+        self.error_label.hide()
+        layout.addWidget(self.error_label)
+        self.result_label = QLabel("")
+        self.result_label.setAccessibleName("Training result")
+        self.result_label.setWordWrap(True)
+        layout.addWidget(self.result_label)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.retry_button = QPushButton("Train again")
+        self.retry_button.clicked.connect(self.start)
+        self.retry_button.hide()
+        self.cancel_button = QPushButton("Cancel training")
+        self.cancel_button.clicked.connect(self.cancel)
+        buttons.addWidget(self.retry_button)
+        buttons.addWidget(self.cancel_button)
+        layout.addLayout(buttons)
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+    def initializePage(self) -> None:  # noqa: N802
+        self.start()
+
+    def cleanupPage(self) -> None:  # noqa: N802 - Back (only possible when no run is going on)
+        self.stop()
+        self.context.trained = None
+        self.context.discard_staging()
+
+    def is_running(self) -> bool:
+        return self.job is not None
+
+    def start(self) -> None:
+        self.stop()
+        context = self.context
+        context.trained = None
+        context.saved_path = None
+        choices = context.choices
+        from training.pipeline import DataOptions
+
+        data = DataOptions(data=context.data_dir, val=context.val_dir, test=context.test_dir,
+                           img_size=choices.img_size)
+        staging = context.new_staging_dir()
+        self._reset_view(choices.config.epochs)
+        job = Job(train_model, choices.config, data, choices.device, staging, choices.target_sensitivity,
+                  name="training")
+        job.progress.connect(self._on_progress)
+        job.finished.connect(lambda trained, j=job: self._on_finished(j, trained))
+        job.failed.connect(lambda error, j=job: self._on_failed(j, error))
+        job.cancelled.connect(lambda j=job: self._on_cancelled(j))
+        job.done.connect(lambda folder=staging: self._on_run_ended(folder))
+        self.job = job
+        job.start()
+        self.completeChanged.emit()
+        # QWizard re-enables Back whenever it refreshes its buttons (page switch, completeChanged): switch it
+        # off once that refresh is over, so a stray click cannot throw away a long run.
+        QTimer.singleShot(0, self._sync_back_button)
+
+    def cancel(self) -> None:
+        """Asks the run to stop after the current batch; `training_cancelled` follows."""
+        if self.job is not None:
+            self.cancel_button.setEnabled(False)
+            self.stage_label.setText("Cancelling after the current batch…")
+            self.job.cancel()
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.job = None
+
+    def _sync_back_button(self) -> None:
+        self._set_back_enabled(self.job is None)
+
+    def _set_back_enabled(self, enabled: bool) -> None:
+        wizard = self.wizard()
+        if wizard is not None:
+            wizard.button(QWizard.WizardButton.BackButton).setEnabled(enabled)
+
+    def _reset_view(self, epochs: int) -> None:
+        self.events_seen = 0
+        self._batch_losses: list[tuple[float, float]] = []
+        self._epoch_train: list[tuple[float, float]] = []
+        self._epoch_val: list[tuple[float, float]] = []
+        self._epoch_auc: list[tuple[float, float]] = []
+        self.loss_plot.clear()
+        self.auc_plot.clear()
+        self.loss_plot.fixed_x = (0.0, float(epochs))
+        self.auc_plot.fixed_x = (0.0, float(epochs))
+        self.error_label.hide()
+        self.result_label.setText("")
+        self.retry_button.hide()
+        self.cancel_button.setEnabled(True)
+        self.cancel_button.show()
+        self.progress_bar.setRange(0, 0)
+        self.stage_label.setText("Starting…")
+        self.eta_label.setText("")
+
+    # -- job signals --------------------------------------------------------------------------------------------
+    def _on_progress(self, done: int, total: int, event) -> None:
+        if not isinstance(event, dict) or self.job is None:
+            return
+        self.events_seen += 1
+        kind = event.get("event")
+        if kind == "stage":
+            self.stage_label.setText(STAGE_TEXT.get(event.get("stage"), str(event.get("stage"))) + "…")
+            if event.get("stage") in ("evaluate", "export", "test_predictions"):
+                self.progress_bar.setRange(0, 0)
+                self.eta_label.setText("")
+        elif kind == "decode":
+            self.progress_bar.setRange(0, max(1, total))
+            self.progress_bar.setValue(done)
+            self.stage_label.setText(f"Reading the images: {done} of {total}")
+        elif kind == "batch":
+            self.progress_bar.setRange(0, max(1, total))
+            self.progress_bar.setValue(done)
+            self.stage_label.setText(f"Training: epoch {event['epoch']} of {event['epochs']}, "
+                                     f"batch {event['batch']} of {event['batches']}")
+            self.eta_label.setText(f"About {format_duration(event['eta_s'])} left in training "
+                                   f"({format_duration(event['elapsed_s'])} so far)")
+            x = event["epoch"] - 1 + event["batch"] / event["batches"]
+            self._batch_losses.append((x, float(event["loss"])))
+            self.loss_plot.set_series("training loss (batches)", self._batch_losses, "#9ab7d3")
+        elif kind == "epoch":
+            epoch = float(event["epoch"])
+            self._epoch_train.append((epoch, float(event["train_loss"])))
+            self._epoch_val.append((epoch, float(event["val_loss"])))
+            self.loss_plot.set_series("training loss (epoch)", self._epoch_train, "#1f77b4", markers=True)
+            self.loss_plot.set_series("validation loss", self._epoch_val, "#ff7f0e", markers=True)
+            auc = event.get("val_auc", event.get("val_accuracy"))
+            if auc is not None:
+                self._epoch_auc.append((epoch, float(auc)))
+                self.auc_plot.set_series("validation AUC", self._epoch_auc, "#2ca02c", markers=True)
+            if event.get("stop"):
+                self.result_label.setText(f"Stopped early after epoch {event['epoch']}: validation AUC "
+                                          "stopped improving.")
+
+    def _on_run_ended(self, folder) -> None:
+        """Whatever way a run ended, its staging folder goes unless it holds the model now on offer (a run
+        abandoned with Back or Close is removed here, once its thread no longer writes into it)."""
+        trained = self.context.trained
+        if trained is None or folder not in trained.bundle_dir.parents:
+            remove_tree(folder)
+
+    def wait(self, timeout_ms: int) -> bool:
+        return self.job.wait(timeout_ms) if self.job is not None else True
+
+    def _on_finished(self, job: Job, trained) -> None:
+        if job is not self.job:
+            return
+        self.job = None
+        self.context.trained = trained
+        summary = trained.summary
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(1)
+        self.stage_label.setText(f"Done in {format_duration(summary['duration_s'])}.")
+        self.eta_label.setText("")
+        self.cancel_button.hide()
+        test = summary["test"]
+        auc = "n/a" if test.get("auc") is None else f"{test['auc']:.3f}"
+        self.result_label.setText(
+            f"Best validation AUC {summary['val_auc']:.3f} at epoch {summary['best_epoch']} of "
+            f"{summary['epochs_run']}. Test split ({test['n']} images): AUC {auc}, "
+            f"accuracy {test['accuracy']:.3f}. Press Next to inspect the results.")
+        self._set_back_enabled(True)
+        self.completeChanged.emit()
+        self.training_finished.emit(trained)
+
+    def _on_failed(self, job: Job, error: BaseException) -> None:
+        if job is not self.job:
+            return
+        self.job = None
+        self.context.discard_staging()
+        message = describe_failure(error)
+        self._show_stopped("Training failed. Nothing was saved. Go Back to change the options or the folders, "
+                           "or train again.")
+        self.error_label.setText(message)
+        self.error_label.show()
+        self.training_failed.emit(message)
+
+    def _on_cancelled(self, job: Job) -> None:
+        if job is not self.job:
+            return
+        self.job = None
+        self.context.discard_staging()
+        self._show_stopped("Training cancelled. Nothing was saved.")
+        self.training_cancelled.emit()
+
+    def _show_stopped(self, text: str) -> None:
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.stage_label.setText(text)
+        self.eta_label.setText("")
+        self.cancel_button.hide()
+        self.retry_button.show()
+        self._set_back_enabled(True)
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:  # noqa: N802
+        return self.job is None and self.context.trained is not None
