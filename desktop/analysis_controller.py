@@ -9,6 +9,8 @@ never on the GUI thread.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -44,10 +46,23 @@ def load_predictor(bundle_dir: str, device_name: str, cam_method: str | None, *,
     return predictor
 
 
-def predict_image(predictor, image, cam_method: str | None, *, progress, cancel):
+def predict_image(predictor, image, cam_method: str | None, colormap: str, *, progress, cancel):
+    """Prediction plus its coloured heatmap layer, both made here so the GUI thread only has to show them."""
     if cancel.is_set():
         raise JobCancelled()
-    return predictor.predict(image, cam_method=cam_method)
+    prediction = predictor.predict(image, cam_method=cam_method)
+    layer = None
+    if prediction.heatmap is not None and not cancel.is_set():
+        from desktop.heatmap_layer import heatmap_rgba
+
+        layer = HeatmapLayer(colormap, heatmap_rgba(prediction.heatmap, colormap))
+    return prediction, layer
+
+
+@dataclass(frozen=True)
+class HeatmapLayer:
+    colormap: str
+    rgba: Any  # HxWx4 uint8
 
 
 def analyze_paths(predictor, paths: list[Path], *, progress, cancel):
@@ -80,7 +95,7 @@ class AnalysisController(QObject):
     model_ready = Signal(object)  # the Predictor
     model_failed = Signal(str)  # message
     prediction_started = Signal(int)  # request id
-    prediction_ready = Signal(int, object)  # request id, Prediction
+    prediction_ready = Signal(int, object, object)  # request id, Prediction, HeatmapLayer or None
     prediction_failed = Signal(int, str)  # request id, message
 
     def __init__(self, parent=None):
@@ -127,10 +142,10 @@ class AnalysisController(QObject):
         self._predictor = predictor
         self.model_ready.emit(predictor)
         if self._waiting_image is not None:
-            image, cam_method, request_id = self._waiting_image
+            image, cam_method, colormap, request_id = self._waiting_image
             self._waiting_image = None
             if request_id == self._current_request:
-                self._start_prediction(image, cam_method, request_id)
+                self._start_prediction(image, cam_method, colormap, request_id)
 
     def _on_model_failed(self, generation: int, error: BaseException) -> None:
         if generation != self._model_generation:
@@ -152,33 +167,33 @@ class AnalysisController(QObject):
             self._prediction_job.cancel()
             self._prediction_job = None
 
-    def request_prediction(self, image, cam_method: str | None) -> int:
+    def request_prediction(self, image, cam_method: str | None, colormap: str = "jet") -> int:
         """Starts (or queues until the model is ready) a prediction for `image`; returns its request id."""
         self.discard_current()
         request_id = self._current_request
         if self._predictor is None:
             if self._model_job is not None:
-                self._waiting_image = (image, cam_method, request_id)
+                self._waiting_image = (image, cam_method, colormap, request_id)
                 self.prediction_started.emit(request_id)
             else:
                 self.prediction_failed.emit(request_id, "No AI model is installed or loaded.")
             return request_id
-        self._start_prediction(image, cam_method, request_id)
+        self._start_prediction(image, cam_method, colormap, request_id)
         return request_id
 
-    def _start_prediction(self, image, cam_method, request_id: int) -> None:
-        job = Job(predict_image, self._predictor, image, cam_method, name="predict")
-        job.finished.connect(lambda prediction: self._deliver(request_id, prediction))
+    def _start_prediction(self, image, cam_method, colormap: str, request_id: int) -> None:
+        job = Job(predict_image, self._predictor, image, cam_method, colormap, name="predict")
+        job.finished.connect(lambda result: self._deliver(request_id, *result))
         job.failed.connect(lambda error: self._fail(request_id, error))
         self._prediction_job = job
         self.prediction_started.emit(request_id)
         job.start()
 
-    def _deliver(self, request_id: int, prediction) -> None:
+    def _deliver(self, request_id: int, prediction, layer) -> None:
         if request_id != self._current_request:
             return  # stale: the user has moved on to another image
         self._prediction_job = None
-        self.prediction_ready.emit(request_id, prediction)
+        self.prediction_ready.emit(request_id, prediction, layer)
 
     def _fail(self, request_id: int, error: BaseException) -> None:
         if request_id != self._current_request:

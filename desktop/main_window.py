@@ -30,7 +30,7 @@ from desktop.analysis_controller import AnalysisController
 from desktop.folder_panel import FolderPanel
 from desktop.image_files import FILE_DIALOG_FILTER, expand_paths
 from desktop.image_view import ImageView
-from desktop.model_catalog import choose_bundle, default_bundle_name, find_bundles
+from desktop.model_catalog import bundle_entry, choose_bundle, default_bundle_name, find_bundles
 from desktop.paths import bundled_models_dir, default_user_models_dir, sample_image_path
 from desktop.settings import AppSettings
 from desktop.shortcuts import SHORTCUTS, shortcuts_html
@@ -38,7 +38,7 @@ from desktop.tag_tree import TagTree
 from desktop.workers import Job
 
 APP_TITLE = "XRayView"
-OPTIONAL_TOOL_MODULES = ("desktop.pacs_dialog", "desktop.audit_log_dialog")
+OPTIONAL_TOOL_MODULES = ("desktop.pacs_dialog", "desktop.audit_log_dialog", "desktop.wizard")
 
 
 def _prepare_libraries(*, progress, cancel) -> list[str]:
@@ -308,14 +308,15 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._shown_once:
             self._shown_once = True
+            # image libraries first (an image given on the command line shows sooner), then torch and the model
             QTimer.singleShot(0, self._start_background_preparation)
-            if self._start_model_on_show:
-                QTimer.singleShot(0, self.start_model_loading)
 
     def _start_background_preparation(self) -> None:
         job = Job(_prepare_libraries, name="prepare libraries")
         job.finished.connect(self._on_libraries_ready)
         job.failed.connect(lambda error: error_reporting.report_unexpected(error, "preparing libraries"))
+        if self._start_model_on_show:
+            job.done.connect(self.start_model_loading)
         self._prepare_job = job
         job.start()
 
@@ -327,6 +328,9 @@ class MainWindow(QMainWindow):
         s = self.settings
         user_dir = Path(s.user_models_dir) if s.user_models_dir else default_user_models_dir()
         entries = find_bundles(bundled_models_dir(), user_dir)
+        if s.model_path and not any(str(e.path) == s.model_path for e in entries):
+            chosen = bundle_entry(s.model_path)  # a bundle outside both folders (xrayview --model DIR)
+            entries += [chosen] if chosen is not None else []
         entry = choose_bundle(entries, s.model_path, default_bundle_name(bundled_models_dir()))
         if entry is None:
             self._set_model_state("none")
@@ -507,13 +511,13 @@ class MainWindow(QMainWindow):
         self.prediction = None
         self.view.clear_heatmap()
         self._prediction_pending = True
-        self.analysis.request_prediction(self.image, self.ai_panel.cam_method())
+        self.analysis.request_prediction(self.image, self.ai_panel.cam_method(), self.settings.overlay_colormap)
 
     def _on_prediction_started(self, request_id: int) -> None:
         waiting = self.model_state == "loading"
         self.ai_panel.set_running("Waiting for the model to load…" if waiting else "Analyzing…")
 
-    def _on_prediction_ready(self, request_id: int, prediction) -> None:
+    def _on_prediction_ready(self, request_id: int, prediction, layer=None) -> None:
         if request_id != self.analysis.current_request:
             return
         self._prediction_pending = False
@@ -522,7 +526,11 @@ class MainWindow(QMainWindow):
         notices = list(getattr(prediction, "notices", []) or [])
         if notices:
             self.ai_panel.status_label.setText(" ".join(notices))
-        self._show_heatmap()
+        if layer is not None and layer.colormap == self.settings.overlay_colormap \
+                and layer.rgba.shape[:2] == self.image.modality.shape:
+            self.view.set_heatmap_rgba(layer.rgba)  # coloured on the worker thread
+        else:
+            self._show_heatmap()
         self.prediction_shown.emit(prediction)
 
     def _on_prediction_failed(self, request_id: int, message: str) -> None:

@@ -36,6 +36,11 @@ def _read_entry(folder: Path, source: str) -> BundleEntry | None:
                        bool(card.get("experimental", False)), source)
 
 
+def bundle_entry(folder: str | Path, source: str = "user") -> BundleEntry | None:
+    """The entry for one bundle folder anywhere on disk (e.g. `xrayview --model DIR`), or None."""
+    return _read_entry(Path(folder), source)
+
+
 def find_bundles(bundled_dir: Path | None, user_dir: Path | None) -> list[BundleEntry]:
     """Bundled models first (in name order), then the user's. A folder is a bundle when it holds a model card."""
     entries: list[BundleEntry] = []

@@ -1,0 +1,112 @@
+"""Start-up and responsiveness probe for bench/bench_gui.py, active only when XRAYVIEW_BENCH_OUT names a file.
+
+Records wall-clock times (time.time(), comparable with the parent process's launch time) of: window shown
+(after the first paint), image shown, model ready, first AI result; and the longest gap seen by a 10 ms QTimer
+on the GUI thread, separately while the model loads (torch import) and while predictions run with the model
+ready. After the first result it runs XRAYVIEW_BENCH_REPEATS more predictions (default 3) on the same image,
+writes JSON and quits.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer
+
+BENCH_ENV = "XRAYVIEW_BENCH_OUT"
+TICK_MS = 10
+
+
+class BenchProbe(QObject):
+    def __init__(self, window, out_path: Path, quit_after_result: bool = True):
+        super().__init__(window)
+        self._window = window
+        self._out = out_path
+        self._quit = quit_after_result
+        self.events: dict[str, float] = {}
+        self._last_tick = time.perf_counter()
+        self._predicting = False
+        self._model_ready = False
+        self.worst_gap_ms = 0.0
+        self.worst_gap_loading_ms = 0.0
+        self.worst_gap_any_ms = 0.0
+        self.result_times_ms: list[float] = []
+        self._prediction_started_at = 0.0
+        self._repeats_left = int(os.environ.get("XRAYVIEW_BENCH_REPEATS", "3"))
+        self._timer = QTimer(self)
+        self._timer.setInterval(TICK_MS)
+        self._timer.timeout.connect(self._tick)
+        window.image_shown.connect(lambda _: self._mark("image_shown"))
+        window.analysis.prediction_started.connect(self._on_prediction_started)
+        window.prediction_shown.connect(self._on_result)
+        window.analysis.model_ready.connect(self._on_model_ready)
+        window.model_state_changed.connect(self._on_model_state)
+
+    def window_shown(self) -> None:
+        self._mark("window_shown")
+        self._last_tick = time.perf_counter()
+        self._timer.start()
+
+    def _mark(self, name: str) -> None:
+        self.events.setdefault(name, time.time())
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        gap_ms = (now - self._last_tick) * 1000.0
+        self._last_tick = now
+        self.worst_gap_any_ms = max(self.worst_gap_any_ms, gap_ms)
+        if not self._model_ready:
+            self.worst_gap_loading_ms = max(self.worst_gap_loading_ms, gap_ms)
+        elif self._predicting:
+            self.worst_gap_ms = max(self.worst_gap_ms, gap_ms)
+
+    def _on_model_ready(self, _predictor) -> None:
+        self._tick()
+        self._model_ready = True
+        self._mark("model_ready")
+        if self._predicting:
+            self._prediction_started_at = time.perf_counter()
+
+    def _on_prediction_started(self, _request_id: int) -> None:
+        self._tick()
+        self._predicting = True
+        self._prediction_started_at = time.perf_counter()
+
+    def _on_model_state(self, state: str) -> None:
+        if state in ("none", "failed"):
+            self._mark(f"model_{state}")
+            self._write()
+
+    def _on_result(self, _prediction) -> None:
+        QTimer.singleShot(0, self._after_result_painted)  # the gap that includes showing the result counts too
+
+    def _after_result_painted(self) -> None:
+        self._tick()
+        self._predicting = False
+        self.result_times_ms.append((time.perf_counter() - self._prediction_started_at) * 1000.0)
+        self._mark("first_result")
+        self._write()
+        if self._repeats_left > 0:
+            self._repeats_left -= 1
+            QTimer.singleShot(50, self._window.run_prediction)
+        elif self._quit:
+            QTimer.singleShot(0, self._window.close)
+
+    def _write(self) -> None:
+        payload = dict(self.events)
+        payload["worst_gui_gap_during_prediction_ms"] = round(self.worst_gap_ms, 1)
+        payload["worst_gui_gap_while_model_loads_ms"] = round(self.worst_gap_loading_ms, 1)
+        payload["worst_gui_gap_since_shown_ms"] = round(self.worst_gap_any_ms, 1)
+        payload["prediction_wall_ms"] = [round(t, 1) for t in self.result_times_ms]
+        self._out.write_text(json.dumps(payload), encoding="utf-8")
+
+
+def attach_if_requested(window) -> BenchProbe | None:
+    out = os.environ.get(BENCH_ENV)
+    if not out:
+        return None
+    probe = BenchProbe(window, Path(out), quit_after_result=os.environ.get("XRAYVIEW_BENCH_KEEP_OPEN") != "1")
+    QTimer.singleShot(0, probe.window_shown)  # runs after the first expose/paint of the shown window
+    return probe
