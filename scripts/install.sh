@@ -10,7 +10,7 @@ command -v Xvfb >/dev/null || need_apt+=(xvfb)
 command -v Orthanc >/dev/null || need_apt+=(orthanc)
 [ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || need_apt+=(orthanc-dicomweb)
 # shared libraries Qt's offscreen/xcb platforms load
-for lib in libEGL.so.1 libGL.so.1 libxkbcommon.so.0 libfontconfig.so.1 libdbus-1.so.3 libxcb-cursor.so.0 libxkbcommon-x11.so.0; do
+for lib in libEGL.so.1 libGL.so.1 libxkbcommon.so.0 libfontconfig.so.1 libdbus-1.so.3 libxcb-cursor.so.0 libxkbcommon-x11.so.0 libxcb-icccm.so.4 libxcb-keysyms.so.1; do
   ldconfig -p | grep -q "$lib" || { need_apt+=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0); break; }
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
