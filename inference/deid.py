@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 import secrets
 from typing import Any
 
@@ -21,6 +22,7 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import generate_uid
 
 ANONYMOUS_NAME = "ANONYMOUS"
+REMOVED = "[removed]"
 DUMMY_DATE, DUMMY_TIME, DUMMY_DATETIME = "19000101", "000000", "19000101000000"
 STANDARD_UID_ROOT = "1.2.840.10008."  # SOP classes, transfer syntaxes, coding schemes: not identifying
 METHOD = "PS3.15 E.1 Basic Profile (XRayView)"  # LO: at most 64 characters
@@ -167,6 +169,32 @@ class Deidentifier:
             else:
                 clean[key] = value
         return clean
+
+    def scrub_text(self, text: str, metadata: dict[str, Any]) -> str:
+        """`text` (a file name, a caption, a CSV cell) with every identifying value of `metadata` replaced:
+        UIDs by their new UIDs, the patient ID by its pseudonym, names, dates and other identifiers by
+        '[removed]'. Use for the text that PNG/PDF/CSV exports print."""
+        replacements: dict[str, str] = {}
+        for key, value in metadata.items():
+            raw = "" if value is None else str(value).strip()
+            if len(raw) < 3:  # one- or two-letter codes (sex "O", empty) identify nobody and would shred the text
+                continue
+            if key.endswith("UID") and not key.endswith("ClassUID") and key != "TransferSyntaxUID":
+                replacements[raw.lower()] = self.new_uid(raw)
+            elif key == "PatientID":
+                replacements[raw.lower()] = self.pseudonym(raw)
+            elif key in _METADATA_DROP or key == "PatientName":
+                replacements[raw.lower()] = REMOVED
+                if key.endswith("Name"):  # name components also appear on their own (SMITH_JOHN.dcm)
+                    for part in re.split(r"[\\^=\s,]+", raw):
+                        if len(part) >= 3:
+                            replacements.setdefault(part.lower(), REMOVED)
+        if not replacements:
+            return text
+        # one pass, longest first, so a replacement is never itself rewritten
+        pattern = re.compile("|".join(re.escape(k) for k in sorted(replacements, key=len, reverse=True)),
+                             re.IGNORECASE)
+        return pattern.sub(lambda match: replacements[match.group(0).lower()], text)
 
 
 def deidentify_dataset(ds: Dataset, deidentifier: Deidentifier | None = None) -> Dataset:
