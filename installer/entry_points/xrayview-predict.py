@@ -1,0 +1,9 @@
+"""Frozen-app entry point for `xrayview-predict` (same as the console script in pyproject.toml)."""
+import multiprocessing
+import sys
+
+from inference.cli_predict import main
+
+if __name__ == "__main__":
+    multiprocessing.freeze_support()  # data-loader workers re-enter the frozen exe (Windows/macOS spawn)
+    sys.exit(main())
