@@ -20,8 +20,13 @@ _already_shown: set[str] = set()
 
 def configure_logging() -> logging.Logger:
     logger = logging.getLogger(LOGGER_NAME)
+    target = str(log_file_path())
+    for handler in list(logger.handlers):
+        if getattr(handler, "_xrayview_file", False) and handler.baseFilename != target:  # data folder moved
+            logger.removeHandler(handler)
+            handler.close()
     if not any(getattr(h, "_xrayview_file", False) for h in logger.handlers):
-        handler = logging.FileHandler(log_file_path(), encoding="utf-8")
+        handler = logging.FileHandler(target, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler._xrayview_file = True  # type: ignore[attr-defined]
         logger.addHandler(handler)

@@ -461,6 +461,7 @@ class ImageView(QGraphicsView):
     # -- foreground: corner text and scale bar ----------------------------------------------------------------------
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         if self._image is None:
+            self._draw_empty_hint(painter)
             return
         painter.save()
         painter.resetTransform()  # draw in viewport pixels
@@ -468,6 +469,18 @@ class ImageView(QGraphicsView):
         if self._corner_text_visible:
             self._draw_corner_text(painter, viewport)
         self._draw_scale_bar(painter, viewport)
+        painter.restore()
+
+    def _draw_empty_hint(self, painter: QPainter) -> None:
+        painter.save()
+        painter.resetTransform()
+        font = QFont()
+        font.setPointSize(12)
+        painter.setFont(font)
+        painter.setPen(QColor("#7d8790"))
+        painter.drawText(self.viewport().rect(), int(Qt.AlignmentFlag.AlignCenter),
+                         "Open a radiograph (Ctrl+O), a folder (Ctrl+Shift+O),\n"
+                         "drop files here, or use Help > Open Sample Image")
         painter.restore()
 
     def _corner_lines(self) -> dict[str, list[str]]:

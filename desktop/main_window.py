@@ -323,6 +323,9 @@ class MainWindow(QMainWindow):
     def _on_libraries_ready(self, colormaps: list[str]) -> None:
         self._colormaps = list(colormaps)
         self.ai_panel.set_colormaps(self._colormaps, self.settings.overlay_colormap)
+        from desktop.heatmap_layer import colormap_lut_for_bar
+
+        self.ai_panel.colour_bar.set_lut(colormap_lut_for_bar(self.settings.overlay_colormap))
 
     def start_model_loading(self) -> None:
         s = self.settings
@@ -352,9 +355,6 @@ class MainWindow(QMainWindow):
         card = pa.card_of(predictor)
         device = str(predictor.device)
         self.ai_panel.set_model(card, device, self.settings.threshold_override)
-        from desktop.heatmap_layer import colormap_lut_for_bar
-
-        self.ai_panel.colour_bar.set_lut(colormap_lut_for_bar(self.settings.overlay_colormap))
         self.model_status_label.setText(f"{pa.model_title(card)} · {device}")
         self._set_model_state("ready")
         if self.image is not None and self.prediction is None and self.settings.auto_run \
@@ -565,7 +565,7 @@ class MainWindow(QMainWindow):
 
     def _set_colormap(self, name: str) -> None:
         self.settings.overlay_colormap = name
-        if self.model_state == "ready":
+        if self._colormaps:  # the colormap module is loaded (after start-up)
             from desktop.heatmap_layer import colormap_lut_for_bar
 
             self.ai_panel.colour_bar.set_lut(colormap_lut_for_bar(name))

@@ -160,3 +160,59 @@ def test_closing_while_a_prediction_runs_exits_cleanly(make_window, qtbot, slow_
     assert Job.running_jobs()  # the slow prediction is in flight
     window.close()
     assert not Job.running_jobs()
+
+
+def test_settings_dialog_writes_every_setting(qtbot, settings, tiny_bundle, monkeypatch):
+    from desktop.settings_dialog import SettingsDialog
+
+    monkeypatch.setattr("desktop.settings_dialog.bundled_models_dir", lambda: tiny_bundle.parent / "none")
+    settings.user_models_dir = str(tiny_bundle.parent)
+    dialog = SettingsDialog(settings, ["jet", "inferno"])
+    qtbot.addWidget(dialog)
+    titles = [dialog.model_combo.itemText(i) for i in range(dialog.model_combo.count())]
+    assert any("tiny-test-model 0.0.1-test [experimental] (user)" == t for t in titles)
+    dialog.model_combo.setCurrentIndex(titles.index("tiny-test-model 0.0.1-test [experimental] (user)"))
+    dialog.device_combo.setCurrentIndex(dialog.device_combo.findData("cpu"))
+    dialog.threshold_check.setChecked(True)
+    dialog.threshold_spin.setValue(0.42)
+    dialog.theme_combo.setCurrentIndex(dialog.theme_combo.findData("light"))
+    dialog.colormap_combo.setCurrentIndex(1)
+    dialog.cam_combo.setCurrentIndex(dialog.cam_combo.findData("layercam"))
+    dialog.auto_run_check.setChecked(False)
+    dialog.apply()
+    assert settings.model_path == str(tiny_bundle)
+    assert settings.device == "cpu"
+    assert settings.threshold_override == pytest.approx(0.42)
+    assert settings.theme == "light"
+    assert settings.overlay_colormap == "inferno"
+    assert settings.cam_method == "layercam"
+    assert settings.auto_run is False
+
+
+def test_unexpected_errors_are_logged_and_shown_once(make_window, isolated_user_data):
+    from desktop import error_reporting
+
+    window = make_window()
+    for _ in range(2):
+        try:
+            raise RuntimeError("boom in a slot")
+        except RuntimeError as error:
+            error_reporting.report_unexpected(error, "test slot")
+    log_text = (isolated_user_data / "xrayview.log").read_text(encoding="utf-8")
+    assert log_text.count("RuntimeError: boom in a slot") == 2  # both logged with traceback
+    assert "Traceback" in log_text
+    assert "Unexpected error: RuntimeError: boom in a slot" in window.statusBar().currentMessage()
+
+
+def test_model_card_dialog_shows_intended_use_and_threshold_table(qtbot, tiny_bundle):
+    import json
+
+    from desktop.model_card_dialog import ModelCardDialog
+
+    card = json.loads((tiny_bundle / "model_card.json").read_text())
+    dialog = ModelCardDialog(card)
+    qtbot.addWidget(dialog)
+    text = dialog.browser.toPlainText()
+    assert "not for diagnostic use" in text
+    assert "Experimental model" in text
+    assert "0.760" in text  # sensitivity row from the fixture's threshold table

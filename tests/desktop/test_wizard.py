@@ -222,6 +222,17 @@ def test_report_flags_leakage_and_unreadable_files_and_cancel_leaves_nothing(qtb
     wizard.next()
     qtbot.waitUntil(lambda: len(training.loss_plot.series("training loss (batches)")) >= 2, timeout=60_000)
     assert training.is_running() and not back.isEnabled()
+    assert "left in training" in training.eta_label.text()
+    # the GUI thread keeps serving events while the worker trains
+    from PySide6.QtCore import QTimer
+
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(20)
+    qtbot.wait(600)
+    timer.stop()
+    assert training.is_running() and len(ticks) >= 5
     staging = wizard.context.staging_dir
     assert staging is not None and staging.is_dir()
     with qtbot.waitSignal(training.training_cancelled, timeout=30_000):
