@@ -158,7 +158,11 @@ def test_wizard_trains_evaluates_saves_and_the_viewer_predicts(qtbot, make_windo
     wizard.next()
     save = wizard.save_page
     assert not wizard.button(QWizard.WizardButton.FinishButton).isEnabled()
+    (no_shipped_models / "taken").mkdir()
+    save.name_edit.setText("taken")
+    assert not save.save_button.isEnabled() and "exists" in save.folder_label.text()
     save.name_edit.setText("wizard test model")
+    assert save.save_button.isEnabled()
     with qtbot.waitSignal(window.analysis.model_ready, timeout=60_000):
         save.save_button.click()
     saved = no_shipped_models / "wizard test model"
