@@ -154,6 +154,8 @@ def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr:
 
 def _predict_all(predictor, files: list[Path], args: argparse.Namespace, cam_method: str | None,
                  stdout: TextIO) -> int:
+    from inference.audit import append_ai_result
+    from inference.errors import AuditLogError
     from inference.overlay import save_overlay_png
 
     writer = _Writer(stdout, args.format, predictor.labels)
@@ -167,6 +169,10 @@ def _predict_all(predictor, files: list[Path], args: argparse.Namespace, cam_met
             writer.write(record)
             continue
         record.update(result.prediction.to_json())
+        try:  # every AI result goes to the append-only audit log
+            append_ai_result(result.prediction, source_path=result.path, origin="cli")
+        except AuditLogError as exc:
+            failed, record["error"] = True, {"type": type(exc).__name__, "message": str(exc)}
         if namer is not None and result.prediction.heatmap is not None:
             target = namer.name_for(result.path)
             try:
