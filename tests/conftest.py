@@ -1,8 +1,12 @@
 """Session-wide test setup. Qt must be told to render offscreen before anything imports it."""
 import os
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("XRAYVIEW_DISABLE_NETWORK_CHECKS", "1")
+# AI results predicted during tests go to a throw-away audit log, never the user's real one
+os.environ.setdefault("XRAYVIEW_AUDIT_LOG",
+                      os.path.join(tempfile.mkdtemp(prefix="xrayview-audit-"), "ai-results.jsonl"))
 
 from pathlib import Path  # noqa: E402
 

@@ -140,3 +140,23 @@ def test_unwritable_log_is_a_typed_error(tmp_path, monkeypatch):
 def test_a_record_needs_a_source():
     with pytest.raises(ValueError):
         append_ai_result(_prediction())
+
+
+def test_cli_appends_one_record_per_image(log_path, source_studies, tiny_bundle):
+    import io
+
+    from inference.cli_predict import run
+
+    out = io.StringIO()
+    paths = [str(s.path) for s in source_studies]
+    assert run([*paths, "--model", str(tiny_bundle), "--device", "cpu"], stdout=out, stderr=io.StringIO()) == 0
+    printed = [json.loads(line) for line in out.getvalue().splitlines()]
+    records = read_audit_log().records
+    assert [r["origin"] for r in records] == ["cli", "cli"]
+    assert sorted(r["source_path"] for r in records) == sorted(paths)
+    by_path = {r["source_path"]: r for r in records}
+    for line in printed:
+        record = by_path[line["path"]]
+        assert record["probabilities"] == pytest.approx(line["probabilities"], abs=1e-6)
+        assert record["call"] == line["label"] and record["model"] == line["model"]
+        assert record["source_sha256"] == hashlib.sha256(Path(line["path"]).read_bytes()).hexdigest()
