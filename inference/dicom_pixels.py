@@ -36,6 +36,7 @@ from inference.errors import (
     TruncatedFileError,
     UnsupportedFormatError,
 )
+from inference import gdcm_sandbox
 from inference.raster_io import rgb_to_gray
 from inference.windowing import LINEAR, VOI_FUNCTIONS, WindowPreset, lut_preset, window_from_range
 from inference.xray_image import METADATA_KEYWORDS, XRayImage, check_pixel_count
@@ -114,8 +115,8 @@ def read_dicom(path: Path, has_preamble: bool = True) -> XRayImage:
         windows = [_default_window(modality, padding_mask, bits_stored, signed, modality_of, is_colour)]
     inverted = (photometric == "MONOCHROME1") != (str(ds.get("PresentationLUTShape", "")).upper() == "INVERSE")
     spacing, spacing_source = _pixel_spacing(ds, notices)
-    header = _header_only(ds)
-    metadata = _metadata(ds, transfer_syntax)
+    header = _header_only(ds, notices)
+    metadata = _metadata(header, transfer_syntax)
     return XRayImage(modality=np.ascontiguousarray(modality, dtype=np.float32), windows=windows, default_window=0,
                      inverted=inverted, padding_mask=padding_mask, metadata=metadata, pixel_spacing_mm=spacing,
                      spacing_source=spacing_source, notices=notices, dataset=header, source_format="dicom",
@@ -195,24 +196,42 @@ def _decode_first_frame(path: Path, ds: Dataset, transfer_syntax: UID) -> tuple[
             path, f"decoding {transfer_syntax.name} ({transfer_syntax}) needs a decoder that is not installed: "
                   f"pip install {_INSTALL_HINTS.get(str(transfer_syntax), 'python-gdcm')}")
     _check_native_length(path, ds, transfer_syntax)
-    bits_stored = _int(ds.get("BitsStored"), 8)
-    try:
-        if transfer_syntax == JPEGExtended12Bit and bits_stored > 8:
-            # pydicom's GDCM plugin refuses 12-bit JPEG extended; python-gdcm itself decodes it correctly.
-            return _decode_with_gdcm(path, ds), {}
-        array, info = decoder.as_array(ds, index=0, as_rgb=True)
-    except DecoderMissingError:
-        raise
-    except (EOFError, struct.error) as exc:
-        raise TruncatedFileError(path, f"the pixel data ends early ({exc})") from None
-    except Exception as exc:  # decoder back ends raise many types; report them as a damaged image
-        message = " ".join(str(exc).split())
-        if any(word in message.lower() for word in ("truncat", "end of file", "insufficient", "not enough")):
-            raise TruncatedFileError(path, f"the {transfer_syntax.name} pixel data is cut short: {message}") from None
-        detail = message if len(message) <= 160 else message[:157] + "..."
-        raise ImageLoadError(path, f"the {transfer_syntax.name} pixel data is damaged and could not be decoded "
-                                   f"(decoder said: {detail})") from None
-    return array, info
+    if not transfer_syntax.is_compressed:
+        try:
+            return decoder.as_array(ds, index=0, as_rgb=True)
+        except Exception as exc:  # noqa: BLE001 - reported as damage below
+            raise _decode_error(path, transfer_syntax, [str(exc)]) from None
+
+    failures: list[str] = []
+    in_process = [name for name in decoder.available_plugins if name != "gdcm"]
+    twelve_bit_jpeg = transfer_syntax == JPEGExtended12Bit and _int(ds.get("BitsStored"), 8) > 8
+    for plugin in ([] if twelve_bit_jpeg else in_process):
+        try:
+            return decoder.as_array(ds, index=0, as_rgb=True, decoding_plugin=plugin)
+        except Exception as exc:  # noqa: BLE001 - each back end has its own exception types
+            failures.append(f"{plugin}: {' '.join(str(exc).split())}")
+    if "gdcm" in decoder.available_plugins:
+        # GDCM can abort the process on damaged data, so it runs in a worker process.
+        try:
+            return gdcm_sandbox.decode_first_frame(path, whole_file_reader=twelve_bit_jpeg)
+        except Exception as exc:  # noqa: BLE001
+            failures.append(f"gdcm: {' '.join(str(exc).split())}")
+    elif twelve_bit_jpeg:
+        raise DecoderMissingError(
+            path, f"decoding 12-bit {transfer_syntax.name} ({transfer_syntax}) needs python-gdcm: "
+                  "pip install python-gdcm")
+    raise _decode_error(path, transfer_syntax, failures)
+
+
+def _decode_error(path: Path, transfer_syntax: UID, failures: list[str]) -> ImageLoadError:
+    message = "; ".join(failures) or "no decoder produced an image"
+    lowered = message.lower()
+    if any(word in lowered for word in ("truncat", "end of file", "premature end", "insufficient",
+                                        "not enough", "shorter than")):
+        return TruncatedFileError(path, f"the {transfer_syntax.name} pixel data is cut short")
+    detail = message if len(message) <= 200 else message[:197] + "..."
+    return ImageLoadError(path, f"the {transfer_syntax.name} pixel data is damaged and could not be decoded "
+                                f"(decoder said: {detail})")
 
 
 def _check_native_length(path: Path, ds: Dataset, transfer_syntax: UID) -> None:
@@ -227,21 +246,6 @@ def _check_native_length(path: Path, ds: Dataset, transfer_syntax: UID) -> None:
         raise TruncatedFileError(
             path, f"the pixel data holds {actual:,} bytes but one {ds.Columns} x {ds.Rows} frame needs "
                   f"{expected:,}; the file is cut short or damaged")
-
-
-def _decode_with_gdcm(path: Path, ds: Dataset) -> np.ndarray:
-    import gdcm  # python-gdcm; availability already checked through pydicom's decoder
-
-    reader = gdcm.ImageReader()
-    reader.SetFileName(str(path))
-    if not reader.Read():
-        raise ValueError("GDCM could not read the file")
-    image = reader.GetImage()
-    raw = image.GetBuffer().encode("utf-8", "surrogateescape")
-    signed = _int(ds.get("PixelRepresentation"), 0) == 1
-    dtype = np.dtype(("<i" if signed else "<u") + str(max(1, _int(ds.get("BitsAllocated"), 16) // 8)))
-    rows, columns = int(ds.Rows), int(ds.Columns)
-    return np.frombuffer(raw, dtype=dtype, count=rows * columns).reshape(rows, columns).astype(dtype.newbyteorder("="))
 
 
 # --- pixel pipeline ----------------------------------------------------------------------------------------------
@@ -434,11 +438,20 @@ def _functional_group_item(ds: Dataset, keyword: str) -> Dataset | None:
     return None
 
 
-def _header_only(ds: Dataset) -> Dataset:
+def _header_only(ds: Dataset, notices: list[str]) -> Dataset:
+    """The data set without its pixel data, for the viewer's tag tree. Elements too damaged to decode (an
+    unknown VR, a broken value) are left out with a notice instead of making the whole image unreadable."""
     header = Dataset()
+    skipped = []
     for tag in ds.keys():
-        if int(tag) not in _PIXEL_TAGS:
+        if int(tag) in _PIXEL_TAGS:
+            continue
+        try:
             header[tag] = ds[tag]
+        except Exception:  # noqa: BLE001 - pydicom converts values lazily and fails in many ways on damage
+            skipped.append(str(tag))
+    if skipped:
+        notices.append(f"{len(skipped)} damaged header element(s) skipped: {', '.join(skipped[:5])}")
     header.file_meta = ds.file_meta
     header.preamble = getattr(ds, "preamble", None)
     return header

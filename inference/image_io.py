@@ -51,6 +51,23 @@ def sniff_format(head: bytes) -> str | None:
 def load_image(path: str | os.PathLike) -> XRayImage:
     """Reads one radiograph. Raises an ImageLoadError subclass (file name + reason) for every expected failure."""
     path = Path(path)
+    try:
+        return _load(path)
+    except ImageLoadError:
+        raise
+    except MemoryError:
+        raise ImageLoadError(path, "there is not enough memory to open this image") from None
+    except Exception as exc:  # noqa: BLE001
+        # Damaged files reach pydicom/Pillow/codec code paths that raise many exception types (ValueError,
+        # struct.error, NotImplementedError for an unknown VR, pydicom's BytesLengthException, ...). For an
+        # untrusted file they all mean "damaged", so they are reported, with their type, instead of crashing.
+        detail = " ".join(str(exc).split())
+        detail = detail if len(detail) <= 200 else detail[:197] + "..."
+        raise ImageLoadError(path, f"the file is damaged or inconsistent and cannot be read "
+                                   f"({type(exc).__name__}: {detail})") from None
+
+
+def _load(path: Path) -> XRayImage:
     head = _read_head(path)
     kind = sniff_format(head)
     if kind in ("dicom", "dicom?"):

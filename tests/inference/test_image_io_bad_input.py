@@ -12,7 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pydicom.uid import DeflatedExplicitVRLittleEndian, JPEG2000Lossless, JPEGLSLossless, RLELossless
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
+    RLELossless,
+)
 
 from inference.errors import (
     DecoderMissingError,
@@ -216,3 +223,41 @@ def test_missing_decoder_names_syntax_and_package(xray8, build_dicom):
     assert "DECODER-MISSING" in done.stdout, done.stdout + done.stderr
     assert "JPEG-LS Lossless" in done.stdout and "pip install pyjpegls" in done.stdout and path.name in done.stdout
     assert DecoderMissingError.__mro__[1] is ImageLoadError
+
+
+@pytest.mark.skipif(not shutil.which("dcmcjpeg"), reason="dcmtk not installed")
+def test_gdcm_abort_on_damaged_jpeg_lossless_is_contained(xray8, build_dicom, tmp_path):
+    """GDCM (the only permissive JPEG lossless decoder) aborts its process on this damage (a broken DHT marker):
+    in-process that would kill the viewer. It runs in a worker, so this is a typed error and the next file
+    still decodes."""
+    good = build_dicom(xray8, transfer_syntax=JPEGLosslessSV1)
+    data = bytearray(good.read_bytes())
+    huffman_table = data.index(b"\xff\xc4", data.index(b"\xff\xd8\xff"))
+    data[huffman_table] = 0x2C
+    damaged = tmp_path / "broken_dht.dcm"
+    damaged.write_bytes(bytes(data))
+    assert_reported(ImageLoadError, damaged, "could not be decoded")
+    np.testing.assert_array_equal(load_image(good).modality, xray8.astype(np.float32))
+
+
+def test_seeded_corruption_never_escapes_the_error_family(xray8, build_dicom, tmp_path):
+    """Random byte damage in headers and pixel streams: every outcome is an image or an ImageLoadError."""
+    rng = np.random.default_rng(2024)
+    outcomes = {"loaded": 0, "typed error": 0}
+    for syntax in (ExplicitVRLittleEndian, JPEGLSLossless, RLELossless, JPEG2000Lossless):
+        base = build_dicom(xray8[:64, :64].copy(), transfer_syntax=syntax, window=(100, 200))
+        original = base.read_bytes()
+        for trial in range(25):
+            data = bytearray(original)
+            for _ in range(int(rng.integers(1, 5))):
+                position = int(rng.integers(128, len(data)))
+                data[position] = int(rng.integers(0, 256))
+            path = tmp_path / f"{syntax.name[:8]}_{trial}.dcm"
+            path.write_bytes(bytes(data))
+            try:
+                load_image(path).render()
+                outcomes["loaded"] += 1
+            except ImageLoadError as error:
+                assert path.name in str(error)
+                outcomes["typed error"] += 1
+    assert outcomes["typed error"] > 0 and outcomes["loaded"] > 0
