@@ -546,3 +546,106 @@ def _default_download_dir() -> Path:
     from desktop.paths import user_data_dir
 
     return user_data_dir() / "pacs-cache"
+
+
+# --- sending results back ---------------------------------------------------------------------------------------
+
+class SendResultsDialog(QDialog):
+    """Sends already built result objects (inference.dicom_results.build_results) to a configured node by
+    C-STORE or STOW-RS, with progress and cancel. Emits `sent(StoreResult)` when the server answered."""
+
+    sent = Signal(object)
+
+    def __init__(self, datasets: list, settings: QSettings | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Send AI results to PACS")
+        self._datasets = list(datasets)
+        self._settings = settings if settings is not None else QSettings("XRayView", "XRayView")
+        self._nodes = load_nodes(self._settings)
+        self._job: Job | None = None
+        self.last_error = ""
+        self.node_combo = QComboBox()
+        self.node_combo.addItems([n.label for n in self._nodes])
+        names = [n.name for n in self._nodes]
+        selected = self._settings.value(SELECTED_KEY, "")
+        if selected in names:
+            self.node_combo.setCurrentIndex(names.index(selected))
+        kinds = ", ".join(sorted({"Structured Report" if ds.Modality == "SR" else "Secondary Capture"
+                                  for ds in self._datasets}))
+        self.summary = QLabel(f"{len(self._datasets)} object(s): {kinds}. They join the source image's study.")
+        self.summary.setWordWrap(True)
+        self.status = QLabel("" if self._nodes else "No PACS server configured: add one in the PACS dialog.")
+        self.status.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, max(1, len(self._datasets)))
+        self.progress.setValue(0)
+        self.send_button = QPushButton("Send")
+        self.send_button.setEnabled(bool(self._nodes) and bool(self._datasets))
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        close_button = QPushButton("Close")
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for button in (self.cancel_button, self.send_button, close_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        form.addRow("Server", self.node_combo)
+        layout.addLayout(form)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addLayout(buttons)
+        self.send_button.clicked.connect(self.send)
+        self.cancel_button.clicked.connect(lambda: self._job.cancel() if self._job else None)
+        close_button.clicked.connect(self.close)
+
+    def is_busy(self) -> bool:
+        return self._job is not None
+
+    def send(self) -> None:
+        index = self.node_combo.currentIndex()
+        if self._job is not None or not 0 <= index < len(self._nodes):
+            return
+        node = self._nodes[index]
+        self.last_error = ""
+        job = Job(client_for(node).store, self._datasets, name="send results")
+        job.progress.connect(lambda done, total, payload: self.progress.setValue(done))
+        job.finished.connect(self._finished)
+        job.failed.connect(self._failed)
+        job.cancelled.connect(lambda: self.status.setText("Cancelled."))
+        job.done.connect(self._done)
+        self._job = job
+        self.send_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.status.setText(f"Sending to {node.label}…")
+        job.start()
+
+    def _finished(self, result) -> None:
+        self.progress.setValue(len(self._datasets))
+        if result.ok:
+            self.status.setText(f"Sent {len(result.stored)} object(s).")
+        else:
+            reasons = "; ".join(f"{uid}: {why}" for uid, why in result.failed.items())
+            self.last_error = f"The server refused {len(result.failed)} object(s): {reasons}"
+            self.status.setText(self.last_error)
+        self.sent.emit(result)
+
+    def _failed(self, error: BaseException) -> None:
+        self.last_error = str(error) if isinstance(error, XRayViewError) else f"{type(error).__name__}: {error}"
+        if not isinstance(error, XRayViewError):
+            from desktop.error_reporting import report_unexpected
+
+            report_unexpected(error, "sending results")
+        self.status.setText(self.last_error)
+
+    def _done(self) -> None:
+        self._job = None
+        self.send_button.setEnabled(bool(self._nodes))
+        self.cancel_button.setEnabled(False)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if self._job is not None:
+            self._job.cancel()
+            self._job.wait(15_000)
+        super().closeEvent(event)

@@ -104,6 +104,16 @@ def append_ai_result(prediction: Any, *, source_path: str | Path | None = None,
     return record
 
 
+def append_ai_result_for_image(prediction: Any, image: Any, *, origin: str = "viewer",
+                               log_path: str | Path | None = None) -> dict[str, Any]:
+    """The one call for the viewer and batch runs: takes the file and SOP Instance UID from a loaded XRayImage."""
+    metadata = getattr(image, "metadata", None) or {}
+    source_path = getattr(image, "path", None)
+    sop_instance_uid = metadata.get("SOPInstanceUID") or None
+    return append_ai_result(prediction, source_path=source_path, sop_instance_uid=sop_instance_uid, origin=origin,
+                            log_path=log_path)
+
+
 def append_record(record: dict[str, Any], log_path: str | Path | None = None) -> Path:
     path = Path(log_path) if log_path is not None else default_audit_log_path()
     line = (json.dumps(record, ensure_ascii=True, separators=(",", ":")) + "\n").encode("ascii")

@@ -261,6 +261,19 @@ def build_structured_report(image: Any, prediction: Any, *, series_instance_uid:
     return sr
 
 
+# --- one call for the viewer --------------------------------------------------------------------------------------
+
+def build_results(image: Any, prediction: Any, *, deidentifier: Any = None) -> list[Dataset]:
+    """The result objects for one prediction: the Secondary Capture, plus the SR when the source is a DICOM.
+    Pass an inference.deid.Deidentifier to export them de-identified (one per export session)."""
+    results = [build_secondary_capture(image, prediction)]
+    if _source_header(image) is not None:
+        results.append(build_structured_report(image, prediction))
+    if deidentifier is not None:
+        results = [deidentifier.deidentify_dataset(ds) for ds in results]
+    return results
+
+
 # --- saving ------------------------------------------------------------------------------------------------------
 
 def save_results(datasets: Iterable[Dataset], folder: str | Path) -> list[Path]:

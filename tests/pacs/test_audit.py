@@ -160,3 +160,14 @@ def test_cli_appends_one_record_per_image(log_path, source_studies, tiny_bundle)
         assert record["probabilities"] == pytest.approx(line["probabilities"], abs=1e-6)
         assert record["call"] == line["label"] and record["model"] == line["model"]
         assert record["source_sha256"] == hashlib.sha256(Path(line["path"]).read_bytes()).hexdigest()
+
+
+def test_one_call_for_a_loaded_image(log_path, source_studies):
+    from inference.audit import append_ai_result_for_image
+    from inference.image_io import load_image
+
+    image = load_image(source_studies[0].path)
+    record = append_ai_result_for_image(_prediction(0.6), image, origin="batch")
+    assert record["sop_instance_uid"] == image.metadata["SOPInstanceUID"] and record["origin"] == "batch"
+    assert record["source_sha256"] == hashlib.sha256(source_studies[0].path.read_bytes()).hexdigest()
+    assert read_audit_log().records == [record]

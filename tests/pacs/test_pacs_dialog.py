@@ -88,3 +88,24 @@ def test_node_editor_validates(qtbot):
     editor.base_url.setText("not a url")
     editor._accept()
     assert "http" in editor.error.text()
+
+
+@pytest.mark.parametrize("node_fixture", ["dimse_node", "dicomweb_node"])
+def test_send_results_dialog_stores_sc_and_sr(request, node_fixture, qtbot, qsettings, orthanc, source_studies,
+                                              tiny_bundle):
+    from desktop.pacs_dialog import SendResultsDialog, save_nodes
+    from inference.dicom_results import build_results
+    from inference.image_io import load_image
+    from inference.predictor import Predictor
+
+    save_nodes(qsettings, [request.getfixturevalue(node_fixture)])
+    image = load_image(source_studies[0].path)
+    results = build_results(image, Predictor(tiny_bundle, device="cpu").predict(image, cam_method=None))
+    assert [ds.Modality for ds in results] == ["OT", "SR"]
+    dialog = SendResultsDialog(results, settings=qsettings)
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(dialog.sent, timeout=30_000) as signal:
+        dialog.send_button.click()
+    assert signal.args[0].stored == [ds.SOPInstanceUID for ds in results]
+    assert all(orthanc.find_instance(ds.SOPInstanceUID) for ds in results)
+    assert dialog.status.text() == "Sent 2 object(s)."
