@@ -287,7 +287,7 @@ class AiPanel(QWidget):
             bar.setParent(None)
         self._bars.clear()
         self.call_label.setText("—")
-        self.call_label.setProperty("positive", False)
+        self.call_label.setProperty("call", "none")
         self._restyle(self.call_label)
         self.time_label.setText("")
         self.status_label.setText(status)
@@ -325,7 +325,7 @@ class AiPanel(QWidget):
             return
         positive = self._positive is not None and call == self._positive
         self.call_label.setText(call)
-        self.call_label.setProperty("positive", positive)
+        self.call_label.setProperty("call", "positive" if positive else "negative")
         self._restyle(self.call_label)
 
     @staticmethod

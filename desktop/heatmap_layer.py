@@ -9,7 +9,7 @@ import numpy as np
 
 from inference.overlay import COLORMAPS, colormap_lut
 
-ALPHA_RAMP = (0.08, 0.3)  # heat below the first value is transparent, above the second fully coloured
+ALPHA_RAMP = (0.15, 0.45)  # heat below the first value is transparent, above the second fully coloured
 
 
 def colormap_names() -> list[str]:

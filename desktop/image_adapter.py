@@ -81,6 +81,31 @@ def display_name(image) -> str:
     return Path(path).name if path else "image"
 
 
+def _date(value: str) -> str:
+    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 and value.isdigit() else value
+
+
+def _time(value: str) -> str:
+    return f"{value[:2]}:{value[2:4]}" if len(value) >= 4 and value[:4].isdigit() else value
+
+
+OPPOSITE_DIRECTION = {"L": "R", "R": "L", "A": "P", "P": "A", "H": "F", "F": "H"}
+
+
+def orientation_labels(image) -> dict[str, str] | None:
+    """Patient directions of the image's +x and +y axes from Patient Orientation (e.g. "L\\F"), as
+    {"+x": "L", "-x": "R", "+y": "F", "-y": "H"}; None when the file does not say."""
+    value = _meta(image, "PatientOrientation")
+    parts = [p.strip().upper() for p in value.replace("/", "\\").split("\\")] if value else []
+    if len(parts) != 2 or not all(parts):
+        return None
+
+    def opposite(direction: str) -> str:
+        return "".join(OPPOSITE_DIRECTION.get(ch, "?") for ch in direction)
+
+    return {"+x": parts[0], "-x": opposite(parts[0]), "+y": parts[1], "-y": opposite(parts[1])}
+
+
 def corner_texts(image) -> dict[str, list[str]]:
     """Patient / study / series lines for the four corners; empty lines are dropped."""
     height, width = np.asarray(image.modality).shape[:2]
@@ -88,12 +113,13 @@ def corner_texts(image) -> dict[str, list[str]]:
         _meta(image, "PatientName", "patient_name").replace("^", " "),
         " ".join(v for v in (_meta(image, "PatientID", "patient_id"),
                              _meta(image, "PatientSex", "patient_sex"),
-                             _meta(image, "PatientBirthDate", "patient_birth_date")) if v),
+                             _date(_meta(image, "PatientBirthDate", "patient_birth_date"))) if v),
     ]
     study = [
         _meta(image, "InstitutionName"),
         _meta(image, "StudyDescription", "study_description"),
-        " ".join(v for v in (_meta(image, "StudyDate", "study_date"), _meta(image, "StudyTime", "study_time")) if v),
+        " ".join(v for v in (_date(_meta(image, "StudyDate", "study_date")),
+                             _time(_meta(image, "StudyTime", "study_time"))) if v),
         _meta(image, "AccessionNumber"),
     ]
     series = [

@@ -468,6 +468,7 @@ class ImageView(QGraphicsView):
         viewport = self.viewport().rect()
         if self._corner_text_visible:
             self._draw_corner_text(painter, viewport)
+            self._draw_orientation(painter, viewport)
         self._draw_scale_bar(painter, viewport)
         painter.restore()
 
@@ -516,6 +517,38 @@ class ImageView(QGraphicsView):
                 painter.setPen(QColor("#e0e6ea"))
                 painter.drawText(x, y, text)
 
+    def edge_labels(self) -> dict[str, str]:
+        """Patient direction shown at each screen edge ("left", "right", "top", "bottom"), following rotation
+        and flips; empty when the file gives no Patient Orientation."""
+        from desktop.image_adapter import orientation_labels
+
+        labels = orientation_labels(self._image) if self._image is not None else None
+        if not labels:
+            return {}
+        orientation = self._orientation()
+        edges: dict[str, str] = {}
+        for axis, (dx, dy) in (("+x", (1, 0)), ("-x", (-1, 0)), ("+y", (0, 1)), ("-y", (0, -1))):
+            sx, sy = orientation.map(float(dx), float(dy))
+            edge = ("right" if sx > 0.5 else "left") if abs(sx) > 0.5 else ("bottom" if sy > 0.5 else "top")
+            edges[edge] = labels[axis]
+        return edges
+
+    def _draw_orientation(self, painter: QPainter, viewport) -> None:
+        font = QFont()
+        font.setPointSize(13)
+        font.setBold(True)
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        w, h = viewport.width(), viewport.height()
+        for edge, text in self.edge_labels().items():
+            tw = metrics.horizontalAdvance(text)
+            x, y = {"left": (10, h / 2), "right": (w - 10 - tw, h / 2),
+                    "top": ((w - tw) / 2, 10 + metrics.ascent()), "bottom": ((w - tw) / 2, h - 46)}[edge]
+            painter.setPen(QColor(0, 0, 0, 200))
+            painter.drawText(QPointF(x + 1, y + 1), text)
+            painter.setPen(QColor("#f0c674"))
+            painter.drawText(QPointF(x, y), text)
+
     def scale_bar_mm(self) -> tuple[float, float] | None:
         """(length in mm, length in viewport pixels) of the scale bar, or None when the spacing is unknown."""
         from desktop.image_adapter import spacing_mm
@@ -535,7 +568,7 @@ class ImageView(QGraphicsView):
             return
         length_mm, length_px = bar
         x0 = (viewport.width() - length_px) / 2
-        y0 = viewport.height() - 18
+        y0 = viewport.height() - 14
         pen = QPen(QColor("#e0e6ea"), 2)
         painter.setPen(pen)
         painter.drawLine(QPointF(x0, y0), QPointF(x0 + length_px, y0))

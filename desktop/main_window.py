@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or AppSettings()
         self.setWindowTitle(APP_TITLE)
         self.setAccessibleName("XRayView main window")
+        self._set_window_icon()
         self.setAcceptDrops(True)
         self.resize(1400, 900)
         self.model_state = "starting"  # -> "none" | "loading" -> "ready" | "failed"
@@ -96,6 +97,15 @@ class MainWindow(QMainWindow):
         self._install_optional_tools()
 
     # ==================================================================================== construction
+    def _set_window_icon(self) -> None:
+        from PySide6.QtGui import QIcon
+
+        from desktop.paths import resources_dir
+
+        icon_path = resources_dir() / "icons" / "xrayview.png"
+        if icon_path.is_file():
+            self.setWindowIcon(QIcon(str(icon_path)))
+
     def _build_docks(self) -> None:
         self.ai_panel = AiPanel(self._colormaps)
         scroll = QScrollArea()

@@ -45,8 +45,9 @@ def _style_sheet(colors: dict[str, str]) -> str:
                  font-weight: 600; }}
     QGroupBox::title {{ subcontrol-origin: margin; left: 8px; padding: 0 4px; color: {ACCENT}; }}
     QLabel#callLabel {{ font-size: 20px; font-weight: 700; padding: 6px; border-radius: 4px;
-                        background: {colors['alt']}; color: {NEGATIVE}; }}
-    QLabel#callLabel[positive="true"] {{ color: {POSITIVE}; }}
+                        background: {colors['alt']}; }}
+    QLabel#callLabel[call="negative"] {{ color: {NEGATIVE}; }}
+    QLabel#callLabel[call="positive"] {{ color: {POSITIVE}; }}
     QLabel#notice {{ color: {colors['disabled']}; font-size: 11px; }}
     QLabel#aiStatus {{ color: {colors['disabled']}; }}
     QProgressBar {{ border: 1px solid {colors['mid']}; border-radius: 3px; text-align: center; height: 18px;

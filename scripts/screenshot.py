@@ -18,7 +18,9 @@ sys.path.insert(0, str(ROOT))
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", help="model bundle folder (default: the shipped default model, if any)")
-    parser.add_argument("--image", default=str(ROOT / "resources/samples/chest-pa-sample.png"))
+    parser.add_argument("--image", default=str(ROOT / "resources/samples/chest-pa-sample.dcm"),
+                        help="default: the bundled sample as DICOM (same pixels as the PNG, with metadata)")
+    parser.add_argument("--no-measure", action="store_true", help="do not draw the demonstration measurement")
     parser.add_argument("--out", default=str(ROOT / "docs/screenshot.png"))
     parser.add_argument("--size", default="1500x920")
     parser.add_argument("--timeout", type=float, default=240.0)
@@ -55,6 +57,12 @@ def main() -> int:
         app.quit()
 
     def after_result(_=None) -> None:
+        if not args.no_measure and window.image is not None and not window.view.measurement_labels():
+            from PySide6.QtCore import QPointF
+
+            height, width = window.image.modality.shape
+            # a horizontal line across the thorax at mid-height, to show the distance tool
+            window.view.add_measurement(QPointF(width * 0.17, height * 0.62), QPointF(width * 0.84, height * 0.62))
         QTimer.singleShot(800, shoot)  # let the heatmap and panels paint
 
     window.prediction_shown.connect(after_result)

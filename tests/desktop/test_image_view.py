@@ -162,3 +162,18 @@ def test_pixel_value_under_cursor_is_in_modality_units(make_window, qtbot, chest
     expected = image.modality[row, col]
     assert expected > 255  # 12-bit data: these are modality values, not display bytes
     assert float(value) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_orientation_labels_follow_rotation_and_flip(make_window, qtbot, project_root):
+    window = make_window()
+    open_and_wait(qtbot, window, project_root / "resources/samples/chest-pa-sample.dcm")  # Patient Orientation L\F
+    view = window.view
+    assert view.edge_labels() == {"right": "L", "left": "R", "bottom": "F", "top": "H"}
+    lines = view._corner_lines()
+    assert "ANONYMOUS SAMPLE" in lines["top_left"]
+    assert any("2024-01-15 09:30" in line for line in lines["top_right"])
+    view.flip_horizontal()
+    assert view.edge_labels() == {"right": "R", "left": "L", "bottom": "F", "top": "H"}
+    view.flip_horizontal()
+    view.rotate_by(90)  # clockwise: the image's +x (patient left) now points down
+    assert view.edge_labels() == {"bottom": "L", "top": "R", "left": "F", "right": "H"}
