@@ -6,7 +6,8 @@ upscaled in floating point (bicubic) to 2,000 x 2,500, spread over 12 bits, with
 
 Each syntax is timed in its own fresh interpreter (so peak RSS is per syntax): `decode_ms` is pydicom's decoder
 alone (first frame to a NumPy array), `load_image_ms` the whole `inference.image_io.load_image` (read + decode +
-pixel pipeline + presets). Medians over --runs runs after one warm-up. Prints one JSON object.
+pixel pipeline + presets; GDCM-only syntaxes decode in a worker process, started by the warm-up). Medians
+over --runs runs after one warm-up. Prints one JSON object.
 
     .venv/bin/python bench/bench_decode.py [--runs 7]
 """
@@ -16,6 +17,7 @@ import argparse
 import json
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -33,6 +35,7 @@ SYNTAXES = {
     "uncompressed_explicit_le": "1.2.840.10008.1.2.1",
     "rle_lossless": "1.2.840.10008.1.2.5",
     "jpeg_ls_lossless": "1.2.840.10008.1.2.4.80",
+    "jpeg_lossless_sv1": "1.2.840.10008.1.2.4.70",  # written with dcmtk; decoded by GDCM in its worker process
     "jpeg_2000_lossless": "1.2.840.10008.1.2.4.90",
     "jpeg_2000_lossy": "1.2.840.10008.1.2.4.91",
 }
@@ -55,6 +58,8 @@ def build_files(folder: Path) -> dict[str, Path]:
     pixels = build_pixels()
     files = {}
     for name, uid in SYNTAXES.items():
+        if uid == "1.2.840.10008.1.2.4.70" and not shutil.which("dcmcjpeg"):
+            continue
         files[name] = make_dicom_from_array(pixels, folder / f"{name}.dcm", bits_stored=BITS_STORED,
                                             transfer_syntax=uid, window=(2048, 4096, "FULL"),
                                             j2k_compression_ratio=10.0)
@@ -99,6 +104,18 @@ def worker(path: Path, runs: int) -> dict:
         timings[label] = round(statistics.median(samples), 1)
         timings[label.replace("_ms", "_runs_ms")] = " ".join(f"{s:.1f}" for s in samples)
     image = load_image(path)
+    from inference import gdcm_sandbox
+
+    worker_rss = None  # GDCM-only syntaxes: the decoding worker process's own peak
+    executor = gdcm_sandbox._executor
+    for process in (getattr(executor, "_processes", None) or {}).values():
+        try:
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            worker_rss = round(int(status.split("VmHWM:")[1].split()[0]) / 1024.0, 1)
+        except (OSError, IndexError, ValueError):
+            pass
+    if worker_rss is not None:
+        timings["gdcm_worker_peak_rss_mb"] = worker_rss
     return {**timings, "file_bytes": path.stat().st_size, "shape": list(image.shape),
             "peak_rss_mb": peak_rss_mb(), "peak_rss_after_imports_mb": rss_after_imports}
 
