@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         export = ExportOptions(out=args.out, name=args.name, version=args.model_version,
                                description=args.description, positive_label=args.positive_label,
                                target_sensitivity=args.target_sensitivity, limitations=args.limitation,
-                               experimental=args.experimental, card_extra=card_extra, command=command_line(),
+                               experimental=args.experimental, card_extra=card_extra, command=command_line(argv),
                                tta_report=args.tta)
         bar = _ProgressBar(enabled=not args.quiet and distributed.rank() == 0)
         outcome = run_training(config, data, export, device, work_dir=args.work_dir, resume=args.resume,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import os
 import platform
 import re
 import sys
@@ -136,10 +137,11 @@ def build_card(inputs: CardInputs) -> dict:
     return card
 
 
-def command_line() -> str:
+def command_line(argv: list[str] | None = None, program: str = "xrayview-train") -> str:
+    """The command as a user would retype it (the console-script name, the given arguments)."""
     import shlex
 
-    program = Path(sys.argv[0]).name
-    if program in ("__main__.py", "cli_train.py"):
-        program = "python -m training.cli_train"
-    return " ".join([program] + [shlex.quote(a) for a in sys.argv[1:]])
+    args = sys.argv[1:] if argv is None else list(argv)
+    if os.environ.get("WORLD_SIZE", "1") != "1":
+        program = f"torchrun --nproc_per_node={os.environ['WORLD_SIZE']} -m training.cli_train"
+    return " ".join([program] + [shlex.quote(str(a)) for a in args])

@@ -121,6 +121,15 @@ def threshold_table(labels: Sequence[int], probs: Sequence[float],
     return rows
 
 
+def _between_scores(probs: np.ndarray, cut: float) -> float:
+    """Move a cut that sits exactly on a score to halfway down to the next lower score: same decisions on
+    these data, but a positive whose probability is recomputed a rounding error lower stays positive."""
+    lower = probs[probs < cut]
+    if lower.size == 0:
+        return float(cut)
+    return float((cut + lower.max()) / 2.0)
+
+
 def youden_threshold(labels: Sequence[int], probs: Sequence[float]) -> float:
     """The threshold maximising sensitivity + specificity - 1 (ties: the one closest to 0.5)."""
     labels = np.asarray(labels).astype(int)
@@ -132,7 +141,7 @@ def youden_threshold(labels: Sequence[int], probs: Sequence[float]) -> float:
     j = tpr - fpr
     best = np.flatnonzero(np.isclose(j, j.max()))
     choice = best[np.argmin(np.abs(thresholds[best] - 0.5))]
-    return float(thresholds[choice])
+    return _between_scores(probs, float(thresholds[choice]))
 
 
 def target_sensitivity_threshold(labels: Sequence[int], probs: Sequence[float], target: float) -> float:
@@ -144,7 +153,7 @@ def target_sensitivity_threshold(labels: Sequence[int], probs: Sequence[float], 
         return 0.5
     # sensitivity at t = fraction of positives with p >= t; keep ceil(target*n) positives above t
     needed = max(1, math.ceil(target * positives.size - 1e-9))
-    return float(positives[positives.size - needed])
+    return _between_scores(probs, float(positives[positives.size - needed]))
 
 
 def roc_points(labels: Sequence[int], probs: Sequence[float]) -> dict:

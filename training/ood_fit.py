@@ -1,0 +1,206 @@
+"""Fits a bundle's out-of-distribution guard (see inference/ood.py) on the training split's features,
+sets its threshold on the validation split and measures its false-warning rate on the test split.
+
+Used by the training export for every new model, and standalone to add a guard to a bundle that was trained
+before (its data_manifest.csv says which file was in which split):
+
+    python -m training.ood_fit --bundle resources/models/NAME --data ../shared/data/chest-xray-pneumonia/train \
+        --expected-body-part CHEST --measure-ood
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from inference.bundle import CARD_FILE, load_bundle, write_bundle
+from inference.errors import XRayViewError
+from inference.ood import METHOD, OOD_FILE, FeatureGuard, capture_features
+from inference.preprocess import InputSpec
+
+DEFAULT_QUANTILE = 0.995
+DEFAULT_COMPONENTS = 64
+
+
+@torch.no_grad()
+def split_features(model: nn.Module, images_uint8: torch.Tensor, mean: Sequence[float], std: Sequence[float],
+                   device: torch.device | str = "cpu", batch_size: int = 64) -> np.ndarray:
+    """Pooled features [N, D] of uint8 display-space images [N, C, H, W] (the training cache format)."""
+    model.eval()
+    mean_t = torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1)
+    std_t = torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1)
+    chunks = []
+    with capture_features(model) as captured:
+        for start in range(0, images_uint8.shape[0], batch_size):
+            batch = images_uint8[start:start + batch_size].float().div_(255.0)
+            batch = ((batch - mean_t) / std_t).to(device)
+            model(batch)
+            chunks.append(captured.pop())
+    if not chunks:
+        return np.zeros((0, 0), dtype=np.float32)
+    return torch.cat(chunks).numpy()
+
+
+def fit_guard(train_features: np.ndarray, val_features: np.ndarray, test_features: np.ndarray | None = None,
+              quantile: float = DEFAULT_QUANTILE, n_components: int = DEFAULT_COMPONENTS,
+              dataset: str = "") -> tuple[FeatureGuard, dict[str, Any]]:
+    """The guard and the card's `ood` block (method, threshold and the rates it was measured at)."""
+    guard = FeatureGuard.fit(train_features, n_components=n_components)
+    guard.calibrate(val_features, quantile=quantile)
+    rates = [{"dataset": dataset, "split": "validation", "n": int(len(val_features)), "kind": "in-distribution",
+              "warning_rate": round(float((guard.score(val_features) > guard.threshold).mean()), 4)}]
+    if test_features is not None and len(test_features):
+        rates.append({"dataset": dataset, "split": "test", "n": int(len(test_features)), "kind": "in-distribution",
+                      "warning_rate": round(float((guard.score(test_features) > guard.threshold).mean()), 4)})
+    block = {
+        "method": METHOD,
+        "description": ("Warns when the Mahalanobis distance of the image's pooled classifier features to the "
+                        "training features (top principal components plus scaled residual) exceeds the "
+                        f"{quantile:.1%} quantile of the validation images' distances; also warns for non-"
+                        "radiograph DICOM modalities, unexpected body parts and colour images."),
+        "file": OOD_FILE,
+        "n_components": int(guard.components.shape[0]),
+        "feature_dim": int(guard.mean.shape[0]),
+        "quantile": quantile,
+        "threshold": round(float(guard.threshold), 6),
+        "rates": rates,
+    }
+    return guard, block
+
+
+def guard_file_bytes(guard: FeatureGuard) -> bytes:
+    from safetensors.torch import save
+
+    return save(guard.tensors())
+
+
+def _manifest_splits(bundle_dir: Path, data_root: Path) -> dict[str, list[Path]]:
+    manifest = bundle_dir / "data_manifest.csv"
+    if not manifest.is_file():
+        raise XRayViewError(f"{manifest}: missing; the bundle does not record its training splits")
+    splits: dict[str, list[Path]] = {}
+    with manifest.open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            splits.setdefault(row["split"], []).append(data_root / row["relpath"])
+    return splits
+
+
+def _decode(paths: list[Path], spec: InputSpec) -> torch.Tensor:
+    from training.cache import decode_images
+
+    decoded = decode_images(paths, spec)
+    return decoded.images[torch.from_numpy(decoded.ok)]
+
+
+def measure_ood_sets(model: nn.Module, spec: InputSpec, guard: FeatureGuard, card: dict[str, Any],
+                     sets: dict[str, list[Path]]) -> list[dict[str, Any]]:
+    """Warning rates of the full guard (rules + features) on sets of images that are NOT like the training data."""
+    from inference.image_io import load_image
+    from inference.ood import assess
+    from inference.preprocess import to_model_tensor
+
+    model.eval()
+    results = []
+    for name, paths in sets.items():
+        warned = total = 0
+        for path in paths:
+            try:
+                image = load_image(path)
+            except XRayViewError:
+                continue
+            with torch.no_grad(), capture_features(model) as captured:
+                model(to_model_tensor(image.render(), spec))
+            total += 1
+            warned += assess(image, captured[0], guard, card).warning
+        results.append({"dataset": name, "n": total, "kind": "out-of-distribution",
+                        "warning_rate": round(warned / max(total, 1), 4)})
+    return results
+
+
+def default_ood_sets(shared_data: Path, limit: int = 200) -> dict[str, list[Path]]:
+    """CT/MR slices shipped with pydicom, scikit-image's sample photographs, and bone-fracture radiographs."""
+    from pydicom.data import get_testdata_file
+
+    sets: dict[str, list[Path]] = {}
+    ct_mr = [get_testdata_file(name, download=False) for name in ("CT_small.dcm", "MR_small.dcm")]
+    sets["pydicom CT/MR test files"] = [Path(p) for p in ct_mr if p]
+    try:
+        import skimage
+
+        photo_dir = Path(skimage.__file__).parent / "data"
+        names = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png", "retina.jpg",
+                 "camera.png", "text.png", "page.png", "coins.png", "moon.png", "brick.png", "grass.png",
+                 "gravel.png", "horse.png", "hubble_deep_field.jpg", "ihc.png", "logo.png", "color.png", "cell.png")
+        sets["scikit-image sample photographs"] = [photo_dir / n for n in names if (photo_dir / n).is_file()]
+    except ImportError:
+        pass
+    fracture_val = shared_data / "bone-fracture" / "val"
+    if fracture_val.is_dir():
+        files = sorted(p for p in fracture_val.rglob("*") if p.is_file())
+        step = max(1, len(files) // limit)
+        sets["bone-fracture radiographs (val)"] = files[::step][:limit]
+    return sets
+
+
+def add_guard_to_bundle(bundle_dir: Path, data_root: Path, out_dir: Path | None = None,
+                        expected_body_parts: Sequence[str] = (), quantile: float = DEFAULT_QUANTILE,
+                        n_components: int = DEFAULT_COMPONENTS, measure_ood: bool = False,
+                        shared_data: Path | None = None) -> dict[str, Any]:
+    bundle = load_bundle(bundle_dir)
+    card = json.loads(json.dumps(bundle.card))
+    spec = InputSpec.from_card(card)
+    model = bundle.build("cpu")
+    splits = _manifest_splits(bundle_dir, data_root)
+    mean, std = card["input"]["normalisation"]["mean"], card["input"]["normalisation"]["std"]
+    features = {name: split_features(model, _decode(paths, spec), mean, std) for name, paths in splits.items()}
+    dataset = (card.get("training_data") or [{}])[0].get("name", "")
+    guard, block = fit_guard(features["train"], features["val"], features.get("test"), quantile=quantile,
+                             n_components=n_components, dataset=dataset)
+    if expected_body_parts:
+        block["expected_body_parts"] = [p.upper() for p in expected_body_parts]
+    card["ood"] = block
+    if measure_ood:
+        block["rates"].extend(measure_ood_sets(model, spec, guard, card,
+                                               default_ood_sets(shared_data or data_root.parent.parent)))
+    payload = guard_file_bytes(guard)
+    block["sha256"] = hashlib.sha256(payload).hexdigest()
+    extras = {p.name: p.read_bytes() for p in bundle_dir.iterdir()
+              if p.is_file() and p.name not in (CARD_FILE, bundle.weights_path.name, OOD_FILE)}
+    extras[OOD_FILE] = payload
+    write_bundle(out_dir or bundle_dir, bundle.state_dict(), card, weights_file=bundle.weights_path.name,
+                 extra_files=extras)
+    return block
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.ood_fit", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bundle", type=Path, required=True)
+    parser.add_argument("--data", type=Path, required=True, help="the training data root the manifest refers to")
+    parser.add_argument("--out", type=Path, default=None, help="write here instead of replacing --bundle")
+    parser.add_argument("--expected-body-part", action="append", default=[])
+    parser.add_argument("--quantile", type=float, default=DEFAULT_QUANTILE)
+    parser.add_argument("--components", type=int, default=DEFAULT_COMPONENTS)
+    parser.add_argument("--measure-ood", action="store_true",
+                        help="also measure warning rates on CT/MR, photographs and bone-fracture images")
+    parser.add_argument("--shared-data", type=Path, default=None)
+    args = parser.parse_args(argv)
+    try:
+        block = add_guard_to_bundle(args.bundle, args.data, args.out, args.expected_body_part, args.quantile,
+                                    args.components, args.measure_ood, args.shared_data)
+    except XRayViewError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(block))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
