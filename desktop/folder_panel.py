@@ -1,6 +1,7 @@
 """Side panel listing the images of an opened folder (recursive), with thumbnails made in the background."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -51,9 +52,18 @@ class FolderPanel(QWidget):
         return [Path(self.list.item(i).data(PATH_ROLE)) for i in range(self.list.count())]
 
     def set_folder(self, folder: str | Path) -> list[Path]:
+        """Lists the images under `folder` (recursive) and starts their thumbnails."""
+        return self._show(Path(folder), find_images(Path(folder)))
+
+    def set_files(self, paths: list[Path]) -> list[Path]:
+        """Lists a chosen set of files (multi-select in File > Open, several dropped files)."""
+        paths = [Path(p) for p in paths]
+        common = Path(os.path.commonpath([str(p.parent) for p in paths])) if paths else Path(".")
+        return self._show(common, paths)
+
+    def _show(self, folder: Path, paths: list[Path]) -> list[Path]:
         self.cancel()
-        self._folder = Path(folder)
-        paths = find_images(self._folder)
+        self._folder = folder
         self.list.clear()
         self._items.clear()
         for path in paths:

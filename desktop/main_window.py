@@ -400,6 +400,9 @@ class MainWindow(QMainWindow):
             self.open_folder(folders[0])
             return
         files = expand_paths(paths)
+        if len(files) > 1:
+            self.folder_dock.show()
+            self.folder_panel.set_files(files)
         if files:
             self.open_path(str(files[0]))
 
@@ -758,6 +761,6 @@ class MainWindow(QMainWindow):
         self.folder_panel.cancel()
         if self._load_job is not None:
             self._load_job.cancel()
-        self.analysis.shutdown()
+        self.analysis.shutdown(timeout_ms=30_000)  # a running forward pass cannot be interrupted: wait for it
         error_reporting.set_notifier(None)
         super().closeEvent(event)

@@ -216,3 +216,14 @@ def test_model_card_dialog_shows_intended_use_and_threshold_table(qtbot, tiny_bu
     assert "not for diagnostic use" in text
     assert "Experimental model" in text
     assert "0.760" in text  # sensitivity row from the fixture's threshold table
+
+
+def test_several_files_open_as_a_list(make_window, qtbot, chest_png, chest_dicom):
+    window = make_window()
+    with qtbot.waitSignal(window.image_shown, timeout=30_000):
+        window.open_paths([chest_png, chest_dicom])
+    assert window.folder_panel.paths() == [chest_png, chest_dicom]
+    assert window.image.path == chest_png
+    with qtbot.waitSignal(window.image_shown, timeout=30_000):
+        window.actions_by_name["next_image"].trigger()
+    assert window.image.path == chest_dicom
