@@ -2,7 +2,11 @@
 
 The format is decided by the file's content, never by its extension (a PNG named .dcm still loads). Every
 expected failure raises an `ImageLoadError` subclass naming the file and a reason a person understands.
-Images above `MAX_PIXELS` are refused from the header, before any pixel is decoded.
+Images above `MAX_PIXELS` (80 million pixels) are refused from the header, before any pixel is decoded.
+
+Modules behind it: `inference.xray_image` (XRayImage, MAX_PIXELS), `inference.windowing` (WindowPreset, the
+DICOM VOI formulas), `inference.dicom_pixels` (DICOM pixel pipeline), `inference.raster_io` (Pillow formats),
+`inference.gdcm_sandbox` (GDCM decoding in a worker process, because GDCM can abort on damaged data).
 """
 from __future__ import annotations
 

@@ -85,3 +85,12 @@ def test_exif_orientation_applied(xray8, tmp_path):
     image = load_image(path)
     assert image.shape == (xray8.shape[1], xray8.shape[0])
     assert any("EXIF" in notice for notice in image.notices)
+
+
+def test_sniff_format_by_content(xray8_png, real_xray_jpeg, build_dicom, xray8):
+    from inference.image_io import sniff_format
+
+    assert sniff_format(xray8_png.read_bytes()[:132]) == "png"
+    assert sniff_format(real_xray_jpeg.read_bytes()[:132]) == "jpeg"
+    assert sniff_format(build_dicom(xray8).read_bytes()[:132]) == "dicom"
+    assert sniff_format(b"hello world, not an image at all" * 5) is None
