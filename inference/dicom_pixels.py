@@ -114,6 +114,7 @@ def read_dicom(path: Path, has_preamble: bool = True) -> XRayImage:
     if not windows:
         windows = [_default_window(modality, padding_mask, bits_stored, signed, modality_of, is_colour)]
     inverted = (photometric == "MONOCHROME1") != (str(ds.get("PresentationLUTShape", "")).upper() == "INVERSE")
+    _note_lossy(ds, transfer_syntax, notices)
     spacing, spacing_source = _pixel_spacing(ds, notices)
     header = _header_only(ds, notices)
     metadata = _metadata(header, transfer_syntax)
@@ -410,6 +411,18 @@ def _default_window(modality: np.ndarray, padding_mask: np.ndarray | None, bits_
     if values.size == 0:
         values = modality
     return window_from_range(float(values.min()), float(values.max()), "Min-max")
+
+
+_LOSSY_SYNTAXES = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81",
+                   "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.203"}
+
+
+def _note_lossy(ds: Dataset, transfer_syntax: UID, notices: list[str]) -> None:
+    """Says when the pixels went through lossy compression (now or earlier in the image's life)."""
+    if str(transfer_syntax) in _LOSSY_SYNTAXES or str(ds.get("LossyImageCompression", "")).strip() == "01":
+        ratio = _as_list(ds.get("LossyImageCompressionRatio"))
+        detail = f", ratio {float(ratio[0]):.3g}:1" if ratio and _float(ratio[0], None) else ""
+        notices.append(f"lossy-compressed image ({transfer_syntax.name}{detail}): fine detail may be altered")
 
 
 def _pixel_spacing(ds: Dataset, notices: list[str]) -> tuple[tuple[float, float] | None, str | None]:

@@ -48,6 +48,7 @@ def test_lossless_8_bit_renders_identically_to_png(syntax, photometric, xray8, x
     expected_stored = xray8 if photometric == "MONOCHROME2" else 255 - xray8
     np.testing.assert_array_equal(image.modality, expected_stored.astype(np.float32))
     np.testing.assert_array_equal(image.render(), load_image(xray8_png).render())
+    assert image.notices == []
 
 
 @pytest.mark.parametrize("syntax", [pytest.param(s, id=s.name, marks=_dcmtk_if_needed(s)) for s in LOSSLESS])
@@ -82,6 +83,7 @@ def test_lossy_syntaxes_stay_close_to_the_source(syntax, bits, max_error, max_me
     error = np.abs(image.modality.astype(np.float64) - source)
     assert error.max() <= max_error
     assert 0 < error.mean() <= max_mean_error  # lossy for real, yet close
+    assert any("lossy-compressed" in notice for notice in image.notices)
 
 
 @needs_dcmtk
