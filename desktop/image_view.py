@@ -98,6 +98,11 @@ class ImageView(QGraphicsView):
         return self._window
 
     @property
+    def value_range(self) -> tuple[float, float]:
+        """Lowest and highest finite modality value of the image shown."""
+        return self._value_range
+
+    @property
     def zoom(self) -> float:
         return self._zoom
 

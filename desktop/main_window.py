@@ -492,7 +492,7 @@ class MainWindow(QMainWindow):
         from desktop.image_adapter import window_presets
 
         self.window_menu.clear()
-        presets = window_presets(self.image, self.view._value_range)
+        presets = window_presets(self.image, self.view.value_range)
         for index, preset in enumerate(presets):
             label = preset.name + (" (file)" if preset.source == "file" else "")
             action = self.window_menu.addAction(label, lambda p=preset: self.view.set_window_preset(p))

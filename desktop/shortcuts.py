@@ -30,6 +30,10 @@ SHORTCUTS: dict[str, tuple[str, str]] = {
     "shortcuts": ("F1", "This list of shortcuts"),
 }
 
+EXTRA_KEYS = (
+    ("Ctrl+1 … Ctrl+9", "Window/level presets (the file's own first, then standard ones; View menu)"),
+)
+
 MOUSE_HELP = (
     ("Wheel", "Zoom around the cursor"),
     ("Left drag", "Pan (or measure, with the distance tool on)"),
@@ -38,7 +42,8 @@ MOUSE_HELP = (
 
 
 def shortcuts_html() -> str:
-    rows = "".join(f"<tr><td><b>{key}</b></td><td>{text}</td></tr>" for key, text in SHORTCUTS.values())
+    rows = "".join(f"<tr><td><b>{key}</b></td><td>{text}</td></tr>"
+                   for key, text in list(SHORTCUTS.values()) + list(EXTRA_KEYS))
     mouse = "".join(f"<tr><td><b>{key}</b></td><td>{text}</td></tr>" for key, text in MOUSE_HELP)
     return (f"<h3>Keyboard</h3><table cellpadding='3'>{rows}</table>"
             f"<h3>Mouse</h3><table cellpadding='3'>{mouse}</table>")

@@ -177,3 +177,36 @@ def test_orientation_labels_follow_rotation_and_flip(make_window, qtbot, project
     view.flip_horizontal()
     view.rotate_by(90)  # clockwise: the image's +x (patient left) now points down
     assert view.edge_labels() == {"bottom": "L", "top": "R", "left": "F", "right": "H"}
+
+
+def test_every_shortcut_is_bound_and_listed_in_help(make_window):
+    from PySide6.QtGui import QKeySequence
+
+    from desktop.shortcuts import SHORTCUTS, shortcuts_html
+
+    window = make_window()
+    help_text = shortcuts_html()
+    for name, (key, description) in SHORTCUTS.items():
+        action = window.actions_by_name[name]
+        assert action.shortcut() == QKeySequence(key), name
+        assert description in help_text
+    # keyboard: I inverts the image shown
+    assert window.actions_by_name["invert"].shortcut().toString() == "I"
+
+
+def test_keyboard_shortcuts_drive_the_view(make_window, qtbot, chest_png):
+    from PySide6.QtCore import Qt
+
+    window = make_window()
+    open_and_wait(qtbot, window, chest_png)
+    window.activateWindow()
+    window.view.setFocus()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    qtbot.keyClick(window.view, Qt.Key.Key_I)
+    assert window.view.inverted
+    qtbot.keyClick(window.view, Qt.Key.Key_1)
+    assert window.view.zoom == 1.0
+    qtbot.keyClick(window.view, Qt.Key.Key_F)
+    assert window.view.zoom != 1.0
+    qtbot.keyClick(window.view, Qt.Key.Key_R)
+    assert not window.view.inverted

@@ -20,4 +20,5 @@ def test_signal_emit_keeps_reference_counts_balanced(qapp):
         emitter.done.emit()
     after = (sys.getrefcount(True), sys.getrefcount(False), sys.getrefcount(None))
     assert len(received) == 200
-    assert [a - b for a, b in zip(after, before)] == [0, 0, 0]
+    # 400 emits: the broken binding loses 400 references; other threads may move the counts a little
+    assert all(a - b > -50 for a, b in zip(after, before)), (before, after)
