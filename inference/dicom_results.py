@@ -124,7 +124,8 @@ def build_secondary_capture(image: Any, prediction: Any, *, rgb: np.ndarray | No
     series_uid = series_instance_uid or generate_uid()
     orientation = _patient_orientation(source)
     common = dict(pixel_array=pixels, photometric_interpretation="RGB", bits_allocated=8,
-                  coordinate_system="PATIENT", patient_orientation=orientation,
+                  # highdicom insists on an orientation here; it is blanked below when the source has none
+                  coordinate_system="PATIENT", patient_orientation=orientation or ("L", "F"),
                   series_instance_uid=series_uid, series_number=SC_SERIES_NUMBER, sop_instance_uid=generate_uid(),
                   instance_number=instance_number, manufacturer=MANUFACTURER,
                   transfer_syntax_uid=ExplicitVRLittleEndian)
@@ -138,7 +139,10 @@ def build_secondary_capture(image: Any, prediction: Any, *, rgb: np.ndarray | No
     except (ValueError, TypeError, AttributeError) as error:
         raise DicomResultError(getattr(image, "path", None), f"cannot build the Secondary Capture: {error}") from None
     model = _model_identity(prediction)
+    if orientation is None:
+        sc.PatientOrientation = ""  # type 2: the source does not say which way is up, so neither do we
     sc.ImageType = ["DERIVED", "SECONDARY"]
+    sc.ConversionType = "WSD"  # made on a workstation, not digitised from film or captured from a video interface
     sc.BurnedInAnnotation = "YES"
     sc.RecognizableVisualFeatures = "NO"
     sc.SeriesDescription = f"AI heatmap ({NOT_FOR_DIAGNOSIS_ASCII})"[:64]

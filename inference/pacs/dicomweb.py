@@ -85,6 +85,7 @@ class DicomWebClient:
         for index, inst in enumerate(instances):
             self._raise_if_cancelled(cancel)
             report(index, len(instances), f"WADO-RS: {index} of {len(instances)} images")
+            self._raise_if_cancelled(cancel)
             series_uid = inst.get("SeriesInstanceUID", series_instance_uid)
             url = (f"/studies/{study_instance_uid}/series/{series_uid}/instances/{inst.SOPInstanceUID}")
             response = self._request("GET", url, headers={"Accept": f"{MULTIPART_DICOM}; transfer-syntax=*"})
@@ -105,6 +106,7 @@ class DicomWebClient:
         for index, (sop_uid, payload) in enumerate(payloads):
             self._raise_if_cancelled(cancel)
             report(index, len(payloads), f"STOW-RS: sending {sop_uid}")
+            self._raise_if_cancelled(cancel)
             boundary = uuid.uuid4().hex
             body = (f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + payload
                     + f"\r\n--{boundary}--\r\n".encode())

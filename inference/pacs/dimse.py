@@ -146,6 +146,7 @@ class DimseClient:
             for index, ds in enumerate(datasets):
                 _raise_if_cancelled(cancel, self.node.label, assoc)
                 report(index, len(datasets), f"sending {ds.SOPInstanceUID}")
+                _raise_if_cancelled(cancel, self.node.label, assoc)
                 status = assoc.send_c_store(ds, msg_id=index + 1)
                 code = self._status_code(status, "C-STORE", assoc)
                 if code_to_category(code) in ("Success", "Warning"):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import socket
 import threading
 import time
 
@@ -11,7 +12,7 @@ import pydicom
 import pytest
 from pydicom.uid import generate_uid
 
-from inference.errors import PacsCancelledError, PacsConnectionError, PacsOperationError
+from inference.errors import PacsCancelledError, PacsConnectionError, PacsOperationError, PacsTimeoutError
 from inference.pacs import StudyQuery, client_for
 from tests.helpers.orthanc import OrthancServer
 
@@ -82,3 +83,27 @@ def test_stopped_server_gives_connection_error_fast(tmp_path, dicomweb_node):
     with pytest.raises(PacsConnectionError, match="cannot connect"):
         client_for(node).find_studies(StudyQuery())
     assert time.monotonic() - start < 2
+
+
+def test_cancel_during_wado_and_stow(dicomweb_node, source_studies, tmp_path):
+    client = client_for(dicomweb_node)
+    cancel = threading.Event()
+    with pytest.raises(PacsCancelledError):
+        client.retrieve(pydicom.dcmread(source_studies[0].path).StudyInstanceUID, None, tmp_path, cancel=cancel,
+                        progress=lambda done, total, message: cancel.set())
+    cancel.clear()
+    with pytest.raises(PacsCancelledError):
+        client.store([source_studies[0].path], cancel=cancel, progress=lambda *a: cancel.set())
+
+
+def test_silent_http_server_times_out(dicomweb_node):
+    # accepts the TCP connection (backlog) but never answers the HTTP request
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        node = dataclasses.replace(dicomweb_node, base_url=f"http://127.0.0.1:{listener.getsockname()[1]}/dicom-web",
+                                   timeout_s=1)
+        start = time.monotonic()
+        with pytest.raises(PacsTimeoutError, match="within 1 s"):
+            client_for(node).echo()
+        assert time.monotonic() - start < 5

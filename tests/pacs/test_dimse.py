@@ -121,3 +121,22 @@ def test_silent_server_times_out(dimse_node):
         with pytest.raises(PacsTimeoutError):
             client_for(node).echo()
         assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("method", ["C-GET", "C-MOVE"])
+def test_cancel_during_retrieve(dimse_node, source_studies, tmp_path, method):
+    source = pydicom.dcmread(source_studies[0].path)
+    cancel = threading.Event()
+    client = client_for(dataclasses.replace(dimse_node, retrieve_method=method))
+    with pytest.raises(PacsCancelledError):
+        client.retrieve(source.StudyInstanceUID, None, tmp_path, cancel=cancel,
+                        progress=lambda done, total, message: cancel.set())
+    # the association was aborted cleanly: the next call works
+    assert client.echo() > 0
+
+
+def test_cancel_during_store(dimse_node, source_studies):
+    cancel = threading.Event()
+    with pytest.raises(PacsCancelledError):
+        client_for(dimse_node).store([source_studies[0].path], cancel=cancel,
+                                     progress=lambda done, total, message: cancel.set())

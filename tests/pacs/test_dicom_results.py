@@ -1,0 +1,85 @@
+"""Secondary Capture and SR builders on their own: text, geometry, UIDs, and a PNG source (no DICOM to refer to)."""
+from __future__ import annotations
+
+import numpy as np
+import pydicom
+import pytest
+from PIL import Image
+
+from inference.deid import Deidentifier
+from inference.dicom_results import (
+    NOT_FOR_DIAGNOSIS,
+    build_results,
+    build_secondary_capture,
+    build_structured_report,
+    result_text_lines,
+    save_results,
+)
+from inference.errors import DicomResultError
+from inference.image_io import load_image
+from inference.predictor import Predictor
+from tests.helpers.dicom_factory import load_gray_image
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_bundle):
+    return Predictor(tiny_bundle, device="cpu")
+
+
+def test_text_lines_name_result_probabilities_and_model(predictor, source_studies):
+    prediction = predictor.predict(load_image(source_studies[0].path), cam_method=None)
+    lines = result_text_lines(prediction)
+    assert lines[0] == NOT_FOR_DIAGNOSIS == "AI result \u2014 not for diagnostic use"
+    assert lines[1] == f"Result: {prediction.label}"
+    p = prediction.probabilities["PNEUMONIA"]
+    assert f"PNEUMONIA {p:.3f}  (threshold {prediction.threshold:.2f})" in lines
+    assert lines[-1] == f"Model: {prediction.model['name']} {prediction.model['version']}"
+
+
+def test_sc_from_dicom_keeps_study_new_series_and_references_source(predictor, source_studies):
+    image = load_image(source_studies[0].path)
+    prediction = predictor.predict(image, cam_method=None)
+    sc = build_secondary_capture(image, prediction)
+    source = image.dataset
+    assert sc.StudyInstanceUID == source.StudyInstanceUID
+    assert sc.SeriesInstanceUID != source.SeriesInstanceUID and sc.SOPInstanceUID != source.SOPInstanceUID
+    assert (sc.PatientID, str(sc.PatientName)) == ("PID-1001", "DOE^JANE")
+    assert sc.ReferencedImageSequence[0].ReferencedSOPInstanceUID == source.SOPInstanceUID
+    assert sc.ImageType == ["DERIVED", "SECONDARY"] and sc.ConversionType == "WSD"
+    # the picture: a text band on top of the (enlarged) radiograph, gray where there is no heatmap
+    pixels = sc.pixel_array
+    rows, columns = image.shape
+    scale = 512 / columns
+    assert pixels.shape[1] == 512 and pixels.shape[0] > round(rows * scale)
+    picture = pixels[-round(rows * scale):]
+    assert np.array_equal(picture[..., 0], picture[..., 2])  # no heatmap (cam_method=None): still gray
+    band = pixels[: pixels.shape[0] - round(rows * scale)]
+    assert band.max() > 200 and np.median(band) == 0  # light text on black
+
+
+def test_png_source_gets_a_new_study_and_no_sr(predictor, shared_data, tmp_path):
+    source_file = sorted((shared_data / "chest-xray-pneumonia/train/NORMAL").glob("*.jp*g"))[2]
+    png = tmp_path / "chest.png"
+    Image.fromarray(load_gray_image(source_file, 128)).save(png)
+    image = load_image(png)
+    prediction = predictor.predict(image, cam_method="gradcam")
+    (sc,) = build_results(image, prediction)
+    assert "SourceImageSequence" not in sc and sc.StudyInstanceUID
+    with pytest.raises(DicomResultError, match="needs a DICOM source"):
+        build_structured_report(image, prediction)
+    (path,) = save_results([sc], tmp_path / "out")
+    assert pydicom.dcmread(path).SOPInstanceUID == sc.SOPInstanceUID
+
+
+def test_build_results_deidentified(predictor, source_studies, tmp_path):
+    image = load_image(source_studies[1].path)
+    prediction = predictor.predict(image, cam_method=None)
+    deid = Deidentifier()
+    sc, sr = build_results(image, prediction, deidentifier=deid)
+    for ds in (sc, sr):
+        assert ds.PatientIdentityRemoved == "YES" and ds.PatientID == deid.pseudonym("PID-2002")
+        assert ds.StudyInstanceUID == deid.uid_map[image.dataset.StudyInstanceUID]
+    paths = save_results([sc, sr], tmp_path)
+    for path in paths:
+        data = path.read_bytes()
+        assert b"ROE^RICHARD" not in data and b"PID-2002" not in data and b"ACC-7002" not in data
