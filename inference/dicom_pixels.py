@@ -29,6 +29,20 @@ from pydicom.uid import (
     JPEGExtended12Bit,
 )
 
+from inference import gdcm_sandbox
+from inference.dicom_header import (
+    as_float,
+    as_int,
+    default_window,
+    file_presets,
+    functional_group_item,
+    header_only,
+    little_endian,
+    lut_table,
+    metadata_of,
+    note_lossy,
+    pixel_spacing,
+)
 from inference.errors import (
     DecoderMissingError,
     ImageLoadError,
@@ -36,13 +50,10 @@ from inference.errors import (
     TruncatedFileError,
     UnsupportedFormatError,
 )
-from inference import gdcm_sandbox
 from inference.raster_io import rgb_to_gray
-from inference.windowing import LINEAR, VOI_FUNCTIONS, WindowPreset, lut_preset, window_from_range
-from inference.xray_image import METADATA_KEYWORDS, XRayImage, check_pixel_count
+from inference.xray_image import XRayImage, check_pixel_count
 
 PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
-_PIXEL_TAGS = {0x7FE00010, 0x7FE00008, 0x7FE00009}
 
 # What to `pip install` for each compressed family (permissive back ends only).
 _INSTALL_HINTS = {
@@ -82,7 +93,7 @@ def read_dicom(path: Path, has_preamble: bool = True) -> XRayImage:
     rows, columns = int(ds.Rows), int(ds.Columns)
     check_pixel_count(path, rows, columns)
     notices: list[str] = []
-    frames = _int(ds.get("NumberOfFrames"), 1)
+    frames = as_int(ds.get("NumberOfFrames"), 1)
     if frames > 1:
         notices.append(f"multi-frame image ({frames} frames): showing the first frame")
     transfer_syntax = _transfer_syntax(ds)
@@ -110,14 +121,14 @@ def read_dicom(path: Path, has_preamble: bool = True) -> XRayImage:
         modality_of = _modality_transform(ds, signed, notices)
         modality = modality_of(stored)
 
-    windows = [] if is_colour else _file_presets(ds, signed, notices)
+    windows = [] if is_colour else file_presets(ds, signed, notices)
     if not windows:
-        windows = [_default_window(modality, padding_mask, bits_stored, signed, modality_of, is_colour)]
+        windows = [default_window(modality, padding_mask, bits_stored, signed, modality_of, is_colour)]
     inverted = (photometric == "MONOCHROME1") != (str(ds.get("PresentationLUTShape", "")).upper() == "INVERSE")
-    _note_lossy(ds, transfer_syntax, notices)
-    spacing, spacing_source = _pixel_spacing(ds, notices)
-    header = _header_only(ds, notices)
-    metadata = _metadata(header, transfer_syntax)
+    note_lossy(ds, transfer_syntax, notices)
+    spacing, spacing_source = pixel_spacing(ds, notices)
+    header = header_only(ds, notices)
+    metadata = metadata_of(header, transfer_syntax)
     return XRayImage(modality=np.ascontiguousarray(modality, dtype=np.float32), windows=windows, default_window=0,
                      inverted=inverted, padding_mask=padding_mask, metadata=metadata, pixel_spacing_mm=spacing,
                      spacing_source=spacing_source, notices=notices, dataset=header, source_format="dicom",
@@ -205,7 +216,7 @@ def _decode_first_frame(path: Path, ds: Dataset, transfer_syntax: UID) -> tuple[
 
     failures: list[str] = []
     in_process = [name for name in decoder.available_plugins if name != "gdcm"]
-    twelve_bit_jpeg = transfer_syntax == JPEGExtended12Bit and _int(ds.get("BitsStored"), 8) > 8
+    twelve_bit_jpeg = transfer_syntax == JPEGExtended12Bit and as_int(ds.get("BitsStored"), 8) > 8
     for plugin in ([] if twelve_bit_jpeg else in_process):
         try:
             return decoder.as_array(ds, index=0, as_rgb=True, decoding_plugin=plugin)
@@ -238,10 +249,10 @@ def _decode_error(path: Path, transfer_syntax: UID, failures: list[str]) -> Imag
 def _check_native_length(path: Path, ds: Dataset, transfer_syntax: UID) -> None:
     if transfer_syntax.is_compressed or "PixelData" not in ds:
         return
-    samples = _int(ds.get("SamplesPerPixel"), 1)
+    samples = as_int(ds.get("SamplesPerPixel"), 1)
     if samples == 3 and str(ds.get("PhotometricInterpretation", "")) == "YBR_FULL_422":
         samples = 2  # native 4:2:2 stores two chroma samples per two pixels
-    expected = (int(ds.Rows) * int(ds.Columns) * samples * _int(ds.get("BitsAllocated"), 8) + 7) // 8
+    expected = (int(ds.Rows) * int(ds.Columns) * samples * as_int(ds.get("BitsAllocated"), 8) + 7) // 8
     actual = len(ds.PixelData) if ds.PixelData is not None else 0
     if actual < expected:  # only the first frame is needed
         raise TruncatedFileError(
@@ -278,7 +289,7 @@ def _padding_mask(ds: Dataset, stored: np.ndarray, signed: bool) -> np.ndarray |
 
 def _signed_value(value, signed: bool, ds: Dataset) -> int:
     value = int(value[0] if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else value)
-    bits = _int(ds.get("BitsAllocated"), 16)
+    bits = as_int(ds.get("BitsAllocated"), 16)
     if signed and value >= 1 << (bits - 1):  # written as US although the data are signed
         value -= 1 << bits
     return value
@@ -288,11 +299,11 @@ def _modality_transform(ds: Dataset, signed: bool, notices: list[str]):
     """Returns stored -> modality values as a function (also used on the stored range for default windows)."""
     source = ds
     if "RescaleSlope" not in ds and "ModalityLUTSequence" not in ds:
-        source = _functional_group_item(ds, "PixelValueTransformationSequence") or ds
+        source = functional_group_item(ds, "PixelValueTransformationSequence") or ds
     if "ModalityLUTSequence" in source:
         item = source.ModalityLUTSequence[0]
         try:
-            lut, first_mapped, _bits = _lut_table(item, signed, _little_endian(ds))
+            lut, first_mapped, _bits = lut_table(item, signed, little_endian(ds))
         except (ValueError, AttributeError, IndexError) as exc:
             notices.append(f"Modality LUT ignored: it is malformed ({exc})")
         else:
@@ -303,8 +314,8 @@ def _modality_transform(ds: Dataset, signed: bool, notices: list[str]):
                 return table[index]
 
             return through_lut
-    slope = _float(source.get("RescaleSlope"), 1.0)
-    intercept = _float(source.get("RescaleIntercept"), 0.0)
+    slope = as_float(source.get("RescaleSlope"), 1.0)
+    intercept = as_float(source.get("RescaleIntercept"), 0.0)
     if slope == 0.0:
         notices.append("Rescale Slope 0 ignored (treated as 1)")
         slope = 1.0
@@ -316,27 +327,6 @@ def _modality_transform(ds: Dataset, signed: bool, notices: list[str]):
         return (values.astype(np.float64) * slope + intercept).astype(np.float32)
 
     return rescale
-
-
-def _lut_table(item: Dataset, signed: bool, little_endian: bool = True) -> tuple[np.ndarray, int, int]:
-    """(table, first mapped stored value, output bits) from a Modality/VOI LUT item (PS3.3 C.11.1.1)."""
-    entries, first_mapped, bits = (int(v) for v in item.LUTDescriptor)
-    entries = entries or 65536
-    if signed and first_mapped >= 32768:  # descriptor written as US for signed data
-        first_mapped -= 65536
-    element = item["LUTData"]
-    data = element.value
-    if isinstance(data, (bytes, bytearray)):
-        dtype = "<u2" if little_endian else ">u2"  # OW bytes stay in the file's byte order
-        table = np.frombuffer(data, dtype=dtype)
-        if bits <= 8 and len(table) * 2 == entries:  # 8-bit entries packed into OW
-            table = np.frombuffer(data, dtype=np.uint8)
-    else:
-        table = np.asarray(data if isinstance(data, (list, tuple, pydicom.multival.MultiValue)) else [data])
-    table = table[:entries].astype(np.int64)
-    if len(table) == 0:
-        raise ValueError("empty LUT")
-    return table, first_mapped, bits
 
 
 def _colour_to_gray(path: Path, ds: Dataset, stored: np.ndarray, photometric: str, notices: list[str]) -> np.ndarray:
@@ -351,159 +341,3 @@ def _colour_to_gray(path: Path, ds: Dataset, stored: np.ndarray, photometric: st
     else:
         notices.append(f"colour image ({photometric}) converted to grayscale (ITU-R BT.601 luma)")
     return rgb_to_gray(stored)
-
-
-# --- presets, spacing, metadata ----------------------------------------------------------------------------------
-
-def _file_presets(ds: Dataset, signed: bool, notices: list[str]) -> list[WindowPreset]:
-    sources = [ds]
-    for keyword in ("FrameVOILUTSequence",):
-        item = _functional_group_item(ds, keyword)
-        if item is not None:
-            sources.append(item)
-    presets: list[WindowPreset] = []
-    for source in sources:
-        presets.extend(_window_presets(source, notices))
-        for number, item in enumerate(source.get("VOILUTSequence", []) or [], start=1):
-            try:
-                lut, first_mapped, bits = _lut_table(item, signed, _little_endian(ds))
-            except (ValueError, AttributeError, IndexError, KeyError) as exc:
-                notices.append(f"VOI LUT {number} ignored: it is malformed ({exc})")
-                continue
-            name = str(item.get("LUTExplanation", "") or f"VOI LUT {number}")
-            presets.append(lut_preset(name, lut, first_mapped, bits))
-        if presets:
-            break
-    return presets
-
-
-def _window_presets(source: Dataset, notices: list[str]) -> list[WindowPreset]:
-    if "WindowCenter" not in source or "WindowWidth" not in source:
-        return []
-    centers, widths = _as_list(source.WindowCenter), _as_list(source.WindowWidth)
-    names = _as_list(source.get("WindowCenterWidthExplanation", []))
-    function = str(source.get("VOILUTFunction", LINEAR) or LINEAR).upper()
-    if function not in VOI_FUNCTIONS:
-        notices.append(f"unknown VOI LUT Function {function!r}; using LINEAR")
-        function = LINEAR
-    presets = []
-    for index, (center, width) in enumerate(zip(centers, widths)):
-        c, w = _float(center, None), _float(width, None)
-        minimum_width = 1.0 if function == LINEAR else 0.0
-        if c is None or w is None or w < minimum_width or (function != LINEAR and w <= 0):
-            notices.append(f"window preset {index + 1} ignored: center {center!r}, width {width!r} is not valid")
-            continue
-        name = str(names[index]).strip() if index < len(names) and str(names[index]).strip() else f"Window {index + 1}"
-        presets.append(WindowPreset(name=name, center=c, width=w, function=function))
-    return presets
-
-
-def _default_window(modality: np.ndarray, padding_mask: np.ndarray | None, bits_stored: int, signed: bool,
-                    modality_of, is_colour: bool) -> WindowPreset:
-    if bits_stored <= 8 or is_colour:
-        low, high = ((-(1 << (bits_stored - 1)), (1 << (bits_stored - 1)) - 1) if signed
-                     else (0, (1 << bits_stored) - 1))
-        if modality_of is not None:
-            ends = modality_of(np.array([low, high]))
-            low, high = float(min(ends)), float(max(ends))
-        return window_from_range(low, high, f"Full range ({bits_stored}-bit)")
-    values = modality[~padding_mask] if padding_mask is not None else modality
-    if values.size == 0:
-        values = modality
-    return window_from_range(float(values.min()), float(values.max()), "Min-max")
-
-
-_LOSSY_SYNTAXES = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81",
-                   "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.203"}
-
-
-def _note_lossy(ds: Dataset, transfer_syntax: UID, notices: list[str]) -> None:
-    """Says when the pixels went through lossy compression (now or earlier in the image's life)."""
-    if str(transfer_syntax) in _LOSSY_SYNTAXES or str(ds.get("LossyImageCompression", "")).strip() == "01":
-        ratio = _as_list(ds.get("LossyImageCompressionRatio"))
-        detail = f", ratio {float(ratio[0]):.3g}:1" if ratio and _float(ratio[0], None) else ""
-        notices.append(f"lossy-compressed image ({transfer_syntax.name}{detail}): fine detail may be altered")
-
-
-def _pixel_spacing(ds: Dataset, notices: list[str]) -> tuple[tuple[float, float] | None, str | None]:
-    measures = _functional_group_item(ds, "PixelMeasuresSequence")
-    for source, keyword in ((ds, "PixelSpacing"), (ds, "ImagerPixelSpacing"), (measures, "PixelSpacing")):
-        if source is None or keyword not in source:
-            continue
-        values = _as_list(source[keyword].value)
-        try:
-            row, column = float(values[0]), float(values[1])
-        except (ValueError, TypeError, IndexError):
-            notices.append(f"{keyword} {values!r} is not valid; distances are shown in pixels")
-            continue
-        if row > 0 and column > 0:
-            return (row, column), keyword
-        notices.append(f"{keyword} {values!r} is not positive; distances are shown in pixels")
-    return None, None
-
-
-def _functional_group_item(ds: Dataset, keyword: str) -> Dataset | None:
-    """`keyword`'s first item from the Shared (else first Per-Frame) Functional Groups of enhanced objects."""
-    for group_keyword in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
-        groups = ds.get(group_keyword)
-        if groups and keyword in groups[0] and groups[0][keyword].value:
-            return groups[0][keyword].value[0]
-    return None
-
-
-def _header_only(ds: Dataset, notices: list[str]) -> Dataset:
-    """The data set without its pixel data, for the viewer's tag tree. Elements too damaged to decode (an
-    unknown VR, a broken value) are left out with a notice instead of making the whole image unreadable."""
-    header = Dataset()
-    skipped = []
-    for tag in ds.keys():
-        if int(tag) in _PIXEL_TAGS:
-            continue
-        try:
-            header[tag] = ds[tag]
-        except Exception:  # noqa: BLE001 - pydicom converts values lazily and fails in many ways on damage
-            skipped.append(str(tag))
-    if skipped:
-        notices.append(f"{len(skipped)} damaged header element(s) skipped: {', '.join(skipped[:5])}")
-    header.file_meta = ds.file_meta
-    header.preamble = getattr(ds, "preamble", None)
-    return header
-
-
-def _metadata(ds: Dataset, transfer_syntax: UID) -> dict:
-    metadata: dict = {}
-    for keyword in METADATA_KEYWORDS:
-        value = ds.get(keyword, "")
-        if isinstance(value, pydicom.multival.MultiValue):
-            value = "\\".join(str(v) for v in value)
-        metadata[keyword] = value if isinstance(value, (int, float)) else str(value if value is not None else "")
-    metadata["TransferSyntaxUID"] = str(transfer_syntax)
-    metadata["TransferSyntax"] = transfer_syntax.name
-    return metadata
-
-
-def _little_endian(ds: Dataset) -> bool:
-    encoding = getattr(ds, "original_encoding", (None, True))
-    return encoding[1] is not False
-
-
-def _as_list(value) -> list:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
-        return list(value)
-    return [value]
-
-
-def _int(value, default: int) -> int:
-    try:
-        return int(value) if value not in (None, "") else default
-    except (TypeError, ValueError):
-        return default
-
-
-def _float(value, default):
-    try:
-        return float(value) if value not in (None, "") else default
-    except (TypeError, ValueError):
-        return default
