@@ -52,6 +52,7 @@ def build_report_content(image, view, prediction, card: dict, threshold: float |
     if prediction is not None:
         content.probabilities = pa.probabilities(prediction)
         content.call = call or prediction.label
+        content.positive_label = pa.positive_label(prediction)
         card_threshold = card.get("threshold")
         if threshold is not None:
             text = f"Operating threshold on P({pa.positive_label(prediction)}): {threshold:.3f}"

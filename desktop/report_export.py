@@ -22,6 +22,7 @@ class ReportContent:
     identity: list[tuple[str, str]] = field(default_factory=list)  # (field, value) rows
     probabilities: dict[str, float] = field(default_factory=dict)
     call: str = ""
+    positive_label: str | None = None
     threshold_text: str = ""
     model_lines: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
@@ -74,13 +75,14 @@ def _paint_report(painter: QPainter, writer: QPdfWriter, content: ReportContent)
         return f
 
     def text_block(text: str, points: float = 9, bold: bool = False, color: str = "#000000",
-                   left: float = 0, block_width: float | None = None) -> float:
+                   left: float = 0, block_width: float | None = None, anywhere: bool = False) -> float:
         nonlocal y
         painter.setFont(font(points, bold))
         painter.setPen(QColor(color))
         rect = QRectF(left, y, block_width or (width - left), height - y)
-        bounds = painter.boundingRect(rect, int(Qt.TextFlag.TextWordWrap), text)
-        painter.drawText(rect, int(Qt.TextFlag.TextWordWrap), text)
+        flags = int(Qt.TextFlag.TextWrapAnywhere if anywhere else Qt.TextFlag.TextWordWrap)  # UIDs, hashes
+        bounds = painter.boundingRect(rect, flags, text)
+        painter.drawText(rect, flags, text)
         y += bounds.height()
         return bounds.height()
 
@@ -121,7 +123,7 @@ def _paint_report(painter: QPainter, writer: QPdfWriter, content: ReportContent)
     if content.probabilities:
         text_block(f"Call: {content.call}", 10, True, left=0, block_width=column_w)
         text_block(content.threshold_text, 8, left=0, block_width=column_w)
-        bar_w = column_w * 0.55
+        bar_w = column_w * 0.42
         for label, probability in content.probabilities.items():
             painter.setFont(font(8))
             painter.setPen(QColor("#000000"))
@@ -131,9 +133,9 @@ def _paint_report(painter: QPainter, writer: QPdfWriter, content: ReportContent)
             painter.setPen(QPen(QColor("#888888"), 1))
             painter.drawRect(QRectF(left, y + row_h * 0.2, bar_w, row_h * 0.6))
             painter.fillRect(QRectF(left, y + row_h * 0.2, bar_w * probability, row_h * 0.6),
-                             QColor("#c0392b" if label == content.call else "#2e8b57"))
+                             QColor("#c0392b" if label == content.positive_label else "#2e8b57"))
             painter.setPen(QColor("#000000"))
-            painter.drawText(QRectF(left + bar_w + 4, y, column_w - left - bar_w, row_h),
+            painter.drawText(QRectF(left + bar_w + dpi * 0.05, y, column_w - left - bar_w, row_h),
                              int(Qt.AlignmentFlag.AlignVCenter), f"{probability * 100:.1f}%")
             y += row_h
     else:
@@ -147,7 +149,7 @@ def _paint_report(painter: QPainter, writer: QPdfWriter, content: ReportContent)
     right = column_w + gap
     text_block("File", 11, True, left=right, block_width=column_w)
     for name, value in content.identity:
-        text_block(f"{name}: {value}", 7.5, left=right, block_width=column_w)
+        text_block(f"{name}: {value}", 7.5, left=right, block_width=column_w, anywhere=len(value) > 40)
     y = max(y, left_bottom) + dpi * 0.12
 
     text_block("Model", 11, True)
