@@ -4,7 +4,7 @@ The pixels come from a real full-resolution chest radiograph (../shared/data/sam
 upscaled in floating point (bicubic) to 2,000 x 2,500, spread over 12 bits, with seeded Gaussian noise
 (sigma 2 levels, like detector noise) so the codecs see realistic, non-quantised data.
 
-Each syntax is timed in its own fresh interpreter (so peak RSS is per syntax): `decode_ms` is pydicom's decoder
+Each syntax is timed in its own fresh interpreter (so peak RSS is per syntax): `decode_ms` is pydicom's decoder with its default plugin order
 alone (first frame to a NumPy array), `load_image_ms` the whole `inference.image_io.load_image` (read + decode +
 pixel pipeline + presets; GDCM-only syntaxes decode in a worker process, started by the warm-up). Medians
 over --runs runs after one warm-up. Prints one JSON object.
