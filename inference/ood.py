@@ -186,3 +186,23 @@ def assess(image: Any, features: np.ndarray | torch.Tensor | None, guard: Featur
         if score > threshold:
             reasons.append(f"unlike the training images (distance {score:.2f} > {threshold:.2f})")
     return OODResult(warning=bool(reasons), reasons=reasons, score=score, threshold=threshold)
+
+
+def load_guard(bundle: Any) -> FeatureGuard | None:
+    """The bundle's fitted guard (None when its card has no `ood` block), checked against the card's sha256."""
+    import hashlib
+
+    from inference.errors import WeightsHashMismatchError
+
+    block = (bundle.card.get("ood") or {})
+    if not block.get("file"):
+        return None
+    path = Path(bundle.path) / block["file"]
+    payload = path.read_bytes()
+    if block.get("sha256") and hashlib.sha256(payload).hexdigest() != block["sha256"]:
+        raise WeightsHashMismatchError(path, "the OOD guard file does not match the model card's sha256; "
+                                             "the bundle was changed or damaged")
+    from safetensors.torch import load
+
+    return FeatureGuard.from_tensors(load(payload))
+
