@@ -51,7 +51,7 @@ from inference.errors import (
     UnsupportedFormatError,
 )
 from inference.raster_io import rgb_to_gray
-from inference.xray_image import XRayImage, check_pixel_count
+from inference.xray_image import XRayImage, check_pixel_count, colourfulness
 
 PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
@@ -107,6 +107,7 @@ def read_dicom(path: Path, has_preamble: bool = True) -> XRayImage:
     signed = int(info.get("pixel_representation", ds.get("PixelRepresentation", 0))) == 1
     is_colour = stored.ndim == 3 or photometric == "PALETTE COLOR"
 
+    chroma = colourfulness(stored) if stored.ndim == 3 else 0.0
     if is_colour:
         stored = _colour_to_gray(path, ds, stored, photometric, notices)
         bits_stored = 8 if stored.dtype == np.uint8 else bits_stored
@@ -135,7 +136,7 @@ def read_dicom(path: Path, has_preamble: bool = True) -> XRayImage:
     return XRayImage(modality=np.ascontiguousarray(modality, dtype=np.float32), windows=windows, default_window=0,
                      inverted=inverted, padding_mask=padding_mask, metadata=metadata, pixel_spacing_mm=spacing,
                      spacing_source=spacing_source, notices=notices, dataset=header, source_format="dicom",
-                     path=path, bits_stored=bits_stored, photometric=photometric)
+                     path=path, bits_stored=bits_stored, photometric=photometric, colourfulness=chroma)
 
 
 # --- reading and decoding ----------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from inference.xray_image import colourfulness  # noqa: F401  (re-exported for callers)
+
 OOD_FILE = "ood_guard.safetensors"
 METHOD = "mahalanobis-pca"
 
@@ -145,16 +147,6 @@ class FeatureGuard:
         from safetensors.torch import load_file
 
         return cls.from_tensors(load_file(str(path)))
-
-
-def colourfulness(rgb: np.ndarray) -> float:
-    """Mean chroma of an RGB image on a 0..1 scale (0 for gray)."""
-    rgb = np.asarray(rgb, dtype=np.float32)
-    if rgb.ndim != 3 or rgb.shape[-1] < 3:
-        return 0.0
-    scale = 65535.0 if rgb.max() > 255 else 255.0
-    channels = rgb[..., :3] / scale
-    return float((channels.max(axis=-1) - channels.min(axis=-1)).mean())
 
 
 def header_reasons(image: Any, card: dict[str, Any]) -> list[str]:

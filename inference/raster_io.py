@@ -10,7 +10,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from inference.errors import ImageLoadError, ImageTooLargeError, TruncatedFileError, UnsupportedFormatError
 from inference.windowing import window_from_range
-from inference.xray_image import MAX_PIXELS, METADATA_KEYWORDS, XRayImage, check_pixel_count
+from inference.xray_image import MAX_PIXELS, METADATA_KEYWORDS, XRayImage, check_pixel_count, colourfulness
+
+# Pillow modes that hold no colour (gray, bilevel, 16-bit, float); everything else is measured for chroma.
+GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 
 _FORMAT_NAMES = {"JPEG": "jpeg", "PNG": "png", "TIFF": "tiff", "BMP": "bmp", "GIF": "gif", "WEBP": "webp",
                  "JPEG2000": "jpeg2000"}
@@ -61,6 +64,7 @@ def read_raster(path: Path) -> XRayImage:
             raise ImageLoadError(path, f"the {fmt.upper()} data is damaged: {exc}") from None
         if oriented is not image:
             notices.append("rotated/flipped upright as the file's EXIF orientation says")
+        chroma = colourfulness(np.asarray(oriented.convert("RGB"))) if oriented.mode not in GRAY_MODES else 0.0
         pixels, bits = _gray_pixels(oriented, notices)
     check_pixel_count(path, *pixels.shape)
     modality = pixels.astype(np.float32)
@@ -74,7 +78,7 @@ def read_raster(path: Path) -> XRayImage:
                     PhotometricInterpretation="MONOCHROME2")
     return XRayImage(modality=modality, windows=[window], default_window=0, inverted=False, padding_mask=None,
                      metadata=metadata, notices=notices, dataset=None, source_format=fmt, path=path,
-                     bits_stored=bits, photometric="MONOCHROME2")
+                     bits_stored=bits, photometric="MONOCHROME2", colourfulness=chroma)
 
 
 def _gray_pixels(image: Image.Image, notices: list[str]) -> tuple[np.ndarray, int]:

@@ -26,6 +26,18 @@ METADATA_KEYWORDS = (
 )
 
 
+def colourfulness(rgb: np.ndarray) -> float:
+    """Mean chroma (max - min channel) of an RGB image on a 0..1 scale: 0 for gray, about 0.2+ for a photograph.
+    Computed on a strided subsample: it only has to tell photographs from gray images."""
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[-1] < 3:
+        return 0.0
+    step = max(1, int(max(rgb.shape[0], rgb.shape[1]) // 512))
+    sample = rgb[::step, ::step, :3].astype(np.float32)
+    scale = 65535.0 if sample.size and sample.max() > 255 else 255.0
+    return float((sample.max(axis=-1) - sample.min(axis=-1)).mean() / scale) if sample.size else 0.0
+
+
 def check_pixel_count(path: Path, rows: int, columns: int) -> None:
     """Refuses images above MAX_PIXELS, before anything is allocated."""
     if rows <= 0 or columns <= 0:
@@ -65,6 +77,7 @@ class XRayImage:
     path: Path | None = None
     bits_stored: int | None = None
     photometric: str = "MONOCHROME2"
+    colourfulness: float = 0.0  # of the source before gray conversion (0 for gray files); the OOD guard reads it
     _lookup: tuple[int, np.ndarray] | None = field(default=None, init=False, repr=False)
     _lookup_checked: bool = field(default=False, init=False, repr=False)
 

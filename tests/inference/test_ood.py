@@ -80,3 +80,15 @@ def test_colourfulness_of_gray_and_colour():
     red = np.zeros((4, 4, 3), np.float32)
     red[..., 0] = 255
     assert colourfulness(red) == pytest.approx(1.0)
+
+
+def test_loaded_images_carry_their_colourfulness(project_root):
+    import skimage
+
+    from inference.image_io import load_image
+
+    sample = load_image(project_root / "resources" / "samples" / "chest-pa-sample.png")
+    assert sample.colourfulness == 0.0
+    astronaut = load_image(f"{skimage.__path__[0]}/data/astronaut.png")
+    assert astronaut.colourfulness > 0.15  # measured 0.195
+    assert "colour" in header_reasons(astronaut, {})[0]
