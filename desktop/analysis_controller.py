@@ -106,7 +106,7 @@ class AnalysisController(QObject):
         self._prediction_job: Job | None = None
         self._model_job: Job | None = None
         self._model_generation = 0
-        self._waiting_image = None  # (image, cam_method, request id) asked for before the model was ready
+        self._waiting_image = None  # (image, cam_method, colormap, request id) asked for before the model was ready
 
     # -- model --------------------------------------------------------------------------------------------------
     @property
@@ -120,6 +120,10 @@ class AnalysisController(QObject):
                    cam_method: str | None = "gradcam") -> Job:
         if self._model_job is not None:
             self._model_job.cancel()
+        waiting = self._waiting_image
+        self.discard_current()  # a result from the previous model must not appear under the new one
+        if waiting is not None:  # still wanted: it will run on the new model
+            self._waiting_image = waiting[:3] + (self._current_request,)
         self._model_generation += 1
         generation = self._model_generation
         self._predictor = None

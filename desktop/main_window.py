@@ -713,6 +713,7 @@ class MainWindow(QMainWindow):
         self._show_heatmap()
         if model_changed:
             self.prediction = None
+            self._prediction_pending = False  # the new model re-runs the image when it is ready
             self.view.clear_heatmap()
             self.start_model_loading()
         elif self.analysis.predictor is not None:

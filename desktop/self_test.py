@@ -50,7 +50,7 @@ class SelfTest:
     def info(self, name: str, detail: str) -> None:
         self._print(f"INFO  {name}: {detail}")
 
-    def check(self, name: str, function: Callable[[], str]) -> object:
+    def check(self, name: str, function: Callable[[], str]) -> CheckResult:
         """Run one check: `function` returns a detail line or raises (AssertionError or any error = FAIL)."""
         started = time.perf_counter()
         try:
@@ -226,7 +226,7 @@ def check_report(samples: Path, outcome: dict, out_dir: Path, keep: bool) -> str
 
 # ------------------------------------------------------------------------------------------------ main
 def _runtime_line() -> str:
-    import torch
+    import torch  # in a frozen app, a missing library or module shows up here first
     from PySide6 import __version__ as pyside_version
 
     frozen = "frozen app" if getattr(sys, "frozen", False) else "from source"
@@ -241,7 +241,9 @@ def run(stream: TextIO) -> int:
     from inference.resources import models_dir, samples_dir
 
     samples, models = samples_dir(), models_dir()
-    test.info("runtime", _runtime_line())
+    if not test.check("runtime", _runtime_line).passed:
+        test._print("SELF-TEST FAILED: the runtime (torch, Qt) does not load; nothing else can run")
+        return 1
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "xrayview"])

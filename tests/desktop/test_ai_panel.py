@@ -109,3 +109,19 @@ def test_cam_method_change_reruns_with_that_method(make_window, qtbot, tiny_bund
         combo.setCurrentIndex(combo.findData("eigencam"))
     assert blocker.args[0].cam_method == "eigencam"
     assert window.settings.cam_method == "eigencam"
+
+
+def test_switching_model_reruns_the_image_on_the_new_model(make_window, qtbot, tiny_bundle, slow_bundle, chest_png):
+    window = make_window(tiny_bundle)
+    with qtbot.waitSignal(window.prediction_shown, timeout=30_000):
+        open_and_wait(qtbot, window, chest_png)
+    shown = []
+    window.prediction_shown.connect(shown.append)
+    window.settings.model_path = str(slow_bundle)
+    window.settings.user_models_dir = str(slow_bundle.parent)
+    with qtbot.waitSignal(window.prediction_shown, timeout=60_000) as blocker:
+        window.apply_settings(model_changed=True)
+    assert blocker.args[0].model["name"] == "slow-test-model"
+    assert "slow-test-model" in window.model_status_label.text()
+    qtbot.wait(300)
+    assert [p.model["name"] for p in shown] == ["slow-test-model"]
