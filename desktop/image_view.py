@@ -65,6 +65,7 @@ class ImageView(QGraphicsView):
         self.setMinimumSize(200, 200)
 
         self._image = None
+        self._renderer = None
         self._image_item: QGraphicsPixmapItem | None = None
         self._heatmap_item: QGraphicsPixmapItem | None = None
         self._heatmap_visible = True
@@ -118,18 +119,18 @@ class ImageView(QGraphicsView):
     def flips(self) -> tuple[bool, bool]:
         return self._flip_h, self._flip_v
 
-    def set_image(self, image, window: WindowPreset | None = None) -> None:
+    def set_image(self, image, window: WindowPreset | None = None, renderer=None) -> None:
+        """Shows `image`. `renderer` (a DisplayRenderer for this image) may be prepared on a worker thread."""
         self.clear_heatmap()
         self.clear_measurements()
         self.scene().clear()
         self._image_item = None
         self._heatmap_item = None
-        import numpy as np
+        from desktop.display_renderer import DisplayRenderer
 
         self._image = image
-        modality = np.asarray(image.modality)
-        finite = modality[np.isfinite(modality)]
-        self._value_range = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        self._renderer = renderer if renderer is not None and renderer.image is image else DisplayRenderer(image)
+        self._value_range = self._renderer.value_range
         self._window = window or self.default_window()
         self._invert = False
         self._rotation = 0
@@ -139,7 +140,7 @@ class ImageView(QGraphicsView):
         self._image_item.setShapeMode(QGraphicsPixmapItem.ShapeMode.BoundingRectShape)
         self.scene().addItem(self._image_item)
         self._render_pixmap()
-        height, width = modality.shape
+        height, width = image.modality.shape
         self.scene().setSceneRect(QRectF(0, 0, width, height))
         self.fit()
         self.window_changed.emit(self._window.center, self._window.width)
@@ -166,11 +167,10 @@ class ImageView(QGraphicsView):
     def _render_pixmap(self) -> None:
         if self._image is None or self._image_item is None:
             return
-        from desktop.image_adapter import render_display
-        from desktop.qimage_convert import gray01_to_qimage
+        from desktop.qimage_convert import gray8_to_qimage
 
-        display01 = render_display(self._image, self._window, self._invert)
-        self._image_item.setPixmap(QPixmap.fromImage(gray01_to_qimage(display01)))
+        gray = self._renderer.render8(self._window, self._invert)
+        self._image_item.setPixmap(QPixmap.fromImage(gray8_to_qimage(gray)))
         self.viewport().update()
 
     # -- window / level -----------------------------------------------------------------------------------------

@@ -53,9 +53,12 @@ def _prepare_libraries(*, progress, cancel) -> list[str]:
 
 
 def _load_image_job(path: str):
+    """Worker thread: the image plus its display lookup table, so the GUI thread only shows it."""
+    from desktop.display_renderer import DisplayRenderer
     from inference.image_io import load_image
 
-    return load_image(path)
+    image = load_image(path)
+    return image, DisplayRenderer(image)
 
 
 class MainWindow(QMainWindow):
@@ -426,18 +429,18 @@ class MainWindow(QMainWindow):
         self._prediction_pending = False
         self.statusBar().showMessage(f"Opening {Path(path).name}…")
         job = Job(_load_image_job, str(path), pass_progress=False, pass_cancel=False, name="load image")
-        job.finished.connect(lambda image: self._on_image_loaded(request, path, image))
+        job.finished.connect(lambda loaded: self._on_image_loaded(request, path, *loaded))
         job.failed.connect(lambda error: self._on_image_failed(request, path, error))
         self._load_job = job
         job.start()
 
-    def _on_image_loaded(self, request: int, path: str, image) -> None:
+    def _on_image_loaded(self, request: int, path: str, image, renderer=None) -> None:
         if request != self._load_request:
             return
         self._load_job = None
         self.image = image
         self.prediction = None
-        self.view.set_image(image)
+        self.view.set_image(image, renderer=renderer)
         self.tag_tree.set_dataset(getattr(image, "dataset", None))
         self._fill_window_menu()
         from desktop.image_adapter import display_name, spacing_description
