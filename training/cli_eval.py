@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tta", action="store_true", help="average with the horizontally flipped image")
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--details", action="store_true", help="also include skipped files and the model identity")
+    p.add_argument("--details", action="store_true",
+                   help="also include the model identity, skipped files and per-file probabilities")
     return p
 
 
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"xrayview-eval: skipped {skipped['path']}: {skipped['reason']}", file=sys.stderr)
     output = {key: result[key] for key in OUTPUT_KEYS}
     if args.details:
-        output.update({"model": result["model"], "tta": result["tta"], "skipped": result["skipped"]})
+        output.update({key: result[key] for key in ("model", "tta", "skipped", "per_file")})
     print(json.dumps(output))
     return 0
 

@@ -142,6 +142,10 @@ def evaluate_bundle(bundle_dir: Path | None, data_dir: Path, threshold: float | 
     positive_index = bundle.labels.index(bundle.positive_label) if bundle.positive_label else None
     chosen = bundle.threshold if threshold is None else float(threshold)
     result = metrics_from_logits(logits, labels.numpy(), bundle.labels, positive_index, bundle.temperature, chosen)
+    scaled = torch.softmax(torch.from_numpy(logits).float() / bundle.temperature, dim=1).numpy()
+    result["per_file"] = [{"path": str(decoded.paths[i]), "truth": bundle.labels[int(labels[j])],
+                           "probabilities": {label: float(scaled[j, k]) for k, label in enumerate(bundle.labels)}}
+                          for j, i in enumerate(keep)]
     result["skipped"] = [{"path": str(decoded.paths[i]), "reason": decoded.errors[i]}
                          for i in np.flatnonzero(~decoded.ok)]
     result["model"] = bundle.identity()

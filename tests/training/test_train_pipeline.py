@@ -74,6 +74,17 @@ def test_train_bundle_eval_round_trip(trained_bundle, small_kermany, tmp_path, c
     for name in ("auc", "accuracy", "sensitivity", "specificity"):
         assert result[name] == pytest.approx(_metric(card, name)["value"], abs=1e-5), name
     assert result["confusion_matrix"] == summary["test"]["confusion_matrix"]
+    # the predictor (the viewer's and xrayview-predict's path) gives the same probabilities per file
+    from inference.image_io import load_image
+    from inference.predictor import Predictor
+    from training.evaluate import evaluate_bundle
+
+    per_file = evaluate_bundle(bundle_dir, folder, device="cpu")["per_file"][:6]
+    predictions = Predictor(bundle_dir, device="cpu").predict_batch(
+        [load_image(row["path"]) for row in per_file], cam_method=None)
+    for row, prediction in zip(per_file, predictions):
+        # inputs differ by at most the cache's half grey level
+        assert prediction.probabilities["PNEUMONIA"] == pytest.approx(row["probabilities"]["PNEUMONIA"], abs=2e-3)
     # a threshold override moves the operating point
     assert eval_main(["--model", str(bundle_dir), "--data", str(folder), "--threshold", "0.0"]) == 0
     assert json.loads(capsys.readouterr().out)["sensitivity"] == 1.0
