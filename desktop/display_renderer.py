@@ -43,16 +43,18 @@ class DisplayRenderer:
     def uses_lookup_table(self) -> bool:
         return self._index is not None
 
-    def render8(self, preset, user_invert: bool) -> np.ndarray:
-        """uint8 HxW, 255 = white: the file's polarity, flipped once more when the user pressed Invert."""
+    def render8(self, preset, user_invert: bool, step: int = 1) -> np.ndarray:
+        """uint8 HxW, 255 = white: the file's polarity, flipped once more when the user pressed Invert.
+        `step` > 1 renders every step-th row and column only (a quick preview while the window is dragged)."""
         polarity = bool(self.image.inverted) != bool(user_invert)
         if self._index is None:
-            return to_gray8(self.image.render(preset, invert=polarity))
+            full = to_gray8(self.image.render(preset, invert=polarity))
+            return np.ascontiguousarray(full[::step, ::step])
         count = int(self.value_range[1]) - self._low + 1
         table = np.asarray(preset.apply(np.arange(self._low, self._low + count, dtype=np.float32)), dtype=np.float32)
         if polarity:
             table = np.float32(1.0) - table
-        out = np.take(to_gray8(table), self._index)
+        out = to_gray8(table)[self._index[::step, ::step]]
         if self.image.padding_mask is not None:
-            out[self.image.padding_mask] = 0
+            out[self.image.padding_mask[::step, ::step]] = 0
         return out

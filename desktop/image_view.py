@@ -1,8 +1,10 @@
 """The radiograph view: zoom around the cursor, pan, fit, 1:1, rotate, flip, invert, window/level by right-drag,
 pixel value under the cursor, distance measurements, scale bar, corner text and the heatmap overlay.
 
-Geometry: the image is a QGraphicsPixmapItem whose item coordinates are image pixels; the heatmap and the
-measurements are its children, so they stay aligned whatever the view transform (zoom, rotation, flips) is.
+Geometry: the image item is a frame whose item coordinates are image pixels; the picture (a pixmap), the heatmap
+and the measurements are its children, so they stay aligned whatever the view transform (zoom, rotation, flips)
+is. While the window is being dragged on a large image, the picture is a decimated preview scaled back up to the
+same frame; the full-resolution picture returns when the drag ends.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsLineItem,
     QGraphicsPixmapItem,
+    QGraphicsRectItem,
     QGraphicsScene,
     QGraphicsSimpleTextItem,
     QGraphicsView,
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
 MIN_ZOOM = 0.02
 MAX_ZOOM = 40.0
 WHEEL_ZOOM_STEP = 1.15
+PREVIEW_PIXELS = 1_500_000  # window/level drags on bigger images render a decimated preview of about this size
 
 
 class ImageView(QGraphicsView):
@@ -66,7 +70,8 @@ class ImageView(QGraphicsView):
 
         self._image = None
         self._renderer = None
-        self._image_item: QGraphicsPixmapItem | None = None
+        self._image_item: QGraphicsRectItem | None = None
+        self._picture_item: QGraphicsPixmapItem | None = None
         self._heatmap_item: QGraphicsPixmapItem | None = None
         self._heatmap_visible = True
         self._heatmap_opacity = 0.45
@@ -87,7 +92,7 @@ class ImageView(QGraphicsView):
         self._wl_drag_start_window: WindowPreset | None = None
         self._value_range = (0.0, 1.0)
         self._pending_render = QTimer(self, singleShot=True, interval=15)  # coalesces W/L drags
-        self._pending_render.timeout.connect(self._render_pixmap)
+        self._pending_render.timeout.connect(self._render_preview)
 
     # -- image ------------------------------------------------------------------------------------------------
     @property
@@ -135,12 +140,15 @@ class ImageView(QGraphicsView):
         self._invert = False
         self._rotation = 0
         self._flip_h = self._flip_v = False
-        self._image_item = QGraphicsPixmapItem()
-        self._image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-        self._image_item.setShapeMode(QGraphicsPixmapItem.ShapeMode.BoundingRectShape)
+        height, width = image.modality.shape
+        self._image_item = QGraphicsRectItem(0, 0, width, height)
+        self._image_item.setPen(QPen(Qt.PenStyle.NoPen))
+        self._image_item.setBrush(QBrush(Qt.BrushStyle.NoBrush))
+        self._picture_item = QGraphicsPixmapItem(self._image_item)
+        self._picture_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._picture_item.setShapeMode(QGraphicsPixmapItem.ShapeMode.BoundingRectShape)
         self.scene().addItem(self._image_item)
         self._render_pixmap()
-        height, width = image.modality.shape
         self.scene().setSceneRect(QRectF(0, 0, width, height))
         self.fit()
         self.window_changed.emit(self._window.center, self._window.width)
@@ -158,20 +166,30 @@ class ImageView(QGraphicsView):
 
         return default_window_of(self._image)
 
-    def image_item(self) -> QGraphicsPixmapItem | None:
+    def image_item(self) -> QGraphicsRectItem | None:
+        """The frame in image-pixel coordinates that carries the picture, heatmap and measurements."""
         return self._image_item
+
+    def pixmap_item(self) -> QGraphicsPixmapItem | None:
+        """The radiograph itself (full resolution except during a window/level drag on a large image)."""
+        return self._picture_item
 
     def heatmap_item(self) -> QGraphicsPixmapItem | None:
         return self._heatmap_item
 
-    def _render_pixmap(self) -> None:
-        if self._image is None or self._image_item is None:
+    def _render_pixmap(self, step: int = 1) -> None:
+        if self._image is None or self._picture_item is None:
             return
         from desktop.qimage_convert import gray8_to_qimage
 
-        gray = self._renderer.render8(self._window, self._invert)
-        self._image_item.setPixmap(QPixmap.fromImage(gray8_to_qimage(gray)))
+        gray = self._renderer.render8(self._window, self._invert, step)
+        self._picture_item.setPixmap(QPixmap.fromImage(gray8_to_qimage(gray)))
+        self._picture_item.setScale(step)
         self.viewport().update()
+
+    def _render_preview(self) -> None:
+        height, width = self._image.modality.shape if self._image is not None else (0, 0)
+        self._render_pixmap(max(1, math.ceil(math.sqrt(height * width / PREVIEW_PIXELS))))
 
     # -- window / level -----------------------------------------------------------------------------------------
     def set_window(self, center: float, width: float, immediate: bool = True) -> None:

@@ -16,7 +16,7 @@ def test_open_png_shows_the_real_pixels(make_window, qtbot, chest_png):
     expected = np.asarray(Image.open(chest_png).convert("L"), dtype=np.float32)
     assert image.modality.shape == expected.shape
     np.testing.assert_array_equal(image.modality, expected)
-    assert window.view.image_item().pixmap().width() == expected.shape[1]
+    assert window.view.pixmap_item().pixmap().width() == expected.shape[1]
     drawn = view_pixels(window)
     # a radiograph, not a blank view: dark air and bright bone/mediastinum both present
     gray = drawn[..., 0]
@@ -79,25 +79,27 @@ def test_window_level_and_invert_change_the_rendered_pixels(make_window, qtbot, 
     view = window.view
     view.set_corner_text_visible(False)
     base = view_pixels(window)
-    center = view.image_item().pixmap().toImage().pixelColor(128, 128).red()
+    center = view.pixmap_item().pixmap().toImage().pixelColor(128, 128).red()
     # invert: every image pixel p becomes 255 - p
     view.toggle_invert()
-    inverted_pixmap = view.image_item().pixmap().toImage()
+    inverted_pixmap = view.pixmap_item().pixmap().toImage()
     assert inverted_pixmap.pixelColor(128, 128).red() == 255 - center
     assert np.abs(view_pixels(window) - base).mean() > 20
     view.toggle_invert()
     # a narrow window around mid-gray raises contrast: more pixels clip to black or white
     view.set_window(128, 40)
-    narrow = view.image_item().pixmap().toImage()
+    narrow = view.pixmap_item().pixmap().toImage()
     values = np.array([[narrow.pixelColor(x, y).red() for x in range(0, 256, 8)] for y in range(0, 200, 8)])
     assert ((values == 0) | (values == 255)).mean() > 0.5
     view.reset()
     np.testing.assert_array_equal(view_pixels(window), base)
 
 
-def test_right_drag_adjusts_window(make_window, qtbot, chest_png):
+def test_right_drag_adjusts_window_with_a_preview_on_large_images(make_window, qtbot, chest_source):
     window = make_window()
-    open_and_wait(qtbot, window, chest_png)
+    image = open_and_wait(qtbot, window, chest_source)  # the full-resolution original, about 2 Mpx
+    height, width = image.modality.shape
+    assert height * width > 1_500_000
     view = window.view
     start = view.window
     centre = view.viewport().rect().center()
@@ -109,7 +111,11 @@ def test_right_drag_adjusts_window(make_window, qtbot, chest_png):
     move = QMouseEvent(QEvent.Type.MouseMove, QPointF(centre + QPoint(-100, 50)), QPointF(centre + QPoint(-100, 50)),
                        Qt.MouseButton.NoButton, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(view.viewport(), move)
+    qtbot.waitUntil(lambda: view.pixmap_item().scale() == 2, timeout=2000)  # decimated preview while dragging
+    assert view.pixmap_item().pixmap().width() == (width + 1) // 2
+    assert view.pixmap_item().sceneBoundingRect().width() == pytest.approx(view.image_item().sceneBoundingRect().width(), abs=2)
     qtbot.mouseRelease(view.viewport(), Qt.MouseButton.RightButton, pos=centre + QPoint(-100, 50))
+    assert view.pixmap_item().scale() == 1 and view.pixmap_item().pixmap().width() == width  # full resolution again
     assert view.window.width < start.width
     assert view.window.center > start.center
 
