@@ -87,7 +87,7 @@ def make_window(qtbot, settings, no_shipped_models):
         qtbot.addWidget(window)
         window.resize(900, 700)
         if bundle is not None:
-            with qtbot.waitSignal(window.analysis.model_ready, timeout=60_000):
+            with qtbot.waitSignal(window.analysis.model_ready, timeout=240_000):  # torch + grad-cam imports
                 window.show()
         else:
             window.show()
