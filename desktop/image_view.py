@@ -83,6 +83,7 @@ class ImageView(QGraphicsView):
         self._flip_v = False
         self._fit_mode = True
         self._corner_text_visible = True
+        self._empty_message = ""
         self._measuring = False
         self._measure_start: QPointF | None = None
         self._measure_line: QGraphicsLineItem | None = None
@@ -495,16 +496,30 @@ class ImageView(QGraphicsView):
         self._draw_scale_bar(painter, viewport)
         painter.restore()
 
+    def set_empty_message(self, message: str) -> None:
+        """Text shown in the empty view (e.g. why the file could not be opened); "" restores the hint."""
+        self._empty_message = message
+        self.viewport().update()
+
     def _draw_empty_hint(self, painter: QPainter) -> None:
         painter.save()
         painter.resetTransform()
         font = QFont()
         font.setPointSize(12)
         painter.setFont(font)
-        painter.setPen(QColor("#7d8790"))
-        painter.drawText(self.viewport().rect(), int(Qt.AlignmentFlag.AlignCenter),
-                         "Open a radiograph (Ctrl+O), a folder (Ctrl+Shift+O),\n"
-                         "drop files here, or use Help > Open Sample Image")
+        hint = ("Open a radiograph (Ctrl+O), a folder (Ctrl+Shift+O),\n"
+                "drop files here, or use Help > Open Sample Image")
+        message = self._empty_message
+        area = self.viewport().rect().adjusted(40, 0, -40, 0)
+        flags = int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap)
+        if message:
+            painter.setPen(QColor("#ef8a7a"))
+            painter.drawText(area.adjusted(0, 0, 0, -80), flags, message)
+            painter.setPen(QColor("#7d8790"))
+            painter.drawText(area.adjusted(0, 80, 0, 0), flags, hint)
+        else:
+            painter.setPen(QColor("#7d8790"))
+            painter.drawText(area, flags, hint)
         painter.restore()
 
     def _corner_lines(self) -> dict[str, list[str]]:

@@ -470,6 +470,8 @@ class MainWindow(QMainWindow):
             error_reporting.report_unexpected(error, "opening an image")
             message = f"{path}: could not be opened ({type(error).__name__}: {error})"
         self.show_error(message)
+        if self.image is None:
+            self.view.set_empty_message(message)
         self.image_failed.emit(message)
 
     def _step_image(self, step: int) -> None:

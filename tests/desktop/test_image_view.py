@@ -47,6 +47,7 @@ def test_unreadable_file_shows_message_and_app_carries_on(make_window, qtbot, tm
         window.open_path(str(broken))
     assert "broken.dcm" in blocker.args[0]
     assert "broken.dcm" in window.statusBar().currentMessage()
+    assert "broken.dcm" in window.view._empty_message  # also written in the empty view
     open_and_wait(qtbot, window, chest_png)  # still works afterwards
 
 
