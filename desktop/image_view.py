@@ -242,9 +242,9 @@ class ImageView(QGraphicsView):
         self.centerOn(self._image_item)
 
     def actual_size(self) -> None:
-        """1:1 — one image pixel per device-independent screen pixel."""
+        """1:1 — one image pixel per physical screen pixel (on a high-DPI screen, half a logical pixel at 200%)."""
         self._fit_mode = False
-        self._zoom = 1.0
+        self._zoom = 1.0 / max(self.devicePixelRatioF(), 1e-6)
         self._apply_transform()
         if self._image_item is not None:
             self.centerOn(self._image_item)
