@@ -147,7 +147,11 @@ class DimseClient:
                 _raise_if_cancelled(cancel, self.node.label, assoc)
                 report(index, len(datasets), f"sending {ds.SOPInstanceUID}")
                 _raise_if_cancelled(cancel, self.node.label, assoc)
-                status = assoc.send_c_store(ds, msg_id=index + 1)
+                try:
+                    status = assoc.send_c_store(ds, msg_id=index + 1)
+                except (ValueError, AttributeError) as error:  # no accepted context for its SOP class / syntax
+                    result.failed[str(ds.SOPInstanceUID)] = f"not sent: {error}"
+                    continue
                 code = self._status_code(status, "C-STORE", assoc)
                 if code_to_category(code) in ("Success", "Warning"):
                     result.stored.append(str(ds.SOPInstanceUID))
@@ -274,7 +278,7 @@ class DimseClient:
     def _raise_for_failed_association(self, assoc, received: list, elapsed: float) -> None:
         node = self.node
         answer = next((p for p in received if isinstance(p, (A_ASSOCIATE, A_ABORT, A_P_ABORT))), None)
-        if assoc.is_rejected and isinstance(answer, A_ASSOCIATE):
+        if isinstance(answer, A_ASSOCIATE) and answer.result in (0x01, 0x02):
             reason = f"{answer.reason_str} ({answer.result_str}, by the {answer.source_str})"
             error_cls = (UnknownAETitleError if answer.reason_str.lower() in _AE_TITLE_REASONS
                          else AssociationRejectedError)
