@@ -80,6 +80,7 @@ def _no_progress(done: int, total: int, message: str) -> None:
 class DimseClient:
     def __init__(self, node: DimseNode):
         self.node = node
+        self._operation_started = time.monotonic()
 
     # --- public operations -------------------------------------------------------------------------------------
     def echo(self) -> float:
@@ -237,12 +238,15 @@ class DimseClient:
     def _status_code(self, status: Dataset, operation: str, assoc) -> int:
         """The status code; an empty status means the peer went silent or dropped the association."""
         if status is None or "Status" not in status:
-            if assoc.is_aborted or not assoc.is_established:
-                raise PacsConnectionError(self.node.label, f"{operation}: the server closed the association or "
-                                                           f"stopped answering within {self.node.timeout_s:g} s")
+            waited = time.monotonic() - self._operation_started
             hint = (f" (the PACS may refuse {operation} from AE title {self.node.calling_ae!r}: check that it "
-                    "lists this AE title with its host and port)" if operation in ("C-GET", "C-MOVE") else "")
-            raise PacsTimeoutError(self.node.label, f"{operation}: no answer within {self.node.timeout_s:g} s{hint}")
+                    "lists this AE title with this computer's address)"
+                    if operation in ("C-FIND", "C-GET", "C-MOVE") else "")
+            if waited >= self.node.timeout_s * 0.9:
+                raise PacsTimeoutError(self.node.label, f"{operation}: no answer within {self.node.timeout_s:g} s"
+                                                        f"{hint}")
+            raise PacsOperationError(self.node.label, f"{operation}: the server closed the association without "
+                                                      f"answering{hint}")
         return int(status.Status)
 
     def _check_final_status(self, status: Dataset, operation: str, assoc) -> None:
@@ -261,6 +265,7 @@ class DimseClient:
                 ae.add_requested_context(*context)
             else:
                 ae.add_requested_context(context)
+        self._operation_started = time.monotonic()
         received: list = []
         all_handlers = [(evt.EVT_ACSE_RECV, lambda event: received.append(event.primitive))] + list(handlers or [])
         start = time.monotonic()

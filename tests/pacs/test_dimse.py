@@ -156,3 +156,15 @@ def test_store_reports_an_instance_the_pacs_cannot_take(dimse_node, source_studi
     assert good.SOPInstanceUID in result.stored
     assert "No presentation context" in result.failed[odd.SOPInstanceUID] and not result.ok
     assert orthanc.find_instance(good.SOPInstanceUID) is not None
+
+
+def test_query_from_an_ae_title_the_pacs_does_not_know(dimse_node, tmp_path):
+    # Orthanc answers C-ECHO from anyone but drops C-FIND / C-GET from AE titles missing from its modalities
+    node = dataclasses.replace(dimse_node, calling_ae="STRANGER", timeout_s=10)
+    client = client_for(node)
+    assert client.echo() > 0
+    for operation in (lambda: client.find_studies(StudyQuery()), lambda: client.retrieve("1.2.3", None, tmp_path)):
+        start = time.monotonic()
+        with pytest.raises((PacsOperationError, PacsTimeoutError), match="STRANGER"):
+            operation()
+        assert time.monotonic() - start < 10
