@@ -109,3 +109,21 @@ def test_send_results_dialog_stores_sc_and_sr(request, node_fixture, qtbot, qset
     assert signal.args[0].stored == [ds.SOPInstanceUID for ds in results]
     assert all(orthanc.find_instance(ds.SOPInstanceUID) for ds in results)
     assert dialog.status.text() == "Sent 2 object(s)."
+
+
+def test_cancel_retrieve_reports_cancelled_and_opens_nothing(qtbot, qsettings, tmp_path, dimse_node):
+    dialog = _dialog(qtbot, qsettings, tmp_path)
+    dialog.add_node(dimse_node)
+    dialog.patient_id.setText("PID-1001")
+    dialog.search_button.click()
+    _wait_idle(qtbot, dialog)
+    dialog.studies_table.selectRow(0)
+    _wait_idle(qtbot, dialog)
+    opened = []
+    dialog.filesRetrieved.connect(opened.append)
+    dialog.retrieve_button.click()
+    assert dialog.cancel_button.isEnabled()
+    dialog.cancel_button.click()
+    _wait_idle(qtbot, dialog)
+    assert dialog.status.text() == "Cancelled." and opened == []
+    assert dialog.search_button.isEnabled() and not dialog.cancel_button.isEnabled()
