@@ -7,7 +7,7 @@ import json
 import random
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -79,6 +79,7 @@ class PreparedData:
     manifest: bytes
     kermany: bool
     test_given: bool
+    split_seed: int = 0
 
 
 def _limit_per_class(files: list[ImageFile], limit: int, seed: int) -> list[ImageFile]:
@@ -120,7 +121,8 @@ def assign_splits(inventory: DatasetInventory, readable: dict[str, list[ImageFil
     return {"train": carved["train"], "val": carved["val"], "test": readable["test"]}
 
 
-def _input_spec(options: DataOptions, pretrained: bool) -> InputSpec:
+def input_spec_for(options: DataOptions, pretrained: bool) -> InputSpec:
+    """The model input block: gray, `img_size` square, the chosen resize mode, normalisation by start point."""
     mean, std = PRETRAINED_NORMALISATION if pretrained else SCRATCH_NORMALISATION
     return InputSpec(channels=1, height=options.img_size, width=options.img_size,
                      resize_mode=options.resize_mode, mean=mean, std=std)
@@ -183,7 +185,16 @@ def prepare_data(options: DataOptions, spec: InputSpec, seed: int, positive_labe
     all_paths = [f.path for items in assigned.values() for f in items]
     return PreparedData(classes=classes, positive_label=choose_positive_label(classes, positive_label),
                         spec=spec, report=report, splits=splits, split_files=assigned, manifest=manifest_csv(rows),
-                        kermany=looks_like_kermany(all_paths, classes), test_given="test" in readable)
+                        kermany=looks_like_kermany(all_paths, classes), test_given="test" in readable,
+                        split_seed=seed)
+
+
+def inspect_dataset(data: DataOptions, pretrained: bool = True, seed: int = 0, positive_label: str | None = None,
+                    progress: ProgressCallback | None = None,
+                    cancel: threading.Event | None = None) -> PreparedData:
+    """Read every image once and make the splits: `.report` (DatasetReport: `.to_text()`, `.to_dict()`,
+    `.warnings`, `.has_leakage`) is what to show before training; pass the result to `run_training(prepared=)`."""
+    return prepare_data(data, input_spec_for(data, pretrained), seed, positive_label, progress, cancel)
 
 
 def run_fingerprint(prepared: PreparedData, config: TrainConfig) -> str:
@@ -228,8 +239,11 @@ def _metric_entries(test_metrics: dict, dataset: str, split_name: str, threshold
 def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, device: torch.device,
                  work_dir: Path | None = None, resume: bool = False,
                  progress: ProgressCallback | None = None,
-                 cancel: threading.Event | None = None) -> RunOutcome | None:
+                 cancel: threading.Event | None = None,
+                 prepared: PreparedData | None = None) -> RunOutcome | None:
     """The whole run. Returns the outcome on rank 0 (None on other DDP ranks).
+
+    `prepared` (from `inspect_dataset`, e.g. after the wizard showed its report) skips reading the images again.
 
     `work_dir` (default OUT.partial beside the bundle) holds the per-epoch checkpoint; it is removed after
     the bundle is written. Raises TrainingCancelled when `cancel` is set (the checkpoint stays for --resume).
@@ -240,8 +254,18 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
     work_dir = Path(work_dir) if work_dir is not None else out.parent / (out.name + ".partial")
     is_main = distributed.rank() == 0
     pretrained = bool(config.pretrained or config.pretrained_path)
-    spec = _input_spec(data, pretrained)
-    prepared = prepare_data(data, spec, config.seed, export.positive_label, progress=emit, cancel=cancel)
+    spec = input_spec_for(data, pretrained)
+    if prepared is None:
+        prepared = prepare_data(data, spec, config.seed, export.positive_label, progress=emit, cancel=cancel)
+    else:
+        same_geometry = (prepared.spec.height, prepared.spec.width, prepared.spec.resize_mode,
+                         prepared.spec.channels) == (spec.height, spec.width, spec.resize_mode, spec.channels)
+        if not same_geometry:
+            raise TrainingError("the inspected dataset was decoded at another input size or resize mode; "
+                                "inspect it again with the training options")
+        # the cache holds display values; only the batch-time normalisation follows the new spec
+        prepared = replace(prepared, spec=spec,
+                           positive_label=choose_positive_label(prepared.classes, export.positive_label))
     classes = prepared.classes
     if export.positive_label is not None and export.positive_label not in classes:
         raise TrainingError(f"--positive-label {export.positive_label!r} is not one of the classes {classes}")
@@ -323,7 +347,7 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
         "world_size": distributed.world_size(),
         "split_counts": counts,
         "split_method": "stratified, grouped by patient id from file names and by exact duplicates "
-                        f"(fractions {list(data.fractions)}, seed {config.seed})",
+                        f"(fractions {list(data.fractions)}, seed {prepared.split_seed})",
         "group_regex": data.group_regex,
         "limit_per_class": data.limit_per_class,
         "best_epoch": result.best_epoch,

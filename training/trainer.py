@@ -205,6 +205,34 @@ def positive_probabilities(logits: np.ndarray, positive_index: int, temperature:
     return torch.softmax(z, dim=1)[:, positive_index].numpy()
 
 
+class _EtaClock:
+    """Remaining time from the recent pace (not the run average, which a slow first epoch or a busy machine
+    would skew): smoothed seconds per batch times the batches left, plus the last validation time per epoch."""
+
+    def __init__(self, batches_per_epoch: int, epochs_left: int):
+        self.batches_left = batches_per_epoch * epochs_left
+        self.validations_left = epochs_left
+        self.batch_s: float | None = None
+        self.validation_s = 0.0
+        self.last = time.monotonic()
+
+    def batch_done(self) -> float:
+        now = time.monotonic()
+        step, self.last = now - self.last, now
+        self.batch_s = step if self.batch_s is None else 0.9 * self.batch_s + 0.1 * step
+        self.batches_left -= 1
+        return self.eta()
+
+    def validation_done(self, seconds: float) -> float:
+        self.validation_s = seconds
+        self.validations_left -= 1
+        self.last = time.monotonic()
+        return self.eta()
+
+    def eta(self) -> float:
+        return max(0, self.batches_left) * (self.batch_s or 0.0) + max(0, self.validations_left) * self.validation_s
+
+
 def _rng_state(generator: torch.Generator) -> dict:
     return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
             "generator": generator.get_state(),
@@ -316,6 +344,7 @@ def train(
 
     stopped_early = bool(history and history[-1].get("stop"))
     started = time.monotonic()
+    clock = _EtaClock(steps_per_epoch, config.epochs - start_epoch)
     epoch = start_epoch
     for epoch in range(start_epoch, config.epochs):
         if stopped_early:
@@ -348,14 +377,13 @@ def train(
                 ema.update(base_model)
             loss_sum += loss.item() * len(indices)
             seen += len(indices)
-            done = (epoch - start_epoch) * steps_per_epoch + batch_index + 1
-            remaining = (config.epochs - epoch) * steps_per_epoch - batch_index - 1
-            elapsed = time.monotonic() - started
+            eta = clock.batch_done()
             emit({"event": "batch", "epoch": epoch + 1, "epochs": config.epochs, "batch": batch_index + 1,
                   "batches": steps_per_epoch, "loss": loss.item(), "lr": optimizer.param_groups[0]["lr"],
-                  "elapsed_s": elapsed, "eta_s": elapsed / done * remaining})
+                  "elapsed_s": time.monotonic() - started, "eta_s": eta})
 
         train_loss = distributed.mean_scalar(loss_sum / max(1, seen), device)
+        validation_started = time.monotonic()
         # validation on rank 0 with the weights we would export (the EMA when it is on)
         decision = torch.zeros(4, dtype=torch.float64)
         if is_main:
@@ -399,10 +427,9 @@ def train(
                 "history": history, "best_state": best_state, "best_auc": best_auc, "best_loss": best_loss,
                 "best_epoch": best_epoch, "stale_epochs": stale_epochs,
             })
-        elapsed = time.monotonic() - started
-        done_epochs = epoch + 1 - start_epoch
-        emit({"event": "epoch", **record, "epochs": config.epochs, "elapsed_s": elapsed,
-              "eta_s": elapsed / done_epochs * (config.epochs - epoch - 1)})
+        eta = clock.validation_done(time.monotonic() - validation_started)
+        emit({"event": "epoch", **record, "epochs": config.epochs, "elapsed_s": time.monotonic() - started,
+              "eta_s": eta})
         if stop:
             stopped_early = True
             break

@@ -105,7 +105,7 @@ def test_train_cli_expected_failures_exit_2(tmp_path, capsys):
 
 def test_cancel_keeps_old_bundle_then_resume_completes(trained_bundle, small_kermany, tmp_path):
     from inference.device import resolve_device
-    from training.pipeline import DataOptions, ExportOptions, run_training
+    from training.pipeline import DataOptions, ExportOptions, inspect_dataset, run_training
 
     out = tmp_path / "bundle"
     shutil.copytree(trained_bundle[0], out)
@@ -120,8 +120,12 @@ def test_cancel_keeps_old_bundle_then_resume_completes(trained_bundle, small_ker
 
     config = TrainConfig(arch="compact_cnn", epochs=3, batch_size=8, seed=1, early_stopping_patience=0)
     data = DataOptions(data=small_kermany, img_size=32)
+    inspected = inspect_dataset(data, pretrained=False, seed=1)  # the wizard's report page, then training
+    assert sum(len(s) for s in inspected.splits.values()) == 48 and not inspected.report.has_leakage
     with pytest.raises(TrainingCancelled):
-        run_training(config, data, ExportOptions(out=out), resolve_device("cpu"), progress=progress, cancel=cancel)
+        run_training(config, data, ExportOptions(out=out), resolve_device("cpu"), progress=progress, cancel=cancel,
+                     prepared=inspected)
+    assert not any(e["event"] == "decode" for e in events)  # the inspected images were reused
     assert (out / "model_card.json").read_bytes() == old_card  # untouched
     checkpoint = torch.load(tmp_path / "bundle.partial" / "checkpoint.pt", weights_only=False)
     assert checkpoint["epoch"] == 1
