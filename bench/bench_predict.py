@@ -89,18 +89,21 @@ def measure(arch: str, runs: int, design_check: bool) -> dict:
         if not design_check:
             del variants["one_pass"], variants["two_pass"]
         times: dict[str, list[float]] = {k: [] for k in variants}
+        cpu_times: dict[str, list[float]] = {k: [] for k in variants}
         forward, split = [], []
         for _ in range(runs):
             for name, fn in variants.items():
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 out = fn()
                 times[name].append((time.perf_counter() - t0) * 1000.0)
+                cpu_times[name].append((time.process_time() - c0) * 1000.0)
                 if name == "predict":
                     forward.append(out.timings_ms["predict"])
                 elif name == "predict_gradcam":
                     split.append(out.timings_ms)
         med = {k: round(statistics.median(v), 2) for k, v in times.items()}
         best = {k: round(min(v), 2) for k, v in times.items()}
+        cpu = {k: round(statistics.median(v), 2) for k, v in cpu_times.items()}
 
         images = [image] * BATCH_IMAGES
         predictor.predict_batch(images[:BATCH_SIZE], batch_size=BATCH_SIZE)
@@ -123,6 +126,9 @@ def measure(arch: str, runs: int, design_check: bool) -> dict:
                                             for k in ("preprocess", "predict", "cam")},
         "cam_design_check_ms_median": ({"one_pass_cam_and_logits": med["one_pass"],
                                         "two_pass_forward_then_cam": med["two_pass"]} if design_check else None),
+        # CPU time summed over this process's threads: unlike wall time, barely affected by other processes
+        # competing for the cores; with N torch threads, wall time on an idle machine is at least cpu/N.
+        "cpu_time_ms_median": cpu,
         "batch_throughput_images_per_s": round(throughput, 2),
         "batch": {"images": BATCH_IMAGES, "batch_size": BATCH_SIZE, "cam": False},
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
