@@ -67,6 +67,9 @@ class ImageView(QGraphicsView):
         self.setMouseTracking(True)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)  # corner text/scale bar
         self.setMinimumSize(200, 200)
+        # panning is by drag; scroll bars appearing mid-zoom would resize the viewport and shift the image
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         self._image = None
         self._renderer = None
@@ -150,7 +153,8 @@ class ImageView(QGraphicsView):
         self._picture_item.setShapeMode(QGraphicsPixmapItem.ShapeMode.BoundingRectShape)
         self.scene().addItem(self._image_item)
         self._render_pixmap()
-        self.scene().setSceneRect(QRectF(0, 0, width, height))
+        # room around the image, so that zooming keeps the point under the cursor still and panning is free
+        self.scene().setSceneRect(QRectF(-3 * width, -3 * height, 7 * width, 7 * height))
         self.fit()
         self.window_changed.emit(self._window.center, self._window.width)
 
@@ -220,8 +224,11 @@ class ImageView(QGraphicsView):
 
     def _apply_transform(self, anchor_view_pos: QPointF | None = None) -> None:
         anchor_scene = self.mapToScene(anchor_view_pos.toPoint()) if anchor_view_pos is not None else None
+        centre = self.mapToScene(self.viewport().rect().center())
         self.setTransform(self._orientation() * QTransform.fromScale(self._zoom, self._zoom))
-        if anchor_scene is not None:
+        if anchor_scene is None:
+            self.centerOn(centre)  # rotations, flips, 1:1 and keyboard zoom turn about the middle of the view
+        else:
             # keep the scene point that was under the cursor under it
             moved = self.mapFromScene(anchor_scene) - anchor_view_pos.toPoint()
             self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + moved.x())

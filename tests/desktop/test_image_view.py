@@ -217,3 +217,62 @@ def test_keyboard_shortcuts_drive_the_view(make_window, qtbot, chest_png):
     assert window.view.zoom != 1.0
     qtbot.keyClick(window.view, Qt.Key.Key_R)
     assert not window.view.inverted
+
+
+def test_wheel_zooms_around_the_cursor(make_window, qtbot, chest_png):
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    window = make_window()
+    open_and_wait(qtbot, window, chest_png)
+    view = window.view
+    zoom = view.zoom
+    cursor = QPointF(view.viewport().width() * 0.3, view.viewport().height() * 0.4)
+    before = view.image_item().mapFromScene(view.mapToScene(cursor.toPoint()))
+    wheel = QWheelEvent(cursor, view.viewport().mapToGlobal(cursor), QPoint(0, 0), QPoint(0, 240),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(view.viewport(), wheel)
+    assert view.zoom == pytest.approx(zoom * 1.15 ** 2)
+    after = view.image_item().mapFromScene(view.mapToScene(cursor.toPoint()))
+    assert abs(before.x() - after.x()) < 1.0 and abs(before.y() - after.y()) < 1.0
+
+
+def test_corner_text_toggle_changes_the_drawing(make_window, qtbot, chest_dicom):
+    window = make_window()
+    open_and_wait(qtbot, window, chest_dicom)
+    window.set_corner_text_visible(True)
+    with_text = view_pixels(window)
+    window.actions_by_name["corner_text"].trigger()  # checkable: now off
+    assert not window.view.corner_text_visible()
+    without = view_pixels(window)
+    changed = np.abs(with_text - without).sum(axis=2) > 0
+    rows, cols = np.nonzero(changed)
+    assert changed.sum() > 200
+    height = with_text.shape[0]
+    assert rows.min() < height * 0.15  # the patient lines at the top are gone
+    assert window.settings.corner_text_visible is False
+
+
+def test_help_open_sample(make_window, qtbot, project_root):
+    window = make_window()
+    with qtbot.waitSignal(window.image_shown, timeout=30_000) as blocker:
+        window.actions_by_name["open_sample"].trigger()
+    assert blocker.args[0].path.name == "chest-pa-sample.png"
+    assert blocker.args[0].modality.shape == (959, 1024)
+
+
+def test_controls_have_accessible_names(make_window):
+    from PySide6.QtWidgets import QAbstractButton, QAbstractSlider, QComboBox, QLineEdit, QTableWidget, QTreeWidget
+
+    window = make_window()
+    unnamed = []
+    for kind in (QAbstractButton, QAbstractSlider, QComboBox, QLineEdit, QTableWidget, QTreeWidget):
+        for widget in window.findChildren(kind):
+            if widget.parent() is None or widget.objectName().startswith("qt_") \
+                    or type(widget).__name__ in ("QScrollBar", "QToolButton", "QDockWidgetTitleButton"):
+                continue  # Qt's internal parts; scroll bars, dock title and toolbar buttons carry their action's text
+            text = widget.text() if isinstance(widget, QAbstractButton) else ""
+            if not (widget.accessibleName() or text):
+                unnamed.append(f"{type(widget).__name__} {widget.objectName()}")
+    assert unnamed == []
