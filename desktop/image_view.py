@@ -614,13 +614,14 @@ class ImageView(QGraphicsView):
         length_mm, length_px = bar
         x0 = (viewport.width() - length_px) / 2
         y0 = viewport.height() - 14
-        pen = QPen(QColor("#e0e6ea"), 2)
-        painter.setPen(pen)
-        painter.drawLine(QPointF(x0, y0), QPointF(x0 + length_px, y0))
-        for x in (x0, x0 + length_px):
-            painter.drawLine(QPointF(x, y0 - 5), QPointF(x, y0 + 5))
         label = f"{length_mm:g} mm" if length_mm < 10 else f"{length_mm / 10:g} cm"
-        painter.drawText(QPointF(x0 + length_px / 2 - painter.fontMetrics().horizontalAdvance(label) / 2, y0 - 7), label)
+        label_x = x0 + length_px / 2 - painter.fontMetrics().horizontalAdvance(label) / 2
+        for colour, offset in ((QColor(0, 0, 0, 200), 1.0), (QColor("#e0e6ea"), 0.0)):  # shadow, then bar
+            painter.setPen(QPen(colour, 2))
+            painter.drawLine(QPointF(x0 + offset, y0 + offset), QPointF(x0 + length_px + offset, y0 + offset))
+            for x in (x0, x0 + length_px):
+                painter.drawLine(QPointF(x + offset, y0 - 5 + offset), QPointF(x + offset, y0 + 5 + offset))
+            painter.drawText(QPointF(label_x + offset, y0 - 7 + offset), label)
 
     def grab_image(self) -> QImage:
         """What the user sees (image, heatmap, corner text, scale bar), for PNG export and tests."""
