@@ -6,7 +6,7 @@ isolated settings and user data. The model is the shipped default bundle when th
 --arch) a randomly initialised bundle of a real architecture at its real input size is written to a temp
 folder (its outputs mean nothing; speed is what is measured).
 
-    .venv/bin/python bench/bench_gui.py [--image PATH] [--runs 3] [--arch efficientnet_lite0]
+    .venv/bin/python bench/bench_gui.py [--image PATH] [--runs 3] [--model DIR | --arch efficientnet_lite0]
 """
 from __future__ import annotations
 
@@ -62,6 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--model", type=Path, help="benchmark this bundle folder instead of the shipped model")
     parser.add_argument("--arch", help="benchmark a random bundle of this architecture instead of the shipped model")
     parser.add_argument("--size", type=int, default=224, help="input size for --arch")
     parser.add_argument("--platform", default="offscreen", help="QT_QPA_PLATFORM for the viewer (offscreen, xcb)")
@@ -69,8 +70,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="xrayview-bench-") as tmp:
         tmp_path = Path(tmp)
-        bundle = None if args.arch else _shipped_bundle()
-        model_source = "shipped default bundle"
+        bundle = args.model or (None if args.arch else _shipped_bundle())
+        model_source = f"bundle {args.model}" if args.model else "shipped default bundle"
         if bundle is None:
             arch = args.arch or "efficientnet_lite0"
             bundle = _random_bundle(tmp_path, arch, args.size)
