@@ -51,18 +51,25 @@ def augment_batch(images: torch.Tensor, config: AugmentConfig,
     hflip = torch.where(torch.rand(batch, generator=generator) < config.hflip_prob, -1.0, 1.0)
     vflip = torch.where(torch.rand(batch, generator=generator) < config.vflip_prob, -1.0, 1.0)
 
-    cos, sin = torch.cos(angle), torch.sin(angle)
-    tan_shear = torch.tan(shear)
-    # output->input sampling: x_in = (rotation @ shear / zoom) @ flips @ x_out + shift
-    linear = torch.stack([
-        torch.stack([cos, cos * tan_shear - sin], dim=1),
-        torch.stack([sin, sin * tan_shear + cos], dim=1),
-    ], dim=1) / scale.view(-1, 1, 1)
-    flips = torch.diag_embed(torch.stack([hflip, vflip], dim=1))
-    theta = torch.cat([linear @ flips, torch.stack([shift_x, shift_y], dim=1).unsqueeze(2)], dim=2)
-    theta = theta.to(images.dtype)
-    grid = F.affine_grid(theta.to(images.device), list(images.shape), align_corners=False)
-    out = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    geometric = any(v > 0 for v in (config.rotation_deg, config.shift_frac, config.zoom_range, config.shear_deg))
+    if geometric:
+        cos, sin = torch.cos(angle), torch.sin(angle)
+        tan_shear = torch.tan(shear)
+        # output->input sampling: x_in = (rotation @ shear / zoom) @ flips @ x_out + shift
+        linear = torch.stack([
+            torch.stack([cos, cos * tan_shear - sin], dim=1),
+            torch.stack([sin, sin * tan_shear + cos], dim=1),
+        ], dim=1) / scale.view(-1, 1, 1)
+        flips = torch.diag_embed(torch.stack([hflip, vflip], dim=1))
+        theta = torch.cat([linear @ flips, torch.stack([shift_x, shift_y], dim=1).unsqueeze(2)], dim=2)
+        grid = F.affine_grid(theta.to(images.dtype).to(images.device), list(images.shape), align_corners=False)
+        out = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    else:
+        # flips only: exact pixel moves, no resampling
+        h_mask = (hflip < 0).to(images.device).view(-1, 1, 1, 1)
+        v_mask = (vflip < 0).to(images.device).view(-1, 1, 1, 1)
+        out = torch.where(h_mask, images.flip(-1), images)
+        out = torch.where(v_mask, out.flip(-2), out)
 
     if config.contrast > 0 or config.brightness > 0:
         contrast = _uniform(batch, 1 - config.contrast, 1 + config.contrast, generator).view(-1, 1, 1, 1)

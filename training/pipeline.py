@@ -269,6 +269,9 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
     classes = prepared.classes
     if export.positive_label is not None and export.positive_label not in classes:
         raise TrainingError(f"--positive-label {export.positive_label!r} is not one of the classes {classes}")
+    if export.positive_label is not None and len(classes) != 2:
+        raise TrainingError("--positive-label applies to two-class models only; "
+                            f"this data set has {len(classes)} classes")
     positive_index = classes.index(prepared.positive_label) if prepared.positive_label else None
     if is_main:
         work_dir.mkdir(parents=True, exist_ok=True)
@@ -326,6 +329,13 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
         plots["roc_test.png"] = plotting.roc_curve_png(
             roc["fpr"], roc["tpr"], test_metrics["auc"], f"ROC on the test split (n={test_metrics['n']})",
             (1 - test_metrics["specificity"], test_metrics["sensitivity"]))
+    else:
+        # multi-class: one-vs-rest sensitivity/specificity of P(class) >= t, per class
+        scaled = torch.softmax(torch.from_numpy(test_logits).float() / operating.temperature, dim=1).numpy()
+        for index, label in enumerate(classes):
+            for row in threshold_table((test.labels.numpy() == index).astype(int), scaled[:, index],
+                                       (0.3, 0.5, 0.7)):
+                table.append({"name": f"{label} vs rest, P({label}) >= threshold", **row})
     plots["training_curves.png"] = plotting.training_curves_png(result.history)
 
     manifest_hash = sha256_bytes(prepared.manifest)

@@ -203,3 +203,23 @@ def test_ddp_two_cpu_processes(small_kermany, tmp_path):
     assert card["training"]["world_size"] == 2
     assert card["architecture"] == "compact_cnn" and card["threshold"] is not None
     assert np.isfinite(next(m["value"] for m in card["metrics"] if m["name"] == "auc"))
+
+
+def test_three_class_model_gets_a_valid_card(shared_data, tmp_path):
+    from inference.device import resolve_device
+    from training.pipeline import DataOptions, ExportOptions, run_training
+
+    train = shared_data / "chest-xray-pneumonia" / "train"
+    root = tmp_path / "three"
+    link_files(sorted((train / "NORMAL").iterdir())[:12], root / "normal")
+    pneumonia = sorted((train / "PNEUMONIA").iterdir())
+    link_files([p for p in pneumonia if "_bacteria_" in p.name][:12], root / "bacteria")
+    link_files([p for p in pneumonia if "_virus_" in p.name][:12], root / "virus")
+    config = TrainConfig(arch="compact_cnn", epochs=1, batch_size=8, seed=0)
+    outcome = run_training(config, DataOptions(data=root, img_size=32), ExportOptions(out=tmp_path / "b"),
+                           resolve_device("cpu"))
+    card = load_bundle(outcome.bundle_dir).card
+    assert card["labels"] == ["bacteria", "normal", "virus"] and card["threshold"] is None
+    assert "positive_label" not in card
+    assert {row["name"].split(" vs ")[0] for row in card["threshold_table"]} == {"bacteria", "normal", "virus"}
+    assert len(outcome.summary["test"]["confusion_matrix"]) == 3
