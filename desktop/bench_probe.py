@@ -38,7 +38,7 @@ class BenchProbe(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(TICK_MS)
         self._timer.timeout.connect(self._tick)
-        window.image_shown.connect(lambda _: self._mark("image_shown"))
+        window.image_shown.connect(lambda _: (self._mark("image_shown"), self._write()))
         window.analysis.prediction_started.connect(self._on_prediction_started)
         window.prediction_shown.connect(self._on_result)
         window.analysis.model_ready.connect(self._on_model_ready)
@@ -75,9 +75,18 @@ class BenchProbe(QObject):
         self._prediction_started_at = time.perf_counter()
 
     def _on_model_state(self, state: str) -> None:
-        if state in ("none", "failed"):
+        if state in ("none", "failed"):  # no result will come: finish once the image (if any) is shown
             self._mark(f"model_{state}")
             self._write()
+            self._finish_without_model()
+
+    def _finish_without_model(self) -> None:
+        if not any(key.startswith("model_") for key in self.events) or not self._quit:
+            return
+        if self._window.image is not None or "image_shown" in self.events:
+            QTimer.singleShot(0, self._window.close)
+        else:
+            QTimer.singleShot(200, self._finish_without_model)  # the image argument is still loading
 
     def _on_result(self, _prediction) -> None:
         QTimer.singleShot(0, self._after_result_painted)  # the gap that includes showing the result counts too

@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self._batch_dialog = None
         self._start_model_on_show = load_model
         self._shown_once = False
+        self.tools_installed = False  # Tools menu entries are added just after the window is shown
 
         self._colormaps: list[str] = []  # filled by _prepare_libraries after the window is shown
         self.view = ImageView()
@@ -97,7 +98,6 @@ class MainWindow(QMainWindow):
         self._apply_settings_to_widgets()
         self._restore_geometry()
         error_reporting.set_notifier(self.show_error)
-        self._install_optional_tools()
 
     # ==================================================================================== construction
     def _set_window_icon(self) -> None:
@@ -298,6 +298,9 @@ class MainWindow(QMainWindow):
     def _install_optional_tools(self) -> None:
         """Modules in OPTIONAL_TOOL_MODULES that exist and define `install_tools(main_window)` add their menu
         actions (via add_tool_actions). Absent modules are fine; a broken one is logged, never fatal."""
+        if self.tools_installed:
+            return
+        self.tools_installed = True
         for name in OPTIONAL_TOOL_MODULES:
             try:
                 module = importlib.import_module(name)
@@ -323,6 +326,8 @@ class MainWindow(QMainWindow):
             self._shown_once = True
             # image libraries first (an image given on the command line shows sooner), then torch and the model
             QTimer.singleShot(0, self._start_background_preparation)
+            # optional tools (training wizard, PACS) import their own modules: after the window is up
+            QTimer.singleShot(0, self._install_optional_tools)
 
     def _start_background_preparation(self) -> None:
         job = Job(_prepare_libraries, name="prepare libraries")

@@ -91,7 +91,8 @@ def make_window(qtbot, settings, no_shipped_models):
                 window.show()
         else:
             window.show()
-            qtbot.waitUntil(lambda: window.model_state == "none", timeout=5_000)
+            qtbot.waitUntil(lambda: window.model_state == "none", timeout=60_000)
+        qtbot.waitUntil(lambda: window.tools_installed, timeout=60_000)
         return window
 
     yield make

@@ -1,5 +1,5 @@
 """Start-up: the GUI modules import no torch (the window must appear before torch loads), and the real
-`xrayview PATH --model DIR` process shows the window, the image and the AI result, then exits cleanly."""
+`xrayview PATH` process shows the window and the image, then exits cleanly."""
 from __future__ import annotations
 
 import json
@@ -19,15 +19,19 @@ def test_gui_modules_do_not_import_torch(project_root):
     assert result.stdout.strip() == ""
 
 
-def test_command_line_image_gets_a_result_in_a_real_process(project_root, tiny_bundle, chest_png, tmp_path):
+def test_command_line_image_opens_in_a_real_process(project_root, chest_png, tmp_path):
+    """`xrayview PATH` with no model installed: window, then the image, then "no model", then a clean exit.
+    (The AI path of the same window is covered in-process by test_ai_panel; bench_gui.py times it.)"""
+    resources = tmp_path / "resources"
+    (resources / "models").mkdir(parents=True)
     out = tmp_path / "events.json"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
-               XRAYVIEW_DATA_DIR=str(tmp_path / "data"), XRAYVIEW_BENCH_OUT=str(out), XRAYVIEW_BENCH_REPEATS="0")
+               XRAYVIEW_DATA_DIR=str(tmp_path / "data"), XRAYVIEW_RESOURCES_DIR=str(resources),
+               XRAYVIEW_BENCH_OUT=str(out))
     launched = time.time()
-    result = subprocess.run([sys.executable, "-m", "desktop.app", "--model", str(tiny_bundle), "--device", "cpu",
-                             str(chest_png)], cwd=project_root, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-m", "desktop.app", str(chest_png)], cwd=project_root, env=env,
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     events = json.loads(out.read_text())
-    assert launched < events["window_shown"] <= events["image_shown"] <= events["first_result"]
-    assert events["model_ready"] <= events["first_result"]
-    assert events["worst_gui_gap_during_prediction_ms"] < 1000
+    assert launched < events["window_shown"] <= events["image_shown"]
+    assert "model_none" in events and "first_result" not in events
