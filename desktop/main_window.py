@@ -617,7 +617,8 @@ class MainWindow(QMainWindow):
 
     # batch ------------------------------------------------------------------------------------------------
     def ask_analyze_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Analyze folder", self.settings.last_directory)
+        start = str(self.folder_panel.folder or self.settings.last_directory)  # the folder on screen, if any
+        folder = QFileDialog.getExistingDirectory(self, "Analyze folder", start)
         if folder:
             self.analyze_folder(folder)
 
