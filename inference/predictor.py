@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from inference.bundle import ModelBundle, load_bundle
 from inference.cam import CAM_METHODS, compute_cam
 from inference.device import resolve_device
 from inference.errors import BundleError, XRayViewError
+from inference.ood import OODResult, assess, capture_features, load_guard
 from inference.preprocess import InputSpec, heatmap_to_image, to_model_tensor
 from inference.resources import DEFAULT_MODEL_POINTER, models_dir
 
@@ -91,6 +93,7 @@ class Prediction:
     device: str
     model: dict[str, str]
     notices: list[str] = field(default_factory=list)
+    ood: OODResult | None = None  # the out-of-distribution guard's verdict (None: the guard was not run)
 
     def to_json(self) -> dict[str, Any]:
         """The CLI's JSON object for this prediction (without "path")."""
@@ -106,6 +109,8 @@ class Prediction:
             out["cam"] = {"method": self.cam_method, "label": self.cam_label}
         if self.notices:
             out["notices"] = list(self.notices)
+        if self.ood is not None:
+            out["ood"] = self.ood.to_json()
         return out
 
 
@@ -127,6 +132,11 @@ class PathResult:
         return {"type": type(self.error).__name__, "message": str(self.error)}
 
 
+@contextmanager
+def _no_capture():
+    yield []
+
+
 class Predictor:
     def __init__(self, bundle: ModelBundle | str | Path, device: str | torch.device = "auto",
                  threshold: float | None = None):
@@ -144,6 +154,7 @@ class Predictor:
         self.model = self.bundle.build(self.device)
         self.model.requires_grad_(False)  # inference only; CAM makes its target layer the gradient leaf
         self.cam_layer = self.bundle.cam_target_layer
+        self.ood_guard = load_guard(self.bundle)
         self.model_load_ms = (time.perf_counter() - started) * 1000.0
         self._lock = threading.Lock()  # one forward at a time: the viewer and a folder run may share a Predictor
 
@@ -208,7 +219,7 @@ class Predictor:
             tensors.append(self.preprocess(image, window))
             prep_ms.append((time.perf_counter() - t0) * 1000.0)
         batch = torch.cat(tensors).to(self.device)
-        with self._lock:
+        with self._lock, (capture_features(self.model) if self.ood_guard is not None else _no_capture()) as captured:
             if cam_method is None:
                 t0 = time.perf_counter()
                 with torch.inference_mode():
@@ -221,6 +232,7 @@ class Predictor:
                 predict_ms, cam_ms = result.forward_ms, result.total_ms - result.forward_ms
                 heatmaps, cam_targets = result.heatmaps, result.target_indices
         probs = self.bundle.probabilities(logits)
+        features = captured[0] if captured else None  # the first pass over this batch holds its features
         n = len(images)
         predictions = []
         for i, image in enumerate(images):
@@ -245,6 +257,8 @@ class Predictor:
                 device=str(self.device),
                 model=self.identity,
                 notices=notices,
+                ood=assess(image, None if features is None else features[i:i + 1], self.ood_guard,
+                           self.bundle.card),
             ))
         return predictions
 

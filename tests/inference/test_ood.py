@@ -92,3 +92,50 @@ def test_loaded_images_carry_their_colourfulness(project_root):
     astronaut = load_image(f"{skimage.__path__[0]}/data/astronaut.png")
     assert astronaut.colourfulness > 0.15  # measured 0.195
     assert "colour" in header_reasons(astronaut, {})[0]
+
+
+def test_predictor_reports_the_guard_verdict(tmp_path, shared_data):
+    """A tiny model with a guard fitted on real chest X-rays: the predictor runs the guard on every image, puts
+    the verdict in the JSON, and refuses a tampered guard file."""
+    import hashlib
+    import json
+
+    import skimage
+
+    from inference.bundle import load_bundle, write_bundle
+    from inference.errors import WeightsHashMismatchError
+    from inference.image_io import load_image
+    from inference.ood import OOD_FILE
+    from inference.predictor import Predictor
+    from inference.preprocess import InputSpec, to_model_tensor
+    from tests.helpers.tiny_models import make_tiny_bundle
+    from training.ood_fit import fit_guard, guard_file_bytes
+
+    tiny = load_bundle(make_tiny_bundle(tmp_path / "tiny"))
+    model, spec = tiny.build("cpu"), InputSpec.from_card(tiny.card)
+    chest = sorted((shared_data / "chest-xray-pneumonia" / "train" / "NORMAL").glob("*.jp*g"))[:48]
+
+    def features(paths):
+        rows = []
+        with torch.no_grad(), capture_features(model) as captured:
+            for path in paths:
+                model(to_model_tensor(load_image(path).render(), spec))
+        rows.extend(captured)
+        return torch.cat(rows).numpy()
+
+    guard, block = fit_guard(features(chest[:32]), features(chest[32:44]), n_components=8, quantile=0.99)
+    payload = guard_file_bytes(guard)
+    card = json.loads(json.dumps(tiny.card))
+    card["ood"] = dict(block, sha256=hashlib.sha256(payload).hexdigest(), expected_body_parts=["CHEST"])
+    guarded = write_bundle(tmp_path / "guarded", tiny.state_dict(), card, extra_files={OOD_FILE: payload})
+
+    predictor = Predictor(guarded, device="cpu")
+    photo = predictor.predict(load_image(f"{skimage.__path__[0]}/data/astronaut.png"), cam_method=None)
+    assert photo.ood.warning and any("colour" in r for r in photo.ood.reasons)
+    held_in = predictor.predict(load_image(chest[44]), cam_method=None)
+    assert held_in.ood.score is not None and held_in.ood.threshold == pytest.approx(guard.threshold)
+    assert held_in.to_json()["ood"]["score"] == pytest.approx(held_in.ood.score, abs=1e-3)
+
+    (guarded / OOD_FILE).write_bytes(payload[:-8] + b"\0" * 8)
+    with pytest.raises(WeightsHashMismatchError):
+        Predictor(guarded, device="cpu")
