@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
         result = evaluate_bundle(args.model, args.data, threshold=args.threshold, tta=args.tta,
                                  device=args.device, batch_size=args.batch_size)
-    except XRayViewError as exc:
+    except (XRayViewError, OSError) as exc:
         print(f"xrayview-eval: error: {exc}", file=sys.stderr)
         return EXIT_EXPECTED_FAILURE
     for skipped in result["skipped"]:

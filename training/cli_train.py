@@ -25,6 +25,40 @@ def _fractions(text: str) -> tuple[float, float, float]:
     return parts  # type: ignore[return-value]
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _image_size(text: str) -> int:
+    value = _positive_int(text)
+    if not 16 <= value <= 4096:
+        raise argparse.ArgumentTypeError(f"must be between 16 and 4096 pixels, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from inference.architectures import ARCHITECTURES
 
@@ -39,8 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="fractions for the splits the tool makes")
     data.add_argument("--group-regex", help="regex whose group 'patient' (or group 1) names the patient in a "
                                             "file name; default: Kermany names (personNNNN_, IM-NNNN-)")
-    data.add_argument("--limit-per-class", type=int, help="use at most N images per class and split (quick runs)")
-    data.add_argument("--img-size", type=int, default=224, help="model input height and width")
+    data.add_argument("--limit-per-class", type=_positive_int, help="use at most N images per class and split (quick runs)")
+    data.add_argument("--img-size", type=_image_size, default=224, help="model input height and width")
     data.add_argument("--resize-mode", choices=("squash", "letterbox"), default="squash")
     data.add_argument("--workers", type=int, default=None, help="image decoding processes (default: CPU cores)")
     data.add_argument("--dataset-name", help="name of the data for the model card")
@@ -52,9 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=None,
                        help="start from local ImageNet weights (default: on for efficientnet_lite0)")
     model.add_argument("--pretrained-path", help="local state-dict file to start from")
-    model.add_argument("--epochs", type=int, default=10)
-    model.add_argument("--batch-size", type=int, default=32)
-    model.add_argument("--lr", type=float, default=1e-3)
+    model.add_argument("--epochs", type=_positive_int, default=10)
+    model.add_argument("--batch-size", type=_positive_int, default=32)
+    model.add_argument("--lr", type=_positive_float, default=1e-3)
     model.add_argument("--weight-decay", type=float, default=1e-2)
     model.add_argument("--schedule", choices=("cosine", "onecycle"), default="cosine")
     model.add_argument("--warmup-epochs", type=float, default=1.0)
@@ -87,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--model-version", default="1.0.0")
     out.add_argument("--description")
     out.add_argument("--positive-label", help="the finding class of a binary model (default: the non-normal one)")
-    out.add_argument("--target-sensitivity", type=float,
+    out.add_argument("--target-sensitivity", type=_fraction,
                      help="choose the threshold for this validation sensitivity (default: Youden's J)")
     out.add_argument("--limitation", action="append", default=[], help="a limitation for the card (repeatable)")
     out.add_argument("--experimental", action="store_true", help="flag the model experimental in its card")
@@ -215,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         if outcome is not None:
             print(json.dumps(outcome.summary), flush=True)
         return 0
-    except XRayViewError as exc:
+    except (XRayViewError, OSError) as exc:  # OSError: e.g. no permission or no space for the bundle
         if bar is not None:
             bar.close()
         print(f"xrayview-train: error: {exc}", file=sys.stderr)

@@ -101,6 +101,9 @@ def test_train_cli_expected_failures_exit_2(tmp_path, capsys):
     assert train_main(["--data", str(tmp_path / "missing"), "--out", str(tmp_path / "b"), *TINY_ARGS]) == 2
     err = capsys.readouterr().err
     assert "dataset folder does not exist" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as exited:
+        train_main(["--data", str(tmp_path), "--out", str(tmp_path / "b"), "--epochs", "0"])
+    assert exited.value.code == 2 and "must be at least 1" in capsys.readouterr().err
 
 
 def test_cancel_keeps_old_bundle_then_resume_completes(trained_bundle, small_kermany, tmp_path):
