@@ -197,6 +197,14 @@ def inspect_dataset(data: DataOptions, pretrained: bool = True, seed: int = 0, p
     return prepare_data(data, input_spec_for(data, pretrained), seed, positive_label, progress, cancel)
 
 
+def operating_table(is_positive: np.ndarray, probs: np.ndarray, operating) -> list[dict]:
+    """The card's threshold table on the test split: the operating point first, then the standard thresholds."""
+    table = threshold_table(is_positive, probs, DEFAULT_TABLE_THRESHOLDS)
+    chosen = threshold_table(is_positive, probs, [operating.threshold])[0]
+    chosen["name"] = f"operating point ({operating.method}, chosen on validation)"
+    return [chosen] + [row for row in table if abs(row["threshold"] - chosen["threshold"]) > 1e-9]
+
+
 def run_fingerprint(prepared: PreparedData, config: TrainConfig) -> str:
     """Identifies a run for --resume: same images in the same splits, same spec and options."""
     payload = json.dumps({"config": config.to_dict(), "spec": asdict(prepared.spec)}, sort_keys=True).encode()
@@ -321,10 +329,7 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
     if positive_index is not None:
         is_positive = (test.labels.numpy() == positive_index).astype(int)
         probs = positive_probs(test_logits, positive_index, operating.temperature)
-        table = threshold_table(is_positive, probs, DEFAULT_TABLE_THRESHOLDS)
-        chosen = threshold_table(is_positive, probs, [operating.threshold])[0]
-        chosen["name"] = f"operating point ({operating.method}, chosen on validation)"
-        table = [chosen] + [row for row in table if abs(row["threshold"] - chosen["threshold"]) > 1e-9]
+        table = operating_table(is_positive, probs, operating)
         roc = roc_points(is_positive, probs)
         plots["roc_test.png"] = plotting.roc_curve_png(
             roc["fpr"], roc["tpr"], test_metrics["auc"], f"ROC on the test split (n={test_metrics['n']})",

@@ -1,0 +1,77 @@
+"""The shipped pneumonia bundle: integrity, real accuracy on its own held-out test images, and its OOD guard on
+images it must warn about. Uses the bundle's data_manifest.csv to find test-split images in ../shared/data."""
+import csv
+
+import pytest
+from pydicom.data import get_testdata_file
+
+from inference.bundle import load_bundle
+from inference.image_io import load_image
+from inference.predictor import Predictor, default_bundle_dir
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    return Predictor(default_bundle_dir(), device="cpu")
+
+
+def test_default_bundle_card_is_complete(project_root):
+    bundle = load_bundle(project_root / "resources" / "models" / "chest-xray-pneumonia")
+    card = bundle.card
+    assert default_bundle_dir() == bundle.path
+    assert card["labels"] == ["NORMAL", "PNEUMONIA"] and card["positive_label"] == "PNEUMONIA"
+    assert "not for diagnostic use" in card["intended_use"].lower()
+    assert card["weights"]["bytes"] <= 25 * 1024 * 1024
+    assert card["input"]["resize_mode"] == "squash"
+    metrics = {m["name"]: m for m in card["metrics"]}
+    assert metrics["auc"]["value"] >= 0.99 and metrics["auc"]["n"] == 522
+    assert metrics["sensitivity"]["threshold"] == pytest.approx(card["threshold"])
+    assert "CC BY 4.0" in card["training_data"][0]["licence"]
+    assert card["ood"]["method"] == "mahalanobis-pca"
+
+
+def _test_split_images(project_root, shared_data, per_class):
+    manifest = project_root / "resources" / "models" / "chest-xray-pneumonia" / "data_manifest.csv"
+    rows = [r for r in csv.DictReader(manifest.open()) if r["split"] == "test"]
+    picked = []
+    for label in ("NORMAL", "PNEUMONIA"):
+        of_label = [r for r in rows if r["label"] == label]
+        picked += of_label[:: max(1, len(of_label) // per_class)][:per_class]
+    return [(shared_data / "chest-xray-pneumonia" / "train" / r["relpath"], r["label"]) for r in picked]
+
+
+def test_held_out_test_images_are_classified(predictor, project_root, shared_data):
+    images = _test_split_images(project_root, shared_data, per_class=15)
+    results = [(predictor.predict(load_image(path), cam_method=None), label) for path, label in images]
+    correct = sum(p.label == label for p, label in results)
+    assert correct >= 27, f"{correct}/30 correct"  # card: 97.9% accuracy on all 522 test images
+    warned = sum(p.ood.warning for p, _ in results)
+    assert warned <= 1
+
+
+def test_gradcam_heatmap_at_original_size(predictor, project_root):
+    image = load_image(project_root / "resources" / "samples" / "chest-pa-sample.png")
+    prediction = predictor.predict(image, cam_method="gradcam")
+    assert prediction.label == "PNEUMONIA"  # the sample is a bacterial pneumonia case
+    assert prediction.heatmap.shape == image.shape
+    assert 0.0 <= prediction.heatmap.min() and prediction.heatmap.max() <= 1.0
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small.dcm"])
+def test_guard_warns_on_ct_and_mr(predictor, name):
+    prediction = predictor.predict(load_image(get_testdata_file(name, download=False)), cam_method=None)
+    assert prediction.ood.warning
+
+
+@pytest.mark.parametrize("name", ["astronaut.png", "camera.png", "page.png", "coffee.png"])
+def test_guard_warns_on_photographs_and_documents(predictor, name):
+    import skimage
+
+    prediction = predictor.predict(load_image(f"{skimage.__path__[0]}/data/{name}"), cam_method=None)
+    assert prediction.ood.warning
+
+
+def test_guard_warns_on_fracture_radiographs(predictor, shared_data):
+    files = sorted((shared_data / "bone-fracture" / "val").rglob("*.jp*g"))[::60][:10]
+    warned = sum(predictor.predict(load_image(f), cam_method=None).ood.warning for f in files)
+    assert warned == len(files)

@@ -1,0 +1,112 @@
+"""Re-choose the operating threshold of an existing bundle on its own validation split, without retraining.
+
+A clinic may want a different operating point (a target sensitivity instead of Youden's J); the bundle's
+data_manifest.csv says which images were validation and test, so the threshold is chosen on validation and every
+threshold-dependent number of the card (metrics, threshold table, calibration, ROC plot) is measured again on
+test exactly as `xrayview-train` does. Weights and every other file of the bundle are kept.
+
+    python -m training.operating_point --bundle DIR --data ROOT --target-sensitivity 0.97 [--out DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from inference.bundle import CARD_FILE, load_bundle, write_bundle
+from inference.errors import XRayViewError
+from inference.preprocess import InputSpec
+from training.evaluate import choose_operating_point, metrics_from_logits, positive_probs
+from training.metrics import roc_points
+from training.pipeline import _metric_entries, operating_table
+from training.trainer import Normalisation, TensorSplit, predict_logits
+
+
+def _manifest_split(bundle_dir: Path, data_root: Path, split: str, labels: list[str], spec: InputSpec) -> TensorSplit:
+    from training.cache import decode_images
+
+    rows = [r for r in csv.DictReader((bundle_dir / "data_manifest.csv").open(newline="", encoding="utf-8"))
+            if r["split"] == split]
+    decoded = decode_images([data_root / r["relpath"] for r in rows], spec)
+    if not decoded.ok.all():
+        missing = [str(p) for p, ok in zip(decoded.paths, decoded.ok) if not ok][:3]
+        raise XRayViewError(f"{data_root}: {split} images of the manifest cannot be read: {missing}")
+    return TensorSplit(decoded.images, torch.tensor([labels.index(r["label"]) for r in rows], dtype=torch.int64))
+
+
+def rechoose(bundle_dir: Path, data_root: Path, target_sensitivity: float | None, out: Path | None = None) -> dict:
+    bundle = load_bundle(bundle_dir)
+    card = json.loads(json.dumps(bundle.card))
+    labels, spec = card["labels"], InputSpec.from_card(card)
+    positive_index = labels.index(card["positive_label"])
+    model = bundle.build("cpu")
+    normalisation = Normalisation(tuple(spec.mean), tuple(spec.std))
+    val = _manifest_split(bundle_dir, data_root, "val", labels, spec)
+    test = _manifest_split(bundle_dir, data_root, "test", labels, spec)
+    val_logits = predict_logits(model, val, normalisation, torch.device("cpu"))
+    test_logits = predict_logits(model, test, normalisation, torch.device("cpu"))
+    operating = choose_operating_point(val_logits, val.labels.numpy(), positive_index, target_sensitivity)
+    test_metrics = metrics_from_logits(test_logits, test.labels.numpy(), labels, positive_index,
+                                       operating.temperature, operating.threshold)
+    val_metrics = metrics_from_logits(val_logits, val.labels.numpy(), labels, positive_index,
+                                      operating.temperature, operating.threshold)
+    is_positive = (test.labels.numpy() == positive_index).astype(int)
+    probs = positive_probs(test_logits, positive_index, operating.temperature)
+    previous = {"threshold": card["threshold"], "method": card["training"].get("threshold_method")}
+    dataset = card["metrics"][0]["dataset"]
+    split_name = card["metrics"][0]["split"]
+    card["threshold"] = operating.threshold
+    card["threshold_table"] = operating_table(is_positive, probs, operating)
+    card["metrics"] = _metric_entries(test_metrics, dataset, split_name, operating.threshold, is_positive, probs,
+                                      card["training"].get("seed", 0))
+    card["calibration"].update(temperature=round(operating.temperature, 6),
+                               ece=None if operating.ece_after is None else round(operating.ece_after, 6),
+                               ece_before=None if operating.ece_before is None else round(operating.ece_before, 6))
+    card["training"]["threshold_method"] = operating.method
+    card["training"]["validation_metrics"] = val_metrics
+    card["training"]["operating_point_rechosen"] = {
+        "command": " ".join(["python -m training.operating_point"] + [shlex.quote(a) for a in sys.argv[1:]]),
+        "previous": previous}
+    extras = {p.name: p.read_bytes() for p in bundle_dir.iterdir()
+              if p.is_file() and p.name not in (CARD_FILE, bundle.weights_path.name)}
+    evaluation = json.loads(extras.get("evaluation.json", b"{}") or b"{}")
+    evaluation.update(test=test_metrics, validation=val_metrics, temperature=operating.temperature,
+                      threshold=operating.threshold, threshold_method=operating.method)
+    extras["evaluation.json"] = json.dumps(evaluation, indent=2).encode()
+    from training import plots
+
+    roc = roc_points(is_positive, probs)
+    extras["roc_test.png"] = plots.roc_curve_png(
+        roc["fpr"], roc["tpr"], test_metrics["auc"], f"ROC on the test split (n={test_metrics['n']})",
+        (1 - test_metrics["specificity"], test_metrics["sensitivity"]))
+    write_bundle(out or bundle_dir, bundle.state_dict(), card, weights_file=bundle.weights_path.name,
+                 extra_files=extras)
+    return {"threshold": operating.threshold, "method": operating.method, "previous": previous,
+            "test": {k: test_metrics[k] for k in ("n", "auc", "accuracy", "sensitivity", "specificity", "ece")},
+            "validation": {k: val_metrics[k] for k in ("sensitivity", "specificity")}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.operating_point", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bundle", type=Path, required=True)
+    parser.add_argument("--data", type=Path, required=True, help="the data root the bundle's manifest refers to")
+    parser.add_argument("--target-sensitivity", type=float, default=None, help="default: Youden's J")
+    parser.add_argument("--out", type=Path, default=None, help="write here instead of replacing --bundle")
+    args = parser.parse_args(argv)
+    try:
+        summary = rechoose(args.bundle, args.data, args.target_sensitivity, args.out)
+    except XRayViewError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
