@@ -89,6 +89,14 @@ class AiPanel(QWidget):
         self.call_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.call_label.setWordWrap(True)
         result_layout.addWidget(self.call_label)
+        self.ood_label = QLabel("")
+        self.ood_label.setObjectName("oodWarning")
+        self.ood_label.setWordWrap(True)
+        self.ood_label.setStyleSheet("QLabel#oodWarning { color: #ffffff; background: #b00020; padding: 4px;"
+                                     " font-weight: bold; }")
+        self.ood_label.setAccessibleName("Out-of-distribution warning")
+        self.ood_label.hide()
+        result_layout.addWidget(self.ood_label)
         self.bars_layout = QVBoxLayout()
         result_layout.addLayout(self.bars_layout)
         self.status_label = QLabel("")
@@ -290,6 +298,9 @@ class AiPanel(QWidget):
         self.call_label.setProperty("call", "none")
         self._restyle(self.call_label)
         self.time_label.setText("")
+        self.ood_label.setText("")
+        self.ood_label.setAccessibleDescription("")
+        self.ood_label.hide()
         self.status_label.setText(status)
 
     def set_running(self, text: str = "Analyzing…") -> None:
@@ -312,6 +323,11 @@ class AiPanel(QWidget):
             self.bars_layout.addWidget(bar)
             self._bars[label] = bar
         self.time_label.setText(f"{pa.total_time_ms(prediction):.0f} ms on {device or getattr(prediction, 'device', '')}")
+        warning = pa.ood_warning_text(prediction)
+        if warning:
+            self.ood_label.setText(f"⚠ {warning}")
+            self.ood_label.setAccessibleDescription(warning)
+            self.ood_label.show()
         self._show_call()
 
     def current_call(self) -> str | None:

@@ -56,7 +56,29 @@ def predict_image(predictor, image, cam_method: str | None, colormap: str, *, pr
         from desktop.heatmap_layer import heatmap_rgba
 
         layer = HeatmapLayer(colormap, heatmap_rgba(prediction.heatmap, colormap))
-    return prediction, layer
+    audit_error = record_in_audit_log(prediction, image=image, origin="viewer")
+    return prediction, layer, audit_error
+
+
+def record_in_audit_log(prediction, *, image=None, path: Path | None = None, origin: str) -> str:
+    """Worker thread (the audit log fsyncs): one audit record per result shown. Returns "" or the reason the
+    record could not be written; a failed write never loses the result itself."""
+    from inference import audit
+
+    try:
+        if image is not None:
+            audit.append_ai_result_for_image(prediction, image, origin=origin)
+        else:
+            audit.append_ai_result(prediction, source_path=path, origin=origin)
+    except Exception as error:  # noqa: BLE001 - audit trouble is reported, the prediction still stands
+        from inference.errors import XRayViewError
+
+        if not isinstance(error, (XRayViewError, OSError)):
+            from desktop.error_reporting import report_unexpected
+
+            report_unexpected(error, "writing the AI audit log")
+        return f"AI audit log not written: {error}"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -70,8 +92,13 @@ def analyze_paths(predictor, paths: list[Path], *, progress, cancel):
     reported as each file is done; a bad file never stops the run."""
     rows = []
     total = len(paths)
-    for result in predictor.predict_paths(paths, cancel=cancel, cam_method=None, batch_size=4):
-        row = {"path": Path(result.path), "prediction": result.prediction, "error": _row_error(result)}
+    for result in predictor.predict_paths(paths, cancel=cancel, cam_method=None, batch_size=4, keep_images=True):
+        row = {"path": Path(result.path), "prediction": result.prediction, "error": _row_error(result),
+               "metadata": dict(getattr(result.image, "metadata", None) or {})}  # for de-identified CSV export
+        if result.prediction is not None:
+            row["audit_error"] = record_in_audit_log(result.prediction, image=result.image, path=Path(result.path),
+                                                     origin="batch")
+        result.image = None  # only the metadata is kept: a large folder must not hold every image in memory
         rows.append(row)
         progress(len(rows), total, row)
     if cancel.is_set():
@@ -97,6 +124,7 @@ class AnalysisController(QObject):
     prediction_started = Signal(int)  # request id
     prediction_ready = Signal(int, object, object)  # request id, Prediction, HeatmapLayer or None
     prediction_failed = Signal(int, str)  # request id, message
+    audit_failed = Signal(str)  # the AI audit log could not be written (the result is still shown)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -193,7 +221,9 @@ class AnalysisController(QObject):
         self.prediction_started.emit(request_id)
         job.start()
 
-    def _deliver(self, request_id: int, prediction, layer) -> None:
+    def _deliver(self, request_id: int, prediction, layer, audit_error: str = "") -> None:
+        if audit_error:
+            self.audit_failed.emit(audit_error)  # recorded even for a result the user moved away from
         if request_id != self._current_request:
             return  # stale: the user has moved on to another image
         self._prediction_job = None

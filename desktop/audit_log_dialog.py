@@ -122,3 +122,22 @@ class AuditLogDialog(QDialog):
                 self.export(target)
             except AuditLogError as error:
                 self.status.setText(str(error))
+
+
+def open_audit_log_dialog(main_window) -> AuditLogDialog:
+    """A fresh dialog each time, so it shows the records written since it was last opened."""
+    dialog = AuditLogDialog(parent=main_window)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    main_window.audit_log_dialog = dialog
+    dialog.show()
+    return dialog
+
+
+def install_tools(main_window) -> None:
+    """Called by MainWindow after it is shown: adds Tools > AI audit log…"""
+    from PySide6.QtGui import QAction
+
+    action = QAction("AI &audit log…", main_window)
+    action.setObjectName("audit_log")
+    action.triggered.connect(lambda: open_audit_log_dialog(main_window))
+    main_window.add_tool_actions(action)

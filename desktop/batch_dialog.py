@@ -1,4 +1,4 @@
-"""Analyze folder: a sortable, filterable table (file, call, probabilities, status/error) filled while the job
+"""Analyze folder: a sortable, filterable table (file, call, probabilities, status/error, OOD warning) filled while the job
 runs, with progress, cancel and CSV export; double-clicking a row opens that image in the viewer."""
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import csv
 from pathlib import Path
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QDialog,
     QFileDialog,
     QHBoxLayout,
@@ -26,13 +27,15 @@ from desktop.workers import Job
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+METADATA_ROLE = Qt.ItemDataRole.UserRole + 2  # the file's header metadata, for de-identified export
 
 
 class BatchDialog(QDialog):
     open_requested = Signal(str)
     analysis_finished = Signal(str)  # "finished" | "cancelled" | "failed"
 
-    def __init__(self, folder: Path, labels: list[str], positive: str | None, threshold: float | None, parent=None):
+    def __init__(self, folder: Path, labels: list[str], positive: str | None, threshold: float | None, parent=None,
+                 deidentify: bool = False):
         super().__init__(parent)
         self.setWindowTitle(f"Analyze folder — {folder}")
         self.setAccessibleName("Analyze folder results")
@@ -63,7 +66,7 @@ class BatchDialog(QDialog):
         self.filter_edit.setClearButtonEnabled(True)
         layout.addWidget(self.filter_edit)
 
-        headers = ["File", "Call"] + [f"P({label})" for label in self._labels] + ["Status"]
+        headers = ["File", "Call"] + [f"P({label})" for label in self._labels] + ["Warning", "Status"]
         self.model = QStandardItemModel(0, len(headers), self)
         self.model.setHorizontalHeaderLabels(headers)
         self.proxy = QSortFilterProxyModel(self)
@@ -86,9 +89,14 @@ class BatchDialog(QDialog):
         self.export_button = QPushButton("Export CSV…")
         self.export_button.setAccessibleName("Export results as CSV")
         self.export_button.clicked.connect(self._ask_export)
+        self.deidentify_check = QCheckBox("De-identify")
+        self.deidentify_check.setToolTip("Patient names, IDs and dates are removed from the exported CSV")
+        self.deidentify_check.setAccessibleName("De-identify the exported CSV")
+        self.deidentify_check.setChecked(deidentify)
         close_button = QPushButton("Close")
         close_button.clicked.connect(self.close)
         bottom.addStretch(1)
+        bottom.addWidget(self.deidentify_check)
         bottom.addWidget(self.export_button)
         bottom.addWidget(close_button)
         layout.addLayout(bottom)
@@ -142,13 +150,19 @@ class BatchDialog(QDialog):
             for label in self._labels:
                 value = probs.get(label)
                 items.append(self._item("" if value is None else f"{value:.3f}", -1.0 if value is None else value))
+            warning = pa.ood_warning_text(prediction)
+            items.append(self._item(warning, warning))
+            if warning:
+                items[-1].setForeground(QColor("#b00020"))
             items.append(self._item("ok", "ok"))
         else:
             items.append(self._item("", ""))
             items.extend(self._item("", -1.0) for _ in self._labels)
+            items.append(self._item("", ""))
             items.append(self._item(row.get("error") or "error", row.get("error") or "error"))
         for item in items:
             item.setData(str(path), PATH_ROLE)
+        items[0].setData(row.get("metadata") or {}, METADATA_ROLE)
         self.model.appendRow(items)
 
     @staticmethod
@@ -170,15 +184,28 @@ class BatchDialog(QDialog):
         if target:
             self.export_csv(Path(target))
 
-    def export_csv(self, target: Path) -> Path:
-        """Writes the rows as currently sorted and filtered, with full paths."""
+    def export_csv(self, target: Path, deidentify: bool | None = None) -> Path:
+        """Writes the rows as currently sorted and filtered, with full paths; de-identified (the checkbox, unless
+        given): the path relative to the folder with patient identifiers of that file's header scrubbed out."""
+        if deidentify is None:
+            deidentify = self.deidentify_check.isChecked()
+        deidentifier = None
+        if deidentify:
+            from inference.deid import Deidentifier
+
+            deidentifier = Deidentifier()
         headers = ["path"] + [self.model.headerData(c, Qt.Orientation.Horizontal) for c in range(1, self.model.columnCount())]
         with open(target, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(headers)
             for r in range(self.proxy.rowCount()):
                 path = self.proxy.data(self.proxy.index(r, 0), PATH_ROLE)
-                writer.writerow([path] + [self.proxy.data(self.proxy.index(r, c)) for c in range(1, self.proxy.columnCount())])
+                cells = [self.proxy.data(self.proxy.index(r, c)) for c in range(1, self.proxy.columnCount())]
+                if deidentifier is not None:
+                    metadata = self.proxy.data(self.proxy.index(r, 0), METADATA_ROLE) or {}
+                    path = self.proxy.data(self.proxy.index(r, 0))  # relative: folder names may name the patient
+                    path, *cells = [deidentifier.scrub_text(str(cell or ""), metadata) for cell in [path, *cells]]
+                writer.writerow([path] + cells)
         self.status_label.setText(f"Exported {self.proxy.rowCount()} row(s) to {target}")
         return target
 

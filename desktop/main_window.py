@@ -83,6 +83,11 @@ class MainWindow(QMainWindow):
         self._batch_dialog = None
         self._start_model_on_show = load_model
         self._shown_once = False
+        self._installed_bundles = []
+        self.loaded_bundle = None  # the BundleEntry loading or loaded
+        self.model_choice_reason = ""  # why the body part picked the current model ("" when it did not)
+        self.pacs_dialog = None
+        self.audit_log_dialog = None
         self.tools_installed = False  # Tools menu entries are added just after the window is shown
 
         self._colormaps: list[str] = []  # filled by _prepare_libraries after the window is shown
@@ -175,6 +180,12 @@ class MainWindow(QMainWindow):
         a("next_image", "&Next Image", lambda: self._step_image(1))
         a("previous_image", "&Previous Image", lambda: self._step_image(-1))
         a("shortcuts", "&Keyboard Shortcuts", self.show_shortcuts)
+        a("save_ai_dicom", "Save AI Result as &DICOM (SC + SR)…", self.ask_save_ai_dicom)
+        a("send_ai_pacs", "Send AI Result to &PACS…", self.send_ai_result_to_pacs)
+        a("deidentify_exports", "De-&identify Exports", self._set_deidentify_exports, checkable=True)
+        self.actions_by_name["deidentify_exports"].setToolTip(
+            "PNG/PDF/CSV exports and AI DICOM results leave out the patient's name, ID and dates")
+        self._update_result_actions()
         self.actions_by_name["open_sample"] = QAction("Open &Sample Image", self, triggered=self.open_sample)
         self.actions_by_name["model_card"] = QAction("&Model Card…", self, triggered=self.show_model_card)
         self.actions_by_name["about"] = QAction("&About XRayView", self, triggered=self.show_about)
@@ -189,7 +200,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addMenu(self.recent_menu)
         file_menu.addSeparator()
-        file_menu.addActions([acts["export_png"], acts["export_pdf"]])
+        file_menu.addActions([acts["export_png"], acts["export_pdf"], acts["deidentify_exports"]])
         file_menu.addSeparator()
         file_menu.addActions([acts["settings"], acts["quit"]])
 
@@ -211,6 +222,8 @@ class MainWindow(QMainWindow):
 
         ai_menu = bar.addMenu("&AI")
         ai_menu.addActions([acts["run_ai"], acts["analyze_folder"], acts["model_card"]])
+        ai_menu.addSeparator()
+        ai_menu.addActions([acts["save_ai_dicom"], acts["send_ai_pacs"]])
 
         self.tools_menu = bar.addMenu("&Tools")
         self.tools_menu.menuAction().setVisible(False)  # shown once a tool (e.g. PACS) adds an action
@@ -268,6 +281,7 @@ class MainWindow(QMainWindow):
         ac.prediction_started.connect(self._on_prediction_started)
         ac.prediction_ready.connect(self._on_prediction_ready)
         ac.prediction_failed.connect(self._on_prediction_failed)
+        ac.audit_failed.connect(self.show_error)
 
     def _apply_settings_to_widgets(self) -> None:
         s = self.settings
@@ -277,6 +291,7 @@ class MainWindow(QMainWindow):
         self.view.set_heatmap_visible(s.overlay_visible)
         self.view.set_heatmap_opacity(s.overlay_opacity)
         self.actions_by_name["corner_text"].setChecked(s.corner_text_visible)
+        self.actions_by_name["deidentify_exports"].setChecked(s.deidentify_exports)
         self.view.set_corner_text_visible(s.corner_text_visible)
 
     def _restore_geometry(self) -> None:
@@ -353,12 +368,33 @@ class MainWindow(QMainWindow):
             chosen = bundle_entry(s.model_path)  # a bundle outside both folders (xrayview --model DIR)
             entries += [chosen] if chosen is not None else []
         entry = choose_bundle(entries, s.model_path, default_bundle_name(bundled_models_dir()))
+        self._installed_bundles = entries
         if entry is None:
             self._set_model_state("none")
             self.model_status_label.setText("No AI model installed")
             self.ai_panel.set_model(None)
             return
-        self.analysis.load_model(entry.path, s.device, entry.title, s.cam_method)
+        self._load_bundle(entry)
+
+    def _load_bundle(self, entry) -> None:
+        self.loaded_bundle = entry
+        self.analysis.load_model(entry.path, self.settings.device, entry.title, self.settings.cam_method)
+
+    def _choose_model_for(self, image) -> None:
+        """A DICOM's BodyPartExamined picks the model made for it, unless the user pinned one in settings."""
+        from desktop.model_choice import choose_for_body_part
+
+        if self.settings.model_path or self.loaded_bundle is None:
+            return
+        body_part = str((getattr(image, "metadata", None) or {}).get("BodyPartExamined") or "")
+        choice = choose_for_body_part(self._installed_bundles, body_part)
+        if choice is None:
+            return
+        self.model_choice_reason = choice.reason
+        if choice.entry.path != self.loaded_bundle.path:
+            self.prediction = None
+            self._load_bundle(choice.entry)
+        self.statusBar().showMessage(choice.reason, 10000)
 
     def _set_model_state(self, state: str) -> None:
         self.model_state = state
@@ -457,6 +493,8 @@ class MainWindow(QMainWindow):
         self.settings.add_recent_file(str(path))
         self.folder_panel.select_path(path)
         self.ai_panel.clear_result()
+        self._update_result_actions()
+        self._choose_model_for(image)
         self.image_shown.emit(image)
         if self.settings.auto_run and self.model_state in ("loading", "ready"):
             self.run_prediction()
@@ -532,6 +570,7 @@ class MainWindow(QMainWindow):
             self.ai_panel.set_error("No AI model is installed or loaded.")
             return
         self.prediction = None
+        self._update_result_actions()
         self.view.clear_heatmap()
         self._prediction_pending = True
         self.analysis.request_prediction(self.image, self.ai_panel.cam_method(), self.settings.overlay_colormap)
@@ -546,6 +585,7 @@ class MainWindow(QMainWindow):
         self._prediction_pending = False
         self.prediction = prediction
         self.ai_panel.set_prediction(prediction, getattr(prediction, "device", ""))
+        self._update_result_actions()
         notices = list(getattr(prediction, "notices", []) or [])
         if notices:
             self.ai_panel.status_label.setText(" ".join(notices))
@@ -638,23 +678,27 @@ class MainWindow(QMainWindow):
         if self._batch_dialog is not None and self._batch_dialog.is_running():
             self._batch_dialog.cancel()
         dialog = BatchDialog(Path(folder), list(predictor.labels), predictor.positive_label,
-                             self.ai_panel.threshold, self)
+                             self.ai_panel.threshold, self, deidentify=self.settings.deidentify_exports)
         dialog.open_requested.connect(self.open_path)
         self._batch_dialog = dialog
         dialog.show()
-        dialog.start(self.analysis.analyze_folder_job(paths), len(paths))
+        job = self.analysis.analyze_folder_job(paths)
+        job.progress.connect(self._on_batch_row)
+        dialog.start(job, len(paths))
         return dialog
+
+    def _on_batch_row(self, done: int, total: int, row) -> None:
+        if isinstance(row, dict) and row.get("audit_error"):
+            self.show_error(row["audit_error"])
 
     # ==================================================================================== export
     def ask_export_png(self) -> None:
         if self.image is None:
             self.show_error("Open an image first.")
             return
-        from desktop.image_adapter import display_name
-
         target, _ = QFileDialog.getSaveFileName(self, "Export view as PNG",
                                                 str(Path(self.settings.last_directory or Path.home())
-                                                    / f"{Path(display_name(self.image)).stem}-view.png"),
+                                                    / f"{self._export_stem()}-view.png"),
                                                 "PNG image (*.png)")
         if target:
             self.export_png(Path(target))
@@ -662,8 +706,17 @@ class MainWindow(QMainWindow):
     def export_png(self, target: Path) -> Path | None:
         from desktop.report_export import export_view_png
 
+        deidentify = self.settings.deidentify_exports
+        corner_text = self.settings.corner_text_visible
+        if deidentify and corner_text:  # the corner text prints the patient's name and ID
+            self.view.set_corner_text_visible(False)
         try:
-            export_view_png(self.view.grab_image(), target)
+            view_image = self.view.grab_image()
+        finally:
+            if deidentify and corner_text:
+                self.view.set_corner_text_visible(True)
+        try:
+            export_view_png(view_image, target)
         except OSError as error:
             self.show_error(str(error))
             return None
@@ -674,11 +727,9 @@ class MainWindow(QMainWindow):
         if self.image is None:
             self.show_error("Open an image first.")
             return
-        from desktop.image_adapter import display_name
-
         target, _ = QFileDialog.getSaveFileName(self, "Export PDF report",
                                                 str(Path(self.settings.last_directory or Path.home())
-                                                    / f"{Path(display_name(self.image)).stem}-report.pdf"),
+                                                    / f"{self._export_stem()}-report.pdf"),
                                                 "PDF (*.pdf)")
         if target:
             self.export_pdf(Path(target))
@@ -692,7 +743,8 @@ class MainWindow(QMainWindow):
             return None
         content = build_report_content(self.image, self.view, self.prediction, pa.card_of(self.analysis.predictor),
                                        self.ai_panel.threshold, self.ai_panel.current_call(),
-                                       self.settings.overlay_colormap, self.settings.overlay_opacity)
+                                       self.settings.overlay_colormap, self.settings.overlay_opacity,
+                                       deidentify=self.settings.deidentify_exports)
         try:
             write_pdf_report(content, target)
         except OSError as error:
@@ -700,6 +752,69 @@ class MainWindow(QMainWindow):
             return None
         self.statusBar().showMessage(f"Saved {target}", 8000)
         return target
+
+    def _export_stem(self) -> str:
+        """The suggested export file name: the image's, with patient identifiers removed when de-identifying."""
+        from desktop.image_adapter import display_name
+
+        stem = Path(display_name(self.image)).stem
+        if self.settings.deidentify_exports:
+            from inference.deid import Deidentifier
+
+            stem = Deidentifier().scrub_text(stem, getattr(self.image, "metadata", None) or {})
+        return stem
+
+    def _set_deidentify_exports(self, on: bool) -> None:
+        self.settings.deidentify_exports = bool(on)
+
+    # AI result as DICOM -------------------------------------------------------------------------------------
+    def _update_result_actions(self) -> None:
+        has_result = self.image is not None and self.prediction is not None
+        for name in ("save_ai_dicom", "send_ai_pacs"):
+            self.actions_by_name[name].setEnabled(has_result)
+
+    def ask_save_ai_dicom(self) -> None:
+        if self.prediction is None:
+            self.show_error("Run the AI on this image first.")
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Save AI result as DICOM", self.settings.last_directory)
+        if folder:
+            self.save_ai_dicom(folder)
+
+    def save_ai_dicom(self, folder: str | Path) -> list[Path]:
+        """Secondary Capture + Structured Report for the result on screen, saved into `folder`."""
+        from desktop.ai_results import save_result_datasets
+        from inference.errors import XRayViewError
+
+        if self.image is None or self.prediction is None:
+            self.show_error("Run the AI on this image first.")
+            return []
+        try:
+            written = save_result_datasets(self.image, self.prediction, folder, self.settings.deidentify_exports)
+        except (OSError, XRayViewError) as error:
+            self.show_error(str(error))
+            return []
+        self.statusBar().showMessage(f"Saved {len(written)} DICOM object(s) to {folder}", 8000)
+        return written
+
+    def send_ai_result_to_pacs(self):
+        """Builds the result objects and opens the send dialog (returns it, None without a result)."""
+        from desktop.ai_results import build_result_datasets
+        from desktop.pacs_dialog import SendResultsDialog
+        from inference.errors import XRayViewError
+
+        if self.image is None or self.prediction is None:
+            self.show_error("Run the AI on this image first.")
+            return None
+        try:
+            datasets = build_result_datasets(self.image, self.prediction, self.settings.deidentify_exports)
+        except XRayViewError as error:
+            self.show_error(str(error))
+            return None
+        dialog = SendResultsDialog(datasets, self.settings.qsettings, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
 
     # ==================================================================================== settings & help
     def open_settings(self) -> None:

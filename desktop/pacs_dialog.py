@@ -649,3 +649,27 @@ class SendResultsDialog(QDialog):
             self._job.cancel()
             self._job.wait(15_000)
         super().closeEvent(event)
+
+
+# --- viewer integration -----------------------------------------------------------------------------------------
+
+def open_pacs_dialog(main_window) -> PacsDialog:
+    """Non-modal, one at a time; retrieved files open in the viewer."""
+    dialog = getattr(main_window, "pacs_dialog", None)
+    if dialog is None:
+        dialog = PacsDialog(main_window.settings.qsettings, parent=main_window)
+        dialog.filesRetrieved.connect(main_window.open_paths)
+        main_window.pacs_dialog = dialog
+    dialog.show()
+    dialog.raise_()
+    return dialog
+
+
+def install_tools(main_window) -> None:
+    """Called by MainWindow after it is shown: adds Tools > PACS query/retrieve…"""
+    from PySide6.QtGui import QAction
+
+    action = QAction("&PACS query/retrieve…", main_window)
+    action.setObjectName("pacs_query")
+    action.triggered.connect(lambda: open_pacs_dialog(main_window))
+    main_window.add_tool_actions(action)

@@ -63,3 +63,12 @@ def headline_metrics(card: dict[str, Any], limit: int = 6) -> list[str]:
         text += f" on {metric.get('dataset')} {metric.get('split')}, n={metric.get('n')}"
         lines.append(text)
     return lines
+
+
+def ood_warning_text(prediction) -> str:
+    """The out-of-distribution warning for the AI panel, the PDF report and the batch table ("" when none)."""
+    ood = getattr(prediction, "ood", None)
+    if ood is None or not getattr(ood, "warning", False):
+        return ""
+    reasons = "; ".join(getattr(ood, "reasons", []) or []) or "unusual image"
+    return f"Image unlike the model's training data: {reasons}. The result may be meaningless."

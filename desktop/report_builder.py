@@ -26,7 +26,9 @@ def _blend(display01: np.ndarray, heatmap01: np.ndarray, colormap: str, opacity:
 
 
 def build_report_content(image, view, prediction, card: dict, threshold: float | None, call: str | None,
-                         colormap: str, opacity: float) -> ReportContent:
+                         colormap: str, opacity: float, deidentify: bool = False) -> ReportContent:
+    """`deidentify`: patient identifiers are replaced (inference.deid) and the file's path and hash left out,
+    since a file name or folder often carries the patient's name and a hash links back to the original file."""
     display01 = render_display(image, view.window, view.inverted)
     overlay = None
     heatmap = pa.heatmap(prediction) if prediction is not None else None
@@ -34,16 +36,24 @@ def build_report_content(image, view, prediction, card: dict, threshold: float |
         overlay = rgba8_to_qimage(_blend(display01, np.asarray(heatmap), colormap, max(opacity, 0.35)))
     path = Path(image.path) if getattr(image, "path", None) else None
     identity = []
+    original_metadata = getattr(image, "metadata", None) or {}
+    metadata = original_metadata
+    scrub = str
+    if deidentify:
+        from inference.deid import Deidentifier
+
+        deidentifier = Deidentifier()
+        metadata = deidentifier.deidentify_metadata(original_metadata)
+        scrub = lambda text: deidentifier.scrub_text(text, original_metadata)  # noqa: E731
     if path is not None:
-        identity += [("File", path.name), ("Folder", str(path.parent))]
-        if path.is_file():
+        identity += [("File", scrub(path.name))] + ([] if deidentify else [("Folder", str(path.parent))])
+        if path.is_file() and not deidentify:
             identity += [("Size", f"{path.stat().st_size:,} bytes"), ("SHA-256", file_sha256(path))]
     identity += [("Format", str(getattr(image, "source_format", "") or "")),
                  ("Dimensions", f"{image.modality.shape[1]} x {image.modality.shape[0]} px"),
                  ("Pixel spacing", spacing_description(image)),
                  ("Display window", f"W {view.window.width:.6g} / L {view.window.center:.6g}"
                                     + (" (inverted)" if view.inverted else ""))]
-    metadata = getattr(image, "metadata", None) or {}
     for title, key in IDENTITY_KEYS:
         value = metadata.get(key)
         if value not in (None, ""):
@@ -69,8 +79,9 @@ def build_report_content(image, view, prediction, card: dict, threshold: float |
         cam = getattr(prediction, "cam_method", None)
         if cam:
             content.threshold_text += f". Heatmap: {cam}" + (f" for {prediction.cam_label}" if getattr(prediction, "cam_label", None) else "")
-        content.notices = list(getattr(prediction, "notices", []) or [])
-    content.notices += list(getattr(image, "notices", []) or [])
+        content.notices = [scrub(notice) for notice in getattr(prediction, "notices", []) or []]
+        content.ood_warning = pa.ood_warning_text(prediction)
+    content.notices += [scrub(notice) for notice in getattr(image, "notices", []) or []]
     if card:
         model = getattr(prediction, "model", None) or {}
         content.model_lines = [f"{pa.model_title(card)} — architecture {card.get('architecture', '')}"

@@ -26,6 +26,7 @@ class ReportContent:
     threshold_text: str = ""
     model_lines: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    ood_warning: str = ""  # the out-of-distribution warning, printed in red under the call
 
 
 def export_view_png(view_image: QImage, target: Path) -> Path:
@@ -123,6 +124,8 @@ def _paint_report(painter: QPainter, writer: QPdfWriter, content: ReportContent)
     if content.probabilities:
         text_block(f"Call: {content.call}", 10, True, left=0, block_width=column_w)
         text_block(content.threshold_text, 8, left=0, block_width=column_w)
+        if content.ood_warning:
+            text_block(content.ood_warning, 8.5, True, color="#b00020", left=0, block_width=column_w)
         bar_w = column_w * 0.42
         for label, probability in content.probabilities.items():
             painter.setFont(font(8))

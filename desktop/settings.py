@@ -116,6 +116,15 @@ class AppSettings:
         self._s.setValue("ui/theme", value)
 
     @property
+    def deidentify_exports(self) -> bool:
+        """PNG/PDF/CSV exports and AI DICOM results leave out patient identifiers (inference.deid)."""
+        return self._get_bool("export/deidentify", False)
+
+    @deidentify_exports.setter
+    def deidentify_exports(self, value: bool) -> None:
+        self._s.setValue("export/deidentify", bool(value))
+
+    @property
     def overlay_visible(self) -> bool:
         return self._get_bool("overlay/visible", True)
 

@@ -49,9 +49,9 @@ def test_analyze_folder_reports_each_file_and_exports_csv(make_window, qtbot, ti
     out = dialog.export_csv(tmp_path / "results.csv")
     with open(out, newline="", encoding="utf-8") as handle:
         table = list(csv.reader(handle))
-    assert table[0] == ["path", "Call", "P(NORMAL)", "P(PNEUMONIA)", "Status"]
+    assert table[0] == ["path", "Call", "P(NORMAL)", "P(PNEUMONIA)", "Warning", "Status"]
     assert len(table) == 4
-    assert any(row[0].endswith("c_corrupt.png") and "c_corrupt.png" in row[4] for row in table[1:])
+    assert any(row[0].endswith("c_corrupt.png") and "c_corrupt.png" in row[5] for row in table[1:])
     # double-click opens the image in the viewer
     index = next(dialog.proxy.index(r, 0) for r in range(3) if dialog.proxy.data(dialog.proxy.index(r, 0)) == "a_chest.png")
     with qtbot.waitSignal(window.image_shown, timeout=30_000):
