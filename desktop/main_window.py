@@ -369,6 +369,10 @@ class MainWindow(QMainWindow):
             entries += [chosen] if chosen is not None else []
         entry = choose_bundle(entries, s.model_path, default_bundle_name(bundled_models_dir()))
         self._installed_bundles = entries
+        choice = self._body_part_choice(self.image)
+        if choice is not None:  # an image is already on screen (command line): its body part decides
+            entry = choice.entry
+            self.statusBar().showMessage(choice.reason, 10000)
         if entry is None:
             self._set_model_state("none")
             self.model_status_label.setText("No AI model installed")
@@ -380,17 +384,24 @@ class MainWindow(QMainWindow):
         self.loaded_bundle = entry
         self.analysis.load_model(entry.path, self.settings.device, entry.title, self.settings.cam_method)
 
-    def _choose_model_for(self, image) -> None:
+    def _body_part_choice(self, image):
         """A DICOM's BodyPartExamined picks the model made for it, unless the user pinned one in settings."""
         from desktop.model_choice import choose_for_body_part
 
-        if self.settings.model_path or self.loaded_bundle is None:
-            return
+        if image is None or self.settings.model_path:
+            return None
         body_part = str((getattr(image, "metadata", None) or {}).get("BodyPartExamined") or "")
         choice = choose_for_body_part(self._installed_bundles, body_part)
+        if choice is not None:
+            self.model_choice_reason = choice.reason
+        return choice
+
+    def _choose_model_for(self, image) -> None:
+        if self.loaded_bundle is None:  # no model yet: start_model_loading will look at this image
+            return
+        choice = self._body_part_choice(image)
         if choice is None:
             return
-        self.model_choice_reason = choice.reason
         if choice.entry.path != self.loaded_bundle.path:
             self.prediction = None
             self._load_bundle(choice.entry)
@@ -839,6 +850,7 @@ class MainWindow(QMainWindow):
         self._show_heatmap()
         if model_changed:
             self.prediction = None
+            self._update_result_actions()
             self._prediction_pending = False  # the new model re-runs the image when it is ready
             self.view.clear_heatmap()
             self.start_model_loading()

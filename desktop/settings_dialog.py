@@ -111,6 +111,10 @@ class SettingsDialog(QDialog):
         self.cam_combo.setCurrentIndex(max(0, self.cam_combo.findData(settings.cam_method)))
         self.cam_combo.setAccessibleName("Default heatmap method")
         form.addRow("Heatmap method", self.cam_combo)
+        self.deidentify_check = QCheckBox("Leave patient name, ID and dates out of PNG/PDF/CSV/DICOM exports")
+        self.deidentify_check.setAccessibleName("De-identify exports")
+        self.deidentify_check.setChecked(settings.deidentify_exports)
+        form.addRow("Exports", self.deidentify_check)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -125,7 +129,7 @@ class SettingsDialog(QDialog):
 
     def _fill_models(self) -> None:
         self.model_combo.clear()
-        self.model_combo.addItem("First installed model", "")
+        self.model_combo.addItem("Automatic (default model; by DICOM body part)", "")
         for entry in find_bundles(bundled_models_dir(), Path(self.user_models_edit.text() or default_user_models_dir())):
             self.model_combo.addItem(entry.title, str(entry.path))
         self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(self._settings.model_path)))
@@ -143,4 +147,5 @@ class SettingsDialog(QDialog):
         s.overlay_opacity = self.opacity_spin.value()
         s.overlay_colormap = self.colormap_combo.currentText()
         s.cam_method = self.cam_combo.currentData()
+        s.deidentify_exports = self.deidentify_check.isChecked()
         s.sync()
