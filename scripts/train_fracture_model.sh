@@ -9,7 +9,7 @@ OUT=${1:-runs/fracture/bundle}
 .venv/bin/xrayview-train \
   --data runs/fracture/data \
   --arch efficientnet_lite0 --pretrained --img-size 224 --resize-mode letterbox \
-  --epochs 5 --batch-size 32 --lr 5e-4 --warmup-epochs 0.5 --schedule cosine \
+  --epochs 4 --batch-size 32 --lr 5e-4 --warmup-epochs 0.5 --schedule cosine \
   --label-smoothing 0.05 --ema-epochs 1 --patience 0 \
   --rotation 15 --shift 0.06 --zoom 0.15 --shear 5 --brightness 0.15 --contrast 0.2 --hflip 0.5 --vflip 0.0 \
   --seed 20261122 --tta --positive-label fractured \
