@@ -75,3 +75,17 @@ def test_guard_warns_on_fracture_radiographs(predictor, shared_data):
     files = sorted((shared_data / "bone-fracture" / "val").rglob("*.jp*g"))[::60][:10]
     warned = sum(predictor.predict(load_image(f), cam_method=None).ood.warning for f in files)
     assert warned == len(files)
+
+
+def test_experimental_fracture_bundle(project_root, shared_data):
+    bundle_dir = project_root / "resources" / "models" / "bone-fracture-experimental"
+    card = load_bundle(bundle_dir).card
+    assert card["experimental"] is True and card["positive_label"] == "fractured"
+    assert "CHEST" not in (card.get("ood") or {}).get("expected_body_parts", [])
+    assert any("web pages" in limitation for limitation in card["limitations"])
+    fracture = Predictor(bundle_dir, device="cpu")
+    # the shared val split is this model's held-out test split: its card reports specificity 99.7% there
+    normals = sorted((shared_data / "bone-fracture" / "val" / "not_fractured").glob("*.jp*g"))[::40][:8]
+    predictions = [fracture.predict(load_image(f), cam_method=None) for f in normals]
+    assert sum(p.label == "not_fractured" for p in predictions) >= 7
+    assert any("experimental" in notice for notice in predictions[0].notices)
