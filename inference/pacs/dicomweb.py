@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from io import BytesIO
 from pathlib import Path
 from urllib.parse import quote
@@ -21,6 +21,7 @@ from pydicom.filebase import DicomBytesIO
 from inference.errors import PacsCancelledError, PacsConnectionError, PacsOperationError, PacsTimeoutError
 from inference.pacs.nodes import DicomWebNode
 from inference.pacs.query import (
+    ProgressFn,
     SERIES_RETURN_KEYS,
     STUDY_RETURN_KEYS,
     SeriesResult,
@@ -30,7 +31,6 @@ from inference.pacs.query import (
     instance_path,
 )
 
-ProgressFn = Callable[[int, int, str], None]
 DICOM_JSON = "application/dicom+json"
 MULTIPART_DICOM = 'multipart/related; type="application/dicom"'
 

@@ -9,7 +9,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,6 +49,7 @@ from inference.errors import (
 )
 from inference.pacs.nodes import DimseNode
 from inference.pacs.query import (
+    ProgressFn,
     SERIES_RETURN_KEYS,
     STUDY_RETURN_KEYS,
     SeriesResult,
@@ -58,7 +59,6 @@ from inference.pacs.query import (
     instance_path,
 )
 
-ProgressFn = Callable[[int, int, str], None]
 # offered for every storage SOP class we accept, so the PACS can send what it holds without transcoding
 ACCEPTED_TRANSFER_SYNTAXES = [
     ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian, JPEGBaseline8Bit,
