@@ -305,3 +305,17 @@ def write_bundle(out_dir: str | Path, state_dict: dict[str, torch.Tensor], card:
     _fsync_dir(out_dir.parent)
     shutil.rmtree(backup, ignore_errors=True)
     return out_dir
+
+
+def rewrite_bundle(bundle: ModelBundle, card: dict[str, Any], out_dir: str | Path | None = None,
+                   replace_files: dict[str, bytes] | None = None) -> Path:
+    """Write `bundle` again (to `out_dir`, default in place) with a changed card, keeping its weights and every
+    extra file except those in `replace_files` (name -> new bytes). Used by tools that annotate an existing
+    model: a new operating point, an OOD guard, an explanation check."""
+    replace_files = dict(replace_files or {})
+    source = Path(bundle.path)
+    extras = {p.name: p.read_bytes() for p in source.iterdir()
+              if p.is_file() and p.name not in (CARD_FILE, bundle.weights_path.name) and p.name not in replace_files}
+    extras.update(replace_files)
+    return write_bundle(out_dir or source, bundle.state_dict(), card, weights_file=bundle.weights_path.name,
+                        extra_files=extras)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from inference.bundle import CARD_FILE, load_bundle, write_bundle
+from inference.bundle import load_bundle, rewrite_bundle
 from inference.errors import XRayViewError
 from inference.ood import METHOD, OOD_FILE, FeatureGuard, capture_features
 from inference.preprocess import InputSpec
@@ -172,11 +172,7 @@ def add_guard_to_bundle(bundle_dir: Path, data_root: Path, out_dir: Path | None 
                                                default_ood_sets(shared_data or data_root.parent.parent)))
     payload = guard_file_bytes(guard)
     block["sha256"] = hashlib.sha256(payload).hexdigest()
-    extras = {p.name: p.read_bytes() for p in bundle_dir.iterdir()
-              if p.is_file() and p.name not in (CARD_FILE, bundle.weights_path.name, OOD_FILE)}
-    extras[OOD_FILE] = payload
-    write_bundle(out_dir or bundle_dir, bundle.state_dict(), card, weights_file=bundle.weights_path.name,
-                 extra_files=extras)
+    rewrite_bundle(bundle, card, out_dir, replace_files={OOD_FILE: payload})
     return block
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inference.bundle import CARD_FILE, load_bundle, write_bundle
+from inference.bundle import load_bundle, rewrite_bundle
 from inference.errors import XRayViewError
 from inference.preprocess import InputSpec
 from training.evaluate import choose_operating_point, metrics_from_logits, positive_probs
@@ -73,20 +73,18 @@ def rechoose(bundle_dir: Path, data_root: Path, target_sensitivity: float | None
     card["training"]["operating_point_rechosen"] = {
         "command": " ".join(["python -m training.operating_point"] + [shlex.quote(a) for a in sys.argv[1:]]),
         "previous": previous}
-    extras = {p.name: p.read_bytes() for p in bundle_dir.iterdir()
-              if p.is_file() and p.name not in (CARD_FILE, bundle.weights_path.name)}
-    evaluation = json.loads(extras.get("evaluation.json", b"{}") or b"{}")
+    evaluation_path = bundle_dir / "evaluation.json"
+    evaluation = json.loads(evaluation_path.read_text(encoding="utf-8") or "{}") if evaluation_path.is_file() else {}
     evaluation.update(test=test_metrics, validation=val_metrics, temperature=operating.temperature,
                       threshold=operating.threshold, threshold_method=operating.method)
-    extras["evaluation.json"] = json.dumps(evaluation, indent=2).encode()
     from training import plots
 
     roc = roc_points(is_positive, probs)
-    extras["roc_test.png"] = plots.roc_curve_png(
+    roc_png = plots.roc_curve_png(
         roc["fpr"], roc["tpr"], test_metrics["auc"], f"ROC on the test split (n={test_metrics['n']})",
         (1 - test_metrics["specificity"], test_metrics["sensitivity"]))
-    write_bundle(out or bundle_dir, bundle.state_dict(), card, weights_file=bundle.weights_path.name,
-                 extra_files=extras)
+    rewrite_bundle(bundle, card, out, replace_files={"evaluation.json": json.dumps(evaluation, indent=2).encode(),
+                                                     "roc_test.png": roc_png})
     return {"threshold": operating.threshold, "method": operating.method, "previous": previous,
             "test": {k: test_metrics[k] for k in ("n", "auc", "accuracy", "sensitivity", "specificity", "ece")},
             "validation": {k: val_metrics[k] for k in ("sensitivity", "specificity")}}

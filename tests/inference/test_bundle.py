@@ -199,3 +199,20 @@ def test_writer_refuses_to_replace_a_folder_that_is_not_a_bundle(tmp_path):
     with pytest.raises(BundleError, match="not a model bundle"):
         make_tiny_bundle(folder)
     assert (folder / "holiday.jpg").read_bytes() == b"precious"
+
+
+def test_rewrite_bundle_changes_the_card_and_keeps_weights_and_extras(tmp_path):
+    from inference.bundle import rewrite_bundle
+
+    source = make_tiny_bundle(tmp_path / "tiny", seed=5)
+    (source / "notes.txt").write_bytes(b"kept")
+    (source / "evaluation.json").write_bytes(b'{"old": 1}')
+    bundle = load_bundle(source)
+    card = copy.deepcopy(bundle.card)
+    card["threshold"] = 0.25
+    out = rewrite_bundle(bundle, card, tmp_path / "copy", replace_files={"evaluation.json": b'{"new": 2}'})
+    rewritten = load_bundle(out)
+    assert rewritten.card["threshold"] == 0.25 and rewritten.sha256 == bundle.sha256
+    assert (out / "notes.txt").read_bytes() == b"kept"
+    assert (out / "evaluation.json").read_bytes() == b'{"new": 2}'
+    assert load_bundle(source).card["threshold"] != 0.25  # the source is untouched when writing elsewhere

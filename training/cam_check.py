@@ -1,0 +1,169 @@
+"""Is the heatmap looking at the lungs? Measures where a chest model's Grad-CAM mass falls on its positive
+test cases, against approximate lung-field masks (training/lung_fields.py), and writes the result to the card.
+
+    python -m training.cam_check --bundle resources/models/chest-xray-pneumonia \
+        --data ../shared/data/chest-xray-pneumonia/train [--split test] [--sheet cam_check.png] [--write-card]
+
+For every test image of the positive label that the model calls positive (a true positive: the heatmap then
+explains a correct call), it reports
+- lung-field mass: the fraction of the heatmap's mass inside the lung fields, on the images whose lungs the
+  classical segmenter could outline (the others are counted, not guessed); compared with the lung fields' share
+  of the image, which is what a heatmap spread evenly would score;
+- outside-patient mass: the fraction on the background outside the body (markers, text, borders: the shortcuts
+  a model should not learn), on every true positive.
+Prints JSON. `--sheet` writes a contact sheet of cases (heatmap, lung outline) to look at.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inference.errors import XRayViewError
+from training.lung_fields import atlas_mask, body_mask, build_atlas, lung_field_mask, mass_inside
+
+SHEET_TILE = 192
+ATLAS_SPLIT = "val"
+
+
+def _quantiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"median": None, "mean": None, "p10": None, "p90": None}
+    arr = np.asarray(values, dtype=np.float64)
+    return {"median": round(float(np.median(arr)), 4), "mean": round(float(arr.mean()), 4),
+            "p10": round(float(np.quantile(arr, 0.1)), 4), "p90": round(float(np.quantile(arr, 0.9)), 4)}
+
+
+def _tile(display: np.ndarray, heatmap: np.ndarray, lungs: np.ndarray | None) -> np.ndarray:
+    from matplotlib import colormaps
+    from PIL import Image
+    from scipy import ndimage
+
+    gray = np.asarray(display, dtype=np.float32)
+    gray = (gray - gray.min()) / max(float(gray.max() - gray.min()), 1e-6)
+    heat = colormaps["jet"](np.clip(heatmap, 0, 1))[..., :3]
+    rgb = 0.6 * np.stack([gray] * 3, axis=-1) + 0.4 * heat
+    if lungs is not None:
+        edge = lungs ^ ndimage.binary_erosion(lungs, iterations=max(2, lungs.shape[0] // 100))
+        rgb[edge] = (1.0, 1.0, 1.0)
+    tile = Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8)).resize((SHEET_TILE, SHEET_TILE))
+    return np.asarray(tile)
+
+
+def check(bundle_dir: Path, data_root: Path, split: str = "test", cam_method: str = "gradcam",
+          limit: int | None = None, sheet: Path | None = None, sheet_cases: int = 24,
+          atlas_limit: int | None = None) -> dict[str, Any]:
+    from inference.image_io import load_image
+    from inference.predictor import Predictor
+
+    predictor = Predictor(bundle_dir, device="cpu")
+    card = predictor.bundle.card
+    positive = card.get("positive_label")
+    if not positive:
+        raise XRayViewError(f"{bundle_dir}: the card names no positive_label; the check needs one")
+    manifest = bundle_dir / "data_manifest.csv"
+    if not manifest.is_file():
+        raise XRayViewError(f"{manifest}: missing; the bundle does not record its test split")
+    manifest_rows = list(csv.DictReader(manifest.open(newline="", encoding="utf-8")))
+    rows = [r for r in manifest_rows if r["split"] == split and r["label"] == positive]
+    if limit:
+        rows = rows[:limit]
+    # The atlas comes from the validation split's other-label (normal) images, never from the cases measured.
+    atlas_sources = [data_root / r["relpath"] for r in manifest_rows if r["split"] == ATLAS_SPLIT
+                     and r["label"] != positive][:atlas_limit]
+    outlined = [m for m in (lung_field_mask(load_image(p).render()) for p in atlas_sources) if m.ok]
+    if not outlined:
+        raise XRayViewError(f"{bundle_dir}: no {ATLAS_SPLIT} image could be outlined to build the lung atlas")
+    atlas = build_atlas([m.mask for m in outlined])
+    lung_mass, lung_area, atlas_lung_mass, outside_mass, failures, tiles = [], [], [], [], {}, []
+    true_positives = 0
+    for row in rows:
+        image = load_image(data_root / row["relpath"])
+        prediction = predictor.predict(image, cam_method=cam_method)
+        if prediction.label != positive or prediction.heatmap is None:
+            continue
+        true_positives += 1
+        display = image.render()
+        heatmap = prediction.heatmap
+        outside_mass.append(1.0 - mass_inside(heatmap, body_mask(display)))
+        atlas_lungs = atlas_mask(atlas, heatmap.shape)
+        atlas_lung_mass.append(mass_inside(heatmap, atlas_lungs))
+        lungs = lung_field_mask(display)
+        if lungs.ok:
+            lung_mass.append(mass_inside(heatmap, lungs.mask))
+            lung_area.append(float(lungs.mask.mean()))
+        else:
+            reason = lungs.reason.split(" (")[0].replace("left ", "").replace("right ", "")
+            reason = "lung region too small or too large" if "covers" in reason else reason
+            failures[reason] = failures.get(reason, 0) + 1
+        if sheet is not None and len(tiles) < sheet_cases:
+            tiles.append(_tile(display, heatmap, lungs.mask if lungs.ok else atlas_lungs))
+    if sheet is not None and tiles:
+        from PIL import Image
+
+        columns = 6
+        blank = np.zeros_like(tiles[0])
+        tiles += [blank] * (-len(tiles) % columns)
+        grid = np.concatenate([np.concatenate(tiles[i:i + columns], axis=1)
+                               for i in range(0, len(tiles), columns)], axis=0)
+        Image.fromarray(grid).save(sheet)
+    inside = np.asarray(atlas_lung_mass)
+    return {
+        "method": (f"{cam_method} heatmap of the positive call on true-positive {split} images. Lung fields per "
+                   "image from a classical intensity segmentation (three-class Otsu inside the body, one region "
+                   "per side, convex hull, dilated; images it cannot outline are counted, not guessed), and for "
+                   f"every image from an atlas: the mean of the {ATLAS_SPLIT} split's outlined "
+                   f"{'/'.join(sorted(set(r['label'] for r in manifest_rows) - {positive}))} lungs, "
+                   "thresholded at 0.5, in the squashed frame the model sees"),
+        "split": split,
+        "label": positive,
+        "n_positive_cases": len(rows),
+        "n_true_positives": true_positives,
+        "n_lungs_outlined": int(len(lung_mass)),
+        "segmentation_failures": dict(sorted(failures.items())),
+        "atlas_images": len(outlined),
+        "atlas_lung_area_share": round(float(atlas_mask(atlas, atlas.shape).mean()), 4),
+        "atlas_lung_field_mass": _quantiles(atlas_lung_mass),
+        "share_mostly_inside_atlas": None if not len(inside) else round(float((inside > 0.5).mean()), 4),
+        "outlined_lung_field_mass": _quantiles(lung_mass),
+        "outlined_lung_area_share": _quantiles(lung_area),
+        "outside_patient_mass": _quantiles(outside_mass),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.cam_check", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bundle", type=Path, required=True)
+    parser.add_argument("--data", type=Path, required=True, help="the training data root the manifest refers to")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--method", default="gradcam")
+    parser.add_argument("--limit", type=int, default=None, help="at most this many positive cases")
+    parser.add_argument("--sheet", type=Path, default=None, help="write a contact sheet PNG of the first cases")
+    parser.add_argument("--write-card", action="store_true", help="store the result in the card's cam block")
+    args = parser.parse_args(argv)
+    try:
+        result = check(args.bundle, args.data, args.split, args.method, args.limit, args.sheet)
+        if args.write_card:
+            from inference.bundle import load_bundle, rewrite_bundle
+
+            bundle = load_bundle(args.bundle)
+            card = json.loads(json.dumps(bundle.card))
+            result["command"] = " ".join(["python -m training.cam_check"] + [shlex.quote(a) for a in
+                                                                              (argv or sys.argv[1:])])
+            card.setdefault("cam", {})["lung_field_check"] = result
+            rewrite_bundle(bundle, card)
+    except XRayViewError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
