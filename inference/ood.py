@@ -59,18 +59,31 @@ def final_linear(model: nn.Module) -> nn.Linear:
 
 
 @contextmanager
-def capture_features(model: nn.Module) -> Iterator[list[torch.Tensor]]:
-    """Collects the pooled features of every forward pass run inside the block (one tensor per pass)."""
+def capture_features(model: nn.Module, layer: str | None = None) -> Iterator[list[torch.Tensor]]:
+    """Collects the pooled features of every forward pass run inside the block (one tensor per pass): the input
+    of the final linear layer, or, when `layer` names a module, that module's output averaged over space."""
     captured: list[torch.Tensor] = []
 
-    def hook(_module, inputs):
+    def pre_hook(_module, inputs):
         captured.append(inputs[0].detach().flatten(1).float().cpu())
 
-    handle = final_linear(model).register_forward_pre_hook(hook)
+    def hook(_module, _inputs, output):
+        output = output.detach().float()
+        captured.append((output.mean(dim=(2, 3)) if output.ndim == 4 else output.flatten(1)).cpu())
+
+    if layer:
+        handle = model.get_submodule(layer).register_forward_hook(hook)
+    else:
+        handle = final_linear(model).register_forward_pre_hook(pre_hook)
     try:
         yield captured
     finally:
         handle.remove()
+
+
+def guard_layer(card: dict[str, Any]) -> str | None:
+    """The module whose pooled output the bundle's guard models (None: the classifier's input features)."""
+    return (card.get("ood") or {}).get("layer") or None
 
 
 @dataclass

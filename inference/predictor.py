@@ -21,7 +21,7 @@ from inference.bundle import ModelBundle, load_bundle
 from inference.cam import CAM_METHODS, compute_cam
 from inference.device import resolve_device
 from inference.errors import BundleError, XRayViewError
-from inference.ood import OODResult, assess, capture_features, load_guard
+from inference.ood import OODResult, assess, capture_features, guard_layer, load_guard
 from inference.preprocess import InputSpec, heatmap_to_image, to_model_tensor
 from inference.resources import DEFAULT_MODEL_POINTER, models_dir
 
@@ -223,7 +223,9 @@ class Predictor:
             tensors.append(self.preprocess(image, window))
             prep_ms.append((time.perf_counter() - t0) * 1000.0)
         batch = torch.cat(tensors).to(self.device).contiguous(memory_format=self.memory_format)
-        with self._lock, (capture_features(self.model) if self.ood_guard is not None else _no_capture()) as captured:
+        capture = (capture_features(self.model, guard_layer(self.bundle.card)) if self.ood_guard is not None
+                   else _no_capture())
+        with self._lock, capture as captured:
             if cam_method is None:
                 t0 = time.perf_counter()
                 with torch.inference_mode():

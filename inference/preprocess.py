@@ -26,6 +26,10 @@ class InputSpec:
     mean: tuple[float, ...] = (0.5,)
     std: tuple[float, ...] = (0.25,)
     window: str = "default"
+    # The JPEG quality the training images were saved at after being resized (None: not JPEG, or unknown).
+    # Images this pipeline resizes get the same round trip, so they carry the same compression texture as the
+    # training copies; images already at the input size are left as they are.
+    jpeg_quality: int | None = None
 
     def __post_init__(self) -> None:
         if self.resize_mode not in RESIZE_MODES:
@@ -40,13 +44,17 @@ class InputSpec:
         norm = block["normalisation"]
         return cls(channels=int(block["channels"]), height=int(block["height"]), width=int(block["width"]),
                    resize_mode=block["resize_mode"], mean=tuple(float(v) for v in norm["mean"]),
-                   std=tuple(float(v) for v in norm["std"]), window=block.get("window", "default"))
+                   std=tuple(float(v) for v in norm["std"]), window=block.get("window", "default"),
+                   jpeg_quality=block.get("jpeg_quality"))
 
     def to_card(self) -> dict[str, Any]:
         """The card's `input` block for this spec."""
-        return {"channels": self.channels, "height": self.height, "width": self.width,
-                "resize_mode": self.resize_mode,
-                "normalisation": {"mean": list(self.mean), "std": list(self.std)}, "window": self.window}
+        block = {"channels": self.channels, "height": self.height, "width": self.width,
+                 "resize_mode": self.resize_mode,
+                 "normalisation": {"mean": list(self.mean), "std": list(self.std)}, "window": self.window}
+        if self.jpeg_quality is not None:
+            block["jpeg_quality"] = self.jpeg_quality
+        return block
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,17 @@ def resize_float(array: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.array(resized, dtype=np.float32)  # a writable copy (Pillow arrays are read-only)
 
 
+def jpeg_round_trip(array01: np.ndarray, quality: int) -> np.ndarray:
+    """Encode a float [0, 1] gray image as an 8-bit JPEG of `quality` and decode it again."""
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(np.rint(array01 * 255.0), 0, 255).astype(np.uint8), mode="L").save(
+        buffer, format="JPEG", quality=int(quality))
+    buffer.seek(0)
+    return np.asarray(Image.open(buffer).convert("L"), dtype=np.float32) / 255.0
+
+
 def to_model_array(display01: np.ndarray, spec: InputSpec) -> np.ndarray:
     """Geometry only: float32 [H_in, W_in] in [0, 1], letterbox padding black (0)."""
     display01 = np.asarray(display01)
@@ -89,6 +108,8 @@ def to_model_array(display01: np.ndarray, spec: InputSpec) -> np.ndarray:
         raise ValueError(f"expected a gray HxW image, got shape {display01.shape}")
     place = placement(spec, display01.shape)
     resized = np.clip(resize_float(display01, place.height, place.width), 0.0, 1.0)
+    if spec.jpeg_quality is not None and display01.shape != (place.height, place.width):
+        resized = jpeg_round_trip(resized, spec.jpeg_quality)
     if spec.resize_mode == "squash":
         return resized
     canvas = np.zeros((spec.height, spec.width), dtype=np.float32)

@@ -17,3 +17,12 @@ OUT=${1:-runs/chest/bundle}
   --name chest-xray-pneumonia --model-version 1.0.0 \
   --description "Pediatric chest X-ray: NORMAL vs PNEUMONIA (EfficientNet-Lite0, 224 px, squash)" \
   --out "$OUT" --work-dir runs/chest/work --resume
+# The shipped OOD guard models layer _blocks.15, threshold at the 99% validation quantile: it separates other
+# radiographs far better than the classifier's input features (all 3,309 bone-fracture images warned vs 97.7%).
+# Then the Grad-CAM lung check (training/cam_check.py) goes into the card.
+.venv/bin/python -m training.ood_fit --bundle "$OUT" --data ../shared/data/chest-xray-pneumonia/train \
+  --expected-body-part CHEST --layer _blocks.15 --measure-ood --exclude-default-set fracture \
+  --ood-set "bone-fracture radiographs, every image of train and val (shared/data/bone-fracture)=../shared/data/bone-fracture" \
+  --held-in-set "full-resolution chest X-rays (shared/data/samples/chest-xray-fullres; held-in source, 1,000-2,900 px)=../shared/data/samples/chest-xray-fullres" \
+  --set-limit 5000 --quantile 0.99
+.venv/bin/python -m training.cam_check --bundle "$OUT" --data ../shared/data/chest-xray-pneumonia/train --write-card

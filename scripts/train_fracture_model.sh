@@ -22,3 +22,7 @@ OUT=${1:-runs/fracture/bundle}
   --limitation "Mixed body regions; not validated on any clinical population. Not for diagnostic use." \
   --description "Radiograph (mixed body regions): fractured vs not_fractured (EfficientNet-Lite0, 224 px, letterbox). Experimental." \
   --out "$OUT" --work-dir runs/fracture/work --resume
+# Its OOD guard: fitted on the training split's features; measured on CT/MR, photographs and chest X-rays.
+.venv/bin/python -m training.ood_fit --bundle "$OUT" --data runs/fracture/data \
+  --measure-ood --exclude-default-set fracture \
+  --ood-set "chest X-rays (Kermany train split, 200 spread over it)=../shared/data/chest-xray-pneumonia/train"

@@ -13,6 +13,7 @@ import argparse
 import csv
 import hashlib
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -23,24 +24,37 @@ from torch import nn
 
 from inference.bundle import load_bundle, rewrite_bundle
 from inference.errors import XRayViewError
-from inference.ood import METHOD, OOD_FILE, FeatureGuard, capture_features
+from inference.ood import METHOD, OOD_FILE, FeatureGuard, capture_features, guard_layer
 from inference.preprocess import InputSpec
 
 DEFAULT_QUANTILE = 0.995
 DEFAULT_COMPONENTS = 64
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".tif", ".tiff", ".bmp")
 
 
 @torch.no_grad()
 def split_features(model: nn.Module, images_uint8: torch.Tensor, mean: Sequence[float], std: Sequence[float],
-                   device: torch.device | str = "cpu", batch_size: int = 64) -> np.ndarray:
-    """Pooled features [N, D] of uint8 display-space images [N, C, H, W] (the training cache format)."""
+                   device: torch.device | str = "cpu", batch_size: int = 64, layer: str | None = None,
+                   blur_sigma: tuple[float, float] | None = None, seed: int = 0) -> np.ndarray:
+    """Pooled features [N, D] of uint8 display-space images [N, C, H, W] (the training cache format).
+
+    `blur_sigma=(low, high)` blurs each image with a Gaussian of a random sigma (pixels) in that range first: the
+    224 px training copies carry JPEG detail that images resized here from full resolution lack, and a guard fit
+    on the copies alone flags those smoother inputs (measured: full-resolution originals of training images)."""
+    from torchvision.transforms.functional import gaussian_blur
+
     model.eval()
     mean_t = torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1)
     std_t = torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1)
+    generator = torch.Generator().manual_seed(seed)
     chunks = []
-    with capture_features(model) as captured:
+    with capture_features(model, layer) as captured:
         for start in range(0, images_uint8.shape[0], batch_size):
             batch = images_uint8[start:start + batch_size].float().div_(255.0)
+            if blur_sigma is not None:
+                sigmas = torch.empty(batch.shape[0]).uniform_(blur_sigma[0], blur_sigma[1], generator=generator)
+                batch = torch.cat([gaussian_blur(image[None], kernel_size=[5, 5], sigma=[float(s)] * 2)
+                                   for image, s in zip(batch, sigmas)])
             batch = ((batch - mean_t) / std_t).to(device)
             model(batch)
             chunks.append(captured.pop())
@@ -116,7 +130,7 @@ def measure_ood_sets(model: nn.Module, spec: InputSpec, guard: FeatureGuard, car
                 image = load_image(path)
             except XRayViewError:
                 continue
-            with torch.no_grad(), capture_features(model) as captured:
+            with torch.no_grad(), capture_features(model, guard_layer(card)) as captured:
                 model(to_model_tensor(image.render(), spec))
             total += 1
             warned += assess(image, captured[0], guard, card).warning
@@ -150,28 +164,69 @@ def default_ood_sets(shared_data: Path, limit: int = 200) -> dict[str, list[Path
     return sets
 
 
+def folder_set(spec: str, limit: int = 200) -> tuple[str, list[Path]]:
+    """'NAME=FOLDER' -> (NAME, up to `limit` image files spread evenly over FOLDER's sorted tree)."""
+    name, _, folder = spec.partition("=")
+    if not folder:
+        raise XRayViewError(f"{spec!r}: expected NAME=FOLDER")
+    files = sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise XRayViewError(f"{folder}: no images")
+    return name, files[:: max(1, len(files) // limit)][:limit]
+
+
 def add_guard_to_bundle(bundle_dir: Path, data_root: Path, out_dir: Path | None = None,
                         expected_body_parts: Sequence[str] = (), quantile: float = DEFAULT_QUANTILE,
                         n_components: int = DEFAULT_COMPONENTS, measure_ood: bool = False,
-                        shared_data: Path | None = None) -> dict[str, Any]:
+                        shared_data: Path | None = None, layer: str | None = None,
+                        reference_blur: tuple[float, float] | None = None,
+                        extra_ood_sets: dict[str, list[Path]] | None = None,
+                        held_in_sets: dict[str, list[Path]] | None = None,
+                        exclude_default_sets: Sequence[str] = (), command: str | None = None) -> dict[str, Any]:
     bundle = load_bundle(bundle_dir)
     card = json.loads(json.dumps(bundle.card))
     spec = InputSpec.from_card(card)
     model = bundle.build("cpu")
+    if layer:
+        try:
+            model.get_submodule(layer)
+        except AttributeError:
+            raise XRayViewError(f"{bundle_dir}: the {card['architecture']} model has no layer {layer!r}") from None
     splits = _manifest_splits(bundle_dir, data_root)
     mean, std = card["input"]["normalisation"]["mean"], card["input"]["normalisation"]["std"]
-    features = {name: split_features(model, _decode(paths, spec), mean, std) for name, paths in splits.items()}
+    decoded = {name: _decode(paths, spec) for name, paths in splits.items()}
+    features = {name: split_features(model, images, mean, std, layer=layer) for name, images in decoded.items()}
+    reference = features["train"]
+    if reference_blur is not None:
+        blurred = split_features(model, decoded["train"], mean, std, layer=layer, blur_sigma=reference_blur)
+        reference = np.concatenate([reference, blurred])
     dataset = (card.get("training_data") or [{}])[0].get("name", "")
-    guard, block = fit_guard(features["train"], features["val"], features.get("test"), quantile=quantile,
+    guard, block = fit_guard(reference, features["val"], features.get("test"), quantile=quantile,
                              n_components=n_components, dataset=dataset)
+    if layer:
+        block["layer"] = layer
+        block["description"] = block["description"].replace(
+            "pooled classifier features", f"pooled features of layer {layer}")
+    if reference_blur is not None:
+        block["reference"] = (f"training split, plus each training image blurred with a Gaussian of random sigma "
+                              f"{reference_blur[0]}-{reference_blur[1]} px (images resized here from full "
+                              f"resolution lack the 224 px copies' JPEG detail)")
     if expected_body_parts:
         block["expected_body_parts"] = [p.upper() for p in expected_body_parts]
     card["ood"] = block
-    if measure_ood:
-        block["rates"].extend(measure_ood_sets(model, spec, guard, card,
-                                               default_ood_sets(shared_data or data_root.parent.parent)))
+    if held_in_sets:
+        block["rates"].extend(dict(rate, kind="in-distribution")
+                              for rate in measure_ood_sets(model, spec, guard, card, held_in_sets))
+    if measure_ood or extra_ood_sets:
+        sets = default_ood_sets(shared_data or data_root.parent.parent) if measure_ood else {}
+        sets = {name: paths for name, paths in sets.items()
+                if not any(word.lower() in name.lower() for word in exclude_default_sets)}
+        sets.update(extra_ood_sets or {})
+        block["rates"].extend(measure_ood_sets(model, spec, guard, card, sets))
     payload = guard_file_bytes(guard)
     block["sha256"] = hashlib.sha256(payload).hexdigest()
+    if command:
+        block["command"] = command
     rewrite_bundle(bundle, card, out_dir, replace_files={OOD_FILE: payload})
     return block
 
@@ -184,13 +239,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--expected-body-part", action="append", default=[])
     parser.add_argument("--quantile", type=float, default=DEFAULT_QUANTILE)
     parser.add_argument("--components", type=int, default=DEFAULT_COMPONENTS)
+    parser.add_argument("--layer", default=None,
+                        help="model the pooled output of this module (default: the classifier's input features)")
+    parser.add_argument("--reference-blur", type=float, nargs=2, metavar=("LOW", "HIGH"), default=None,
+                        help="also fit on training images blurred with a random sigma in [LOW, HIGH] px")
     parser.add_argument("--measure-ood", action="store_true",
                         help="also measure warning rates on CT/MR, photographs and bone-fracture images")
+    parser.add_argument("--exclude-default-set", action="append", default=[],
+                        help="leave out default OOD sets whose name contains this word (e.g. fracture)")
+    parser.add_argument("--ood-set", action="append", default=[], metavar="NAME=FOLDER",
+                        help="measure the warning rate on images of FOLDER (images that must be warned)")
+    parser.add_argument("--held-in-set", action="append", default=[], metavar="NAME=FOLDER",
+                        help="measure the false-warning rate on images like the training data")
+    parser.add_argument("--set-limit", type=int, default=200, help="images per --ood-set/--held-in-set folder")
     parser.add_argument("--shared-data", type=Path, default=None)
     args = parser.parse_args(argv)
     try:
         block = add_guard_to_bundle(args.bundle, args.data, args.out, args.expected_body_part, args.quantile,
-                                    args.components, args.measure_ood, args.shared_data)
+                                    args.components, args.measure_ood, args.shared_data, args.layer,
+                                    tuple(args.reference_blur) if args.reference_blur else None,
+                                    dict(folder_set(s, args.set_limit) for s in args.ood_set),
+                                    dict(folder_set(s, args.set_limit) for s in args.held_in_set), args.exclude_default_set,
+                                    command=" ".join(["python -m training.ood_fit"] + [
+                                        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)]))
     except XRayViewError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

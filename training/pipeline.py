@@ -24,6 +24,7 @@ from training.evaluate import (bootstrap_auc_interval, choose_operating_point, m
 from training.export import (GENERIC_LIMITATIONS, KERMANY_DATA, KERMANY_LIMITATIONS, CardInputs, build_card,
                              choose_positive_label, looks_like_kermany, manifest_csv, package_versions,
                              sha256_bytes)
+from training.jpeg_source import source_jpeg_quality
 from training.metrics import DEFAULT_TABLE_THRESHOLDS, roc_points, threshold_table
 from training.report import DatasetReport, ReportEntry, build_report
 from training.splits import DEFAULT_FRACTIONS, SPLIT_NAMES, SplitItem, compile_group_regex, make_splits
@@ -390,6 +391,8 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
     name = export.name or out.name
     description = export.description or (
         f"{config.arch} classifier ({', '.join(classes)}) trained with xrayview-train on {dataset_name}.")
+    spec = replace(spec, jpeg_quality=source_jpeg_quality([item.path for item in prepared.split_files["train"]],
+                                                          spec.height, spec.width))
     card = build_card(CardInputs(
         name=name, version=export.version, description=description, arch=config.arch, labels=classes,
         positive_label=prepared.positive_label, input_block=spec.to_card(), threshold=operating.threshold,

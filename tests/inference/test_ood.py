@@ -58,6 +58,14 @@ def test_capture_features_reads_the_final_linear_input():
     torch.testing.assert_close(captured[0], expected.detach())
 
 
+def test_capture_features_of_a_named_layer_is_its_spatial_mean():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    x = torch.randn(3, 1, 8, 8)
+    with capture_features(model, "1") as captured:
+        model(x)
+    torch.testing.assert_close(captured[0], model[1](model[0](x)).mean(dim=(2, 3)).detach())
+
+
 class _Image:
     def __init__(self, modality="DX", body_part="CHEST", chroma=0.0):
         self.metadata = {"Modality": modality, "BodyPartExamined": body_part}

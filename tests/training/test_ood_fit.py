@@ -1,0 +1,65 @@
+"""training.ood_fit end to end on a tiny bundle trained on nothing but with a real manifest of real chest X-rays:
+the guard is fitted on a named layer with the blurred reference, written into the bundle, and used by the
+predictor."""
+import csv
+import json
+
+import pytest
+
+from inference.bundle import load_bundle, rewrite_bundle
+from inference.image_io import load_image
+from inference.ood import OOD_FILE, guard_layer
+from inference.predictor import Predictor
+from tests.helpers.tiny_models import make_tiny_bundle
+from training.ood_fit import main as ood_fit_main
+
+
+@pytest.fixture()
+def tiny_with_manifest(tmp_path, shared_data):
+    data = shared_data / "chest-xray-pneumonia" / "train"
+    bundle = load_bundle(make_tiny_bundle(tmp_path / "tiny"))
+    rows = []
+    for label in ("NORMAL", "PNEUMONIA"):
+        files = sorted((data / label).glob("*.jp*g"))[:30]
+        for i, path in enumerate(files):
+            split = "train" if i < 20 else ("val" if i < 25 else "test")
+            rows.append({"split": split, "label": label, "relpath": f"{label}/{path.name}", "sha256": "-"})
+    manifest = tmp_path / "data_manifest.csv"
+    with manifest.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["split", "label", "relpath", "sha256"])
+        writer.writeheader()
+        writer.writerows(rows)
+    rewrite_bundle(bundle, bundle.card, replace_files={"data_manifest.csv": manifest.read_bytes()})
+    return bundle.path, data
+
+
+def test_fits_a_layer_guard_with_blurred_reference(tiny_with_manifest, tmp_path, shared_data, capsys):
+    bundle_dir, data = tiny_with_manifest
+    out = tmp_path / "guarded"
+    held_in = f"fullres=" + str(shared_data / "samples" / "chest-xray-fullres")
+    code = ood_fit_main(["--bundle", str(bundle_dir), "--data", str(data), "--out", str(out),
+                         "--layer", "features.block4", "--reference-blur", "0.3", "1.0", "--components", "8",
+                         "--quantile", "0.9", "--expected-body-part", "chest", "--held-in-set", held_in])
+    assert code == 0
+    block = json.loads(capsys.readouterr().out)
+    card = load_bundle(out).card
+    assert card["ood"] == block and guard_layer(card) == "features.block4"
+    assert block["expected_body_parts"] == ["CHEST"] and "blurred" in block["reference"]
+    rates = {(r["dataset"], r.get("split")): r for r in block["rates"]}
+    assert rates[("fullres", None)]["n"] == 20 and rates[("fullres", None)]["kind"] == "in-distribution"
+    assert 0.0 <= rates[("fullres", None)]["warning_rate"] <= 1.0
+    assert (out / OOD_FILE).is_file() and (out / "data_manifest.csv").is_file()
+    assert "--layer features.block4" in block["command"]
+
+    predictor = Predictor(out, device="cpu")
+    result = predictor.predict(load_image(data / "NORMAL" / sorted(p.name for p in (data / "NORMAL").iterdir())[0]),
+                               cam_method="gradcam")
+    assert result.ood.score is not None and result.ood.threshold == pytest.approx(block["threshold"], rel=1e-5)
+
+
+def test_unknown_layer_is_a_clear_error(tiny_with_manifest, tmp_path, capsys):
+    bundle_dir, data = tiny_with_manifest
+    code = ood_fit_main(["--bundle", str(bundle_dir), "--data", str(data), "--out", str(tmp_path / "x"),
+                         "--layer", "no_such_layer"])
+    assert code == 2 and "no layer 'no_such_layer'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
