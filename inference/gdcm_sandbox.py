@@ -9,6 +9,7 @@ restarted on the next call. Frozen (PyInstaller) builds must call `multiprocessi
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -46,8 +47,17 @@ def _get_executor() -> ProcessPoolExecutor:
     global _executor
     with _lock:
         if _executor is None:
-            _executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            _executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_silence_native_stderr)
         return _executor
+
+
+def _silence_native_stderr() -> None:
+    """GDCM's bundled libjpeg writes "Unsupported JPEG data precision 12" to fd 2 while it probes codecs for a
+    12-bit JPEG it then decodes fine; failures still come back as exceptions or a broken pool, never via stderr."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
 
 
 def _discard(executor: ProcessPoolExecutor, kill: bool = False) -> None:

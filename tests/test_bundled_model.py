@@ -27,7 +27,13 @@ def test_default_bundle_card_is_complete(project_root):
     assert metrics["auc"]["value"] >= 0.99 and metrics["auc"]["n"] == 522
     assert metrics["sensitivity"]["threshold"] == pytest.approx(card["threshold"])
     assert "CC BY 4.0" in card["training_data"][0]["licence"]
-    assert card["ood"]["method"] == "mahalanobis-pca"
+    assert card["ood"]["method"] == "mahalanobis-pca" and card["ood"]["layer"] == "_blocks.15"
+    assert card["input"]["jpeg_quality"] == 90  # the training copies' JPEG quality, applied to resized inputs
+    rates = {r["dataset"].split(" (")[0].split(",")[0]: r for r in card["ood"]["rates"]}
+    assert rates["bone-fracture radiographs"]["n"] == 3309 and rates["bone-fracture radiographs"]["warning_rate"] == 1.0
+    assert rates["full-resolution chest X-rays"]["warning_rate"] <= 0.02
+    check = card["cam"]["lung_field_check"]
+    assert check["n_true_positives"] >= 370 and 0.0 < check["atlas_lung_field_mass"]["median"] < 1.0
 
 
 def _test_split_images(project_root, shared_data, per_class):
@@ -73,8 +79,20 @@ def test_guard_warns_on_photographs_and_documents(predictor, name):
 
 def test_guard_warns_on_fracture_radiographs(predictor, shared_data):
     files = sorted((shared_data / "bone-fracture" / "val").rglob("*.jp*g"))[::60][:10]
+    # the bone-fracture radiographs that came closest to the chest X-rays (a foot, a lumbar spine, a humerus)
+    files += [shared_data / "bone-fracture" / "train" / "fractured" / name
+              for name in ("original_image12.jpg", "original_images4.jpg", "original_image5.jpg")]
     warned = sum(predictor.predict(load_image(f), cam_method=None).ood.warning for f in files)
     assert warned == len(files)
+
+
+def test_guard_accepts_full_resolution_chest_xrays(predictor, shared_data):
+    """Full-resolution originals of training images: resized here, then given the training copies' JPEG round
+    trip; none may be warned (before the round trip, 2 of 20 were)."""
+    files = sorted((shared_data / "samples" / "chest-xray-fullres").rglob("*.jpeg"))
+    assert len(files) == 20
+    warned = [f.name for f in files if predictor.predict(load_image(f), cam_method=None).ood.warning]
+    assert warned == []
 
 
 def test_experimental_fracture_bundle(project_root, shared_data):
