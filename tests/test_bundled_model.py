@@ -107,3 +107,10 @@ def test_experimental_fracture_bundle(project_root, shared_data):
     predictions = [fracture.predict(load_image(f), cam_method=None) for f in normals]
     assert sum(p.label == "not_fractured" for p in predictions) >= 7
     assert any("experimental" in notice for notice in predictions[0].notices)
+    # its own OOD guard: held-in false warnings under 1%, CT/MR always warned
+    rates = {r["dataset"]: r for r in card["ood"]["rates"]}
+    assert max(r["warning_rate"] for r in rates.values() if r["kind"] == "in-distribution") < 0.01
+    assert rates["pydicom CT/MR test files"]["warning_rate"] == 1.0
+    assert not any(p.ood.warning for p in predictions[:4])
+    ct = fracture.predict(load_image(get_testdata_file("CT_small.dcm", download=False)), cam_method=None)
+    assert ct.ood.warning
