@@ -159,6 +159,7 @@ class Predictor:
         self.model.requires_grad_(False)  # inference only; CAM makes its target layer the gradient leaf
         self.cam_layer = self.bundle.cam_target_layer
         self.ood_guard = load_guard(self.bundle)
+        self.ood_layer = guard_layer(self.bundle.card)
         self.model_load_ms = (time.perf_counter() - started) * 1000.0
         self._lock = threading.Lock()  # one forward at a time: the viewer and a folder run may share a Predictor
 
@@ -223,8 +224,7 @@ class Predictor:
             tensors.append(self.preprocess(image, window))
             prep_ms.append((time.perf_counter() - t0) * 1000.0)
         batch = torch.cat(tensors).to(self.device).contiguous(memory_format=self.memory_format)
-        capture = (capture_features(self.model, guard_layer(self.bundle.card)) if self.ood_guard is not None
-                   else _no_capture())
+        capture = capture_features(self.model, self.ood_layer) if self.ood_guard is not None else _no_capture()
         with self._lock, capture as captured:
             if cam_method is None:
                 t0 = time.perf_counter()

@@ -2,16 +2,17 @@
 
 We have no lung masks for the training data, so the Grad-CAM plausibility check (training/cam_check.py) uses a
 classical intensity method: the lungs are the two large dark (air-filled) regions enclosed by the brighter
-chest wall and mediastinum. Steps, on a 256x256 copy of the display image:
-  1. smooth, stretch the 2nd-98th percentiles, Otsu threshold -> dark pixels;
-  2. open with a disk, so thin dark links to the air outside the body break; drop regions touching the border
-     (outside air, under-arm gaps);
-  3. keep the largest region on each side of the midline (each must be a plausible lung size);
-  4. take each region's convex hull: consolidation makes parts of a lung bright, and the hull puts them back
-     into the field they belong to, instead of rewarding a heatmap for avoiding them;
-  5. dilate slightly (a CAM at 7x7 resolution cannot be sharper than a few pixels) and resize back.
-It fails on some images (very rotated, lordotic, markers over the lungs, merged lungs): those are reported as
-failures and left out of the statistics, never guessed.
+chest wall and mediastinum. Steps, on a smoothed, contrast-stretched 256x256 copy of the display image:
+  1. body: everything but the dark background connected to the image border (two-class Otsu);
+  2. inside the body, the darkest of three intensity classes (lung air vs soft tissue vs bone/mediastinum),
+     opened to drop specks and closed to join the pieces the ribs cut a lung into;
+  3. on each side of the body's midline, the largest such region whose centre lies above the bowel gas;
+  4. each region's convex hull: consolidation makes parts of a lung bright, and the hull puts them back into the
+     field they belong to, instead of rewarding a heatmap for avoiding them;
+  5. plausibility: lung-sized, nearly convex (solidity), clear of the top and bottom edges (no leak into the neck
+     or abdomen); then a slight dilation (a 7x7 CAM cannot be sharper) and a resize back.
+It fails on many images (consolidated or merged lungs, rotation, markers over the lungs): those are reported as
+failures and left out of the statistics, never guessed; `build_atlas` covers them with a population mask.
 """
 from __future__ import annotations
 
@@ -93,24 +94,30 @@ def _convex_hull(region: np.ndarray) -> np.ndarray:
         hull = Delaunay(points)
     except Exception:  # degenerate (collinear) regions: keep them as they are
         return region
-    rows, cols = np.nonzero(np.ones_like(region))
-    inside = hull.find_simplex(np.stack([rows, cols], axis=1)) >= 0
+    inside = hull.find_simplex(np.indices(region.shape).reshape(2, -1).T) >= 0
     return inside.reshape(region.shape) | region
+
+
+def _gray(gray: np.ndarray) -> np.ndarray:
+    image = np.asarray(gray, dtype=np.float32)
+    return image.mean(axis=2) if image.ndim == 3 else image
+
+
+def _working_copy(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """The smoothed WORK_SIZE copy stretched so its 2nd-98th percentiles span [0, 1], and that span before."""
+    small = ndimage.gaussian_filter(_resize(image, (WORK_SIZE, WORK_SIZE), order=1), sigma=2.0)
+    low, high = np.percentile(small, [2, 98])
+    return np.clip((small - low) / max(high - low, 1e-6), 0.0, 1.0), float(high - low)
 
 
 def lung_field_mask(gray: np.ndarray) -> LungFieldResult:
     """Lung fields of a frontal chest X-ray given as a 2-D display image (bright = dense, any dtype)."""
-    image = np.asarray(gray, dtype=np.float32)
-    if image.ndim == 3:
-        image = image.mean(axis=2)
+    image = _gray(gray)
     if image.ndim != 2 or min(image.shape) < 32:
         return LungFieldResult(None, "not a 2-D image of at least 32 px")
-    small = _resize(image, (WORK_SIZE, WORK_SIZE), order=1)
-    small = ndimage.gaussian_filter(small, sigma=2.0)
-    low, high = np.percentile(small, [2, 98])
-    if high - low < 1e-6:
+    small, span = _working_copy(image)
+    if span < 1e-6:
         return LungFieldResult(None, "a flat image")
-    small = np.clip((small - low) / (high - low), 0.0, 1.0)
     body = _body_region(small)
     if body.sum() < 0.3 * small.size:
         return LungFieldResult(None, "no body region (the image is mostly background)")
@@ -154,12 +161,8 @@ def lung_field_mask(gray: np.ndarray) -> LungFieldResult:
 def body_mask(gray: np.ndarray) -> np.ndarray:
     """The patient (everything but the border-connected dark background) at the input size; robust where the
     lung-field mask is not, so the check "heatmap mass outside the patient" runs on every image."""
-    image = np.asarray(gray, dtype=np.float32)
-    if image.ndim == 3:
-        image = image.mean(axis=2)
-    small = ndimage.gaussian_filter(_resize(image, (WORK_SIZE, WORK_SIZE), order=1), sigma=2.0)
-    low, high = np.percentile(small, [2, 98])
-    small = np.clip((small - low) / max(high - low, 1e-6), 0.0, 1.0)
+    image = _gray(gray)
+    small, _ = _working_copy(image)
     return _resize(_body_region(small).astype(np.float32), image.shape, order=1) >= 0.5
 
 
