@@ -88,7 +88,7 @@ def test_guard_warns_on_fracture_radiographs(predictor, shared_data):
 
 def test_guard_accepts_full_resolution_chest_xrays(predictor, shared_data):
     """Full-resolution originals of training images: resized here, then given the training copies' JPEG round
-    trip; none may be warned (before the round trip, 2 of 20 were)."""
+    trip; none may be warned (without the round trip, 3 of 20 are: bench/bench_fullres_consistency.py)."""
     files = sorted((shared_data / "samples" / "chest-xray-fullres").rglob("*.jpeg"))
     assert len(files) == 20
     warned = [f.name for f in files if predictor.predict(load_image(f), cam_method=None).ood.warning]
