@@ -37,11 +37,16 @@ def _uniform(n: int, low: float, high: float, generator: torch.Generator | None)
     return torch.rand(n, generator=generator) * (high - low) + low
 
 
-def augment_batch(images: torch.Tensor, config: AugmentConfig,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
-    """Random affine + photometric jitter of a float batch in [0, 1]; returns a new tensor in [0, 1]."""
+def augment_batch(images: torch.Tensor, config: AugmentConfig, generator: torch.Generator | None = None,
+                  masks: torch.Tensor | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Random affine + photometric jitter of a float batch in [0, 1]; returns a new tensor in [0, 1].
+
+    With `masks` ([B, M, H, W] float, e.g. lung-field priors in the image frame) it returns (images, masks):
+    the masks get the same geometric warp as their images and no photometric jitter. The random draws do not
+    depend on `masks`, so a run with masks sees the same images as one without.
+    """
     if not config.enabled:
-        return images
+        return images if masks is None else (images, masks)
     batch = images.shape[0]
     angle = _uniform(batch, -config.rotation_deg, config.rotation_deg, generator) * math.pi / 180
     shear = _uniform(batch, -config.shear_deg, config.shear_deg, generator) * math.pi / 180
@@ -64,16 +69,23 @@ def augment_batch(images: torch.Tensor, config: AugmentConfig,
         theta = torch.cat([linear @ flips, torch.stack([shift_x, shift_y], dim=1).unsqueeze(2)], dim=2)
         grid = F.affine_grid(theta.to(images.dtype).to(images.device), list(images.shape), align_corners=False)
         out = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        if masks is not None:
+            masks = F.grid_sample(masks.to(grid.dtype), grid, mode="bilinear", padding_mode="zeros",
+                                  align_corners=False)
     else:
         # flips only: exact pixel moves, no resampling
         h_mask = (hflip < 0).to(images.device).view(-1, 1, 1, 1)
         v_mask = (vflip < 0).to(images.device).view(-1, 1, 1, 1)
         out = torch.where(h_mask, images.flip(-1), images)
         out = torch.where(v_mask, out.flip(-2), out)
+        if masks is not None:
+            masks = torch.where(h_mask, masks.flip(-1), masks)
+            masks = torch.where(v_mask, masks.flip(-2), masks)
 
     if config.contrast > 0 or config.brightness > 0:
         contrast = _uniform(batch, 1 - config.contrast, 1 + config.contrast, generator).view(-1, 1, 1, 1)
         brightness = _uniform(batch, -config.brightness, config.brightness, generator).view(-1, 1, 1, 1)
         mean = out.mean(dim=(1, 2, 3), keepdim=True)
         out = (out - mean) * contrast.to(out) + mean + brightness.to(out)
-    return out.clamp_(0.0, 1.0)
+    out = out.clamp_(0.0, 1.0)
+    return out if masks is None else (out, masks)

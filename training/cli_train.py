@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--patience", type=int, default=5, help="early stopping after N epochs without a better "
                                                                 "validation AUC (0 = off)")
     model.add_argument("--seed", type=int, default=0)
+    model.add_argument("--lung-focus", type=float, default=0.0, metavar="WEIGHT",
+                       help="chest models: add WEIGHT x the Grad-CAM share outside a lung-field atlas (built from "
+                            "the training split's normal images) to the loss, so heatmaps point at the lungs")
     model.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     model.add_argument("--no-amp", action="store_true", help="disable mixed precision on GPU")
 
@@ -144,7 +147,8 @@ def _config_from_args(args):
                        imbalance=args.imbalance, label_smoothing=args.label_smoothing, ema_epochs=args.ema_epochs,
                        early_stopping_patience=args.patience, seed=args.seed,
                        pretrained=bool(pretrained and not args.pretrained_path),
-                       pretrained_path=args.pretrained_path, amp=not args.no_amp, augment=augment)
+                       pretrained_path=args.pretrained_path, amp=not args.no_amp, augment=augment,
+                       lung_focus=args.lung_focus)
 
 
 class _ProgressBar:

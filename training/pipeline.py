@@ -25,6 +25,7 @@ from training.export import (GENERIC_LIMITATIONS, KERMANY_DATA, KERMANY_LIMITATI
                              choose_positive_label, looks_like_kermany, manifest_csv, package_versions,
                              sha256_bytes)
 from training.jpeg_source import source_jpeg_quality
+from training.lung_focus import LungPrior, build_lung_prior
 from training.metrics import DEFAULT_TABLE_THRESHOLDS, roc_points, threshold_table
 from training.report import DatasetReport, ReportEntry, build_report
 from training.splits import DEFAULT_FRACTIONS, SPLIT_NAMES, SplitItem, compile_group_regex, make_splits
@@ -36,6 +37,7 @@ ProgressCallback = Callable[[dict], None]
 # spread for models trained from scratch.
 PRETRAINED_NORMALISATION = ((0.449,), (0.226,))
 SCRATCH_NORMALISATION = ((0.5,), (0.25,))
+LUNG_PRIOR_IMAGES = 400  # candidates for the lung atlas; about a third are outlined, and the mean settles by then
 
 
 @dataclass
@@ -206,6 +208,14 @@ def operating_table(is_positive: np.ndarray, probs: np.ndarray, operating) -> li
     return [chosen] + [row for row in table if abs(row["threshold"] - chosen["threshold"]) > 1e-9]
 
 
+def lung_prior_for(prepared: PreparedData, positive_index: int | None) -> LungPrior:
+    """The lung-focus prior from the training split's non-finding images (all of them for multi-class data)."""
+    train_split = prepared.splits["train"]
+    keep = train_split.labels != positive_index if positive_index is not None \
+        else torch.ones_like(train_split.labels, dtype=torch.bool)
+    return build_lung_prior(train_split.images[keep], limit=LUNG_PRIOR_IMAGES)
+
+
 def run_fingerprint(prepared: PreparedData, config: TrainConfig) -> str:
     """Identifies a run for --resume: same images in the same splits, same spec and options."""
     payload = json.dumps({"config": config.to_dict(), "spec": asdict(prepared.spec)}, sort_keys=True).encode()
@@ -287,12 +297,17 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
         (work_dir / "dataset_report.json").write_text(json.dumps(prepared.report.to_dict(), indent=2))
     fingerprint = run_fingerprint(prepared, config)
     normalisation = Normalisation(spec.mean, spec.std)
+    lung_prior = None
+    if config.lung_focus > 0:
+        emit({"event": "stage", "stage": "lung prior"})
+        lung_prior = lung_prior_for(prepared, positive_index)
     emit({"event": "stage", "stage": "train",
           "counts": {s: len(t) for s, t in prepared.splits.items()}})
     result: TrainResult = train(config, prepared.splits["train"], prepared.splits["val"], len(classes),
                                 positive_index if positive_index is not None else 0, normalisation, device,
                                 work_dir=work_dir, resume=resume, progress=emit, cancel=cancel,
-                                run_fingerprint=fingerprint)
+                                run_fingerprint=fingerprint,
+                                lung_prior=None if lung_prior is None else lung_prior.mask)
     if not is_main:
         return None
 
@@ -372,6 +387,7 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
         "stopped_early": result.stopped_early,
         "resumed_from_epoch": result.resumed_from_epoch,
         "weights": "exponential moving average of the weights" if config.ema_epochs > 0 else "raw weights",
+        "lung_focus": None if lung_prior is None else {"weight": config.lung_focus, **lung_prior.describe()},
         "history": result.history,
         "validation_metrics": val_metrics,
         "test_metrics_tta_hflip": tta_metrics,

@@ -28,6 +28,7 @@ from training import distributed
 from training.augment import AugmentConfig, augment_batch
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.ema import WeightEMA
+from training.lung_focus import FeatureTap, classifier_head, outside_share
 from training.metrics import roc_auc
 
 ProgressCallback = Callable[[dict], None]
@@ -56,6 +57,9 @@ class TrainConfig:
     amp: bool = True  # mixed precision: float16/bf16 on CUDA, bf16 on CPUs with native bf16
     eval_batch_size: int = 64
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    # weight of the lung-focus penalty (training.lung_focus): Grad-CAM share outside the lung prior; 0 = off
+    lung_focus: float = 0.0
+    lung_focus_layer: str | None = None  # default: the architecture's CAM layer
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -261,15 +265,21 @@ def train(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     run_fingerprint: str = "",
+    lung_prior: torch.Tensor | None = None,
 ) -> TrainResult:
     """Train `config.arch`; returns the best weights by validation AUC (EMA weights when EMA is on).
 
     With `work_dir`, a checkpoint is written after every epoch; `resume=True` continues from it (it must
     belong to the same `run_fingerprint`: same data split and options). Under torchrun every rank calls this;
     rank 0 evaluates and writes, and the others follow its decisions.
+
+    With `config.lung_focus` > 0, `lung_prior` ([1, 1, H, W] lung-field mask in the input frame) is required:
+    the loss adds that weight times the Grad-CAM share of each image's true class outside the warped prior.
     """
     if config.epochs < 1:
         raise TrainingError("epochs must be at least 1")
+    if config.lung_focus > 0 and lung_prior is None:
+        raise TrainingError("the lung-focus objective needs a lung prior")
     if len(train_split) == 0 or len(val_split) == 0:
         raise TrainingError("the training and validation splits must both contain images")
     emit = progress or (lambda event: None)
@@ -342,6 +352,14 @@ def train(
             resumed_from = start_epoch
             emit({"event": "resumed", "epoch": start_epoch, "epochs": config.epochs})
 
+    tap = head = None
+    if config.lung_focus > 0:
+        from inference.architectures import default_cam_layer
+
+        tap = FeatureTap(base_model, config.lung_focus_layer or default_cam_layer(config.arch))
+        head = classifier_head(base_model)
+        lung_prior = lung_prior.to(device)
+
     stopped_early = bool(history and history[-1].get("stop"))
     started = time.monotonic()
     clock = _EtaClock(steps_per_epoch, config.epochs - start_epoch)
@@ -352,16 +370,25 @@ def train(
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
         model.train()
-        loss_sum, seen = 0.0, 0
+        loss_sum, outside_sum, seen = 0.0, 0.0, 0
         epoch_started = time.monotonic()
         for batch_index, indices in enumerate(loader):
             if cancel.is_set():
                 raise TrainingCancelled(f"training cancelled during epoch {epoch + 1}")
             images = train_split.images[indices].to(device, non_blocking=True).float().div_(255.0)
             targets = train_split.labels[indices].to(device, non_blocking=True)
-            images = normalisation.apply(augment_batch(images, config.augment, generator))
+            if tap is None:
+                images = normalisation.apply(augment_batch(images, config.augment, generator))
+            else:
+                images, masks = augment_batch(images, config.augment, generator,
+                                              masks=lung_prior.expand(len(indices), -1, -1, -1))
+                images = normalisation.apply(images)
             with _autocast(device, use_amp):
                 loss = criterion(model(images).float(), targets)
+            if tap is not None:
+                outside = outside_share(tap.take(), head.weight, targets, masks).mean()
+                loss = loss + config.lung_focus * outside
+                outside_sum += outside.item() * len(indices)
             if not torch.isfinite(loss):
                 raise TrainingError(f"the loss became {loss.item()} at epoch {epoch + 1}; lower --lr")
             optimizer.zero_grad(set_to_none=True)
@@ -383,6 +410,7 @@ def train(
                   "elapsed_s": time.monotonic() - started, "eta_s": eta})
 
         train_loss = distributed.mean_scalar(loss_sum / max(1, seen), device)
+        train_outside = distributed.mean_scalar(outside_sum / max(1, seen), device) if tap is not None else None
         validation_started = time.monotonic()
         # validation on rank 0 with the weights we would export (the EMA when it is on)
         decision = torch.zeros(4, dtype=torch.float64)
@@ -415,6 +443,8 @@ def train(
                   "val_auc" if num_classes == 2 else "val_accuracy": score, "val_acc": val_acc,
                   "lr": optimizer.param_groups[0]["lr"], "seconds": time.monotonic() - epoch_started,
                   "best": improved, "stop": stop}
+        if train_outside is not None:
+            record["train_cam_outside_lungs"] = train_outside
         history.append(record)
         rng_states = distributed.gather_objects(_rng_state(generator))  # collective: every rank joins
         if work_dir is not None and is_main:
@@ -433,6 +463,8 @@ def train(
         if stop:
             stopped_early = True
             break
+    if tap is not None:
+        tap.remove()
     distributed.barrier()
     if world > 1:
         best_state = distributed.broadcast_state_dict(best_state if is_main else None, base_model)

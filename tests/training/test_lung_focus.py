@@ -1,0 +1,109 @@
+"""The lung-focus objective: masks follow the augmentation, the penalty measures what Grad-CAM shows, the prior
+comes from real chest films, and the trainer uses it."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from inference.errors import TrainingError
+from inference.preprocess import InputSpec
+from training.augment import AugmentConfig, augment_batch
+from training.cache import decode_images
+from training.lung_focus import FeatureTap, build_lung_prior, classifier_head, outside_share
+from training.trainer import Normalisation, TensorSplit, TrainConfig, train
+
+GEOMETRY_ONLY = AugmentConfig(rotation_deg=20, shift_frac=0.1, zoom_range=0.2, shear_deg=8, brightness=0.0,
+                              contrast=0.0, hflip_prob=0.5)
+
+
+def _half_mask(size: int = 64) -> torch.Tensor:
+    mask = torch.zeros(1, 1, size, size)
+    mask[..., : size // 2] = 1.0
+    return mask
+
+
+def test_masks_get_the_images_warp_and_the_same_draws():
+    images = _half_mask().repeat(6, 1, 1, 1)
+    warped, masks = augment_batch(images, GEOMETRY_ONLY, torch.Generator().manual_seed(4), masks=images.clone())
+    assert torch.allclose(warped, masks, atol=1e-6)  # same geometry (the images are the mask itself)
+    assert not torch.allclose(warped, images)  # and it did move
+    with_jitter = AugmentConfig(rotation_deg=20, brightness=0.3, contrast=0.3, hflip_prob=0.5)
+    alone = augment_batch(images, with_jitter, torch.Generator().manual_seed(9))
+    paired, masks = augment_batch(images, with_jitter, torch.Generator().manual_seed(9), masks=images.clone())
+    assert torch.equal(alone, paired)  # masks do not change the random draws
+    assert not torch.allclose(paired, masks, atol=1e-3)  # photometric jitter is the images' only
+    assert float(masks.min()) >= 0.0 and float(masks.max()) <= 1.0
+
+
+def test_outside_share_of_known_maps():
+    mask = _half_mask(64).expand(3, -1, -1, -1)
+    features = torch.zeros(3, 2, 8, 8)
+    features[0, 0, :, :2] = 1.0  # class 0 evidence in the left (masked) columns only
+    features[1, 0, :, 6:] = 1.0  # in the right columns only
+    weights = torch.eye(2)
+    targets = torch.tensor([0, 0, 1])  # sample 2: class 1 has an all-zero map
+    share = outside_share(features, weights, targets, mask)
+    assert share[0].item() == pytest.approx(0.0, abs=1e-6)
+    assert share[1].item() == pytest.approx(1.0, abs=1e-6)
+    assert share[2].item() == pytest.approx(1.0)  # no map at all is not a perfect score
+    leaf = features.clone().requires_grad_(True)
+    outside_share(leaf, weights, targets, mask).sum().backward()
+    assert leaf.grad is not None and leaf.grad[1, 0, :, 6:].abs().sum() == 0  # saturated: all outside
+    with pytest.raises(TrainingError, match="GAP \\+ linear"):
+        outside_share(torch.zeros(1, 3, 8, 8), weights, targets[:1], mask[:1])
+
+
+def test_prior_from_real_normal_films(shared_data):
+    folder = shared_data / "chest-xray-pneumonia" / "train" / "NORMAL"
+    paths = sorted(folder.iterdir())[:16]
+    spec = InputSpec(channels=1, height=224, width=224, resize_mode="squash", mean=(0.449,), std=(0.226,))
+    decoded = decode_images(paths, spec, workers=1)
+    prior = build_lung_prior(decoded.images)
+    assert prior.candidates == 16 and 4 <= prior.atlas_images <= 16
+    assert 0.15 < prior.area_share < 0.40  # lungs are about a quarter of a squashed chest film
+    mask = prior.mask[0, 0].numpy()
+    assert mask.shape == (224, 224)
+    assert mask[:, :112].sum() == pytest.approx(mask[:, 112:].sum(), rel=0.35)  # both lungs
+    assert mask[:20].sum() == 0 and mask[-20:].sum() == 0  # not the neck or the abdomen
+    assert mask[112, 112] == 0  # the mediastinum between them
+    with pytest.raises(TrainingError, match="none of 3"):
+        build_lung_prior(torch.zeros(3, 1, 224, 224, dtype=torch.uint8))
+
+
+def test_feature_tap_and_head_on_a_tiny_model():
+    from inference.architectures import build_model, default_cam_layer
+
+    model = build_model("compact_cnn", 2)
+    tap = FeatureTap(model, default_cam_layer("compact_cnn"))
+    model(torch.zeros(2, 1, 64, 64))
+    assert tap.output is not None and tap.output.shape[1] == classifier_head(model).in_features
+    with torch.no_grad():
+        model(torch.zeros(1, 1, 64, 64))
+    assert tap.output is None  # evaluation forwards keep nothing
+    tap.remove()
+    with pytest.raises(TrainingError, match="no layer"):
+        FeatureTap(model, "features.nope")
+
+
+def _synthetic_split(count: int, seed: int) -> TensorSplit:
+    generator = torch.Generator().manual_seed(seed)
+    images = (torch.rand(count, 1, 64, 64, generator=generator) * 60).to(torch.uint8)
+    labels = torch.arange(count) % 2
+    images[labels == 1, :, 16:48, 8:28] += 120  # the finding sits in the left half
+    return TensorSplit(images=images, labels=labels)
+
+
+def test_trainer_adds_the_penalty_and_records_it():
+    config = TrainConfig(arch="compact_cnn", epochs=1, batch_size=8, seed=0, early_stopping_patience=0,
+                         ema_epochs=0, lung_focus=1.0, amp=False)
+    splits = _synthetic_split(32, 1), _synthetic_split(16, 2)
+    normalisation = Normalisation((0.5,), (0.25,))
+    with pytest.raises(TrainingError, match="needs a lung prior"):
+        train(config, *splits, 2, 1, normalisation, torch.device("cpu"))
+    result = train(config, *splits, 2, 1, normalisation, torch.device("cpu"), lung_prior=_half_mask(64))
+    outside = result.history[0]["train_cam_outside_lungs"]
+    assert 0.0 <= outside <= 1.0 and np.isfinite(result.history[0]["train_loss"])
+    plain = train(TrainConfig(arch="compact_cnn", epochs=1, batch_size=8, seed=0, early_stopping_patience=0,
+                              ema_epochs=0, amp=False), *splits, 2, 1, normalisation, torch.device("cpu"))
+    assert "train_cam_outside_lungs" not in plain.history[0]

@@ -1,0 +1,108 @@
+"""Lung-focus objective: trains a chest model whose Grad-CAM lies in the lung fields.
+
+For a network whose CAM layer feeds global average pooling and one linear layer (EfficientNet-Lite0,
+ResNet-18), Grad-CAM of class c is ReLU(sum_k w_ck A_k) up to a constant: the class activation map, which the
+forward pass already computes. The penalty is the share of that map outside a lung-field prior, with the map
+min-subtracted and bilinearly upsampled the way pytorch-grad-cam renders it, so it optimises what the viewer
+shows. The prior is warped with each image's augmentation (`augment_batch(masks=)`).
+
+The prior is an atlas: the mean of the lung fields that the classical segmenter (`training.lung_fields`)
+outlines on the training split's non-finding images, never validation or test images.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from inference.errors import TrainingError
+from training.lung_fields import atlas_mask, build_atlas, lung_field_mask
+
+# An all-zero map would otherwise score a perfect 0 outside: this makes "no map at all" cost like "all outside".
+EMPTY_MAP_GUARD = 1e-4
+
+
+@dataclass(frozen=True)
+class LungPrior:
+    mask: torch.Tensor  # float [1, 1, H, W], 1 = lung field, in the squashed frame the model sees
+    atlas_images: int  # images the segmenter outlined
+    candidates: int  # images it was given
+    area_share: float  # fraction of the frame inside the prior
+
+    def describe(self) -> dict:
+        return {"prior": "lung-field atlas: mean of the classical segmenter's outlines (training.lung_fields) on "
+                         "the training split's non-finding images, thresholded at 0.5",
+                "atlas_images": self.atlas_images, "atlas_candidates": self.candidates,
+                "area_share": round(self.area_share, 4)}
+
+
+def build_lung_prior(images: torch.Tensor, limit: int | None = None) -> LungPrior:
+    """The atlas prior from uint8 display images [N, C, H, W] at the model input size."""
+    candidates = images[:limit] if limit else images
+    masks = []
+    for image in candidates:
+        result = lung_field_mask(image.float().mean(dim=0).numpy())
+        if result.ok:
+            masks.append(result.mask)
+    if not masks:
+        raise TrainingError(f"the lung-focus prior needs outlined lungs, but none of {len(candidates)} training "
+                            "images could be outlined; is this a frontal chest X-ray data set?")
+    height, width = int(images.shape[-2]), int(images.shape[-1])
+    mask = atlas_mask(build_atlas(masks), (height, width)).astype(np.float32)
+    return LungPrior(mask=torch.from_numpy(mask).view(1, 1, height, width), atlas_images=len(masks),
+                     candidates=len(candidates), area_share=float(mask.mean()))
+
+
+def classifier_head(model: nn.Module) -> nn.Linear:
+    """The final linear layer (the CAM's class weights); the objective assumes GAP followed by it."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise TrainingError("the lung-focus objective needs a model that ends in a linear classifier")
+    return linears[-1]
+
+
+class FeatureTap:
+    """Keeps the latest output of one layer during training forwards."""
+
+    def __init__(self, model: nn.Module, layer: str):
+        try:
+            module = model.get_submodule(layer)
+        except AttributeError:
+            raise TrainingError(f"the model has no layer {layer!r} for the lung-focus objective") from None
+        self.output: torch.Tensor | None = None
+        self._handle = module.register_forward_hook(self._keep)
+
+    def _keep(self, _module, _inputs, output) -> None:
+        self.output = output if torch.is_grad_enabled() else None
+
+    def take(self) -> torch.Tensor:
+        """The captured output, released here: a module holding a graph tensor cannot be deep-copied (the
+        trainer copies the model for validation)."""
+        output, self.output = self.output, None
+        if output is None:
+            raise TrainingError("the lung-focus layer produced no output in this forward pass")
+        return output
+
+    def remove(self) -> None:
+        self._handle.remove()
+        self.output = None
+
+
+def outside_share(features: torch.Tensor, class_weights: torch.Tensor, targets: torch.Tensor,
+                  masks: torch.Tensor) -> torch.Tensor:
+    """Per sample: the share of class `targets`' activation map (as Grad-CAM renders it) outside `masks`.
+
+    features [B, K, h, w] (the CAM layer), class_weights [classes, K], targets [B], masks [B, 1, H, W] in [0, 1].
+    """
+    if features.dim() != 4 or features.shape[1] != class_weights.shape[1]:
+        raise TrainingError(f"the CAM layer gives {tuple(features.shape)} but the classifier takes "
+                            f"{class_weights.shape[1]} features: the lung-focus objective needs GAP + linear")
+    cam = torch.einsum("bkhw,bk->bhw", features.float(), class_weights.float()[targets]).clamp(min=0)
+    cam = cam - cam.amin(dim=(1, 2), keepdim=True)
+    cam = F.interpolate(cam.unsqueeze(1), size=masks.shape[-2:], mode="bilinear", align_corners=False)
+    total = cam.sum(dim=(1, 2, 3))
+    outside = (cam * (1.0 - masks.to(cam.dtype))).sum(dim=(1, 2, 3))
+    return (outside + EMPTY_MAP_GUARD) / (total + EMPTY_MAP_GUARD)
