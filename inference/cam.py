@@ -46,8 +46,21 @@ class CamResult:
     total_ms: float
 
 
+def log_odds(logits_row: torch.Tensor, index: int) -> torch.Tensor:
+    """log P(class) / P(any other class) under softmax: z_c - logsumexp(other logits).
+
+    The CAM explains this rather than the raw logit z_c: softmax ignores a shift shared by all logits, so z_c
+    alone can be large or small (and its map empty) whatever the call; the log-odds is what decides the call.
+    For two classes it is the logit margin.
+    """
+    if logits_row.shape[-1] < 2:
+        return logits_row[..., index]
+    others = torch.cat([logits_row[..., :index], logits_row[..., index + 1:]], dim=-1)
+    return logits_row[..., index] - torch.logsumexp(others, dim=-1)
+
+
 class _ChosenClassTarget:
-    """pytorch-grad-cam target: the logit of a class decided from this sample's own logits at call time."""
+    """pytorch-grad-cam target: the log-odds of a class decided from this sample's own logits at call time."""
 
     def __init__(self, choose: Callable[[torch.Tensor], int]):
         self.choose = choose
@@ -55,7 +68,7 @@ class _ChosenClassTarget:
 
     def __call__(self, logits_row: torch.Tensor) -> torch.Tensor:
         self.index = int(self.choose(logits_row.detach()))
-        return logits_row[..., self.index]
+        return log_odds(logits_row, self.index)
 
 
 def _chooser(target: TargetChoice, n: int) -> list[Callable[[torch.Tensor], int]]:

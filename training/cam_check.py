@@ -137,6 +137,25 @@ def check(bundle_dir: Path, data_root: Path, split: str = "test", cam_method: st
     }
 
 
+CAM_LIMITATION_PREFIX = "Grad-CAM heatmaps"
+
+
+def limitation_text(result: dict[str, Any]) -> str:
+    """The card's heatmap limitation, worded from the measured check (replaces the previous one)."""
+    inside = result["atlas_lung_field_mass"]["median"]
+    measured = (f"on the {result['n_true_positives']} true-positive {result['split']} images a median "
+                f"{inside:.0%} of the heatmap's mass lies inside the lung fields, which cover "
+                f"{result['atlas_lung_area_share']:.0%} of the image ({result['share_mostly_inside_atlas']:.0%} of "
+                f"the images have more than half inside), and {result['outside_patient_mass']['median']:.0%} lies "
+                "outside the patient (cam.lung_field_check)")
+    if inside is not None and inside > 0.5:
+        return (f"{CAM_LIMITATION_PREFIX} are coarse (a 7x7 feature grid, upsampled): {measured}. They show which "
+                "part of the chest drove the call, not the outline of an opacity; the lung fields are measured "
+                "with an atlas and a classical segmentation, not with expert masks.")
+    return (f"{CAM_LIMITATION_PREFIX} are not lung-focused: {measured}. Read the heatmap as a coarse hint of where "
+            "the evidence is, not as a localisation of the finding.")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.cam_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", type=Path, required=True)
@@ -157,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             result["command"] = " ".join(["python -m training.cam_check"] + [shlex.quote(a) for a in
                                                                               (argv or sys.argv[1:])])
             card.setdefault("cam", {})["lung_field_check"] = result
+            card["limitations"] = [text for text in card.get("limitations", [])
+                                   if not text.startswith(CAM_LIMITATION_PREFIX)] + [limitation_text(result)]
             rewrite_bundle(bundle, card)
     except XRayViewError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,8 +1,10 @@
 """Lung-focus objective: trains a chest model whose Grad-CAM lies in the lung fields.
 
 For a network whose CAM layer feeds global average pooling and one linear layer (EfficientNet-Lite0,
-ResNet-18), Grad-CAM of class c is ReLU(sum_k w_ck A_k) up to a constant: the class activation map, which the
-forward pass already computes. The penalty is the share of that map outside a lung-field prior, with the map
+ResNet-18), Grad-CAM of the log-odds of class c (the viewer's target, `inference.cam.log_odds`) is
+ReLU(sum_k v_k A_k) up to a constant, with v = w_c minus the softmax-weighted other rows: a class activation map
+that the forward pass already computes. (Penalising the map of the raw logit z_c instead is gamed: softmax ignores
+a shared shift, so a model trained that way made z_c's map empty and kept the evidence in the other logit.) The penalty is the share of that map outside a lung-field prior, with the map
 min-subtracted and bilinearly upsampled the way pytorch-grad-cam renders it, so it optimises what the viewer
 shows. The prior is warped with each image's augmentation (`augment_batch(masks=)`).
 
@@ -91,16 +93,27 @@ class FeatureTap:
         self.output = None
 
 
-def outside_share(features: torch.Tensor, class_weights: torch.Tensor, targets: torch.Tensor,
-                  masks: torch.Tensor) -> torch.Tensor:
-    """Per sample: the share of class `targets`' activation map (as Grad-CAM renders it) outside `masks`.
+def log_odds_weights(class_weights: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """[B, K]: the gradient of each sample's target log-odds (inference.cam.log_odds) with respect to the pooled
+    features, i.e. Grad-CAM's channel weights up to 1/(h*w): w_t minus the softmax-weighted mean of the other
+    classes' rows (w_1 - w_0 for two classes). Detached logits: Grad-CAM treats these weights as constants."""
+    probs = torch.softmax(logits.detach().float(), dim=1)
+    others = probs.scatter(1, targets.view(-1, 1), 0.0)
+    others = others / others.sum(dim=1, keepdim=True).clamp_min(1e-12)
+    weights = class_weights.float()
+    return weights[targets] - others @ weights
 
-    features [B, K, h, w] (the CAM layer), class_weights [classes, K], targets [B], masks [B, 1, H, W] in [0, 1].
+
+def outside_share(features: torch.Tensor, channel_weights: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Per sample: the share of the activation map sum_k channel_weights[b, k] * features[b, k] (as Grad-CAM
+    renders it: ReLU, min subtracted, bilinear upsampling) that lies outside `masks`.
+
+    features [B, K, h, w] (the CAM layer), channel_weights [B, K] (`log_odds_weights`), masks [B, 1, H, W].
     """
-    if features.dim() != 4 or features.shape[1] != class_weights.shape[1]:
+    if features.dim() != 4 or features.shape[1] != channel_weights.shape[1]:
         raise TrainingError(f"the CAM layer gives {tuple(features.shape)} but the classifier takes "
-                            f"{class_weights.shape[1]} features: the lung-focus objective needs GAP + linear")
-    cam = torch.einsum("bkhw,bk->bhw", features.float(), class_weights.float()[targets]).clamp(min=0)
+                            f"{channel_weights.shape[1]} features: the lung-focus objective needs GAP + linear")
+    cam = torch.einsum("bkhw,bk->bhw", features.float(), channel_weights.float()).clamp(min=0)
     cam = cam - cam.amin(dim=(1, 2), keepdim=True)
     cam = F.interpolate(cam.unsqueeze(1), size=masks.shape[-2:], mode="bilinear", align_corners=False)
     total = cam.sum(dim=(1, 2, 3))

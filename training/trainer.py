@@ -28,7 +28,7 @@ from training import distributed
 from training.augment import AugmentConfig, augment_batch
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.ema import WeightEMA
-from training.lung_focus import FeatureTap, classifier_head, outside_share
+from training.lung_focus import FeatureTap, classifier_head, log_odds_weights, outside_share
 from training.metrics import roc_auc
 
 ProgressCallback = Callable[[dict], None]
@@ -274,7 +274,7 @@ def train(
     rank 0 evaluates and writes, and the others follow its decisions.
 
     With `config.lung_focus` > 0, `lung_prior` ([1, 1, H, W] lung-field mask in the input frame) is required:
-    the loss adds that weight times the Grad-CAM share of each image's true class outside the warped prior.
+    the loss adds that weight times the Grad-CAM share (log-odds of each image's true class) outside the warped prior.
     """
     if config.epochs < 1:
         raise TrainingError("epochs must be at least 1")
@@ -384,9 +384,11 @@ def train(
                                               masks=lung_prior.expand(len(indices), -1, -1, -1))
                 images = normalisation.apply(images)
             with _autocast(device, use_amp):
-                loss = criterion(model(images).float(), targets)
+                logits = model(images).float()
+                loss = criterion(logits, targets)
             if tap is not None:
-                outside = outside_share(tap.take(), head.weight, targets, masks).mean()
+                channel_weights = log_odds_weights(head.weight, logits, targets)
+                outside = outside_share(tap.take(), channel_weights, masks).mean()
                 loss = loss + config.lung_focus * outside
                 outside_sum += outside.item() * len(indices)
             if not torch.isfinite(loss):

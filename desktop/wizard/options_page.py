@@ -19,6 +19,7 @@ ARCHITECTURE_TITLES = {
 PRETRAINED_ARCHITECTURES = ("efficientnet_lite0",)
 IMBALANCE_TITLES = {"weighted_loss": "Weight the loss by class frequency", "sampler": "Oversample the rare class",
                     "none": "None"}
+LUNG_FOCUS_WEIGHT = 1.0  # the bundled chest model's recipe (scripts/train_chest_model.sh)
 MEASURE_DELAY_MS = 400  # wait for the user to stop changing options before timing the model
 
 
@@ -69,6 +70,12 @@ class OptionsPage(QWizardPage):
         self.augment_check.setAccessibleName("Augmentation")
         self.augment_check.setChecked(True)
         form.addRow("", self.augment_check)
+        self.lung_focus_check = QCheckBox("Keep the heatmap on the lungs (frontal chest X-rays only)")
+        self.lung_focus_check.setAccessibleName("Lung-focus objective")
+        self.lung_focus_check.setToolTip(
+            "Adds a training penalty on Grad-CAM mass outside a lung-field atlas outlined on your normal images, "
+            "so heatmaps point at the lungs rather than at markers or borders. Needs frontal chest films.")
+        form.addRow("", self.lung_focus_check)
         self.patience_spin = self._spin(0, 100, 5, "Early stopping patience", suffix=" epochs")
         self.patience_spin.setSpecialValueText("off")
         form.addRow("Stop early after:", self.patience_spin)
@@ -140,7 +147,8 @@ class OptionsPage(QWizardPage):
             lr=self.lr_spin.value(), imbalance=str(self.imbalance_combo.currentData()),
             early_stopping_patience=self.patience_spin.value(), seed=self.seed_spin.value(),
             pretrained=self.pretrained_check.isEnabled() and self.pretrained_check.isChecked(),
-            augment=AugmentConfig() if self.augment_check.isChecked() else AugmentConfig.none())
+            augment=AugmentConfig() if self.augment_check.isChecked() else AugmentConfig.none(),
+            lung_focus=LUNG_FOCUS_WEIGHT if self.lung_focus_check.isChecked() else 0.0)
         return TrainingChoices(config=config, img_size=self.img_size_spin.value(),
                                device=str(self.device_combo.currentData()),
                                target_sensitivity=self.target_spin.value() if self.target_check.isChecked() else None)

@@ -106,6 +106,10 @@ def test_wizard_trains_evaluates_saves_and_the_viewer_predicts(qtbot, make_windo
     # -- options: defaults, then a small fast run; the estimate comes from a measured throughput
     assert options.arch() == "efficientnet_lite0" and options.pretrained_check.isChecked()
     set_small_options(options, epochs=2)
+    assert options.choices().config.lung_focus == 0.0  # off unless asked: it needs frontal chest films
+    options.lung_focus_check.setChecked(True)
+    assert options.choices().config.lung_focus == 1.0
+    options.lung_focus_check.setChecked(False)
     assert not options.pretrained_check.isEnabled()
     qtbot.waitUntil(lambda: options.throughput is not None, timeout=60_000)
     assert options.throughput.arch == "compact_cnn" and options.throughput.img_size == 64

@@ -56,7 +56,8 @@ def test_cam_pass_gives_the_same_probabilities_as_plain_inference(predictor, che
 
 
 def _reference_gradcam(model, x, layer_name, class_index):
-    """Grad-CAM by hand: ReLU(sum_k mean(dy/dA_k) * A_k), min-max scaled, resized like pytorch-grad-cam."""
+    """Grad-CAM by hand of the class's log-odds y = z_c - logsumexp(other z) (for two classes the logit margin):
+    ReLU(sum_k mean(dy/dA_k) * A_k), min-max scaled, resized like pytorch-grad-cam."""
     store = {}
     layer = model.get_submodule(layer_name)
     handle = layer.register_forward_hook(lambda m, i, o: store.__setitem__("a", o))
@@ -64,7 +65,8 @@ def _reference_gradcam(model, x, layer_name, class_index):
         x = x.clone().requires_grad_(True)
         logits = model(x)
         activations = store["a"]
-        grads = torch.autograd.grad(logits[0, class_index], activations)[0]
+        others = torch.cat([logits[0, :class_index], logits[0, class_index + 1:]])
+        grads = torch.autograd.grad(logits[0, class_index] - torch.logsumexp(others, 0), activations)[0]
     handle.remove()
     weights = grads.mean(dim=(2, 3), keepdim=True)
     cam = torch.relu((weights * activations).sum(1))[0].detach().numpy()

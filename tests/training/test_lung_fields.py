@@ -69,3 +69,16 @@ def test_cam_check_on_the_bundled_model(project_root, shared_data):
     for key in ("atlas_lung_field_mass", "outside_patient_mass"):
         assert 0.0 <= result[key]["median"] <= 1.0
     assert result["n_lungs_outlined"] + sum(result["segmentation_failures"].values()) == result["n_true_positives"]
+
+
+def test_cam_limitation_follows_the_measurement():
+    from training.cam_check import CAM_LIMITATION_PREFIX, limitation_text
+
+    result = {"n_true_positives": 379, "split": "test", "atlas_lung_area_share": 0.26,
+              "atlas_lung_field_mass": {"median": 0.81}, "share_mostly_inside_atlas": 0.97,
+              "outside_patient_mass": {"median": 0.02}}
+    focused = limitation_text(result)
+    assert focused.startswith(CAM_LIMITATION_PREFIX) and "81%" in focused and "97%" in focused
+    assert "not lung-focused" not in focused
+    result["atlas_lung_field_mass"]["median"] = 0.30
+    assert "not lung-focused" in limitation_text(result) and "30%" in limitation_text(result)

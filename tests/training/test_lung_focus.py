@@ -10,7 +10,7 @@ from inference.errors import TrainingError
 from inference.preprocess import InputSpec
 from training.augment import AugmentConfig, augment_batch
 from training.cache import decode_images
-from training.lung_focus import FeatureTap, build_lung_prior, classifier_head, outside_share
+from training.lung_focus import FeatureTap, build_lung_prior, classifier_head, log_odds_weights, outside_share
 from training.trainer import Normalisation, TensorSplit, TrainConfig, train
 
 GEOMETRY_ONLY = AugmentConfig(rotation_deg=20, shift_frac=0.1, zoom_range=0.2, shear_deg=8, brightness=0.0,
@@ -39,19 +39,33 @@ def test_masks_get_the_images_warp_and_the_same_draws():
 def test_outside_share_of_known_maps():
     mask = _half_mask(64).expand(3, -1, -1, -1)
     features = torch.zeros(3, 2, 8, 8)
-    features[0, 0, :, :2] = 1.0  # class 0 evidence in the left (masked) columns only
+    features[0, 0, :, :2] = 1.0  # channel 0 evidence in the left (masked) columns only
     features[1, 0, :, 6:] = 1.0  # in the right columns only
-    weights = torch.eye(2)
-    targets = torch.tensor([0, 0, 1])  # sample 2: class 1 has an all-zero map
-    share = outside_share(features, weights, targets, mask)
+    channel_weights = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])  # sample 2: channel 1 is all zero
+    share = outside_share(features, channel_weights, mask)
     assert share[0].item() == pytest.approx(0.0, abs=1e-6)
     assert share[1].item() == pytest.approx(1.0, abs=1e-6)
     assert share[2].item() == pytest.approx(1.0)  # no map at all is not a perfect score
     leaf = features.clone().requires_grad_(True)
-    outside_share(leaf, weights, targets, mask).sum().backward()
+    outside_share(leaf, channel_weights, mask).sum().backward()
     assert leaf.grad is not None and leaf.grad[1, 0, :, 6:].abs().sum() == 0  # saturated: all outside
     with pytest.raises(TrainingError, match="GAP \\+ linear"):
-        outside_share(torch.zeros(1, 3, 8, 8), weights, targets[:1], mask[:1])
+        outside_share(torch.zeros(1, 3, 8, 8), channel_weights[:1], mask[:1])
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_log_odds_weights_are_the_gradient_of_the_cam_target(classes):
+    from inference.cam import log_odds
+
+    torch.manual_seed(classes)
+    head = torch.nn.Linear(5, classes)
+    pooled = torch.randn(4, 5, requires_grad=True)
+    targets = torch.arange(4) % classes
+    logits = head(pooled)
+    torch.stack([log_odds(logits[i], int(targets[i])) for i in range(4)]).sum().backward()
+    assert torch.allclose(log_odds_weights(head.weight, logits, targets), pooled.grad, atol=1e-5)
+    if classes == 2:  # the logit margin: w_t - w_other, whatever the logits
+        assert torch.allclose(log_odds_weights(head.weight, logits, targets)[1], head.weight[1] - head.weight[0])
 
 
 def test_prior_from_real_normal_films(shared_data):
