@@ -11,6 +11,7 @@ explains a correct call), it reports
   of the image, which is what a heatmap spread evenly would score;
 - outside-patient mass: the fraction on the background outside the body (markers, text, borders: the shortcuts
   a model should not learn), on every true positive.
+An empty heatmap (nothing to show) is counted and scored as the worst case: no mass inside, all outside.
 Prints JSON. `--sheet` writes a contact sheet of cases (heatmap, lung outline) to look at.
 """
 from __future__ import annotations
@@ -82,7 +83,7 @@ def check(bundle_dir: Path, data_root: Path, split: str = "test", cam_method: st
         raise XRayViewError(f"{bundle_dir}: no {ATLAS_SPLIT} image could be outlined to build the lung atlas")
     atlas = build_atlas([m.mask for m in outlined])
     lung_mass, lung_area, atlas_lung_mass, outside_mass, failures, tiles = [], [], [], [], {}, []
-    true_positives = 0
+    true_positives = empty = 0
     for row in rows:
         image = load_image(data_root / row["relpath"])
         prediction = predictor.predict(image, cam_method=cam_method)
@@ -91,6 +92,12 @@ def check(bundle_dir: Path, data_root: Path, split: str = "test", cam_method: st
         true_positives += 1
         display = image.render()
         heatmap = prediction.heatmap
+        if not float(heatmap.max()) > 0:
+            # an empty heatmap shows the reader nothing: scored as the worst case, and counted
+            empty += 1
+            outside_mass.append(1.0)
+            atlas_lung_mass.append(0.0)
+            continue
         outside_mass.append(1.0 - mass_inside(heatmap, body_mask(display)))
         atlas_lungs = atlas_mask(atlas, heatmap.shape)
         atlas_lung_mass.append(mass_inside(heatmap, atlas_lungs))
@@ -125,6 +132,7 @@ def check(bundle_dir: Path, data_root: Path, split: str = "test", cam_method: st
         "label": positive,
         "n_positive_cases": len(rows),
         "n_true_positives": true_positives,
+        "n_empty_heatmaps": empty,
         "n_lungs_outlined": int(len(lung_mass)),
         "segmentation_failures": dict(sorted(failures.items())),
         "atlas_images": len(outlined),

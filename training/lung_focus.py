@@ -4,9 +4,10 @@ For a network whose CAM layer feeds global average pooling and one linear layer 
 ResNet-18), Grad-CAM of the log-odds of class c (the viewer's target, `inference.cam.log_odds`) is
 ReLU(sum_k v_k A_k) up to a constant, with v = w_c minus the softmax-weighted other rows: a class activation map
 that the forward pass already computes. (Penalising the map of the raw logit z_c instead is gamed: softmax ignores
-a shared shift, so a model trained that way made z_c's map empty and kept the evidence in the other logit.) The penalty is the share of that map outside a lung-field prior, with the map
-min-subtracted and bilinearly upsampled the way pytorch-grad-cam renders it, so it optimises what the viewer
-shows. The prior is warped with each image's augmentation (`augment_batch(masks=)`).
+a shared shift, so a model trained that way made z_c's map empty and kept the evidence in the other logit.)
+The penalty is the share of that map outside a lung-field prior, with the map min-subtracted and bilinearly
+upsampled the way pytorch-grad-cam renders it, so it optimises what the viewer shows. The prior is warped with
+each image's augmentation (`augment_batch(masks=)`).
 
 The prior is an atlas: the mean of the lung fields that the classical segmenter (`training.lung_fields`)
 outlines on the training split's non-finding images, never validation or test images.
