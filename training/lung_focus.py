@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from inference.errors import TrainingError
+from inference.ood import final_linear
 from training.lung_fields import atlas_mask, build_atlas, lung_field_mask
 
 # An all-zero map would otherwise score a perfect 0 outside: this makes "no map at all" cost like "all outside".
@@ -61,10 +62,10 @@ def build_lung_prior(images: torch.Tensor, limit: int | None = None) -> LungPrio
 
 def classifier_head(model: nn.Module) -> nn.Linear:
     """The final linear layer (the CAM's class weights); the objective assumes GAP followed by it."""
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if not linears:
-        raise TrainingError("the lung-focus objective needs a model that ends in a linear classifier")
-    return linears[-1]
+    try:
+        return final_linear(model)
+    except ValueError:
+        raise TrainingError("the lung-focus objective needs a model that ends in a linear classifier") from None
 
 
 class FeatureTap:
