@@ -4,7 +4,8 @@ Two layers, because each catches what the other misses:
 - header/content rules (cheap, certain): a DICOM modality that is not projection radiography (CT, MR, US...),
   a body part the model was not trained on, a colour photograph;
 - a feature-space distance: the Mahalanobis distance of the classifier's pooled features (the input of its
-  final linear layer) to the training features, in a PCA subspace plus a scaled residual term. The warning
+  final linear layer, or a named layer's output averaged over a grid of image regions) to the training
+  features, in a PCA subspace plus a scaled residual term. The warning
   threshold is a quantile of the distances of held-in calibration images (the validation split), so the
   false-warning rate on in-distribution images is set by design and then measured on the test split.
 
@@ -58,18 +59,34 @@ def final_linear(model: nn.Module) -> nn.Linear:
     return last
 
 
+def pool_regions(output: torch.Tensor, grid: int = 1) -> torch.Tensor:
+    """[N, C, H, W] feature maps -> [N, C * grid * grid]: each channel averaged over a grid x grid split of the
+    image (grid 1: over the whole image). A grid keeps the layout: a whole-image mean cannot tell a frontal chest
+    film from a lateral spine film whose textures occur in the same amounts but in other places."""
+    output = output.detach().float()
+    if output.ndim != 4:
+        if grid != 1:
+            raise ValueError(f"a {grid}x{grid} region grid needs 4-D feature maps, got shape {tuple(output.shape)}")
+        return output.flatten(1)
+    if grid == 1:
+        return output.mean(dim=(2, 3))
+    return nn.functional.adaptive_avg_pool2d(output, grid).flatten(1)
+
+
 @contextmanager
-def capture_features(model: nn.Module, layer: str | None = None) -> Iterator[list[torch.Tensor]]:
+def capture_features(model: nn.Module, layer: str | None = None, grid: int = 1) -> Iterator[list[torch.Tensor]]:
     """Collects the pooled features of every forward pass run inside the block (one tensor per pass): the input
-    of the final linear layer, or, when `layer` names a module, that module's output averaged over space."""
+    of the final linear layer, or, when `layer` names a module, that module's output averaged over each region
+    of a grid x grid split of the image (see pool_regions)."""
     captured: list[torch.Tensor] = []
+    if grid != 1 and not layer:
+        raise ValueError("a region grid needs a named layer: the classifier's input is already pooled")
 
     def pre_hook(_module, inputs):
         captured.append(inputs[0].detach().flatten(1).float().cpu())
 
     def hook(_module, _inputs, output):
-        output = output.detach().float()
-        captured.append((output.mean(dim=(2, 3)) if output.ndim == 4 else output.flatten(1)).cpu())
+        captured.append(pool_regions(output, grid).cpu())
 
     if layer:
         handle = model.get_submodule(layer).register_forward_hook(hook)
@@ -84,6 +101,11 @@ def capture_features(model: nn.Module, layer: str | None = None) -> Iterator[lis
 def guard_layer(card: dict[str, Any]) -> str | None:
     """The module whose pooled output the bundle's guard models (None: the classifier's input features)."""
     return (card.get("ood") or {}).get("layer") or None
+
+
+def guard_grid(card: dict[str, Any]) -> int:
+    """The region grid the guard's layer output is averaged over (1: the whole image; older cards have none)."""
+    return int((card.get("ood") or {}).get("grid") or 1)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from inference.bundle import ModelBundle, load_bundle
 from inference.cam import CAM_METHODS, compute_cam
 from inference.device import resolve_device
 from inference.errors import BundleError, XRayViewError
-from inference.ood import OODResult, assess, capture_features, guard_layer, load_guard
+from inference.ood import OODResult, assess, capture_features, guard_grid, guard_layer, load_guard
 from inference.preprocess import InputSpec, heatmap_to_image, to_model_tensor
 from inference.resources import DEFAULT_MODEL_POINTER, models_dir
 
@@ -160,6 +160,7 @@ class Predictor:
         self.cam_layer = self.bundle.cam_target_layer
         self.ood_guard = load_guard(self.bundle)
         self.ood_layer = guard_layer(self.bundle.card)
+        self.ood_grid = guard_grid(self.bundle.card)
         self.model_load_ms = (time.perf_counter() - started) * 1000.0
         self._lock = threading.Lock()  # one forward at a time: the viewer and a folder run may share a Predictor
 
@@ -224,7 +225,8 @@ class Predictor:
             tensors.append(self.preprocess(image, window))
             prep_ms.append((time.perf_counter() - t0) * 1000.0)
         batch = torch.cat(tensors).to(self.device).contiguous(memory_format=self.memory_format)
-        capture = capture_features(self.model, self.ood_layer) if self.ood_guard is not None else _no_capture()
+        capture = (capture_features(self.model, self.ood_layer, self.ood_grid) if self.ood_guard is not None
+                   else _no_capture())
         with self._lock, capture as captured:
             if cam_method is None:
                 t0 = time.perf_counter()

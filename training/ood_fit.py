@@ -24,7 +24,7 @@ from torch import nn
 
 from inference.bundle import load_bundle, rewrite_bundle
 from inference.errors import XRayViewError
-from inference.ood import METHOD, OOD_FILE, FeatureGuard, capture_features, guard_layer
+from inference.ood import METHOD, OOD_FILE, FeatureGuard, capture_features, guard_grid, guard_layer
 from inference.preprocess import InputSpec
 
 DEFAULT_QUANTILE = 0.995
@@ -35,7 +35,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".tif", ".tiff", ".bmp")
 @torch.no_grad()
 def split_features(model: nn.Module, images_uint8: torch.Tensor, mean: Sequence[float], std: Sequence[float],
                    device: torch.device | str = "cpu", batch_size: int = 64, layer: str | None = None,
-                   blur_sigma: tuple[float, float] | None = None, seed: int = 0) -> np.ndarray:
+                   blur_sigma: tuple[float, float] | None = None, seed: int = 0, grid: int = 1) -> np.ndarray:
     """Pooled features [N, D] of uint8 display-space images [N, C, H, W] (the training cache format).
 
     `blur_sigma=(low, high)` blurs each image with a Gaussian of a random sigma (pixels) in that range first: the
@@ -48,7 +48,7 @@ def split_features(model: nn.Module, images_uint8: torch.Tensor, mean: Sequence[
     std_t = torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1)
     generator = torch.Generator().manual_seed(seed)
     chunks = []
-    with capture_features(model, layer) as captured:
+    with capture_features(model, layer, grid) as captured:
         for start in range(0, images_uint8.shape[0], batch_size):
             batch = images_uint8[start:start + batch_size].float().div_(255.0)
             if blur_sigma is not None:
@@ -130,7 +130,7 @@ def measure_ood_sets(model: nn.Module, spec: InputSpec, guard: FeatureGuard, car
                 image = load_image(path)
             except XRayViewError:
                 continue
-            with torch.no_grad(), capture_features(model, guard_layer(card)) as captured:
+            with torch.no_grad(), capture_features(model, guard_layer(card), guard_grid(card)) as captured:
                 model(to_model_tensor(image.render(), spec))
             total += 1
             warned += assess(image, captured[0], guard, card).warning
@@ -182,7 +182,8 @@ def add_guard_to_bundle(bundle_dir: Path, data_root: Path, out_dir: Path | None 
                         reference_blur: tuple[float, float] | None = None,
                         extra_ood_sets: dict[str, list[Path]] | None = None,
                         held_in_sets: dict[str, list[Path]] | None = None,
-                        exclude_default_sets: Sequence[str] = (), command: str | None = None) -> dict[str, Any]:
+                        exclude_default_sets: Sequence[str] = (), command: str | None = None,
+                        grid: int = 1) -> dict[str, Any]:
     bundle = load_bundle(bundle_dir)
     card = json.loads(json.dumps(bundle.card))
     spec = InputSpec.from_card(card)
@@ -192,13 +193,18 @@ def add_guard_to_bundle(bundle_dir: Path, data_root: Path, out_dir: Path | None 
             model.get_submodule(layer)
         except AttributeError:
             raise XRayViewError(f"{bundle_dir}: the {card['architecture']} model has no layer {layer!r}") from None
+    if grid < 1 or (grid > 1 and not layer):
+        raise XRayViewError(f"--grid {grid}: the grid must be at least 1, and above 1 it needs --layer (the "
+                            "classifier's input features are already pooled over the whole image)")
     splits = _manifest_splits(bundle_dir, data_root)
     mean, std = card["input"]["normalisation"]["mean"], card["input"]["normalisation"]["std"]
     decoded = {name: _decode(paths, spec) for name, paths in splits.items()}
-    features = {name: split_features(model, images, mean, std, layer=layer) for name, images in decoded.items()}
+    features = {name: split_features(model, images, mean, std, layer=layer, grid=grid)
+                for name, images in decoded.items()}
     reference = features["train"]
     if reference_blur is not None:
-        blurred = split_features(model, decoded["train"], mean, std, layer=layer, blur_sigma=reference_blur)
+        blurred = split_features(model, decoded["train"], mean, std, layer=layer, blur_sigma=reference_blur,
+                                 grid=grid)
         reference = np.concatenate([reference, blurred])
     dataset = (card.get("training_data") or [{}])[0].get("name", "")
     guard, block = fit_guard(reference, features["val"], features.get("test"), quantile=quantile,
@@ -207,6 +213,12 @@ def add_guard_to_bundle(bundle_dir: Path, data_root: Path, out_dir: Path | None 
         block["layer"] = layer
         block["description"] = block["description"].replace(
             "pooled classifier features", f"pooled features of layer {layer}")
+    if grid > 1:
+        block["grid"] = grid
+        block["description"] = block["description"].replace(
+            f"pooled features of layer {layer}",
+            f"features of layer {layer}, averaged over each region of a {grid}x{grid} grid (so where the "
+            f"image's textures lie counts, not only how much of each there is),")
     if reference_blur is not None:
         block["reference"] = (f"training split, plus each training image blurred with a Gaussian of random sigma "
                               f"{reference_blur[0]}-{reference_blur[1]} px (images resized here from full "
@@ -241,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--components", type=int, default=DEFAULT_COMPONENTS)
     parser.add_argument("--layer", default=None,
                         help="model the pooled output of this module (default: the classifier's input features)")
+    parser.add_argument("--grid", type=int, default=1,
+                        help="average the --layer output over each region of a GRID x GRID split of the image "
+                             "(default 1: over the whole image)")
     parser.add_argument("--reference-blur", type=float, nargs=2, metavar=("LOW", "HIGH"), default=None,
                         help="also fit on training images blurred with a random sigma in [LOW, HIGH] px")
     parser.add_argument("--measure-ood", action="store_true",
@@ -261,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
                                     dict(folder_set(s, args.set_limit) for s in args.ood_set),
                                     dict(folder_set(s, args.set_limit) for s in args.held_in_set), args.exclude_default_set,
                                     command=" ".join(["python -m training.ood_fit"] + [
-                                        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)]))
+                                        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)]),
+                                    grid=args.grid)
     except XRayViewError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -99,6 +99,7 @@ def _mutations():
         "bad sha256": (set_(["weights", "sha256"], "abc"), "sha256"),
         "released model without metrics": (set_(["experimental"], False), "not flagged experimental"),
         "sigmoid activation": (set_(["output_activation"], "sigmoid"), "output_activation"),
+        "OOD grid of zero regions": (set_(["ood"], {"layer": "features.block4", "grid": 0}), "grid"),
     }
 
 

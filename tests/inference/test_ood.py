@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from inference.ood import FeatureGuard, assess, capture_features, colourfulness, final_linear, header_reasons
+from inference.ood import (FeatureGuard, assess, capture_features, colourfulness, final_linear, guard_grid,
+                           header_reasons)
 
 
 def _gaussian(n, dim, seed, shift=0.0, scale=1.0):
@@ -65,6 +66,28 @@ def test_capture_features_of_a_named_layer_is_its_spatial_mean():
         model(x)
     torch.testing.assert_close(captured[0], model[1](model[0](x)).mean(dim=(2, 3)).detach())
 
+
+
+def test_capture_features_on_a_region_grid_averages_each_region():
+    """A 3x3 grid over a 6x6 map: each feature is one channel's mean over one 2x2 block, channel-major."""
+    model = nn.Sequential(nn.Identity(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 2))
+    x = torch.arange(72, dtype=torch.float32).view(1, 2, 6, 6)
+    with capture_features(model, "0", grid=3) as captured:
+        model(x)
+    features = captured[0]
+    assert features.shape == (1, 18)
+    # channel 0, top-left block: values 0, 1, 6, 7; channel 0, bottom-right: 28, 29, 34, 35; channel 1 adds 36
+    assert features[0, 0].item() == pytest.approx(3.5)
+    assert features[0, 8].item() == pytest.approx(31.5)
+    assert features[0, 9].item() == pytest.approx(39.5)
+    with pytest.raises(ValueError, match="named layer"):
+        with capture_features(model, None, grid=3):
+            pass
+
+
+def test_guard_grid_defaults_to_the_whole_image():
+    assert guard_grid({}) == 1 and guard_grid({"ood": {"layer": "x"}}) == 1
+    assert guard_grid({"ood": {"layer": "x", "grid": 3}}) == 3
 
 class _Image:
     def __init__(self, modality="DX", body_part="CHEST", chroma=0.0):

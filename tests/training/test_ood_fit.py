@@ -8,7 +8,9 @@ import pytest
 
 from inference.bundle import load_bundle, rewrite_bundle
 from inference.image_io import load_image
-from inference.ood import OOD_FILE, guard_layer
+import torch
+
+from inference.ood import OOD_FILE, FeatureGuard, guard_grid, guard_layer, pool_regions
 from inference.predictor import Predictor
 from tests.helpers.tiny_models import make_tiny_bundle
 from training.ood_fit import main as ood_fit_main
@@ -62,4 +64,37 @@ def test_unknown_layer_is_a_clear_error(tiny_with_manifest, tmp_path, capsys):
     code = ood_fit_main(["--bundle", str(bundle_dir), "--data", str(data), "--out", str(tmp_path / "x"),
                          "--layer", "no_such_layer"])
     assert code == 2 and "no layer 'no_such_layer'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_region_grid_guard_scores_what_the_predictor_sees(tiny_with_manifest, tmp_path, shared_data, capsys):
+    """--grid 2: the guard models the layer's output averaged over 4 image regions; the predictor pools the same
+    way (its score equals the guard's score of a hand-pooled forward pass of the same preprocessed image)."""
+    bundle_dir, data = tiny_with_manifest
+    out = tmp_path / "grid"
+    code = ood_fit_main(["--bundle", str(bundle_dir), "--data", str(data), "--out", str(out),
+                         "--layer", "features.block4", "--grid", "2", "--components", "8", "--quantile", "0.9"])
+    assert code == 0
+    block = json.loads(capsys.readouterr().out)
+    card = load_bundle(out).card
+    assert guard_grid(card) == 2 and block["grid"] == 2 and "2x2 grid" in block["description"]
+    predictor = Predictor(out, device="cpu")
+    channels = predictor.model.get_submodule("features.block4")
+    image = load_image(data / "PNEUMONIA" / sorted(p.name for p in (data / "PNEUMONIA").iterdir())[0])
+    maps = []
+    handle = channels.register_forward_hook(lambda _m, _i, output: maps.append(output))
+    with torch.no_grad():
+        predictor.model(predictor.preprocess(image, None).to(memory_format=predictor.memory_format))
+    handle.remove()
+    pooled = pool_regions(maps[0], 2)
+    assert block["feature_dim"] == pooled.shape[1] == 4 * maps[0].shape[1]
+    expected = FeatureGuard.load(out / OOD_FILE).score(pooled.numpy())[0]
+    assert predictor.predict(image, cam_method=None).ood.score == pytest.approx(expected, rel=1e-4)
+
+
+def test_grid_without_a_layer_is_a_clear_error(tiny_with_manifest, tmp_path, capsys):
+    bundle_dir, data = tiny_with_manifest
+    code = ood_fit_main(["--bundle", str(bundle_dir), "--data", str(data), "--out", str(tmp_path / "x"),
+                         "--grid", "3"])
+    assert code == 2 and "needs --layer" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
