@@ -17,7 +17,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -123,6 +123,11 @@ class FeatureGuard:
 
     @classmethod
     def fit(cls, features: np.ndarray, n_components: int = 64) -> FeatureGuard:
+        return cls.fit_many(features, [n_components])[0]
+
+    @classmethod
+    def fit_many(cls, features: np.ndarray, component_counts: Sequence[int]) -> list[FeatureGuard]:
+        """One guard per component count, from a single SVD (comparing settings costs one decomposition)."""
         features = np.asarray(features, dtype=np.float64)
         if features.ndim != 2 or features.shape[0] < 4:
             raise ValueError("the guard needs a 2-D array of at least 4 feature vectors")
@@ -131,14 +136,15 @@ class FeatureGuard:
         centred = features - mean
         _, singular, vt = np.linalg.svd(centred, full_matrices=False)
         variances = singular ** 2 / max(n - 1, 1)
-        k = int(min(n_components, len(variances) - 1, dim - 1)) or 1
         floor = max(float(variances[0]) * 1e-6, 1e-12)  # keeps near-zero directions from dominating
-        eigenvalues = np.maximum(variances[:k], floor)
-        rest = variances[k:]
-        residual_dims = max(dim - k, 1)
-        residual_variance = max(float(rest.sum()) / residual_dims, floor)
-        return cls(mean=mean.astype(np.float32), components=vt[:k].astype(np.float32),
-                   eigenvalues=eigenvalues.astype(np.float32), residual_variance=residual_variance)
+        guards = []
+        for n_components in component_counts:
+            k = int(min(n_components, len(variances) - 1, dim - 1)) or 1
+            eigenvalues = np.maximum(variances[:k], floor)
+            residual_variance = max(float(variances[k:].sum()) / max(dim - k, 1), floor)
+            guards.append(cls(mean=mean.astype(np.float32), components=vt[:k].astype(np.float32),
+                              eigenvalues=eigenvalues.astype(np.float32), residual_variance=residual_variance))
+        return guards
 
     def score(self, features: np.ndarray | torch.Tensor) -> np.ndarray:
         """Distance per row (higher = less like the training data); normalised by the dimension count so the

@@ -22,7 +22,8 @@ OUT=${1:-runs/chest/bundle}
 # The OOD guard models layer _blocks.15 averaged over a 3x3 grid of image regions (192 principal components, 99%
 # validation quantile). Averaged over the whole image, the layer missed one of the 3,309 bone-fracture images (a
 # lateral lumbar spine, 1.74 vs 1.80) while a held-in full-resolution chest film scored 1.79: the textures match,
-# their places do not. Earlier layers warn on 5-25% of the full-resolution films.
+# their places do not. Earlier layers warn on 5-25% of the full-resolution films. The grid and component count
+# come from `python -m training.ood_scan` (command in the card's ood.selection_command).
 # Then the Grad-CAM lung check (training/cam_check.py) goes into the card.
 .venv/bin/python -m training.ood_fit --bundle "$OUT" --data ../shared/data/chest-xray-pneumonia/train \
   --expected-body-part CHEST --layer _blocks.15 --grid 3 --components 192 --measure-ood --exclude-default-set fracture \

@@ -48,6 +48,15 @@ def test_guard_round_trips_through_tensors():
     assert again.threshold == pytest.approx(guard.threshold)
 
 
+
+def test_fit_many_gives_the_guards_fit_gives_one_by_one():
+    train, probe = _gaussian(300, 16, seed=0), _gaussian(20, 16, seed=7)
+    many = FeatureGuard.fit_many(train, [2, 4, 15, 40])
+    assert [g.components.shape[0] for g in many] == [2, 4, 15, 15]  # at most dim - 1 components
+    for guard, k in zip(many, [2, 4, 15, 40]):
+        np.testing.assert_array_equal(guard.score(probe), FeatureGuard.fit(train, n_components=k).score(probe))
+    assert not np.allclose(many[0].score(probe), many[1].score(probe))
+
 def test_capture_features_reads_the_final_linear_input():
     model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
     assert final_linear(model) is model[3]

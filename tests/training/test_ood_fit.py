@@ -1,19 +1,21 @@
-"""training.ood_fit end to end on a tiny bundle trained on nothing but with a real manifest of real chest X-rays:
-the guard is fitted on a named layer with the blurred reference, written into the bundle, and used by the
-predictor."""
+"""training.ood_fit and training.ood_scan end to end on a tiny bundle trained on nothing but with a real manifest of
+real chest X-rays: the guard is fitted on a named layer (whole-image or region grid, with the blurred reference),
+written into the bundle, and used by the predictor; the scan reproduces the fitted guard."""
 import csv
 import json
+import shutil
 
 import pytest
+import torch
+from pydicom.data import get_testdata_file
 
 from inference.bundle import load_bundle, rewrite_bundle
 from inference.image_io import load_image
-import torch
-
 from inference.ood import OOD_FILE, FeatureGuard, guard_grid, guard_layer, pool_regions
 from inference.predictor import Predictor
 from tests.helpers.tiny_models import make_tiny_bundle
 from training.ood_fit import main as ood_fit_main
+from training.ood_scan import main as scan_main
 
 
 @pytest.fixture()
@@ -98,3 +100,32 @@ def test_grid_without_a_layer_is_a_clear_error(tiny_with_manifest, tmp_path, cap
                          "--grid", "3"])
     assert code == 2 and "needs --layer" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_scan_reproduces_the_fitted_guard(tiny_with_manifest, tmp_path, shared_data, capsys):
+    """training.ood_scan fits each setting the way ood_fit does: its row for --grid 2 --components 8 has the same
+    threshold and test rate as the guard ood_fit writes, and margins on the sets it was given."""
+    bundle_dir, data = tiny_with_manifest
+    assert ood_fit_main(["--bundle", str(bundle_dir), "--data", str(data), "--out", str(tmp_path / "g"),
+                         "--layer", "features.block4", "--grid", "2", "--components", "8", "--quantile", "0.9"]) == 0
+    fitted = json.loads(capsys.readouterr().out)
+    fullres = str(shared_data / "samples" / "chest-xray-fullres")
+    ct_folder = str(tmp_path / "ct")
+    (tmp_path / "ct").mkdir()
+    shutil.copy(get_testdata_file("CT_small.dcm", download=False), tmp_path / "ct" / "ct.dcm")
+    assert scan_main(["--bundle", str(bundle_dir), "--data", str(data), "--layer", "features.block4",
+                      "--grids", "1", "2", "--components", "4", "8", "--quantile", "0.9",
+                      "--ood-set", f"ct={ct_folder}", "--held-in-set", f"fullres={fullres}"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["grid"], r["components"]) for r in rows] == [(1, 4), (1, 8), (2, 4), (2, 8)]
+    row = rows[3]
+    test_rate = next(r["warning_rate"] for r in fitted["rates"] if r.get("split") == "test")
+    assert row["threshold"] == pytest.approx(fitted["threshold"], rel=1e-4)
+    assert row["rates"]["test"] == test_rate and row["rates"]["val"] == pytest.approx(0.1, abs=0.001)
+    assert set(row["margins"]) == {"ct lowest", "fullres highest"} and row["margins"]["fullres highest"] > 0
+
+
+def test_scan_of_an_unknown_layer_is_a_clear_error(tiny_with_manifest, capsys):
+    bundle_dir, data = tiny_with_manifest
+    assert scan_main(["--bundle", str(bundle_dir), "--data", str(data), "--layer", "nope"]) == 2
+    assert "no layer 'nope'" in capsys.readouterr().err
