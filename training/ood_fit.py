@@ -96,7 +96,7 @@ def guard_file_bytes(guard: FeatureGuard) -> bytes:
     return save(guard.tensors())
 
 
-def _manifest_splits(bundle_dir: Path, data_root: Path) -> dict[str, list[Path]]:
+def manifest_splits(bundle_dir: Path, data_root: Path) -> dict[str, list[Path]]:
     manifest = bundle_dir / "data_manifest.csv"
     if not manifest.is_file():
         raise XRayViewError(f"{manifest}: missing; the bundle does not record its training splits")
@@ -107,7 +107,15 @@ def _manifest_splits(bundle_dir: Path, data_root: Path) -> dict[str, list[Path]]
     return splits
 
 
-def _decode(paths: list[Path], spec: InputSpec) -> torch.Tensor:
+def require_layer(model: nn.Module, layer: str, bundle_dir: Path, architecture: str) -> None:
+    """A clear error, naming the bundle, when the model has no module called `layer`."""
+    try:
+        model.get_submodule(layer)
+    except AttributeError:
+        raise XRayViewError(f"{bundle_dir}: the {architecture} model has no layer {layer!r}") from None
+
+
+def decode_split(paths: list[Path], spec: InputSpec) -> torch.Tensor:
     from training.cache import decode_images
 
     decoded = decode_images(paths, spec)
@@ -189,16 +197,13 @@ def add_guard_to_bundle(bundle_dir: Path, data_root: Path, out_dir: Path | None 
     spec = InputSpec.from_card(card)
     model = bundle.build("cpu")
     if layer:
-        try:
-            model.get_submodule(layer)
-        except AttributeError:
-            raise XRayViewError(f"{bundle_dir}: the {card['architecture']} model has no layer {layer!r}") from None
+        require_layer(model, layer, bundle_dir, card["architecture"])
     if grid < 1 or (grid > 1 and not layer):
         raise XRayViewError(f"--grid {grid}: the grid must be at least 1, and above 1 it needs --layer (the "
                             "classifier's input features are already pooled over the whole image)")
-    splits = _manifest_splits(bundle_dir, data_root)
+    splits = manifest_splits(bundle_dir, data_root)
     mean, std = card["input"]["normalisation"]["mean"], card["input"]["normalisation"]["std"]
-    decoded = {name: _decode(paths, spec) for name, paths in splits.items()}
+    decoded = {name: decode_split(paths, spec) for name, paths in splits.items()}
     features = {name: split_features(model, images, mean, std, layer=layer, grid=grid)
                 for name, images in decoded.items()}
     reference = features["train"]

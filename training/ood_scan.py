@@ -28,7 +28,7 @@ from inference.bundle import load_bundle
 from inference.errors import XRayViewError
 from inference.ood import FeatureGuard, pool_regions
 from inference.preprocess import InputSpec
-from training.ood_fit import _decode, _manifest_splits, folder_set
+from training.ood_fit import decode_split, folder_set, manifest_splits, require_layer
 
 
 @torch.no_grad()
@@ -92,12 +92,9 @@ def run_scan(bundle_dir: Path, data_root: Path, layer: str, grids: Sequence[int]
     bundle = load_bundle(bundle_dir)
     spec = InputSpec.from_card(bundle.card)
     model = bundle.build("cpu").eval()
-    try:
-        model.get_submodule(layer)
-    except AttributeError:
-        raise XRayViewError(f"{bundle_dir}: the {bundle.card['architecture']} model has no layer {layer!r}") from None
-    splits = _manifest_splits(bundle_dir, data_root)
-    maps = {name: layer_maps(model, layer, _split_batches(_decode(splits[name], spec), spec))
+    require_layer(model, layer, bundle_dir, bundle.card["architecture"])
+    splits = manifest_splits(bundle_dir, data_root)
+    maps = {name: layer_maps(model, layer, _split_batches(decode_split(splits[name], spec), spec))
             for name in ("train", "val", "test") if name in splits}
     for name, paths in {**must_warn_sets, **held_in_sets}.items():
         maps[name] = layer_maps(model, layer, _file_batches(paths, spec))
