@@ -23,9 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import prediction_adapter as pa
-
-CAM_METHODS = (("gradcam", "Grad-CAM"), ("gradcam++", "Grad-CAM++"), ("eigencam", "Eigen-CAM"),
-               ("xgradcam", "XGrad-CAM"), ("layercam", "Layer-CAM"))
+from inference.results import Prediction, model_label
+from inference.vocabulary import CAM_METHOD_TITLES
 SLIDER_STEPS = 1000
 
 
@@ -157,7 +156,7 @@ class AiPanel(QWidget):
         self.colormap_combo.currentTextChanged.connect(self.colormap_changed)
         self.cam_combo = QComboBox()
         self.cam_combo.setAccessibleName("Class activation map method")
-        for key, title in CAM_METHODS:
+        for key, title in CAM_METHOD_TITLES.items():
             self.cam_combo.addItem(title, key)
         self.cam_combo.currentIndexChanged.connect(lambda _: self.cam_method_changed.emit(self.cam_method()))
         from desktop.colour_bar import ColourBar
@@ -309,10 +308,10 @@ class AiPanel(QWidget):
     def set_error(self, message: str) -> None:
         self.clear_result(message)
 
-    def set_prediction(self, prediction, device: str = "") -> None:
+    def set_prediction(self, prediction: Prediction, device: str = "") -> None:
         self.clear_result()
-        self._probs = pa.probabilities(prediction)
-        self._positive = pa.positive_label(prediction) or self._positive
+        self._probs = dict(prediction.probabilities)
+        self._positive = prediction.positive_label or self._positive
         for label, probability in self._probs.items():
             bar = QProgressBar()
             bar.setRange(0, 1000)
@@ -322,7 +321,7 @@ class AiPanel(QWidget):
             bar.setProperty("positive", label == self._positive)
             self.bars_layout.addWidget(bar)
             self._bars[label] = bar
-        self.time_label.setText(f"{pa.total_time_ms(prediction):.0f} ms on {device or getattr(prediction, 'device', '')}")
+        self.time_label.setText(f"{prediction.total_time_ms:.0f} ms on {device or prediction.device}")
         warning = pa.ood_warning_text(prediction)
         if warning:
             self.ood_label.setText(f"⚠ {warning}")
@@ -333,7 +332,7 @@ class AiPanel(QWidget):
     def current_call(self) -> str | None:
         if not self._probs:
             return None
-        return pa.call_at(self._probs, self._positive, self._threshold)
+        return model_label(self._probs, self._positive, self._threshold)
 
     def _show_call(self) -> None:
         call = self.current_call()

@@ -13,7 +13,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("paths", nargs="*", help="image files or folders to open")
     parser.add_argument("--no-model", action="store_true", help="start without loading an AI model")
     parser.add_argument("--model", metavar="DIR", help="model bundle folder to use (saved as the chosen model)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"),
+    from inference.vocabulary import DEVICE_CHOICES
+
+    parser.add_argument("--device", choices=DEVICE_CHOICES,
                         help="compute device (saved in the settings)")
     parser.add_argument("--self-test", action="store_true",
                         help="check this installation headless (decoders, bundled models, PDF report) and exit")

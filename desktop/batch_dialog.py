@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import prediction_adapter as pa
+from inference.results import model_label
 from desktop.workers import Job
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -144,8 +145,8 @@ class BatchDialog(QDialog):
         items = [self._item(shown, shown)]
         prediction = row.get("prediction")
         if prediction is not None:
-            probs = pa.probabilities(prediction)
-            call = pa.call_at(probs, self._positive or pa.positive_label(prediction), self._threshold)
+            probs = prediction.probabilities
+            call = model_label(probs, self._positive or prediction.positive_label, self._threshold)
             items.append(self._item(call, call))
             for label in self._labels:
                 value = probs.get(label)

@@ -1,7 +1,8 @@
 """Start-up and responsiveness probe for bench/bench_gui.py, active only when XRAYVIEW_BENCH_OUT names a file.
 
-Records wall-clock times (time.time(), comparable with the parent process's launch time) of: window shown
-(after the first paint), image shown, model ready, first AI result; and the longest gap seen by a 10 ms QTimer
+Records wall-clock times (time.time(), comparable with the parent process's launch time) of: the window's first
+paint (with the heavy modules already imported at that moment: there should be none), window shown (the event loop's
+first turn after show(), a few ms either side of the first paint), image shown, model ready, first AI result; and the longest gap seen by a 10 ms QTimer
 on the GUI thread, separately while the model loads (torch import) and while predictions run with the model
 ready. After the first result it runs XRAYVIEW_BENCH_REPEATS more predictions (default 3) on the same image,
 writes JSON and quits.
@@ -10,13 +11,17 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QWidget
 
 BENCH_ENV = "XRAYVIEW_BENCH_OUT"
 TICK_MS = 10
+# What must not be loaded when the window first paints: the window shows before torch (and the model) load.
+HEAVY_MODULES = ("torch", "torchvision", "inference.predictor", "inference.bundle", "pytorch_grad_cam")
 
 
 class BenchProbe(QObject):
@@ -33,6 +38,8 @@ class BenchProbe(QObject):
         self.worst_gap_loading_ms = 0.0
         self.worst_gap_any_ms = 0.0
         self.result_times_ms: list[float] = []
+        self.heavy_at_first_paint: list[str] | None = None
+        self.heavy_at_first_result: list[str] | None = None
         self._prediction_started_at = 0.0
         self._repeats_left = int(os.environ.get("XRAYVIEW_BENCH_REPEATS", "3"))
         self._timer = QTimer(self)
@@ -43,6 +50,15 @@ class BenchProbe(QObject):
         window.prediction_shown.connect(self._on_result)
         window.analysis.model_ready.connect(self._on_model_ready)
         window.model_state_changed.connect(self._on_model_state)
+        QApplication.instance().installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.Paint and isinstance(watched, QWidget) and watched.window() is self._window:
+            QApplication.instance().removeEventFilter(self)
+            self._mark("first_paint")
+            self.heavy_at_first_paint = [name for name in HEAVY_MODULES if name in sys.modules]
+            self._write()
+        return False
 
     def window_shown(self) -> None:
         self._mark("window_shown")
@@ -96,6 +112,8 @@ class BenchProbe(QObject):
         self._predicting = False
         self.result_times_ms.append((time.perf_counter() - self._prediction_started_at) * 1000.0)
         self._mark("first_result")
+        if self.heavy_at_first_result is None:
+            self.heavy_at_first_result = [name for name in HEAVY_MODULES if name in sys.modules]
         self._write()
         if self._repeats_left > 0:
             self._repeats_left -= 1
@@ -109,6 +127,8 @@ class BenchProbe(QObject):
         payload["worst_gui_gap_while_model_loads_ms"] = round(self.worst_gap_loading_ms, 1)
         payload["worst_gui_gap_since_shown_ms"] = round(self.worst_gap_any_ms, 1)
         payload["prediction_wall_ms"] = [round(t, 1) for t in self.result_times_ms]
+        payload["heavy_modules_at_first_paint"] = self.heavy_at_first_paint
+        payload["heavy_modules_at_first_result"] = self.heavy_at_first_result
         self._out.write_text(json.dumps(payload), encoding="utf-8")
 
 

@@ -595,9 +595,9 @@ class MainWindow(QMainWindow):
             return
         self._prediction_pending = False
         self.prediction = prediction
-        self.ai_panel.set_prediction(prediction, getattr(prediction, "device", ""))
+        self.ai_panel.set_prediction(prediction, prediction.device)
         self._update_result_actions()
-        notices = list(getattr(prediction, "notices", []) or [])
+        notices = list(prediction.notices)
         if notices:
             self.ai_panel.status_label.setText(" ".join(notices))
         if layer is not None and layer.colormap == self.settings.overlay_colormap \
@@ -615,7 +615,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 10000)
 
     def _show_heatmap(self) -> None:
-        heatmap = pa.heatmap(self.prediction) if self.prediction is not None else None
+        heatmap = self.prediction.heatmap if self.prediction is not None else None
         if heatmap is None or self.image is None:
             self.view.clear_heatmap()
             return

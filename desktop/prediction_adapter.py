@@ -1,44 +1,15 @@
-"""What the viewer reads from `inference.predictor.Prediction` and the bundle's model card, in one place (no Qt)."""
+"""What the viewer shows from a `inference.results.Prediction` and the loaded model's card, in one place (no Qt).
+The call rule itself lives in `inference.results`."""
 from __future__ import annotations
 
 from typing import Any
 
-
-def probabilities(prediction) -> dict[str, float]:
-    probs = prediction.probabilities
-    if isinstance(probs, dict):
-        return {str(k): float(v) for k, v in probs.items()}
-    labels = list(getattr(prediction, "labels", []) or [])
-    return {label: float(p) for label, p in zip(labels, list(probs))}
-
-
-def positive_label(prediction) -> str | None:
-    return getattr(prediction, "positive_label", None)
-
-
-def call_at(probs: dict[str, float], positive: str | None, threshold: float | None) -> str:
-    """The label the model calls: P(positive) >= threshold for binary models with a threshold, else argmax."""
-    if positive is not None and threshold is not None and positive in probs:
-        if probs[positive] >= threshold:
-            return positive
-        others = {label: p for label, p in probs.items() if label != positive}
-        return max(others, key=others.get) if others else positive
-    return max(probs, key=probs.get)
-
-
-def total_time_ms(prediction) -> float:
-    timings = getattr(prediction, "timings_ms", None) or {}
-    return float(sum(float(v) for v in timings.values() if v is not None))
-
-
-def heatmap(prediction):
-    return getattr(prediction, "heatmap", None)
+from inference.results import Prediction
 
 
 def card_of(predictor) -> dict[str, Any]:
-    bundle = getattr(predictor, "bundle", None)
-    card = getattr(bundle, "card", None)
-    return dict(card) if isinstance(card, dict) else {}
+    """The loaded Predictor's model card ({} when no model is loaded)."""
+    return dict(predictor.bundle.card) if predictor is not None else {}
 
 
 def model_title(card: dict[str, Any]) -> str:
@@ -65,10 +36,10 @@ def headline_metrics(card: dict[str, Any], limit: int = 6) -> list[str]:
     return lines
 
 
-def ood_warning_text(prediction) -> str:
+def ood_warning_text(prediction: Prediction) -> str:
     """The out-of-distribution warning for the AI panel, the PDF report and the batch table ("" when none)."""
-    ood = getattr(prediction, "ood", None)
-    if ood is None or not getattr(ood, "warning", False):
+    ood = prediction.ood
+    if ood is None or not ood.warning:
         return ""
-    reasons = "; ".join(getattr(ood, "reasons", []) or []) or "unusual image"
+    reasons = "; ".join(ood.reasons) or "unusual image"
     return f"Image unlike the model's training data: {reasons}. The result may be meaningless."

@@ -31,7 +31,7 @@ def build_report_content(image, view, prediction, card: dict, threshold: float |
     since a file name or folder often carries the patient's name and a hash links back to the original file."""
     display01 = render_display(image, view.window, view.inverted)
     overlay = None
-    heatmap = pa.heatmap(prediction) if prediction is not None else None
+    heatmap = prediction.heatmap if prediction is not None else None
     if heatmap is not None and np.asarray(heatmap).shape == display01.shape:
         overlay = rgba8_to_qimage(_blend(display01, np.asarray(heatmap), colormap, max(opacity, 0.35)))
     path = Path(image.path) if getattr(image, "path", None) else None
@@ -60,12 +60,12 @@ def build_report_content(image, view, prediction, card: dict, threshold: float |
             identity.append((title, str(value).replace("^", " ")))
     content = ReportContent(file_path=path, image=gray01_to_qimage(display01), overlay=overlay, identity=identity)
     if prediction is not None:
-        content.probabilities = pa.probabilities(prediction)
+        content.probabilities = dict(prediction.probabilities)
         content.call = call or prediction.label
-        content.positive_label = pa.positive_label(prediction)
+        content.positive_label = prediction.positive_label
         card_threshold = card.get("threshold")
         if threshold is not None:
-            text = f"Operating threshold on P({pa.positive_label(prediction)}): {threshold:.3f}"
+            text = f"Operating threshold on P({prediction.positive_label}): {threshold:.3f}"
             if card_threshold is not None and abs(threshold - float(card_threshold)) > 1e-9:
                 text += f" (user-adjusted; model card: {float(card_threshold):.3f})"
             rows = pa.nearby_thresholds(card, threshold, 1)
@@ -76,22 +76,21 @@ def build_report_content(image, view, prediction, card: dict, threshold: float |
             content.threshold_text = text
         else:
             content.threshold_text = "Call: most probable label (multi-class model)"
-        cam = getattr(prediction, "cam_method", None)
-        if cam:
-            content.threshold_text += f". Heatmap: {cam}" + (f" for {prediction.cam_label}" if getattr(prediction, "cam_label", None) else "")
-        content.notices = [scrub(notice) for notice in getattr(prediction, "notices", []) or []]
+        if prediction.cam_method:
+            content.threshold_text += f". Heatmap: {prediction.cam_method}" + (
+                f" for {prediction.cam_label}" if prediction.cam_label else "")
+        content.notices = [scrub(notice) for notice in prediction.notices]
         content.ood_warning = pa.ood_warning_text(prediction)
     content.notices += [scrub(notice) for notice in getattr(image, "notices", []) or []]
     if card:
-        model = getattr(prediction, "model", None) or {}
+        model = prediction.model if prediction is not None else {}
         content.model_lines = [f"{pa.model_title(card)} — architecture {card.get('architecture', '')}"
                                + (f", weights sha256 {str(model.get('sha256', ''))[:16]}…" if model.get("sha256") else ""),
                                f"Intended use: {card.get('intended_use', '')}"]
         content.model_lines += [f"Limitation: {item}" for item in card.get("limitations", [])[:4]]
         content.model_lines += pa.headline_metrics(card, limit=4)
         if prediction is not None:
-            content.model_lines.append(f"Device: {getattr(prediction, 'device', '')}; time "
-                                       f"{pa.total_time_ms(prediction):.0f} ms")
+            content.model_lines.append(f"Device: {prediction.device}; time {prediction.total_time_ms:.0f} ms")
     else:
         content.model_lines = ["No AI model was loaded."]
     return content

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings
 
+from inference.vocabulary import DEFAULT_CAM_METHOD, DEFAULT_DEVICE, DEVICE_CHOICES
+
 ORGANIZATION = "XRayView"
 APPLICATION = "XRayView"
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
 THEMES = ("dark", "light")
 MAX_RECENT_FILES = 10
 
@@ -46,13 +47,13 @@ class AppSettings:
     # -- model and device -------------------------------------------------------------------------------------
     @property
     def device(self) -> str:
-        value = self._get_str("ai/device", "auto")
-        return value if value in DEVICES else "auto"
+        value = self._get_str("ai/device", DEFAULT_DEVICE)
+        return value if value in DEVICE_CHOICES else DEFAULT_DEVICE
 
     @device.setter
     def device(self, value: str) -> None:
-        if value not in DEVICES:
-            raise ValueError(f"unknown device {value!r}; choose one of {', '.join(DEVICES)}")
+        if value not in DEVICE_CHOICES:
+            raise ValueError(f"unknown device {value!r}; choose one of {', '.join(DEVICE_CHOICES)}")
         self._s.setValue("ai/device", value)
 
     @property
@@ -97,7 +98,7 @@ class AppSettings:
 
     @property
     def cam_method(self) -> str:
-        return self._get_str("overlay/cam_method", "gradcam")
+        return self._get_str("overlay/cam_method", DEFAULT_CAM_METHOD)
 
     @cam_method.setter
     def cam_method(self, value: str) -> None:

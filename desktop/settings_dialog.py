@@ -18,13 +18,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.ai_panel import CAM_METHODS
 from desktop.model_catalog import find_bundles
 from desktop.paths import bundled_models_dir, default_user_models_dir
-from desktop.settings import DEVICES, AppSettings
-
-DEVICE_TITLES = {"auto": "Automatic (GPU when available)", "cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)",
-                 "mps": "Apple GPU (MPS)"}
+from desktop.settings import AppSettings
+from inference.vocabulary import CAM_METHOD_TITLES, DEVICE_TITLES
 
 
 class SettingsDialog(QDialog):
@@ -39,8 +36,8 @@ class SettingsDialog(QDialog):
 
         self.device_combo = QComboBox()
         self.device_combo.setAccessibleName("Compute device")
-        for key in DEVICES:
-            self.device_combo.addItem(DEVICE_TITLES[key], key)
+        for key, title in DEVICE_TITLES.items():
+            self.device_combo.addItem(title, key)
         self.device_combo.setCurrentIndex(max(0, self.device_combo.findData(settings.device)))
         form.addRow("Device", self.device_combo)
 
@@ -106,7 +103,7 @@ class SettingsDialog(QDialog):
         self.colormap_combo.setAccessibleName("Default heatmap colormap")
         form.addRow("Heatmap colormap", self.colormap_combo)
         self.cam_combo = QComboBox()
-        for key, title in CAM_METHODS:
+        for key, title in CAM_METHOD_TITLES.items():
             self.cam_combo.addItem(title, key)
         self.cam_combo.setCurrentIndex(max(0, self.cam_combo.findData(settings.cam_method)))
         self.cam_combo.setAccessibleName("Default heatmap method")

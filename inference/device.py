@@ -7,8 +7,8 @@ import os
 import torch
 
 from inference.errors import DeviceUnavailableError
+from inference.vocabulary import DEVICE_CHOICES
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 _MAX_CPU_THREADS = 8  # beyond this, small-batch inference on CPU gains little and starves the UI thread
 
 

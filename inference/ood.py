@@ -15,7 +15,7 @@ block); `inference.bundle` writes and verifies them like the weights.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from inference.results import OODResult
 from inference.xray_image import colourfulness  # noqa: F401  (re-exported for callers)
 
 OOD_FILE = "ood_guard.safetensors"
@@ -33,19 +34,6 @@ RADIOGRAPH_MODALITIES = frozenset({"CR", "DX", "DR", "RG", "OT", "SC", "XC", ""}
 # Mean chroma (0..1 scale) above which an image counts as a colour photograph rather than a gray radiograph
 # that happens to be stored as RGB (JPEG chroma noise stays well below 0.02).
 COLOURFULNESS_LIMIT = 0.06
-
-
-@dataclass
-class OODResult:
-    warning: bool
-    reasons: list[str] = field(default_factory=list)
-    score: float | None = None
-    threshold: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"warning": self.warning, "reasons": list(self.reasons),
-                "score": None if self.score is None else round(float(self.score), 4),
-                "threshold": None if self.threshold is None else round(float(self.threshold), 4)}
 
 
 def final_linear(model: nn.Module) -> nn.Linear:

@@ -10,20 +10,20 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from inference.bundle import ModelBundle, load_bundle
-from inference.cam import CAM_METHODS, compute_cam
+from inference.cam import compute_cam
 from inference.device import resolve_device
-from inference.errors import BundleError, XRayViewError
-from inference.ood import OODResult, assess, capture_features, guard_grid, guard_layer, load_guard
+from inference.errors import BundleError
+from inference.ood import assess, capture_features, guard_grid, guard_layer, load_guard
 from inference.preprocess import InputSpec, heatmap_to_image, to_model_tensor
+from inference.results import PathResult, Prediction, model_label
 from inference.resources import DEFAULT_MODEL_POINTER, models_dir
+from inference.vocabulary import CAM_METHODS
 
 ProgressCallback = Callable[[int, int], None]  # (files done, files total)
 
@@ -80,58 +80,6 @@ def collect_image_files(paths: Iterable[str | Path], recursive: bool = False) ->
     return files
 
 
-@dataclass
-class Prediction:
-    probabilities: dict[str, float]
-    label: str
-    threshold: float | None
-    positive_label: str | None
-    heatmap: np.ndarray | None  # float32 [0, 1] at the original image size, or None
-    cam_method: str | None
-    cam_label: str | None  # the label the heatmap explains (the call)
-    timings_ms: dict[str, float | None]
-    device: str
-    model: dict[str, str]
-    notices: list[str] = field(default_factory=list)
-    ood: OODResult | None = None  # the out-of-distribution guard's verdict (None: the guard was not run)
-
-    def to_json(self) -> dict[str, Any]:
-        """The CLI's JSON object for this prediction (without "path")."""
-        out: dict[str, Any] = {
-            "label": self.label,
-            "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
-            "threshold": self.threshold,
-            "model": dict(self.model),
-            "device": self.device,
-            "timings_ms": {k: (round(v, 2) if v is not None else None) for k, v in self.timings_ms.items()},
-        }
-        if self.cam_method:
-            out["cam"] = {"method": self.cam_method, "label": self.cam_label}
-        if self.notices:
-            out["notices"] = list(self.notices)
-        if self.ood is not None:
-            out["ood"] = self.ood.to_json()
-        return out
-
-
-@dataclass
-class PathResult:
-    """One file of a folder run: a prediction or the error that stopped this file (never both)."""
-
-    path: Path
-    prediction: Prediction | None = None
-    error: XRayViewError | Exception | None = None
-    image: Any = None  # the loaded XRayImage when keep_images=True
-
-    @property
-    def ok(self) -> bool:
-        return self.prediction is not None
-
-    def error_json(self) -> dict[str, str]:
-        assert self.error is not None
-        return {"type": type(self.error).__name__, "message": str(self.error)}
-
-
 @contextmanager
 def _no_capture():
     yield []
@@ -175,18 +123,13 @@ class Predictor:
                     self.model(batch)
 
     # ---------------------------------------------------------------- decisions
-    def call_index(self, probabilities: torch.Tensor) -> int:
-        """The call for one sample's probabilities: binary -> positive if P(positive) >= threshold; else argmax."""
-        if self.positive_label is not None and self.threshold is not None:
-            positive = self.labels.index(self.positive_label)
-            if float(probabilities[positive]) >= self.threshold:
-                return positive
-            others = [i for i in range(len(self.labels)) if i != positive]
-            return max(others, key=lambda i: float(probabilities[i]))
-        return int(torch.argmax(probabilities))
+    def label_index(self, probabilities: torch.Tensor) -> int:
+        """The model's label for one sample's probabilities, by the call rule (inference.results.model_label)."""
+        probs = {label: float(p) for label, p in zip(self.labels, probabilities.tolist())}
+        return self.labels.index(model_label(probs, self.positive_label, self.threshold))
 
-    def _call_from_logits(self, logits_row: torch.Tensor) -> int:
-        return self.call_index(self.bundle.probabilities(logits_row))
+    def _label_from_logits(self, logits_row: torch.Tensor) -> int:
+        return self.label_index(self.bundle.probabilities(logits_row))
 
     @property
     def identity(self) -> dict[str, str]:
@@ -235,7 +178,7 @@ class Predictor:
                 predict_ms, cam_ms, heatmaps, cam_targets = (time.perf_counter() - t0) * 1000.0, None, None, None
             else:
                 # One pass serves both: the CAM's forward yields the logits, the heatmap explains the call.
-                result = compute_cam(self.model, batch, self.cam_layer, cam_method, target=self._call_from_logits)
+                result = compute_cam(self.model, batch, self.cam_layer, cam_method, target=self._label_from_logits)
                 logits = result.logits.float()
                 predict_ms, cam_ms = result.forward_ms, result.total_ms - result.forward_ms
                 heatmaps, cam_targets = result.heatmaps, result.target_indices
@@ -248,13 +191,13 @@ class Predictor:
             heatmap = heatmap_to_image(heatmaps[i], self.spec, image.shape) if heatmaps is not None else None
             upsample_ms = (time.perf_counter() - t0) * 1000.0
             row = probs[i]
-            call = self.call_index(row)
+            index = self.label_index(row)
             notices = list(getattr(image, "notices", []) or [])
             if self.bundle.experimental:
                 notices.append(f"model {self.bundle.name} {self.bundle.version} is experimental")
             predictions.append(Prediction(
                 probabilities={label: float(row[j]) for j, label in enumerate(self.labels)},
-                label=self.labels[call],
+                label=self.labels[index],
                 threshold=self.threshold,
                 positive_label=self.positive_label,
                 heatmap=heatmap,

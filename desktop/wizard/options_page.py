@@ -9,14 +9,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 from desktop.wizard.context import TrainingChoices, WizardContext, format_duration
 from desktop.wizard.jobs import estimate_seconds, measure_throughput
 from desktop.workers import Job
-
-ARCHITECTURE_TITLES = {
-    "efficientnet_lite0": "EfficientNet-Lite0 — ImageNet-pretrained, best accuracy (recommended)",
-    "compact_cnn": "Compact CNN — small and fast on CPU, lower accuracy",
-    "resnet18": "ResNet-18 — from scratch, slower",
-    "densenet121": "DenseNet-121 — from scratch, slowest",
-}
-PRETRAINED_ARCHITECTURES = ("efficientnet_lite0",)
+from inference.vocabulary import ARCHITECTURE_INFO, DEVICE_CHOICES
 IMBALANCE_TITLES = {"weighted_loss": "Weight the loss by class frequency", "sampler": "Oversample the rare class",
                     "none": "None"}
 LUNG_FOCUS_WEIGHT = 1.0  # the bundled chest model's recipe (scripts/train_chest_model.sh)
@@ -35,13 +28,10 @@ class OptionsPage(QWizardPage):
         form = QFormLayout()
         layout.addLayout(form)
 
-        from inference.architectures import ARCHITECTURES
-
         self.arch_combo = QComboBox()
         self.arch_combo.setAccessibleName("Architecture")
-        for arch in sorted(ARCHITECTURES, key=lambda a: list(ARCHITECTURE_TITLES).index(a)
-                           if a in ARCHITECTURE_TITLES else 99):
-            self.arch_combo.addItem(ARCHITECTURE_TITLES.get(arch, arch), arch)
+        for info in ARCHITECTURE_INFO.values():  # the recommended one first
+            self.arch_combo.addItem(info.title, info.name)
         form.addRow("Architecture:", self.arch_combo)
         self.pretrained_check = QCheckBox("Start from ImageNet weights (installed with XRayView, never downloaded)")
         self.pretrained_check.setAccessibleName("Start from pretrained weights")
@@ -92,7 +82,7 @@ class OptionsPage(QWizardPage):
         form.addRow(self.target_check, self.target_spin)
         self.device_combo = QComboBox()
         self.device_combo.setAccessibleName("Device")
-        for device in ("auto", "cpu", "cuda", "mps"):
+        for device in DEVICE_CHOICES:
             self.device_combo.addItem(device, device)
         self.device_combo.setCurrentIndex(max(0, self.device_combo.findData(context.settings.device)))
         form.addRow("Device:", self.device_combo)
@@ -134,7 +124,8 @@ class OptionsPage(QWizardPage):
         self.arch_combo.setCurrentIndex(self.arch_combo.findData(arch))
 
     def _arch_changed(self) -> None:
-        supports = self.arch() in PRETRAINED_ARCHITECTURES
+        info = ARCHITECTURE_INFO.get(self.arch())
+        supports = info is not None and info.pretrained_weights
         self.pretrained_check.setEnabled(supports)
         self.pretrained_check.setChecked(supports)
 

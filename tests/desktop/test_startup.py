@@ -35,3 +35,25 @@ def test_command_line_image_opens_in_a_real_process(project_root, chest_png, tmp
     events = json.loads(out.read_text())
     assert launched < events["window_shown"] <= events["image_shown"]
     assert "model_none" in events and "first_result" not in events
+
+
+def test_no_torch_is_loaded_when_the_window_first_paints(project_root, chest_png, tmp_path):
+    """The real `xrayview PATH` process with a model installed: at the window's first paint neither torch nor the
+    bundle/predictor modules are in sys.modules; by the first AI result they are (so the check can fail)."""
+    from tests.helpers.tiny_models import make_tiny_bundle
+
+    models = tmp_path / "resources" / "models"
+    make_tiny_bundle(models / "tiny")
+    (models / "DEFAULT").write_text("tiny\n", encoding="utf-8")
+    out = tmp_path / "events.json"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
+               XRAYVIEW_DATA_DIR=str(tmp_path / "data"), XRAYVIEW_RESOURCES_DIR=str(tmp_path / "resources"),
+               XRAYVIEW_BENCH_OUT=str(out), XRAYVIEW_BENCH_REPEATS="0")
+    result = subprocess.run([sys.executable, "-m", "desktop.app", str(chest_png)], cwd=project_root, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    events = json.loads(out.read_text())
+    assert events["first_paint"] <= events["first_result"]
+    assert events["heavy_modules_at_first_paint"] == []
+    assert "torch" in events["heavy_modules_at_first_result"]
+    assert "inference.predictor" in events["heavy_modules_at_first_result"]

@@ -186,7 +186,7 @@ def test_wizard_trains_evaluates_saves_and_the_viewer_predicts(qtbot, make_windo
         open_and_wait(qtbot, window, chest_png)
     from desktop import prediction_adapter as pa
 
-    probabilities = pa.probabilities(shown_prediction.args[0])
+    probabilities = shown_prediction.args[0].probabilities
     assert set(probabilities) == set(CLASSES)
     assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-5)
     assert pa.card_of(window.analysis.predictor)["name"] == "wizard test model"

