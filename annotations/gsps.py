@@ -1,0 +1,425 @@
+"""Annotations, measurements and the display settings of one image as a DICOM Grayscale Softcopy Presentation
+State (GSPS, PS3.3 A.33.1), written with highdicom's `pr` module, and read back from any GSPS.
+
+`build_presentation_state` and `read_presentation_state` are the pair; their round trip is exact for what the
+viewer draws. Each XRayView annotation is one Graphic Group labelled "XRAYVIEW <KIND>", holding its graphics
+(drawn by any viewer: polylines, ellipses, an arrow head) and a text object with its measurement, so other
+viewers show the numbers too. Graphics from other viewers' presentation states come back as polylines,
+polygons, ellipses, points and text.
+
+Display settings (`ViewState`): the window (Softcopy VOI LUT), the polarity (Presentation LUT Shape INVERSE
+when the picture shown is inverted relative to MONOCHROME2, which is how a GSPS shows a MONOCHROME1 image as
+intended, PS3.4 N.2.1.1), and rotation/flip (Spatial Transformation: rotate clockwise, then flip).
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import highdicom as hd
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
+
+from annotations.model import Annotation
+
+GSPS_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.11.1"
+GROUP_PREFIX = "XRAYVIEW "
+MEASUREMENT_LAYER = "MEASUREMENTS"
+ANNOTATION_LAYER = "ANNOTATIONS"
+MEASUREMENT_KINDS = ("distance", "angle", "cobb", "ellipse", "rectangle", "polygon", "ctr")
+MANUFACTURER = "XRayView"
+PR_SERIES_NUMBER = 9903
+ARROW_HEAD_FRACTION = 0.18  # of the shaft, drawn as a polyline so that every viewer shows the head
+ELLIPSE_POLYGON_POINTS = 48
+
+
+class PresentationStateError(ValueError):
+    """A data set that is not a usable presentation state, or an image it cannot be made for."""
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """How the image is shown, in the viewer's terms: window in modality units, whether the picture is shown
+    inverted relative to MONOCHROME2 (`display_inverted`), rotation (clockwise, applied first) and flips."""
+
+    window_center: float | None = None
+    window_width: float | None = None
+    window_name: str = ""
+    window_function: str = "LINEAR"
+    display_inverted: bool | None = None
+    rotation: int = 0
+    flip_horizontal: bool = False
+    flip_vertical: bool = False
+
+
+@dataclass(frozen=True)
+class PresentationState:
+    sop_instance_uid: str
+    referenced_sop_instance_uids: tuple[str, ...]
+    annotations: tuple[Annotation, ...]
+    view: ViewState
+    content_label: str = ""
+    content_description: str = ""
+    creator: str = ""
+    foreign_objects: int = 0  # graphics that came from another viewer (not an XRayView group)
+    skipped: tuple[str, ...] = field(default_factory=tuple)  # what could not be shown, and why
+
+    def applies_to(self, sop_instance_uid: str) -> bool:
+        return sop_instance_uid in self.referenced_sop_instance_uids
+
+
+# --- writing ------------------------------------------------------------------------------------------------------
+
+def _require_image(source: Dataset) -> None:
+    missing = [k for k in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Rows",
+                           "Columns") if k not in source]
+    if missing:
+        raise PresentationStateError(f"a presentation state needs the image's DICOM header; missing {', '.join(missing)}")
+
+
+def _arrow_head(tail, tip) -> np.ndarray:
+    (x0, y0), (x1, y1) = tail, tip
+    length = math.hypot(x1 - x0, y1 - y0) or 1.0
+    ux, uy = (x1 - x0) / length, (y1 - y0) / length
+    size = max(4.0, length * ARROW_HEAD_FRACTION)
+    left = (x1 - size * (ux * 0.87 - uy * 0.5), y1 - size * (uy * 0.87 + ux * 0.5))
+    right = (x1 - size * (ux * 0.87 + uy * 0.5), y1 - size * (uy * 0.87 - ux * 0.5))
+    return np.array([left, tip, right], dtype=np.float64)
+
+
+def _graphics_for(annotation: Annotation, group) -> list:
+    """The GSPS graphic objects that draw `annotation` (in order; reading relies on it)."""
+    points = np.asarray(annotation.points, dtype=np.float64)
+
+    def graphic(kind: str, data, filled: bool = False):
+        return hd.pr.GraphicObject(graphic_type=kind, graphic_data=np.asarray(data, dtype=np.float64),
+                                   units="PIXEL", is_filled=filled, graphic_group=group)
+
+    kind = annotation.kind
+    if kind in ("distance", "angle", "polyline"):
+        return [graphic("POLYLINE", points)]
+    if kind in ("cobb", "ctr"):
+        return [graphic("POLYLINE", points[:2]), graphic("POLYLINE", points[2:])]
+    if kind == "rectangle":
+        (x0, y0), (x1, y1) = points
+        return [graphic("POLYLINE", [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)])]
+    if kind == "polygon":
+        return [graphic("POLYLINE", np.vstack([points, points[:1]]))]
+    if kind == "ellipse":
+        (x0, y0), (x1, y1) = points
+        xc, yc = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+        return [graphic("ELLIPSE", [(x0, yc), (x1, yc), (xc, y0), (xc, y1)])]
+    if kind == "arrow":
+        return [graphic("POLYLINE", points), graphic("POLYLINE", _arrow_head(points[0], points[1]))]
+    if kind == "point":
+        return [graphic("POINT", points)]
+    return []  # text: a text object only
+
+
+def label_anchor(annotation: Annotation) -> tuple[float, float]:
+    """Where the measurement text sits (the viewer draws its label at the same point)."""
+    points = annotation.points
+    if annotation.kind in ("ellipse", "rectangle", "polygon"):
+        x0, y0, x1, y1 = annotation.bounds()
+        return x1, y1
+    if annotation.kind == "angle":
+        return points[1]
+    return points[-1]
+
+
+def _text_value(annotation: Annotation, lines: Sequence[str]) -> str:
+    if annotation.kind == "text":
+        return annotation.text
+    return "\r\n".join(line for line in lines if line)
+
+
+def _needs_unicode(values: Sequence[str]) -> bool:
+    try:
+        for value in values:
+            value.encode("latin-1")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def build_presentation_state(source: Dataset, annotations: Sequence[Annotation], view: ViewState | None = None, *,
+                             labels: Mapping[str, Sequence[str]] | None = None, content_label: str = "XRAYVIEW",
+                             content_description: str = "Measurements and annotations (XRayView)",
+                             creator: str = "", software_version: str = "", series_instance_uid: str | None = None,
+                             instance_number: int = 1) -> Dataset:
+    """A GSPS for the image whose header is `source` (pixel data not needed).
+
+    labels: the measurement text of each annotation by uid (annotations.measure(...).lines), written as a text
+    object beside it; annotations without an entry get no measurement text.
+    """
+    _require_image(source)
+    view = view or ViewState()
+    labels = labels or {}
+    layers = {MEASUREMENT_LAYER: hd.pr.GraphicLayer(layer_name=MEASUREMENT_LAYER, order=1,
+                                                    description="Measurements",
+                                                    display_color=hd.color.CIELabColor.from_rgb(255, 213, 79)),
+              ANNOTATION_LAYER: hd.pr.GraphicLayer(layer_name=ANNOTATION_LAYER, order=2, description="Annotations",
+                                                   display_color=hd.color.CIELabColor.from_rgb(128, 222, 234))}
+    groups, per_layer = [], {MEASUREMENT_LAYER: ([], []), ANNOTATION_LAYER: ([], [])}
+    texts = []
+    for number, annotation in enumerate(annotations, start=1):
+        text = _text_value(annotation, labels.get(annotation.uid, ()))
+        texts.append(text)
+        group = hd.pr.GraphicGroup(graphic_group_id=number, label=f"{GROUP_PREFIX}{annotation.kind.upper()}",
+                                   description=text.replace("\r\n", "; ")[:1024] or None)
+        groups.append(group)
+        layer = MEASUREMENT_LAYER if annotation.kind in MEASUREMENT_KINDS else ANNOTATION_LAYER
+        graphic_objects, text_objects = per_layer[layer]
+        graphic_objects.extend(_graphics_for(annotation, group))
+        if text:
+            anchor = label_anchor(annotation)
+            text_objects.append(hd.pr.TextObject(text_value=text, units="PIXEL", anchor_point=anchor,
+                                                 anchor_point_visible=False,
+                                                 graphic_group=group))
+    graphic_annotations = [
+        hd.pr.GraphicAnnotation(referenced_images=[source], graphic_layer=layers[name],
+                                graphic_objects=objects or None, text_objects=text_objects or None)
+        for name, (objects, text_objects) in per_layer.items() if objects or text_objects]
+    voi = None
+    if view.window_center is not None and view.window_width is not None:
+        voi = [hd.pr.SoftcopyVOILUTTransformation(
+            window_center=float(view.window_center), window_width=max(float(view.window_width), 1.0),
+            voi_lut_function=view.window_function if view.window_function != "LINEAR" else None)]
+    shape = "INVERSE" if view.display_inverted else "IDENTITY"
+    try:
+        state = hd.pr.GrayscaleSoftcopyPresentationState(
+            referenced_images=[source], series_instance_uid=series_instance_uid or generate_uid(),
+            series_number=PR_SERIES_NUMBER, sop_instance_uid=generate_uid(), instance_number=instance_number,
+            manufacturer=MANUFACTURER, manufacturer_model_name="XRayView", software_versions=software_version or "0",
+            device_serial_number="", content_label=content_label.upper()[:16],
+            content_description=content_description[:64] or None, graphic_annotations=graphic_annotations or None,
+            graphic_layers=[layers[name] for name, (o, t) in per_layer.items() if o or t] or None,
+            graphic_groups=groups or None, content_creator_name=creator or None, voi_lut_transformations=voi,
+            presentation_lut_transformation=hd.PresentationLUTTransformation(presentation_lut_shape=shape))
+    except (ValueError, TypeError, AttributeError) as error:
+        raise PresentationStateError(f"cannot build the presentation state: {error}") from None
+    if voi and view.window_name:  # set here: highdicom splits a str explanation into characters
+        state.SoftcopyVOILUTSequence[0].WindowCenterWidthExplanation = view.window_name[:64]
+    flip, rotation = dicom_spatial(view.rotation, view.flip_horizontal, view.flip_vertical)
+    state.ImageHorizontalFlip = "Y" if flip else "N"
+    state.ImageRotation = rotation
+    if _needs_unicode(texts + [creator]):
+        state.SpecificCharacterSet = "ISO_IR 192"
+    return state
+
+
+def dicom_spatial(rotation: int, flip_h: bool, flip_v: bool) -> tuple[bool, int]:
+    """The viewer's (clockwise rotation, then flips) as DICOM's (Image Horizontal Flip, Image Rotation): DICOM
+    rotates clockwise first and flips horizontally after (PS3.3 C.10.6; dcmtk renders it so), and a vertical
+    flip is a horizontal flip turned 180 degrees."""
+    rotation %= 360
+    if flip_v:
+        return not flip_h, (rotation + 180) % 360
+    return flip_h, rotation
+
+
+def viewer_spatial(flip: bool, rotation: int) -> tuple[int, bool]:
+    """DICOM's (flip, rotation) as the viewer's (rotation, horizontal flip)."""
+    return rotation % 360, bool(flip)
+
+
+def save_presentation_state(state: Dataset, folder: str | Path, stem: str) -> Path:
+    """Writes `state` into `folder` as `<stem>.pr<N>.dcm`, never replacing an existing file (the first free N),
+    through a temporary file so that a failed write leaves nothing half-written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    number = 1
+    while (folder / f"{stem}.pr{number}.dcm").exists():
+        number += 1
+    target = folder / f"{stem}.pr{number}.dcm"
+    handle, temporary = tempfile.mkstemp(prefix=".pr-", suffix=".dcm", dir=folder)
+    os.close(handle)
+    try:
+        state.save_as(temporary, enforce_file_format=True)
+        os.link(temporary, target)  # fails instead of replacing a file that appeared meanwhile
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return target
+
+
+# --- reading ------------------------------------------------------------------------------------------------------
+
+def is_presentation_state(ds: Dataset) -> bool:
+    return str(ds.get("SOPClassUID", "")) == GSPS_SOP_CLASS or str(ds.get("Modality", "")) == "PR"
+
+
+def _references(item: Dataset) -> set[str]:
+    return {str(ref.ReferencedSOPInstanceUID) for ref in item.get("ReferencedImageSequence", [])
+            if "ReferencedSOPInstanceUID" in ref}
+
+
+def _applies(item: Dataset, sop_instance_uid: str | None) -> bool:
+    refs = _references(item)
+    return sop_instance_uid is None or not refs or sop_instance_uid in refs
+
+
+def _points(obj: Dataset, displayed_area: tuple[float, float, float, float] | None) -> np.ndarray:
+    data = np.asarray([float(v) for v in obj.get("GraphicData", [])], dtype=np.float64).reshape(-1, 2)
+    units = str(obj.get("GraphicAnnotationUnits", obj.get("BoundingBoxAnnotationUnits",
+                                                          obj.get("AnchorPointAnnotationUnits", "PIXEL"))))
+    return _to_pixels(data, units, displayed_area)
+
+
+def _to_pixels(data: np.ndarray, units: str, displayed_area) -> np.ndarray:
+    if units != "DISPLAY" or displayed_area is None:
+        return data
+    x0, y0, x1, y1 = displayed_area  # DISPLAY units run 0..1 over the displayed area (1-based pixel corners)
+    return np.column_stack([(x0 - 1) + data[:, 0] * (x1 - x0 + 1), (y0 - 1) + data[:, 1] * (y1 - y0 + 1)])
+
+
+def _displayed_area(ds: Dataset, sop_instance_uid: str | None):
+    for item in ds.get("DisplayedAreaSelectionSequence", []):
+        if _applies(item, sop_instance_uid) and "DisplayedAreaTopLeftHandCorner" in item:
+            (x0, y0), (x1, y1) = item.DisplayedAreaTopLeftHandCorner, item.DisplayedAreaBottomRightHandCorner
+            return float(x0), float(y0), float(x1), float(y1)
+    return None
+
+
+def _ellipse_annotation(points: np.ndarray) -> Annotation:
+    major, minor = points[:2], points[2:4]
+    centre = major.mean(axis=0)
+    a_vec, b_vec = (major[1] - major[0]) / 2.0, (minor[1] - minor[0]) / 2.0
+    if abs(a_vec[1]) < 1e-6 * (abs(a_vec[0]) + 1) and abs(b_vec[0]) < 1e-6 * (abs(b_vec[1]) + 1) \
+            or abs(a_vec[0]) < 1e-6 * (abs(a_vec[1]) + 1) and abs(b_vec[1]) < 1e-6 * (abs(b_vec[0]) + 1):
+        half_w = max(abs(a_vec[0]), abs(b_vec[0]))
+        half_h = max(abs(a_vec[1]), abs(b_vec[1]))
+        return Annotation("ellipse", ((centre[0] - half_w, centre[1] - half_h), (centre[0] + half_w, centre[1] + half_h)))
+    angles = np.linspace(0.0, 2.0 * math.pi, ELLIPSE_POLYGON_POINTS, endpoint=False)
+    outline = centre + np.outer(np.cos(angles), a_vec) + np.outer(np.sin(angles), b_vec)
+    return Annotation("polygon", tuple(map(tuple, outline)))
+
+
+def _foreign_annotation(obj: Dataset, points: np.ndarray) -> Annotation | None:
+    kind = str(obj.get("GraphicType", ""))
+    if kind in ("POLYLINE", "INTERPOLATED") and len(points) >= 2:
+        closed = len(points) >= 4 and np.allclose(points[0], points[-1])
+        if closed:
+            return Annotation("polygon", tuple(map(tuple, points[:-1])))
+        return Annotation("polyline", tuple(map(tuple, points)))
+    if kind == "ELLIPSE" and len(points) == 4:
+        return _ellipse_annotation(points)
+    if kind == "CIRCLE" and len(points) == 2:
+        radius = float(np.linalg.norm(points[1] - points[0]))
+        (xc, yc) = points[0]
+        return Annotation("ellipse", ((xc - radius, yc - radius), (xc + radius, yc + radius)))
+    if kind == "POINT" and len(points) >= 1:
+        return Annotation("point", (tuple(points[0]),))
+    return None
+
+
+def _own_annotation(kind: str, objects: list[tuple[Dataset, np.ndarray]], texts: list[Dataset]) -> Annotation:
+    """Rebuilds an XRayView group (inverse of _graphics_for)."""
+    arrays = [points for _, points in objects]
+    if kind in ("distance", "angle", "polyline"):
+        return Annotation(kind, tuple(map(tuple, arrays[0])))
+    if kind in ("cobb", "ctr"):
+        return Annotation(kind, tuple(map(tuple, np.vstack(arrays[:2]))))
+    if kind == "rectangle":
+        corners = arrays[0]
+        return Annotation(kind, (tuple(corners[0]), tuple(corners[2])))
+    if kind == "polygon":
+        return Annotation(kind, tuple(map(tuple, arrays[0][:-1])))
+    if kind == "ellipse":
+        return _ellipse_annotation(arrays[0])
+    if kind == "arrow":
+        return Annotation(kind, tuple(map(tuple, arrays[0])),
+                          text=str(texts[0].UnformattedTextValue) if texts else "")
+    if kind == "point":
+        return Annotation(kind, (tuple(arrays[0][0]),))
+    if kind == "text":
+        return _text_annotation(texts[0])
+    raise PresentationStateError(f"unknown XRayView graphic group kind {kind!r}")
+
+
+def _text_annotation(text: Dataset, displayed_area=None) -> Annotation:
+    if "AnchorPoint" in text:
+        anchor = _to_pixels(np.asarray([[float(v) for v in text.AnchorPoint]]),
+                            str(text.get("AnchorPointAnnotationUnits", "PIXEL")), displayed_area)[0]
+    else:
+        anchor = _to_pixels(np.asarray([[float(v) for v in text.BoundingBoxTopLeftHandCorner]]),
+                            str(text.get("BoundingBoxAnnotationUnits", "PIXEL")), displayed_area)[0]
+    return Annotation("text", (tuple(anchor),), text=str(text.get("UnformattedTextValue", "")))
+
+
+def _read_view(ds: Dataset, sop_instance_uid: str | None) -> ViewState:
+    center = width = None
+    name, function = "", "LINEAR"
+    for item in ds.get("SoftcopyVOILUTSequence", []):
+        if _applies(item, sop_instance_uid) and "WindowCenter" in item and "WindowWidth" in item:
+            center = float(_first(item.WindowCenter))
+            width = float(_first(item.WindowWidth))
+            name = str(_first(item.get("WindowCenterWidthExplanation", "")) or "")
+            function = str(item.get("VOILUTFunction", "LINEAR") or "LINEAR")
+            break
+    shape = str(ds.get("PresentationLUTShape", "") or "")
+    inverted = None if not shape else shape == "INVERSE"
+    rotation, flip_h = viewer_spatial(str(ds.get("ImageHorizontalFlip", "N")) == "Y", int(ds.get("ImageRotation", 0) or 0))
+    return ViewState(center, width, name, function, inverted, rotation, flip_h, False)
+
+
+def _first(value):
+    if isinstance(value, (list, tuple)) or hasattr(value, "__getitem__") and not isinstance(value, str):
+        return value[0] if len(value) else ""
+    return value
+
+
+def read_presentation_state(ds: Dataset, sop_instance_uid: str | None = None) -> PresentationState:
+    """What `ds` (a GSPS) shows on the image `sop_instance_uid` (None: on every image it references)."""
+    if not is_presentation_state(ds):
+        raise PresentationStateError(f"not a presentation state (SOP Class {ds.get('SOPClassUID', 'missing')})")
+    referenced = tuple(uid for series in ds.get("ReferencedSeriesSequence", [])
+                       for uid in sorted(_references(series)))
+    displayed_area = _displayed_area(ds, sop_instance_uid)
+    group_labels = {int(g.GraphicGroupID): str(g.get("GraphicGroupLabel", ""))
+                    for g in ds.get("GraphicGroupSequence", []) if "GraphicGroupID" in g}
+    own: dict[int, tuple[list, list]] = {}
+    annotations: list[Annotation] = []  # from other viewers
+    skipped: list[str] = []
+    foreign = 0
+    for item in ds.get("GraphicAnnotationSequence", []):
+        if not _applies(item, sop_instance_uid):
+            continue
+        for obj in item.get("GraphicObjectSequence", []):
+            group_id = int(obj.get("GraphicGroupID", 0) or 0)
+            points = _points(obj, displayed_area)
+            if group_labels.get(group_id, "").startswith(GROUP_PREFIX):
+                own.setdefault(group_id, ([], []))[0].append((obj, points))
+                continue
+            foreign += 1
+            annotation = _foreign_annotation(obj, points)
+            if annotation is None:
+                skipped.append(f"{obj.get('GraphicType', '?')} graphic with {len(points)} point(s)")
+            else:
+                annotations.append(annotation)
+        for text in item.get("TextObjectSequence", []):
+            group_id = int(text.get("GraphicGroupID", 0) or 0)
+            if group_labels.get(group_id, "").startswith(GROUP_PREFIX):
+                own.setdefault(group_id, ([], []))[1].append(text)
+                continue
+            foreign += 1
+            if "AnchorPoint" in text or "BoundingBoxTopLeftHandCorner" in text:
+                annotations.append(_text_annotation(text, displayed_area))
+    ours: list[Annotation] = []
+    for group_id in sorted(own):  # written in drawing order
+        objects, texts = own[group_id]
+        kind = group_labels[group_id][len(GROUP_PREFIX):].lower()
+        try:
+            ours.append(_own_annotation(kind, objects, texts))
+        except (PresentationStateError, IndexError, ValueError) as error:
+            skipped.append(f"graphic group {group_id} ({kind}): {error}")
+    return PresentationState(
+        sop_instance_uid=str(ds.get("SOPInstanceUID", "")), referenced_sop_instance_uids=referenced,
+        annotations=tuple(ours + annotations), view=_read_view(ds, sop_instance_uid),
+        content_label=str(ds.get("ContentLabel", "") or ""),
+        content_description=str(ds.get("ContentDescription", "") or ""),
+        creator=str(ds.get("ContentCreatorName", "") or ""), foreign_objects=foreign, skipped=tuple(skipped))
