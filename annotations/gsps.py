@@ -121,17 +121,6 @@ def _graphics_for(annotation: Annotation, group) -> list:
     return []  # text: a text object only
 
 
-def label_anchor(annotation: Annotation) -> tuple[float, float]:
-    """Where the measurement text sits (the viewer draws its label at the same point)."""
-    points = annotation.points
-    if annotation.kind in ("ellipse", "rectangle", "polygon"):
-        x0, y0, x1, y1 = annotation.bounds()
-        return x1, y1
-    if annotation.kind == "angle":
-        return points[1]
-    return points[-1]
-
-
 def _text_value(annotation: Annotation, lines: Sequence[str]) -> str:
     if annotation.kind == "text":
         return annotation.text
@@ -177,7 +166,7 @@ def build_presentation_state(source: Dataset, annotations: Sequence[Annotation],
         graphic_objects, text_objects = per_layer[layer]
         graphic_objects.extend(_graphics_for(annotation, group))
         if text:
-            anchor = label_anchor(annotation)
+            anchor = annotation.label_anchor()
             text_objects.append(hd.pr.TextObject(text_value=text, units="PIXEL", anchor_point=anchor,
                                                  anchor_point_visible=False,
                                                  graphic_group=group))

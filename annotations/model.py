@@ -69,6 +69,17 @@ class Annotation:
     def with_text(self, text: str) -> "Annotation":
         return replace(self, text=str(text))
 
+    def label_anchor(self) -> Point:
+        """Where the measurement text sits, on screen and in a presentation state."""
+        if self.kind in ("ellipse", "rectangle", "polygon"):
+            x0, y0, x1, y1 = self.bounds()
+            return x1, y1
+        if self.kind == "angle":
+            return self.points[1]
+        if self.kind == "arrow":
+            return self.points[0]  # the tip points at the finding; its words sit at the tail
+        return self.points[-1]
+
     def bounds(self) -> tuple[float, float, float, float]:
         """(x0, y0, x1, y1) of the points."""
         xs = [p[0] for p in self.points]
