@@ -59,6 +59,13 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _named_folder(text: str) -> tuple[str, Path]:
+    name, sep, folder = text.partition("=")
+    if not sep or not name.strip() or not folder.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=DIR, got {text!r}")
+    return name.strip(), Path(folder.strip())
+
+
 def build_parser() -> argparse.ArgumentParser:
     from inference.architectures import ARCHITECTURES
 
@@ -80,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--dataset-name", help="name of the data for the model card")
     data.add_argument("--licence", help="licence of the data for the model card")
     data.add_argument("--attribution", help="attribution of the data for the model card")
+    data.add_argument("--external", type=_named_folder, action="append", default=[], metavar="NAME=DIR",
+                      help="a labelled folder DIR/CLASS/* from elsewhere: measured after every epoch and on the final "
+                           "model (history, card's external_validation); never used for weights, threshold or "
+                           "temperature (repeatable)")
 
     model = p.add_argument_group("model and optimisation")
     model.add_argument("--arch", default="efficientnet_lite0", choices=ARCHITECTURES)
@@ -115,6 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
     aug.add_argument("--contrast", type=float, default=0.15)
     aug.add_argument("--hflip", type=float, default=0.5, help="probability")
     aug.add_argument("--vflip", type=float, default=0.0, help="probability (off for chest X-rays)")
+    aug.add_argument("--aspect", type=float, default=0.0,
+                     help="aspect-ratio jitter: width/height stretched by up to 1+A either way")
+    aug.add_argument("--downscale", type=float, default=0.0,
+                     help="resolution jitter: down by a factor up to 1+D, then back up")
+    aug.add_argument("--blur", type=float, default=0.0, help="Gaussian blur up to this sigma (px) on half the images")
+    aug.add_argument("--sharpen", type=float, default=0.0, help="unsharp-mask amount up to this on the other half")
+    aug.add_argument("--gamma", type=float, default=0.0, help="gamma jitter: up to 1+G either way")
+    aug.add_argument("--noise", type=float, default=0.0, help="additive Gaussian noise, std up to this (0..1 range)")
+    aug.add_argument("--jpeg-quality-min", type=int, default=0,
+                     help="JPEG round trip at a quality from this to 95 on half the images (0 = off)")
 
     out = p.add_argument_group("output")
     out.add_argument("--out", type=Path, required=True, help="bundle folder (replaced only when the new one is valid)")
@@ -140,7 +161,9 @@ def _config_from_args(args):
 
     augment = AugmentConfig.none() if args.no_augment else AugmentConfig(
         rotation_deg=args.rotation, shift_frac=args.shift, zoom_range=args.zoom, shear_deg=args.shear,
-        brightness=args.brightness, contrast=args.contrast, hflip_prob=args.hflip, vflip_prob=args.vflip)
+        brightness=args.brightness, contrast=args.contrast, hflip_prob=args.hflip, vflip_prob=args.vflip,
+        aspect=args.aspect, downscale=args.downscale, blur_sigma=args.blur, sharpen=args.sharpen, gamma=args.gamma,
+        noise=args.noise, jpeg_quality_min=args.jpeg_quality_min)
     pretrained = args.pretrained if args.pretrained is not None else (args.arch == "efficientnet_lite0")
     return TrainConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, schedule=args.schedule,
@@ -192,6 +215,10 @@ class _ProgressBar:
                   f"val loss {event['val_loss']:.4f}, val AUC {score:.4f}"
                   f"{' (best)' if event['best'] else ''}, {event['seconds']:.0f}s, "
                   f"ETA {event['eta_s'] / 60:.1f} min", file=sys.stderr)
+            for name, scores in (event.get("external") or {}).items():
+                print(f"  external {name}: AUC {scores['auc']:.4f}, at this epoch's validation threshold "
+                      f"{scores['threshold']:.3f}: accuracy {scores['accuracy']:.3f}, sensitivity "
+                      f"{scores['sensitivity']:.3f}, specificity {scores['specificity']:.3f}", file=sys.stderr)
         elif kind == "resumed":
             print(f"resumed after epoch {event['epoch']}/{event['epochs']}", file=sys.stderr)
         elif kind == "stage":
@@ -239,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         data = DataOptions(data=args.data, val=args.val, test=args.test, fractions=args.split,
                            group_regex=args.group_regex, limit_per_class=args.limit_per_class,
                            img_size=args.img_size, resize_mode=args.resize_mode, dataset_name=args.dataset_name,
-                           licence=args.licence, attribution=args.attribution,
+                           licence=args.licence, attribution=args.attribution, external=args.external,
                            decode_workers=0 if distributed.launched_by_torchrun() else args.workers)
         export = ExportOptions(out=args.out, name=args.name, version=args.model_version,
                                description=args.description, positive_label=args.positive_label,

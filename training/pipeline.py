@@ -54,6 +54,9 @@ class DataOptions:
     licence: str | None = None
     attribution: str | None = None
     decode_workers: int | None = None
+    # labelled sets from elsewhere (name, DIR/CLASS/*): measured after every epoch and on the final model, reported
+    # in the history and the card's external_validation; never used for the weights, threshold or temperature
+    external: list[tuple[str, Path]] = field(default_factory=list)
 
 
 @dataclass
@@ -297,6 +300,27 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
         (work_dir / "dataset_report.json").write_text(json.dumps(prepared.report.to_dict(), indent=2))
     fingerprint = run_fingerprint(prepared, config)
     normalisation = Normalisation(spec.mean, spec.std)
+    external_sets = []
+    if is_main and data.external:
+        from training.external import load_labelled_set
+
+        emit({"event": "stage", "stage": "external sets"})
+        external_sets = [load_labelled_set(folder, spec, classes, name=name, cancel=cancel)
+                         for name, folder in data.external]
+    epoch_report = None
+    if external_sets and positive_index is not None:
+        def epoch_report(epoch: int, eval_model, val_logits: np.ndarray) -> dict:
+            from training.external import quick_binary_scores
+
+            point = choose_operating_point(val_logits, prepared.splits["val"].labels.numpy(), positive_index,
+                                           export.target_sensitivity)
+            scores = {}
+            for labelled in external_sets:
+                logits = predict_logits(eval_model, labelled, normalisation, device, config.eval_batch_size)
+                scores[labelled.name] = quick_binary_scores(logits, labelled.labels.numpy(), positive_index,
+                                                            point.temperature, point.threshold)
+            return {"external": scores}
+
     lung_prior = None
     if config.lung_focus > 0:
         emit({"event": "stage", "stage": "lung prior"})
@@ -307,7 +331,8 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
                                 positive_index if positive_index is not None else 0, normalisation, device,
                                 work_dir=work_dir, resume=resume, progress=emit, cancel=cancel,
                                 run_fingerprint=fingerprint,
-                                lung_prior=None if lung_prior is None else lung_prior.mask)
+                                lung_prior=None if lung_prior is None else lung_prior.mask,
+                                epoch_report=epoch_report)
     if not is_main:
         return None
 
@@ -407,8 +432,11 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
     name = export.name or out.name
     description = export.description or (
         f"{config.arch} classifier ({', '.join(classes)}) trained with xrayview-train on {dataset_name}.")
-    spec = replace(spec, jpeg_quality=source_jpeg_quality([item.path for item in prepared.split_files["train"]],
-                                                          spec.height, spec.width))
+    # A model trained with JPEG-quality jitter needs no inference-time round trip to look like its training copies
+    # (the round trip amplifies small intensity differences: a 1% contrast change moved p by up to 0.05 with it).
+    if not config.augment.jpeg_quality_min:
+        spec = replace(spec, jpeg_quality=source_jpeg_quality([item.path for item in prepared.split_files["train"]],
+                                                              spec.height, spec.width))
     card = build_card(CardInputs(
         name=name, version=export.version, description=description, arch=config.arch, labels=classes,
         positive_label=prepared.positive_label, input_block=spec.to_card(), threshold=operating.threshold,
@@ -417,6 +445,15 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
                                 probs, config.seed),
         calibration=calibration, training_data=training_data, training=training_block, limitations=limitations,
         experimental=export.experimental, extra=export.card_extra))
+    if external_sets and prepared.positive_label is not None:
+        from training.external import external_section, with_external_section
+
+        for labelled in external_sets:
+            logits = predict_logits(model, labelled, normalisation, device, config.eval_batch_size, amp=use_amp,
+                                    cancel=cancel)
+            card = with_external_section(card, external_section(
+                labelled, logits, classes, prepared.positive_label, operating.temperature, operating.threshold,
+                export.command, seed=config.seed))
     evaluation = {"test": test_metrics, "validation": val_metrics, "test_tta_hflip": tta_metrics,
                   "temperature": operating.temperature, "threshold": operating.threshold,
                   "threshold_method": operating.method}

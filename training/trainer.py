@@ -266,12 +266,16 @@ def train(
     cancel: threading.Event | None = None,
     run_fingerprint: str = "",
     lung_prior: torch.Tensor | None = None,
+    epoch_report: Callable[[int, nn.Module, np.ndarray], dict] | None = None,
 ) -> TrainResult:
     """Train `config.arch`; returns the best weights by validation AUC (EMA weights when EMA is on).
 
     With `work_dir`, a checkpoint is written after every epoch; `resume=True` continues from it (it must
     belong to the same `run_fingerprint`: same data split and options). Under torchrun every rank calls this;
     rank 0 evaluates and writes, and the others follow its decisions.
+
+    `epoch_report(epoch, eval_model, val_logits)` (rank 0) returns extra entries for the epoch's history record,
+    e.g. metrics on an external set; they are reported, never used to choose the weights.
 
     With `config.lung_focus` > 0, `lung_prior` ([1, 1, H, W] lung-field mask in the input frame) is required:
     the loss adds that weight times the Grad-CAM share (log-odds of each image's true class) outside the warped prior.
@@ -416,6 +420,7 @@ def train(
         validation_started = time.monotonic()
         # validation on rank 0 with the weights we would export (the EMA when it is on)
         decision = torch.zeros(4, dtype=torch.float64)
+        extra_report: dict = {}
         if is_main:
             eval_model = copy.deepcopy(base_model)
             if ema is not None:
@@ -433,6 +438,7 @@ def train(
             decision = torch.tensor([score, val_loss, float(improved), val_acc], dtype=torch.float64)
             if improved:
                 best_state = {k: v.detach().cpu().clone() for k, v in eval_model.state_dict().items()}
+            extra_report = epoch_report(epoch + 1, eval_model, logits) if epoch_report is not None else {}
             del eval_model
         decision = distributed.broadcast_tensor(decision, device)
         score, val_loss, improved, val_acc = float(decision[0]), float(decision[1]), bool(decision[2]), float(decision[3])
@@ -447,6 +453,7 @@ def train(
                   "best": improved, "stop": stop}
         if train_outside is not None:
             record["train_cam_outside_lungs"] = train_outside
+        record.update(extra_report)
         history.append(record)
         rng_states = distributed.gather_objects(_rng_state(generator))  # collective: every rank joins
         if work_dir is not None and is_main:
