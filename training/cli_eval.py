@@ -1,6 +1,8 @@
 """`xrayview-eval`: metrics of a model bundle on a labelled folder DIR/CLASS/* (class names = model labels).
 
 Prints one JSON object on stdout. Expected failures print one line on stderr and exit with status 2.
+`--write-card --name NAME` records the result as the card's external validation on NAME (a new bundle version
+written in place through the one bundle writer; the weights are unchanged).
 """
 from __future__ import annotations
 
@@ -26,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--details", action="store_true",
                    help="also include the model identity, skipped files and per-file probabilities")
+    p.add_argument("--name", help="name of the labelled set (for --write-card; default: the folder name)")
+    p.add_argument("--description", help="what the set is, for the card (with --write-card)")
+    p.add_argument("--write-card", action="store_true",
+                   help="record the result in the bundle's card as external validation on --name (needs --model; "
+                        "at the card's own threshold: --threshold is refused)")
     return p
 
 
@@ -34,21 +41,51 @@ def main(argv: list[str] | None = None) -> int:
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         print(f"xrayview-eval: error: --threshold must be in [0, 1], got {args.threshold}", file=sys.stderr)
         return EXIT_EXPECTED_FAILURE
+    if args.write_card and args.model is None:
+        print("xrayview-eval: error: --write-card needs --model BUNDLE (the bundled models are not rewritten)",
+              file=sys.stderr)
+        return EXIT_EXPECTED_FAILURE
+    if args.write_card and args.threshold is not None:
+        print("xrayview-eval: error: --write-card records the card's own operating point; drop --threshold",
+              file=sys.stderr)
+        return EXIT_EXPECTED_FAILURE
     try:
-        from training.evaluate import evaluate_bundle
+        from training.evaluate import score_bundle, summarise
 
-        result = evaluate_bundle(args.model, args.data, threshold=args.threshold, tta=args.tta,
-                                 device=args.device, batch_size=args.batch_size)
+        scored = score_bundle(args.model, args.data, tta=args.tta, device=args.device, batch_size=args.batch_size,
+                              set_name=args.name)
+        result = summarise(scored, threshold=args.threshold)
+        if args.write_card:
+            result["card_section"] = _write_external_section(scored, args, argv)
     except (XRayViewError, OSError) as exc:
         print(f"xrayview-eval: error: {exc}", file=sys.stderr)
         return EXIT_EXPECTED_FAILURE
     for skipped in result["skipped"]:
         print(f"xrayview-eval: skipped {skipped['path']}: {skipped['reason']}", file=sys.stderr)
     output = {key: result[key] for key in OUTPUT_KEYS}
+    output["set_sha256"] = result["set_sha256"]
+    if args.write_card:
+        output["card_section"] = result["card_section"]
     if args.details:
         output.update({key: result[key] for key in ("model", "tta", "skipped", "per_file")})
     print(json.dumps(output))
     return 0
+
+
+def _write_external_section(scored, args, argv) -> dict:
+    from inference.bundle import rewrite_bundle
+    from inference.errors import BundleError
+    from training.export import command_line
+    from training.external import external_section, with_external_section
+
+    bundle = scored.bundle
+    if bundle.positive_label is None or bundle.threshold is None:
+        raise BundleError(bundle.path, "--write-card supports two-class models with a threshold")
+    entry = external_section(scored.labelled, scored.logits, bundle.labels, bundle.positive_label,
+                             bundle.temperature, bundle.threshold, command_line(argv, program="xrayview-eval"),
+                             tta=scored.tta, description=args.description)
+    rewrite_bundle(bundle, with_external_section(bundle.card, entry))
+    return entry
 
 
 if __name__ == "__main__":

@@ -108,17 +108,24 @@ def match_class_folders(folder_classes: Sequence[str], model_labels: Sequence[st
     return mapping
 
 
-def evaluate_bundle(bundle_dir: Path | None, data_dir: Path, threshold: float | None = None, tta: bool = False,
-                    device: str = "auto", batch_size: int = 64,
-                    progress: Callable[[dict], None] | None = None,
-                    cancel: threading.Event | None = None) -> dict:
-    """Metrics of a bundle (default: the bundled default model) on a `DIR/CLASS/*` folder."""
+@dataclass
+class ScoredSet:
+    """A bundle's logits over the readable images of a labelled folder."""
+    bundle: object  # inference.bundle.ModelBundle
+    labelled: object  # training.external.LabelledSet
+    logits: np.ndarray
+    tta: bool
+
+
+def score_bundle(bundle_dir: Path | None, data_dir: Path, tta: bool = False, device: str = "auto",
+                 batch_size: int = 64, progress: Callable[[dict], None] | None = None,
+                 cancel: threading.Event | None = None, set_name: str | None = None) -> ScoredSet:
+    """Run a bundle (default: the bundled default model) over a `DIR/CLASS/*` folder, as the predictor would."""
     from inference.bundle import load_bundle
     from inference.device import resolve_device
     from inference.preprocess import InputSpec
-    from training.cache import decode_images
-    from training.datasets import scan_class_folder
-    from training.trainer import Normalisation, TensorSplit, predict_logits
+    from training.external import load_labelled_set
+    from training.trainer import Normalisation, predict_logits
 
     if bundle_dir is None:
         from inference.predictor import load_default_bundle
@@ -126,28 +133,38 @@ def evaluate_bundle(bundle_dir: Path | None, data_dir: Path, threshold: float | 
         bundle = load_default_bundle()
     else:
         bundle = load_bundle(bundle_dir)
-    classes, files = scan_class_folder(Path(data_dir))
-    mapping = match_class_folders(classes, bundle.labels, Path(data_dir))
     spec = InputSpec.from_card(bundle.card)
-    decoded = decode_images([f.path for f in files], spec, progress=progress, cancel=cancel)
-    keep = np.flatnonzero(decoded.ok)
-    if keep.size == 0:
-        raise DatasetError(data_dir, "none of the files could be read as images")
-    labels = torch.tensor([mapping[files[i].label] for i in keep], dtype=torch.int64)
-    split = TensorSplit(images=decoded.images[torch.from_numpy(keep)], labels=labels)
+    labelled = load_labelled_set(Path(data_dir), spec, bundle.labels, name=set_name, progress=progress,
+                                 cancel=cancel)
     torch_device = resolve_device(device)
     model = bundle.build(torch_device)
-    logits = predict_logits(model, split, Normalisation(spec.mean, spec.std), torch_device, batch_size,
+    logits = predict_logits(model, labelled, Normalisation(spec.mean, spec.std), torch_device, batch_size,
                             tta_hflip=tta, cancel=cancel)
+    return ScoredSet(bundle=bundle, labelled=labelled, logits=logits, tta=bool(tta))
+
+
+def summarise(scored: ScoredSet, threshold: float | None = None) -> dict:
+    """The `xrayview-eval` JSON of a scored set at the card's threshold (or `threshold`), plus `per_file`,
+    `skipped`, `model`, `tta` and `set_sha256`."""
+    bundle, labelled, logits = scored.bundle, scored.labelled, scored.logits
     positive_index = bundle.labels.index(bundle.positive_label) if bundle.positive_label else None
     chosen = bundle.threshold if threshold is None else float(threshold)
+    labels = labelled.labels
     result = metrics_from_logits(logits, labels.numpy(), bundle.labels, positive_index, bundle.temperature, chosen)
     scaled = torch.softmax(torch.from_numpy(logits).float() / bundle.temperature, dim=1).numpy()
-    result["per_file"] = [{"path": str(decoded.paths[i]), "truth": bundle.labels[int(labels[j])],
+    result["per_file"] = [{"path": str(path), "truth": bundle.labels[int(labels[j])],
                            "probabilities": {label: float(scaled[j, k]) for k, label in enumerate(bundle.labels)}}
-                          for j, i in enumerate(keep)]
-    result["skipped"] = [{"path": str(decoded.paths[i]), "reason": decoded.errors[i]}
-                         for i in np.flatnonzero(~decoded.ok)]
+                          for j, path in enumerate(labelled.paths)]
+    result["skipped"] = labelled.skipped
     result["model"] = bundle.identity()
-    result["tta"] = bool(tta)
+    result["tta"] = scored.tta
+    result["set_sha256"] = labelled.sha256
     return result
+
+
+def evaluate_bundle(bundle_dir: Path | None, data_dir: Path, threshold: float | None = None, tta: bool = False,
+                    device: str = "auto", batch_size: int = 64,
+                    progress: Callable[[dict], None] | None = None,
+                    cancel: threading.Event | None = None) -> dict:
+    """Metrics of a bundle (default: the bundled default model) on a `DIR/CLASS/*` folder."""
+    return summarise(score_bundle(bundle_dir, data_dir, tta, device, batch_size, progress, cancel), threshold)
