@@ -63,11 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     for skipped in result["skipped"]:
         print(f"xrayview-eval: skipped {skipped['path']}: {skipped['reason']}", file=sys.stderr)
     output = {key: result[key] for key in OUTPUT_KEYS}
-    output["set_sha256"] = result["set_sha256"]
     if args.write_card:
         output["card_section"] = result["card_section"]
     if args.details:
-        output.update({key: result[key] for key in ("model", "tta", "skipped", "per_file")})
+        output.update({key: result[key] for key in ("model", "tta", "skipped", "per_file", "set_sha256")})
     print(json.dumps(output))
     return 0
 
