@@ -247,16 +247,22 @@ def _fsync_dir(path: Path) -> None:
 
 
 def write_bundle(out_dir: str | Path, state_dict: dict[str, torch.Tensor], card: dict[str, Any],
-                 weights_file: str = DEFAULT_WEIGHTS_FILE, extra_files: dict[str, bytes] | None = None) -> Path:
+                 weights_file: str = DEFAULT_WEIGHTS_FILE, extra_files: dict[str, bytes] | None = None,
+                 keep_previous: str | Path | None = None) -> Path:
     """Write a bundle atomically and return its path.
 
     Fills `card["weights"]` (file, sha256, bytes) and `created_utc` (if absent), validates the result by
     loading it back and building the model with the weights, then swaps it into `out_dir`. An existing
     bundle at `out_dir` is replaced only after the new one validated, and survives any failure.
     `extra_files` (name -> bytes) are written beside the card (e.g. a dataset report).
+    `keep_previous`: move whatever was at `out_dir` (any folder or file, untouched) to this path instead of
+    deleting it; without it only an existing bundle (or an empty folder) may be replaced.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists():
+    keep_previous = Path(keep_previous) if keep_previous is not None else None
+    if keep_previous is not None and keep_previous.exists():
+        raise BundleError(keep_previous, "already exists; refusing to move the previous output onto it")
+    if out_dir.exists() and keep_previous is None:
         if not out_dir.is_dir():
             raise BundleError(out_dir, "exists and is a file; refusing to replace it with a model bundle")
         if any(out_dir.iterdir()) and not (out_dir / CARD_FILE).exists():
@@ -290,8 +296,10 @@ def write_bundle(out_dir: str | Path, state_dict: dict[str, torch.Tensor], card:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    if keep_previous is not None:
+        backup = keep_previous
     try:
-        if out_dir.exists():
+        if out_dir.exists() or out_dir.is_symlink():
             out_dir.rename(backup)
         try:
             staging.rename(out_dir)
@@ -303,7 +311,8 @@ def write_bundle(out_dir: str | Path, state_dict: dict[str, torch.Tensor], card:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     _fsync_dir(out_dir.parent)
-    shutil.rmtree(backup, ignore_errors=True)
+    if keep_previous is None:
+        shutil.rmtree(backup, ignore_errors=True)
     return out_dir
 
 

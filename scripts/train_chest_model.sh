@@ -18,7 +18,7 @@ OUT=${1:-runs/chest/bundle}
   --seed 20261122 --tta --target-sensitivity 0.97 \
   --name chest-xray-pneumonia --model-version 1.0.0 \
   --description "Pediatric chest X-ray: NORMAL vs PNEUMONIA (EfficientNet-Lite0, 224 px, squash)" \
-  --out "$OUT" --work-dir "$(dirname "$OUT")/work" --resume
+  --out "$OUT" --overwrite --work-dir "$(dirname "$OUT")/work" --resume
 # The OOD guard models layer _blocks.15 averaged over a 3x3 grid of image regions (192 principal components, 99%
 # validation quantile). Averaged over the whole image, the layer missed one of the 3,309 bone-fracture images (a
 # lateral lumbar spine, 1.74 vs 1.80) while a held-in full-resolution chest film scored 1.79: the textures match,

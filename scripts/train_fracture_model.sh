@@ -21,7 +21,7 @@ OUT=${1:-runs/fracture/bundle}
   --limitation "Some fractured images come from web pages: the model may learn the image source rather than the fracture." \
   --limitation "Mixed body regions; not validated on any clinical population. Not for diagnostic use." \
   --description "Radiograph (mixed body regions): fractured vs not_fractured (EfficientNet-Lite0, 224 px, letterbox). Experimental." \
-  --out "$OUT" --work-dir runs/fracture/work --resume
+  --out "$OUT" --overwrite --work-dir runs/fracture/work --resume
 # Its OOD guard: fitted on the training split's features; measured on CT/MR, photographs and chest X-rays.
 .venv/bin/python -m training.ood_fit --bundle "$OUT" --data runs/fracture/data \
   --measure-ood --exclude-default-set fracture \

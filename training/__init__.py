@@ -28,6 +28,8 @@
                "lr", "seconds", "best", "stop", "elapsed_s", "eta_s"}
     "done"    {"summary": {...}}
 `cancel.set()` stops between batches (raises TrainingCancelled, a TrainingError); the last epoch checkpoint stays
-in OUT.partial/ and `run_training(..., resume=True)` continues from it. The bundle at `out` is replaced only by a
-complete, validated new bundle (inference.bundle.write_bundle).
+in OUT.partial/ and `run_training(..., resume=True)` continues from it. An existing `out` is refused before any
+image is read unless `ExportOptions(overwrite=True)`; then it is moved aside intact (OUT.previous-<time>) once a
+complete, validated new bundle replaces it (inference.bundle.write_bundle). Checkpoints are read with
+`torch.load(weights_only=True)` and checked before use (training/checkpoint.py).
 """

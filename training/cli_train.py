@@ -138,7 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="JPEG round trip at a quality from this to 95 on half the images (0 = off)")
 
     out = p.add_argument_group("output")
-    out.add_argument("--out", type=Path, required=True, help="bundle folder (replaced only when the new one is valid)")
+    out.add_argument("--out", type=Path, required=True,
+                     help="bundle folder; an existing one is refused unless --overwrite")
+    out.add_argument("--overwrite", action="store_true",
+                     help="if --out exists, move it aside to OUT.previous-<time> (kept, never deleted) once the "
+                          "new bundle is valid")
     out.add_argument("--work-dir", type=Path, help="checkpoint folder (default: OUT.partial)")
     out.add_argument("--resume", action="store_true", help="continue from the checkpoint in the work folder")
     out.add_argument("--name", help="model name for the card (default: the --out folder name)")
@@ -272,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
                                description=args.description, positive_label=args.positive_label,
                                target_sensitivity=args.target_sensitivity, limitations=args.limitation,
                                experimental=args.experimental, card_extra=card_extra, command=command_line(argv),
-                               tta_report=args.tta)
+                               tta_report=args.tta, overwrite=args.overwrite)
         bar = _ProgressBar(enabled=not args.quiet and distributed.rank() == 0)
         outcome = run_training(config, data, export, device, work_dir=args.work_dir, resume=args.resume,
                                progress=bar)

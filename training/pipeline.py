@@ -26,6 +26,7 @@ from training.export import (GENERIC_LIMITATIONS, KERMANY_DATA, KERMANY_LIMITATI
                              sha256_bytes)
 from training.jpeg_source import source_jpeg_quality
 from training.lung_focus import LungPrior, build_lung_prior
+from training.output_dir import aside_path, check_output_dir
 from training.metrics import DEFAULT_TABLE_THRESHOLDS, roc_points, threshold_table
 from training.report import DatasetReport, ReportEntry, build_report
 from training.splits import DEFAULT_FRACTIONS, SPLIT_NAMES, SplitItem, compile_group_regex, make_splits
@@ -72,6 +73,7 @@ class ExportOptions:
     card_extra: dict = field(default_factory=dict)
     command: str = ""
     tta_report: bool = False  # also report test metrics with horizontal-flip TTA (the card stays plain)
+    overwrite: bool = False  # an existing `out` is moved aside (kept) instead of refusing the run
 
 
 @dataclass
@@ -275,6 +277,7 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
     out = Path(export.out)
     work_dir = Path(work_dir) if work_dir is not None else out.parent / (out.name + ".partial")
     is_main = distributed.rank() == 0
+    check_output_dir(out, export.overwrite)  # before any image is read: never after an hour of training
     pretrained = bool(config.pretrained or config.pretrained_path)
     spec = input_spec_for(data, pretrained)
     if prepared is None:
@@ -467,8 +470,9 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
     emit({"event": "stage", "stage": "export"})
     from inference.bundle import load_bundle, write_bundle
 
+    previous = aside_path(out) if export.overwrite else None
     bundle_dir = write_bundle(out, {k: v.detach().cpu() for k, v in result.best_state.items()}, card,
-                              extra_files=extra_files)
+                              extra_files=extra_files, keep_previous=previous)
     written = load_bundle(bundle_dir)
     _remove_work_dir(work_dir)
     summary = {"bundle": str(bundle_dir), "arch": config.arch, "labels": classes,
@@ -481,7 +485,8 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
                "val_auc": result.best_val_auc, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                "split_counts": counts, "duration_s": round(time.monotonic() - started, 1),
                "leakage_groups": len(prepared.report.duplicates_across_splits),
-               "weights_sha256": written.sha256}
+               "weights_sha256": written.sha256,
+               "previous_output_moved_to": None if previous is None else str(previous)}
     emit({"event": "done", "summary": summary})
     return RunOutcome(bundle_dir=bundle_dir, card=written.card, summary=summary)
 

@@ -336,11 +336,8 @@ def train(
     stale_epochs = 0
 
     if resume and work_dir is not None:
-        saved = load_checkpoint(work_dir)
+        saved = load_checkpoint(work_dir, fingerprint=run_fingerprint)  # checked before anything is used
         if saved is not None:
-            if saved.get("fingerprint") != run_fingerprint:
-                raise TrainingError(f"{work_dir}: the checkpoint belongs to a different dataset split or "
-                                    "different options; delete it or run without --resume")
             base_model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
             scheduler.load_state_dict(saved["scheduler"])

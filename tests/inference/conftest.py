@@ -3,7 +3,6 @@ session (cached by their build arguments)."""
 from __future__ import annotations
 
 import hashlib
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +47,7 @@ def build_dicom(work_dir: Path):
 
     def build(arr: np.ndarray, **kwargs) -> Path:
         key = hashlib.sha1(np.ascontiguousarray(arr).tobytes() + str(arr.dtype).encode()
-                           + pickle.dumps(sorted(kwargs.items(), key=lambda kv: kv[0]))).hexdigest()[:16]
+                           + repr(sorted(kwargs.items(), key=lambda kv: kv[0])).encode()).hexdigest()[:16]
         if key not in cache:
             cache[key] = make_dicom_from_array(arr, work_dir / f"{key}.dcm", **kwargs)
         return cache[key]

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from inference.bundle import load_bundle
 from training.cli_eval import main as eval_main
+from training.checkpoint import load_checkpoint
 from training.cli_train import main as train_main
 from training.trainer import TrainConfig, TrainingCancelled
 from tests.training.conftest import link_files
@@ -126,21 +126,24 @@ def test_cancel_keeps_old_bundle_then_resume_completes(trained_bundle, small_ker
     inspected = inspect_dataset(data, pretrained=False, seed=1)  # the wizard's report page, then training
     assert sum(len(s) for s in inspected.splits.values()) == 48 and not inspected.report.has_leakage
     with pytest.raises(TrainingCancelled):
-        run_training(config, data, ExportOptions(out=out), resolve_device("cpu"), progress=progress, cancel=cancel,
-                     prepared=inspected)
+        run_training(config, data, ExportOptions(out=out, overwrite=True), resolve_device("cpu"), progress=progress,
+                     cancel=cancel, prepared=inspected)
     assert not any(e["event"] == "decode" for e in events)  # the inspected images were reused
     assert (out / "model_card.json").read_bytes() == old_card  # untouched
-    checkpoint = torch.load(tmp_path / "bundle.partial" / "checkpoint.pt", weights_only=False)
+    checkpoint = load_checkpoint(tmp_path / "bundle.partial")
     assert checkpoint["epoch"] == 1
     epoch_events = [e for e in events if e["event"] == "epoch"]
     assert len(epoch_events) == 1 and {"train_loss", "val_loss", "val_auc", "eta_s"} <= set(epoch_events[0])
     assert all(e["batch"] <= 2 for e in events if e["event"] == "batch" and e["epoch"] == 2)
 
-    outcome = run_training(config, data, ExportOptions(out=out), resolve_device("cpu"), resume=True)
+    outcome = run_training(config, data, ExportOptions(out=out, overwrite=True), resolve_device("cpu"), resume=True)
     assert outcome.card["training"]["resumed_from_epoch"] == 1
     assert [h["epoch"] for h in outcome.card["training"]["history"]] == [1, 2, 3]
     assert (out / "model_card.json").read_bytes() != old_card
     assert not (tmp_path / "bundle.partial").exists()
+    moved = Path(outcome.summary["previous_output_moved_to"])  # the replaced bundle is kept, not deleted
+    assert moved.parent == tmp_path and moved.name.startswith("bundle.previous-")
+    assert (moved / "model_card.json").read_bytes() == old_card
 
 
 def test_failed_export_preserves_previous_bundle(trained_bundle, small_kermany, tmp_path, capsys):
@@ -150,7 +153,7 @@ def test_failed_export_preserves_previous_bundle(trained_bundle, small_kermany, 
     bad = tmp_path / "extra.json"
     bad.write_text(json.dumps({"intended_use": "clinical diagnosis"}))  # the schema forbids this claim
     rc = train_main(["--data", str(small_kermany), "--out", str(out), "--epochs", "1", "--card-extra", str(bad),
-                     *TINY_ARGS])
+                     "--overwrite", *TINY_ARGS])
     assert rc == 2
     assert "Traceback" not in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
@@ -179,7 +182,7 @@ def test_resume_after_kill_9(small_kermany, tmp_path):
     process.wait()
     assert process.returncode == -signal.SIGKILL
     assert not out.exists()
-    killed_at = torch.load(checkpoint, weights_only=False)["epoch"]
+    killed_at = load_checkpoint(checkpoint.parent)["epoch"]
     assert 1 <= killed_at < 12
 
     resumed = subprocess.run(command + ["--resume"], cwd=PROJECT_ROOT, env=_run_env(), capture_output=True,
@@ -190,6 +193,14 @@ def test_resume_after_kill_9(small_kermany, tmp_path):
     assert card["training"]["resumed_from_epoch"] >= killed_at
     assert [h["epoch"] for h in card["training"]["history"]] == list(range(1, 13))
     assert summary["epochs_run"] == 12
+    # the checkpoint (read back without unpickling code) restores everything: same weights as one
+    # uninterrupted run
+    uninterrupted = subprocess.run([part if part != str(out) else str(tmp_path / "straight") for part in command],
+                                   cwd=PROJECT_ROOT, env=_run_env(), capture_output=True, text=True, timeout=300)
+    assert uninterrupted.returncode == 0, uninterrupted.stderr
+    straight = json.loads(uninterrupted.stdout.strip().splitlines()[-1])
+    assert summary["weights_sha256"] == straight["weights_sha256"]
+    assert summary["threshold"] == straight["threshold"] and summary["test"] == straight["test"]
 
 
 def test_ddp_two_cpu_processes(small_kermany, tmp_path):
