@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import prediction_adapter as pa
-from inference.results import Prediction, model_label
+from inference.results import Call, Prediction
 from inference.vocabulary import CAM_METHOD_TITLES
 SLIDER_STEPS = 1000
 
@@ -44,6 +44,8 @@ class AiPanel(QWidget):
         self.setMinimumWidth(280)
         self._card: dict = {}
         self._probs: dict[str, float] = {}
+        self._prediction: Prediction | None = None
+        self._show_anyway = False  # the expert setting: the call even when the OOD guard warns, marked as such
         self._positive: str | None = None
         self._card_threshold: float | None = None
         self._threshold: float | None = None
@@ -204,6 +206,12 @@ class AiPanel(QWidget):
     def cam_method(self) -> str:
         return str(self.cam_combo.currentData())
 
+    def set_show_call_anyway(self, on: bool) -> None:
+        """The expert setting (AppSettings.show_call_when_ood); the result on screen is redrawn with it."""
+        self._show_anyway = bool(on)
+        if self._prediction is not None:
+            self._show_call()
+
     # -- model --------------------------------------------------------------------------------------------------
     def set_model_loading(self, name: str) -> None:
         self.model_label.setText(f"Loading {name}…")
@@ -290,11 +298,14 @@ class AiPanel(QWidget):
     # -- result ---------------------------------------------------------------------------------------------------
     def clear_result(self, status: str = "") -> None:
         self._probs = {}
+        self._prediction = None
         for bar in self._bars.values():
             bar.setParent(None)
         self._bars.clear()
         self.call_label.setText("—")
         self.call_label.setProperty("call", "none")
+        self.call_label.setAccessibleDescription("")
+        self.call_label.setToolTip("")
         self._restyle(self.call_label)
         self.time_label.setText("")
         self.ood_label.setText("")
@@ -310,13 +321,13 @@ class AiPanel(QWidget):
 
     def set_prediction(self, prediction: Prediction, device: str = "") -> None:
         self.clear_result()
+        self._prediction = prediction
         self._probs = dict(prediction.probabilities)
         self._positive = prediction.positive_label or self._positive
         for label, probability in self._probs.items():
             bar = QProgressBar()
             bar.setRange(0, 1000)
             bar.setValue(round(probability * 1000))
-            bar.setFormat(f"{label}  {probability * 100:.1f}%")
             bar.setAccessibleName(f"Probability of {label}")
             bar.setProperty("positive", label == self._positive)
             self.bars_layout.addWidget(bar)
@@ -329,19 +340,38 @@ class AiPanel(QWidget):
             self.ood_label.show()
         self._show_call()
 
-    def current_call(self) -> str | None:
-        if not self._probs:
+    def current_call(self) -> Call | None:
+        """The call on screen: the one rule (inference.results.decide_call) at the slider's threshold, with the
+        prediction's OOD verdict and the expert setting; None without a result."""
+        if self._prediction is None:
             return None
-        return model_label(self._probs, self._positive, self._threshold)
+        return self._prediction.call(self._threshold, show_anyway=self._show_anyway)
 
     def _show_call(self) -> None:
         call = self.current_call()
         if call is None:
             return
-        positive = self._positive is not None and call == self._positive
-        self.call_label.setText(call)
-        self.call_label.setProperty("call", "positive" if positive else "negative")
+        shown = pa.call_text(call)
+        if call.withheld:
+            state = "withheld"
+            description = pa.NO_CALL_EXPLANATION
+        else:
+            state = "positive" if self._positive is not None and call.label == self._positive else "negative"
+            description = pa.SHOWN_ANYWAY_EXPLANATION if call.shown_anyway else ""
+        self.call_label.setText(shown)
+        self.call_label.setProperty("call", state)
+        self.call_label.setAccessibleDescription(description)
+        self.call_label.setToolTip(description)
         self._restyle(self.call_label)
+        applicable = not call.withheld
+        for label, bar in self._bars.items():
+            probability = self._probs[label]
+            text = f"{label}  {probability * 100:.1f}%"
+            bar.setFormat(text if applicable else f"{text} — not applicable")
+            bar.setProperty("applicable", applicable)
+            bar.setEnabled(applicable)
+            bar.setAccessibleDescription("" if applicable else pa.NOT_APPLICABLE_EXPLANATION)
+            self._restyle(bar)
 
     @staticmethod
     def _restyle(widget: QWidget) -> None:

@@ -46,7 +46,8 @@ def load_predictor(bundle_dir: str, device_name: str, cam_method: str | None, *,
     return predictor
 
 
-def predict_image(predictor, image, cam_method: str | None, colormap: str, *, progress, cancel):
+def predict_image(predictor, image, cam_method: str | None, colormap: str, *, progress, cancel,
+                  show_anyway: bool = False):
     """Prediction plus its coloured heatmap layer, both made here so the GUI thread only has to show them."""
     if cancel.is_set():
         raise JobCancelled()
@@ -56,20 +57,22 @@ def predict_image(predictor, image, cam_method: str | None, colormap: str, *, pr
         from desktop.heatmap_layer import heatmap_rgba
 
         layer = HeatmapLayer(colormap, heatmap_rgba(prediction.heatmap, colormap))
-    audit_error = record_in_audit_log(prediction, image=image, origin="viewer")
+    audit_error = record_in_audit_log(prediction, image=image, origin="viewer", show_anyway=show_anyway)
     return prediction, layer, audit_error
 
 
-def record_in_audit_log(prediction, *, image=None, path: Path | None = None, origin: str) -> str:
+def record_in_audit_log(prediction, *, image=None, path: Path | None = None, origin: str,
+                        show_anyway: bool = False) -> str:
     """Worker thread (the audit log fsyncs): one audit record per result shown. Returns "" or the reason the
-    record could not be written; a failed write never loses the result itself."""
+    record could not be written; a failed write never loses the result itself. `show_anyway`: the expert
+    setting that shows the call when the OOD guard warns (the record says so)."""
     from inference import audit
 
     try:
         if image is not None:
-            audit.append_ai_result_for_image(prediction, image, origin=origin)
+            audit.append_ai_result_for_image(prediction, image, origin=origin, show_anyway=show_anyway)
         else:
-            audit.append_ai_result(prediction, source_path=path, origin=origin)
+            audit.append_ai_result(prediction, source_path=path, origin=origin, show_anyway=show_anyway)
     except Exception as error:  # noqa: BLE001 - audit trouble is reported, the prediction still stands
         from inference.errors import XRayViewError
 
@@ -87,23 +90,38 @@ class HeatmapLayer:
     rgba: Any  # HxWx4 uint8
 
 
-def analyze_paths(predictor, paths: list[Path], *, progress, cancel):
+def analyze_paths(predictor, paths: list[Path], *, progress, cancel, show_anyway: bool = False):
     """Folder analysis through Predictor.predict_paths: one row per file (prediction, or the reason it failed),
     reported as each file is done; a bad file never stops the run."""
     rows = []
     total = len(paths)
     for result in predictor.predict_paths(paths, cancel=cancel, cam_method=None, batch_size=4, keep_images=True):
         row = {"path": Path(result.path), "prediction": result.prediction, "error": _row_error(result),
+               "reason": _row_reason(result), "analysed_utc": _utc_now(),
                "metadata": dict(getattr(result.image, "metadata", None) or {})}  # for de-identified CSV export
         if result.prediction is not None:
             row["audit_error"] = record_in_audit_log(result.prediction, image=result.image, path=Path(result.path),
-                                                     origin="batch")
+                                                     origin="batch", show_anyway=show_anyway)
         result.image = None  # only the metadata is kept: a large folder must not hold every image in memory
         rows.append(row)
         progress(len(rows), total, row)
     if cancel.is_set():
         raise JobCancelled()
     return rows
+
+
+def _utc_now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _row_reason(result) -> str:
+    """Why the file failed, without the path the table already shows ("" for a good file)."""
+    if result.error is None:
+        return ""
+    reason = getattr(result.error, "reason", None)
+    return str(reason) if reason else f"could not be read ({type(result.error).__name__}: {result.error})"
 
 
 def _row_error(result) -> str:
@@ -125,6 +143,7 @@ class AnalysisController(QObject):
     prediction_ready = Signal(int, object, object)  # request id, Prediction, HeatmapLayer or None
     prediction_failed = Signal(int, str)  # request id, message
     audit_failed = Signal(str)  # the AI audit log could not be written (the result is still shown)
+    show_call_anyway = False  # the expert setting (AppSettings.show_call_when_ood): recorded in the audit log
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -214,7 +233,8 @@ class AnalysisController(QObject):
         return request_id
 
     def _start_prediction(self, image, cam_method, colormap: str, request_id: int) -> None:
-        job = Job(predict_image, self._predictor, image, cam_method, colormap, name="predict")
+        job = Job(predict_image, self._predictor, image, cam_method, colormap, name="predict",
+                  show_anyway=self.show_call_anyway)
         job.finished.connect(lambda result: self._deliver(request_id, *result))
         job.failed.connect(lambda error: self._fail(request_id, error))
         self._prediction_job = job
@@ -240,7 +260,8 @@ class AnalysisController(QObject):
         """A not-yet-started Job; the caller connects progress/finished/cancelled and starts it."""
         if self._predictor is None:
             raise RuntimeError("no model loaded")
-        return Job(analyze_paths, self._predictor, list(paths), name="analyze folder")
+        return Job(analyze_paths, self._predictor, list(paths), name="analyze folder",
+                   show_anyway=self.show_call_anyway)
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         self.discard_current()

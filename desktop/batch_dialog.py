@@ -1,5 +1,9 @@
 """Analyze folder: a sortable, filterable table (file, call, probabilities, status/error, OOD warning) filled while the job
-runs, with progress, cancel and CSV export; double-clicking a row opens that image in the viewer."""
+runs, with progress, cancel and CSV export; double-clicking a row opens that image in the viewer.
+
+Calls follow the one rule (inference.results.decide_call): no call, and the probabilities marked not applicable,
+when the out-of-distribution guard warns, unless the expert setting shows it anyway (marked so). The CSV carries
+what a reader needs to trust a row later: the model's name and version, the threshold and when it was analysed."""
 from __future__ import annotations
 
 import csv
@@ -23,12 +27,36 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import prediction_adapter as pa
-from inference.results import model_label
 from desktop.workers import Job
+from inference.results import decide_call
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 METADATA_ROLE = Qt.ItemDataRole.UserRole + 2  # the file's header metadata, for de-identified export
+EXTRA_ROLE = Qt.ItemDataRole.UserRole + 3  # the CSV-only columns of a row (model, threshold, time)
+OK_ROLE = Qt.ItemDataRole.UserRole + 4  # True for a file that was analysed
+NOT_APPLICABLE = "n/a"  # a probability shown when the call was withheld (greyed; the value stays in the tooltip)
+CSV_EXTRA_COLUMNS = ("call_status", "model_name", "model_version", "threshold", "analysed_utc")
+GREY = QColor("#8a939b")
+
+
+def summary_text(state: str, analysed: int, unreadable: int, message: str = "") -> str:
+    """The line under the progress bar when a run ends, e.g. "Done: 2 images analysed, 1 could not be read."."""
+    head = {"finished": "Done", "cancelled": "Cancelled", "failed": f"Failed: {message}"}[state]
+
+    def images(n: int) -> str:
+        return f"{n} image{'' if n == 1 else 's'}"
+
+    total = analysed + unreadable
+    if total == 0:
+        return f"{head}: no images."
+    if analysed == 0:
+        if total == 1:
+            return f"{head}: the image could not be read."
+        return f"{head}: none of the {images(total)} could be read."
+    if unreadable == 0:
+        return f"{head}: {images(analysed)} analysed."
+    return f"{head}: {images(analysed)} analysed, {unreadable} could not be read."
 
 
 class BatchDialog(QDialog):
@@ -36,7 +64,7 @@ class BatchDialog(QDialog):
     analysis_finished = Signal(str)  # "finished" | "cancelled" | "failed"
 
     def __init__(self, folder: Path, labels: list[str], positive: str | None, threshold: float | None, parent=None,
-                 deidentify: bool = False):
+                 deidentify: bool = False, show_anyway: bool = False):
         super().__init__(parent)
         self.setWindowTitle(f"Analyze folder — {folder}")
         self.setAccessibleName("Analyze folder results")
@@ -45,6 +73,7 @@ class BatchDialog(QDialog):
         self._labels = list(labels)
         self._positive = positive
         self._threshold = threshold
+        self._show_anyway = bool(show_anyway)
         self._job: Job | None = None
         self.state = "idle"
 
@@ -82,7 +111,15 @@ class BatchDialog(QDialog):
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        for column in range(1, len(headers) - 2):  # call and P(...) columns: as wide as their headers at least
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(len(headers) - 2, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(len(headers) - 2, 200)
+        header.setSectionResizeMode(len(headers) - 1, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(len(headers) - 1, 220)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # file names A->Z until the user picks a column
         self.table.doubleClicked.connect(self._on_double_click)
         layout.addWidget(self.table, 1)
 
@@ -126,10 +163,9 @@ class BatchDialog(QDialog):
     def _end(self, state: str, message: str = "") -> None:
         self.state = state
         self.cancel_button.setEnabled(False)
-        done = self.model.rowCount()
-        errors = sum(1 for r in range(done) if self.model.item(r, self.model.columnCount() - 1).text() != "ok")
-        text = {"finished": "Done", "cancelled": "Cancelled", "failed": f"Failed: {message}"}[state]
-        self.status_label.setText(f"{text}: {done} image(s) analysed, {errors} could not be read.")
+        rows = self.model.rowCount()
+        analysed = sum(1 for r in range(rows) if self.model.item(r, 0).data(OK_ROLE))
+        self.status_label.setText(summary_text(state, analysed, rows - analysed, message))
         self.analysis_finished.emit(state)
 
     def _on_progress(self, done: int, total: int, row) -> None:
@@ -144,26 +180,48 @@ class BatchDialog(QDialog):
             shown = str(path)
         items = [self._item(shown, shown)]
         prediction = row.get("prediction")
+        extra = {"call_status": "", "model_name": "", "model_version": "", "threshold": "",
+                 "analysed_utc": str(row.get("analysed_utc") or "")}
         if prediction is not None:
             probs = prediction.probabilities
-            call = model_label(probs, self._positive or prediction.positive_label, self._threshold)
-            items.append(self._item(call, call))
+            call = decide_call(probs, self._positive or prediction.positive_label, self._threshold, prediction.ood,
+                               show_anyway=self._show_anyway)
+            shown_call = pa.call_text(call)
+            items.append(self._item(shown_call, shown_call))
+            if call.withheld:
+                items[-1].setForeground(GREY)
+                items[-1].setToolTip(pa.NO_CALL_EXPLANATION)
             for label in self._labels:
                 value = probs.get(label)
-                items.append(self._item("" if value is None else f"{value:.3f}", -1.0 if value is None else value))
+                text = "" if value is None else f"{value:.3f}"
+                item = self._item(NOT_APPLICABLE if call.withheld and value is not None else text,
+                                  -1.0 if value is None else value)
+                if call.withheld:
+                    item.setForeground(GREY)
+                    item.setToolTip(f"{text} — {pa.NOT_APPLICABLE_EXPLANATION}")
+                items.append(item)
             warning = pa.ood_warning_text(prediction)
             items.append(self._item(warning, warning))
             if warning:
                 items[-1].setForeground(QColor("#b00020"))
             items.append(self._item("ok", "ok"))
+            model = prediction.model or {}
+            threshold = self._threshold if self._threshold is not None else prediction.threshold
+            extra.update(call_status=call.status, model_name=str(model.get("name", "")),
+                         model_version=str(model.get("version", "")),
+                         threshold="" if threshold is None else f"{float(threshold):.4f}")
         else:
+            reason = row.get("reason") or row.get("error") or "could not be read"
             items.append(self._item("", ""))
             items.extend(self._item("", -1.0) for _ in self._labels)
             items.append(self._item("", ""))
-            items.append(self._item(row.get("error") or "error", row.get("error") or "error"))
+            items.append(self._item(reason, reason))
+            items[-1].setToolTip(row.get("error") or reason)
         for item in items:
             item.setData(str(path), PATH_ROLE)
         items[0].setData(row.get("metadata") or {}, METADATA_ROLE)
+        items[0].setData(extra, EXTRA_ROLE)
+        items[0].setData(prediction is not None, OK_ROLE)
         self.model.appendRow(items)
 
     @staticmethod
@@ -196,19 +254,31 @@ class BatchDialog(QDialog):
 
             deidentifier = Deidentifier()
         headers = ["path"] + [self.model.headerData(c, Qt.Orientation.Horizontal) for c in range(1, self.model.columnCount())]
+        headers += list(CSV_EXTRA_COLUMNS)
         with open(target, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(headers)
             for r in range(self.proxy.rowCount()):
                 path = self.proxy.data(self.proxy.index(r, 0), PATH_ROLE)
-                cells = [self.proxy.data(self.proxy.index(r, c)) for c in range(1, self.proxy.columnCount())]
+                cells = [self._csv_cell(r, c) for c in range(1, self.proxy.columnCount())]
+                extra = self.proxy.data(self.proxy.index(r, 0), EXTRA_ROLE) or {}
                 if deidentifier is not None:
                     metadata = self.proxy.data(self.proxy.index(r, 0), METADATA_ROLE) or {}
                     path = self.proxy.data(self.proxy.index(r, 0))  # relative: folder names may name the patient
                     path, *cells = [deidentifier.scrub_text(str(cell or ""), metadata) for cell in [path, *cells]]
-                writer.writerow([path] + cells)
+                writer.writerow([path] + cells + [extra.get(key, "") for key in CSV_EXTRA_COLUMNS])
         self.status_label.setText(f"Exported {self.proxy.rowCount()} row(s) to {target}")
         return target
+
+    def _csv_cell(self, row: int, column: int) -> str:
+        """The cell as shown, except the Status column's full message (with the file) and a withheld call's
+        probabilities, which the CSV keeps as numbers (the call column and call_status say "no call")."""
+        index = self.proxy.index(row, column)
+        text = self.proxy.data(index) or ""
+        if text == NOT_APPLICABLE:
+            value = self.proxy.data(index, SORT_ROLE)
+            return f"{float(value):.3f}" if isinstance(value, float) and value >= 0 else ""
+        return text
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.cancel()

@@ -287,6 +287,8 @@ class MainWindow(QMainWindow):
         s = self.settings
         self.ai_panel.set_controls(auto_run=s.auto_run, heatmap_visible=s.overlay_visible, opacity=s.overlay_opacity,
                                    colormap=s.overlay_colormap, cam_method=s.cam_method)
+        self.ai_panel.set_show_call_anyway(s.show_call_when_ood)
+        self.analysis.show_call_anyway = s.show_call_when_ood
         self.actions_by_name["heatmap"].setChecked(s.overlay_visible)
         self.view.set_heatmap_visible(s.overlay_visible)
         self.view.set_heatmap_opacity(s.overlay_opacity)
@@ -689,7 +691,8 @@ class MainWindow(QMainWindow):
         if self._batch_dialog is not None and self._batch_dialog.is_running():
             self._batch_dialog.cancel()
         dialog = BatchDialog(Path(folder), list(predictor.labels), predictor.positive_label,
-                             self.ai_panel.threshold, self, deidentify=self.settings.deidentify_exports)
+                             self.ai_panel.threshold, self, deidentify=self.settings.deidentify_exports,
+                             show_anyway=self.settings.show_call_when_ood)
         dialog.open_requested.connect(self.open_path)
         self._batch_dialog = dialog
         dialog.show()
@@ -801,12 +804,18 @@ class MainWindow(QMainWindow):
             self.show_error("Run the AI on this image first.")
             return []
         try:
-            written = save_result_datasets(self.image, self.prediction, folder, self.settings.deidentify_exports)
+            written = save_result_datasets(self.image, self.prediction, folder, self.settings.deidentify_exports,
+                                           **self._ai_result_look())
         except (OSError, XRayViewError) as error:
             self.show_error(str(error))
             return []
         self.statusBar().showMessage(f"Saved {len(written)} DICOM object(s) to {folder}", 8000)
         return written
+
+    def _ai_result_look(self) -> dict:
+        """What the DICOM result objects take from the screen: the call shown and the heatmap's look."""
+        return {"call": self.ai_panel.current_call(), "threshold": self.ai_panel.threshold,
+                "colormap": self.settings.overlay_colormap, "opacity": self.settings.overlay_opacity}
 
     def send_ai_result_to_pacs(self):
         """Builds the result objects and opens the send dialog (returns it, None without a result)."""
@@ -818,7 +827,8 @@ class MainWindow(QMainWindow):
             self.show_error("Run the AI on this image first.")
             return None
         try:
-            datasets = build_result_datasets(self.image, self.prediction, self.settings.deidentify_exports)
+            datasets = build_result_datasets(self.image, self.prediction, self.settings.deidentify_exports,
+                                             **self._ai_result_look())
         except XRayViewError as error:
             self.show_error(str(error))
             return None

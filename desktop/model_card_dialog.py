@@ -18,17 +18,17 @@ def card_html(card: dict) -> str:
     parts.append(f"<p><b>Architecture:</b> {esc(str(card.get('architecture', '')))}<br>"
                  f"<b>Labels:</b> {esc(', '.join(card.get('labels', [])))}<br>"
                  f"<b>Positive label:</b> {esc(str(card.get('positive_label', '—')))}<br>"
-                 f"<b>Operating threshold:</b> {esc(str(card.get('threshold', '—')))}</p>")
+                 f"<b>Operating threshold:</b> {esc(pa.number(card.get('threshold')))}</p>")
     parts.append(f"<h3>Intended use</h3><p>{esc(str(card.get('intended_use', '')))}</p>")
     limitations = "".join(f"<li>{esc(str(item))}</li>" for item in card.get("limitations", []))
     parts.append(f"<h3>Limitations</h3><ul>{limitations}</ul>")
     metrics = pa.headline_metrics(card, limit=50)
     parts.append("<h3>Measured performance</h3>" + ("<ul>" + "".join(f"<li>{esc(m)}</li>" for m in metrics) + "</ul>"
                                                     if metrics else "<p>No metrics reported.</p>"))
-    table = card.get("threshold_table") or []
+    table = pa.threshold_rows(card)
     if table:
-        rows = "".join(f"<tr><td>{esc(str(r.get('name', '')))}</td><td>{float(r['threshold']):.3f}</td>"
-                       f"<td>{float(r['sensitivity']):.3f}</td><td>{float(r['specificity']):.3f}</td></tr>"
+        rows = "".join(f"<tr><td>{esc(str(r.get('name', '')))}</td><td>{pa.number(r['threshold'])}</td>"
+                       f"<td>{pa.number(r['sensitivity'])}</td><td>{pa.number(r['specificity'])}</td></tr>"
                        for r in table)
         parts.append("<h3>Threshold table</h3><table border='1' cellpadding='3'><tr><th></th><th>Threshold</th>"
                      f"<th>Sensitivity</th><th>Specificity</th></tr>{rows}</table>")

@@ -9,23 +9,14 @@ from desktop import prediction_adapter as pa
 from desktop.image_adapter import render_display, spacing_description
 from desktop.qimage_convert import gray01_to_qimage, rgba8_to_qimage
 from desktop.report_export import ReportContent, file_sha256
+from inference.results import Call
 
 IDENTITY_KEYS = (("Patient", "PatientName"), ("Patient ID", "PatientID"), ("Study date", "StudyDate"),
                  ("Study", "StudyDescription"), ("Accession", "AccessionNumber"), ("Modality", "Modality"),
                  ("Body part", "BodyPartExamined"), ("View", "ViewPosition"), ("SOP Instance UID", "SOPInstanceUID"))
 
 
-def _blend(display01: np.ndarray, heatmap01: np.ndarray, colormap: str, opacity: float) -> np.ndarray:
-    from desktop.heatmap_layer import heatmap_rgba
-
-    layer = heatmap_rgba(heatmap01, colormap).astype(np.float32)
-    alpha = layer[..., 3:4] / 255.0 * float(opacity)
-    gray = np.repeat(np.clip(display01 * 255.0, 0, 255)[..., None], 3, axis=2)
-    out = gray * (1.0 - alpha) + layer[..., :3] * alpha
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
-
-
-def build_report_content(image, view, prediction, card: dict, threshold: float | None, call: str | None,
+def build_report_content(image, view, prediction, card: dict, threshold: float | None, call: Call | None,
                          colormap: str, opacity: float, deidentify: bool = False) -> ReportContent:
     """`deidentify`: patient identifiers are replaced (inference.deid) and the file's path and hash left out,
     since a file name or folder often carries the patient's name and a hash links back to the original file."""
@@ -33,7 +24,9 @@ def build_report_content(image, view, prediction, card: dict, threshold: float |
     overlay = None
     heatmap = prediction.heatmap if prediction is not None else None
     if heatmap is not None and np.asarray(heatmap).shape == display01.shape:
-        overlay = rgba8_to_qimage(_blend(display01, np.asarray(heatmap), colormap, max(opacity, 0.35)))
+        from inference.overlay import blend
+
+        overlay = rgba8_to_qimage(blend(display01, np.asarray(heatmap), colormap, opacity))  # as on screen
     path = Path(image.path) if getattr(image, "path", None) else None
     identity = []
     original_metadata = getattr(image, "metadata", None) or {}
@@ -60,8 +53,11 @@ def build_report_content(image, view, prediction, card: dict, threshold: float |
             identity.append((title, str(value).replace("^", " ")))
     content = ReportContent(file_path=path, image=gray01_to_qimage(display01), overlay=overlay, identity=identity)
     if prediction is not None:
+        if not isinstance(call, Call):  # the call on screen (AiPanel.current_call), else the one rule here
+            call = prediction.call(threshold)
         content.probabilities = dict(prediction.probabilities)
-        content.call = call or prediction.label
+        content.call = pa.call_text(call)
+        content.call_withheld = call.withheld
         content.positive_label = prediction.positive_label
         card_threshold = card.get("threshold")
         if threshold is not None:
@@ -76,9 +72,9 @@ def build_report_content(image, view, prediction, card: dict, threshold: float |
             content.threshold_text = text
         else:
             content.threshold_text = "Call: most probable label (multi-class model)"
-        if prediction.cam_method:
+        if prediction.cam_method:  # naming the heatmap's label would give a withheld call away
             content.threshold_text += f". Heatmap: {prediction.cam_method}" + (
-                f" for {prediction.cam_label}" if prediction.cam_label else "")
+                f" for {prediction.cam_label}" if prediction.cam_label and not call.withheld else "")
         content.notices = [scrub(notice) for notice in prediction.notices]
         content.ood_warning = pa.ood_warning_text(prediction)
     content.notices += [scrub(notice) for notice in getattr(image, "notices", []) or []]

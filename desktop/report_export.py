@@ -21,7 +21,8 @@ class ReportContent:
     overlay: QImage | None  # the radiograph with the heatmap blended in, or None without a heatmap
     identity: list[tuple[str, str]] = field(default_factory=list)  # (field, value) rows
     probabilities: dict[str, float] = field(default_factory=dict)
-    call: str = ""
+    call: str = ""  # as the viewer writes it (prediction_adapter.call_text): "No call" when the guard withheld it
+    call_withheld: bool = False  # the probabilities are then printed greyed, marked not applicable
     positive_label: str | None = None
     threshold_text: str = ""
     model_lines: list[str] = field(default_factory=list)
@@ -135,11 +136,13 @@ def _paint_report(painter: QPainter, writer: QPdfWriter, content: ReportContent)
             left = column_w * 0.42
             painter.setPen(QPen(QColor("#888888"), 1))
             painter.drawRect(QRectF(left, y + row_h * 0.2, bar_w, row_h * 0.6))
-            painter.fillRect(QRectF(left, y + row_h * 0.2, bar_w * probability, row_h * 0.6),
-                             QColor("#c0392b" if label == content.positive_label else "#2e8b57"))
-            painter.setPen(QColor("#000000"))
+            colour = "#b8b8b8" if content.call_withheld else (
+                "#c0392b" if label == content.positive_label else "#2e8b57")
+            painter.fillRect(QRectF(left, y + row_h * 0.2, bar_w * probability, row_h * 0.6), QColor(colour))
+            painter.setPen(QColor("#888888" if content.call_withheld else "#000000"))
             painter.drawText(QRectF(left + bar_w + dpi * 0.05, y, column_w - left - bar_w, row_h),
-                             int(Qt.AlignmentFlag.AlignVCenter), f"{probability * 100:.1f}%")
+                             int(Qt.AlignmentFlag.AlignVCenter), f"{probability * 100:.1f}%"
+                             + (" (not applicable)" if content.call_withheld else ""))
             y += row_h
     else:
         text_block("No AI result for this image.", 9, left=0, block_width=column_w)

@@ -89,6 +89,16 @@ class AppSettings:
             self._s.setValue("ai/threshold_override", float(value))
 
     @property
+    def show_call_when_ood(self) -> bool:
+        """Expert override: show the model's call even when the out-of-distribution guard warns (inference.results
+        show_anyway). Off by default; every output then marks the call as shown anyway."""
+        return self._get_bool("ai/show_call_when_ood", False)
+
+    @show_call_when_ood.setter
+    def show_call_when_ood(self, value: bool) -> None:
+        self._s.setValue("ai/show_call_when_ood", bool(value))
+
+    @property
     def auto_run(self) -> bool:
         return self._get_bool("ai/auto_run", True)
 

@@ -77,6 +77,14 @@ class SettingsDialog(QDialog):
         threshold_layout.addWidget(self.threshold_spin)
         form.addRow("Threshold", threshold_row)
 
+        self.show_ood_call_check = QCheckBox("Show the call even when the image is unlike the training data "
+                                             "(expert; marked \"shown anyway\")")
+        self.show_ood_call_check.setAccessibleName("Show the call for out-of-distribution images")
+        self.show_ood_call_check.setToolTip("By default no call is given when the out-of-distribution guard warns: "
+                                            "the probabilities may then mean nothing.")
+        self.show_ood_call_check.setChecked(settings.show_call_when_ood)
+        form.addRow("Unusual images", self.show_ood_call_check)
+
         self.auto_run_check = QCheckBox("Run the AI model when an image opens")
         self.auto_run_check.setChecked(settings.auto_run)
         form.addRow("Auto-run", self.auto_run_check)
@@ -139,6 +147,7 @@ class SettingsDialog(QDialog):
         s.model_path = self.model_combo.currentData() or ""
         s.threshold_override = self.threshold_spin.value() if self.threshold_check.isChecked() else None
         s.auto_run = self.auto_run_check.isChecked()
+        s.show_call_when_ood = self.show_ood_call_check.isChecked()
         s.theme = self.theme_combo.currentData()
         s.overlay_visible = self.overlay_check.isChecked()
         s.overlay_opacity = self.opacity_spin.value()

@@ -48,12 +48,15 @@ def _style_sheet(colors: dict[str, str]) -> str:
                         background: {colors['alt']}; }}
     QLabel#callLabel[call="negative"] {{ color: {NEGATIVE}; }}
     QLabel#callLabel[call="positive"] {{ color: {POSITIVE}; }}
+    QLabel#callLabel[call="withheld"] {{ color: {colors['disabled']}; font-size: 15px; }}
     QLabel#notice {{ color: {colors['disabled']}; font-size: 11px; }}
     QLabel#aiStatus {{ color: {colors['disabled']}; }}
     QProgressBar {{ border: 1px solid {colors['mid']}; border-radius: 3px; text-align: center; height: 18px;
                     background: {colors['base']}; }}
     QProgressBar::chunk {{ background: {NEGATIVE}; border-radius: 2px; }}
     QProgressBar[positive="true"]::chunk {{ background: {POSITIVE}; }}
+    QProgressBar[applicable="false"]::chunk {{ background: {colors['mid']}; }}
+    QProgressBar[applicable="false"] {{ color: {colors['disabled']}; }}
     QToolBar {{ border: none; spacing: 2px; padding: 2px; }}
     QDockWidget::title {{ padding: 4px; background: {colors['alt']}; }}
     QStatusBar {{ background: {colors['alt']}; }}

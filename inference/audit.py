@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from inference.errors import AuditLogError
+from inference.results import decide_call
 
 AUDIT_LOG_ENV = "XRAYVIEW_AUDIT_LOG"
 DATA_DIR_ENV = "XRAYVIEW_DATA_DIR"
@@ -62,8 +63,11 @@ def _os_user() -> str:
 
 
 def make_record(prediction: Any, *, source_path: str | Path | None = None, sop_instance_uid: str | None = None,
-                origin: str = "viewer", source_sha256: str | None = None) -> dict[str, Any]:
-    """The audit record for one prediction (what append_ai_result writes)."""
+                origin: str = "viewer", source_sha256: str | None = None,
+                show_anyway: bool = False) -> dict[str, Any]:
+    """The audit record for one prediction (what append_ai_result writes). "call" follows the one call rule
+    (inference.results: None when the OOD guard warned, unless an expert asked to see it, `show_anyway`);
+    "call_status" says which, and "ood" keeps the guard's verdict."""
     if origin not in ORIGINS:
         raise ValueError(f"origin must be one of {ORIGINS}, got {origin!r}")
     if source_path is None and not sop_instance_uid and not source_sha256:
@@ -75,6 +79,9 @@ def make_record(prediction: Any, *, source_path: str | Path | None = None, sop_i
             raise AuditLogError(source_path, f"cannot hash the source file for the audit log: "
                                              f"{error.strerror or error}") from None
     model = dict(getattr(prediction, "model", None) or {})
+    ood = getattr(prediction, "ood", None)
+    call = decide_call(prediction.probabilities, getattr(prediction, "positive_label", None),
+                       getattr(prediction, "threshold", None), ood, show_anyway=show_anyway)
     return {
         "schema": SCHEMA_VERSION,
         "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -88,30 +95,33 @@ def make_record(prediction: Any, *, source_path: str | Path | None = None, sop_i
         "probabilities": {str(k): float(v) for k, v in prediction.probabilities.items()},
         "threshold": getattr(prediction, "threshold", None),
         "positive_label": getattr(prediction, "positive_label", None),
-        "call": prediction.label,
+        "call": call.label,
+        "call_status": call.status,
+        "ood": ood.to_json() if ood is not None else None,
         "cam_method": getattr(prediction, "cam_method", None),
     }
 
 
 def append_ai_result(prediction: Any, *, source_path: str | Path | None = None,
                      sop_instance_uid: str | None = None, origin: str = "viewer",
-                     log_path: str | Path | None = None) -> dict[str, Any]:
+                     log_path: str | Path | None = None, show_anyway: bool = False) -> dict[str, Any]:
     """Appends one JSON line for `prediction` to the audit log and returns the record written.
 
     For a DICOM source pass its SOP Instance UID as well (the viewer has it in image.metadata)."""
-    record = make_record(prediction, source_path=source_path, sop_instance_uid=sop_instance_uid, origin=origin)
+    record = make_record(prediction, source_path=source_path, sop_instance_uid=sop_instance_uid, origin=origin,
+                         show_anyway=show_anyway)
     append_record(record, log_path)
     return record
 
 
 def append_ai_result_for_image(prediction: Any, image: Any, *, origin: str = "viewer",
-                               log_path: str | Path | None = None) -> dict[str, Any]:
+                               log_path: str | Path | None = None, show_anyway: bool = False) -> dict[str, Any]:
     """The one call for the viewer and batch runs: takes the file and SOP Instance UID from a loaded XRayImage."""
     metadata = getattr(image, "metadata", None) or {}
     source_path = getattr(image, "path", None)
     sop_instance_uid = metadata.get("SOPInstanceUID") or None
     return append_ai_result(prediction, source_path=source_path, sop_instance_uid=sop_instance_uid, origin=origin,
-                            log_path=log_path)
+                            log_path=log_path, show_anyway=show_anyway)
 
 
 def append_record(record: dict[str, Any], log_path: str | Path | None = None) -> Path:
@@ -180,7 +190,9 @@ def read_audit_log(log_path: str | Path | None = None) -> AuditLogContents:
 
 
 CSV_FIXED_COLUMNS = ("time", "user", "origin", "source_path", "source_sha256", "sop_instance_uid", "model_name",
-                     "model_version", "model_sha256", "device", "call", "threshold", "positive_label", "cam_method")
+                     "model_version", "model_sha256", "device", "call", "call_status", "ood_warning", "threshold",
+                     "positive_label", "cam_method")
+THRESHOLD_DIGITS = 6  # a threshold is stored at full precision; tables print it rounded
 
 
 def records_to_rows(records: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
@@ -195,12 +207,29 @@ def records_to_rows(records: list[dict[str, Any]]) -> tuple[list[str], list[list
     for record in records:
         model = record.get("model") or {}
         flat = {**record, "model_name": model.get("name"), "model_version": model.get("version"),
-                "model_sha256": model.get("sha256")}
+                "model_sha256": model.get("sha256"), "ood_warning": _ood_text(record.get("ood")),
+                "threshold": _rounded(record.get("threshold"))}
         row = ["" if flat.get(col) is None else str(flat.get(col)) for col in CSV_FIXED_COLUMNS]
         probabilities = record.get("probabilities", {})
         row += ["" if label not in probabilities else f"{probabilities[label]:.6f}" for label in labels]
         rows.append(row)
     return header, rows
+
+
+def _rounded(value: Any) -> str | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{float(value):.{THRESHOLD_DIGITS}f}".rstrip("0").rstrip(".") if value else "0"
+    return None if value is None else str(value)
+
+
+def _ood_text(ood: Any) -> str | None:
+    """The guard's verdict as one cell: "" (not run, older records), "no", or "yes: reason; reason"."""
+    if not isinstance(ood, dict):
+        return None
+    if not ood.get("warning"):
+        return "no"
+    reasons = "; ".join(str(r) for r in ood.get("reasons") or [])
+    return "yes" + (f": {reasons}" if reasons else "")
 
 
 def export_csv(records: list[dict[str, Any]], out_path: str | Path) -> Path:

@@ -1,5 +1,9 @@
 """`xrayview-predict PATH... [--model DIR] [--device auto|cpu|cuda|mps] [--cam METHOD] [--cam-out DIR]
-[--threshold T] [--format jsonl|csv] [--recursive]`
+[--threshold T] [--format jsonl|csv] [--recursive] [--show-ood-call]`
+
+"label" is the call: null when the out-of-distribution guard warns (the image is unlike the training data; the
+probabilities and "ood" are still printed), unless --show-ood-call asks for it anyway ("call_status":
+"shown_anyway").
 
 One JSON object (or CSV row) per image on stdout, written as soon as the image is done. Exit status: 0 when
 every image succeeded, 1 when any image failed (the others are still processed), 2 for usage errors (bad
@@ -40,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="operating threshold on P(positive label) instead of the model card's")
     parser.add_argument("--format", default="jsonl", choices=("jsonl", "csv"), help="output format (default jsonl)")
     parser.add_argument("--recursive", action="store_true", help="descend into sub-folders of folder arguments")
+    parser.add_argument("--show-ood-call", action="store_true",
+                        help="expert use: give the call even when the image is unlike the training data (the "
+                             "out-of-distribution guard warned); such calls are marked call_status=shown_anyway")
     return parser
 
 
@@ -87,7 +94,8 @@ class _Writer:
             self.csv = csv.writer(stream, lineterminator="\n")
             self.csv.writerow(["path", "label", "threshold", *[f"p_{label}" for label in self.labels], "device",
                                "model_name", "model_version", "model_sha256", "load_ms", "preprocess_ms",
-                               "predict_ms", "cam_ms", "overlay", "notices", "error_type", "error_message"])
+                               "predict_ms", "cam_ms", "overlay", "notices", "error_type", "error_message",
+                               "call_status", "ood_warning"])
 
     def write(self, record: dict[str, Any]) -> None:
         if self.csv is None:
@@ -99,12 +107,15 @@ class _Writer:
     def _row(self, r: dict[str, Any]) -> list[Any]:
         if "error" in r:
             return [r["path"], "", "", *[""] * len(self.labels), "", "", "", "", "", "", "", "", "", "",
-                    r["error"]["type"], r["error"]["message"]]
+                    r["error"]["type"], r["error"]["message"], "", ""]
         t, m = r["timings_ms"], r["model"]
-        return [r["path"], r["label"], "" if r["threshold"] is None else r["threshold"],
+        ood = r.get("ood") or {}
+        ood_text = "" if not ood else ("yes: " + "; ".join(ood.get("reasons") or []) if ood.get("warning") else "no")
+        return [r["path"], r["label"] or "", "" if r["threshold"] is None else r["threshold"],
                 *[r["probabilities"][label] for label in self.labels], r["device"], m["name"], m["version"],
                 m["sha256"], *["" if t[k] is None else t[k] for k in ("load", "preprocess", "predict", "cam")],
-                r.get("cam", {}).get("overlay", ""), " | ".join(r.get("notices", [])), "", ""]
+                r.get("cam", {}).get("overlay", ""), " | ".join(r.get("notices", [])), "", "", r["call_status"],
+                ood_text]
 
 
 def _load_predictor(args: argparse.Namespace):
@@ -167,9 +178,10 @@ def _predict_all(predictor, files: list[Path], args: argparse.Namespace, cam_met
             record["error"] = result.error_json()
             writer.write(record)
             continue
-        record.update(result.prediction.to_json())
+        record.update(result.prediction.to_json(show_anyway=args.show_ood_call))
         try:  # every AI result goes to the append-only audit log
-            append_ai_result(result.prediction, source_path=result.path, origin="cli")
+            append_ai_result(result.prediction, source_path=result.path, origin="cli",
+                             show_anyway=args.show_ood_call)
         except AuditLogError as exc:
             failed, record["error"] = True, {"type": type(exc).__name__, "message": str(exc)}
         if namer is not None and result.prediction.heatmap is not None:

@@ -18,7 +18,8 @@ from pydicom.sr.codedict import codes
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from inference.errors import DicomResultError
-from inference.overlay import blend, gray_to_rgb
+from inference.overlay import DEFAULT_OPACITY, blend, gray_to_rgb
+from inference.results import Call
 
 NOT_FOR_DIAGNOSIS = "AI result \u2014 not for diagnostic use"
 NOT_FOR_DIAGNOSIS_ASCII = "AI result - not for diagnostic use"  # for DICOM text attributes (Latin-1)
@@ -48,21 +49,41 @@ def _source_header(image: Any) -> Dataset | None:
     return None
 
 
-def probability_lines(prediction: Any) -> list[str]:
-    """One line per label, highest first, e.g. 'PNEUMONIA 0.873'; the positive label is marked with its threshold."""
+NO_CALL_TEXT = "No call: image unlike the model's training data"
+SHOWN_ANYWAY_TEXT = "shown anyway: image unlike the training data"
+
+
+def result_call(prediction: Any, call: Call | None = None) -> Call:
+    """The call the objects carry: the one given (what the viewer shows), else the one rule at the prediction's
+    own threshold (inference.results: no call when the OOD guard warned)."""
+    return call if call is not None else prediction.call()
+
+
+def call_description(call: Call) -> str:
+    """The call as the SC's burned-in text, the SR and the derivation description write it."""
+    if call.withheld:
+        return NO_CALL_TEXT
+    return f"{call.label} ({SHOWN_ANYWAY_TEXT})" if call.shown_anyway else str(call.label)
+
+
+def probability_lines(prediction: Any, call: Call | None = None, threshold: float | None = None) -> list[str]:
+    """One line per label, highest first, e.g. 'PNEUMONIA 0.873'; the positive label is marked with its threshold;
+    every line says "not applicable" when the call was withheld."""
     positive = getattr(prediction, "positive_label", None)
-    threshold = getattr(prediction, "threshold", None)
+    threshold = getattr(prediction, "threshold", None) if threshold is None else threshold
+    withheld = call is not None and call.withheld
     lines = []
     for label, p in sorted(prediction.probabilities.items(), key=lambda kv: -kv[1]):
         suffix = f"  (threshold {threshold:.2f})" if label == positive and threshold is not None else ""
-        lines.append(f"{label} {p:.3f}{suffix}")
+        lines.append(f"{label} {p:.3f}{suffix}" + ("  (not applicable)" if withheld else ""))
     return lines
 
 
-def result_text_lines(prediction: Any) -> list[str]:
+def result_text_lines(prediction: Any, call: Call | None = None, threshold: float | None = None) -> list[str]:
     """The text burned into the Secondary Capture (and usable by other exports)."""
     model = _model_identity(prediction)
-    return [NOT_FOR_DIAGNOSIS, f"Result: {prediction.label}", *probability_lines(prediction),
+    call = result_call(prediction, call)
+    return [NOT_FOR_DIAGNOSIS, f"Result: {call_description(call)}", *probability_lines(prediction, call, threshold),
             f"Model: {model['name']} {model['version']}".rstrip()]
 
 
@@ -77,26 +98,29 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
-def overlay_rgb(display01: np.ndarray, heatmap: np.ndarray | None, alpha: float = 0.4) -> np.ndarray:
-    """uint8 HxWx3: the gray image with the heatmap blended in (inference.overlay, the same look as PNG exports)."""
+def overlay_rgb(display01: np.ndarray, heatmap: np.ndarray | None, colormap: str = "jet",
+                opacity: float = DEFAULT_OPACITY) -> np.ndarray:
+    """uint8 HxWx3: the gray image with the heatmap blended in by inference.overlay.blend, the function the
+    viewer's layer and the PDF use, so the saved picture looks like the screen."""
     if heatmap is None:
         return gray_to_rgb(np.clip(np.asarray(display01, dtype=np.float32), 0.0, 1.0))
     try:
-        return blend(display01, heatmap, alpha=alpha)
+        return blend(display01, heatmap, colormap, opacity)
     except ValueError as error:
         raise DicomResultError(None, f"cannot blend the heatmap: {error}") from None
 
 
 def render_result_picture(image: Any, prediction: Any, *, rgb: np.ndarray | None = None,
-                          lines: Sequence[str] | None = None) -> np.ndarray:
+                          lines: Sequence[str] | None = None, call: Call | None = None, colormap: str = "jet",
+                          opacity: float = DEFAULT_OPACITY, threshold: float | None = None) -> np.ndarray:
     """The overlay with a black text band on top carrying the labels; uint8 HxWx3."""
     if rgb is None:
-        rgb = overlay_rgb(image.render(), getattr(prediction, "heatmap", None))
+        rgb = overlay_rgb(image.render(), getattr(prediction, "heatmap", None), colormap, opacity)
     picture = Image.fromarray(rgb, mode="RGB")
     if picture.width < _MIN_SC_WIDTH:
         scale = _MIN_SC_WIDTH / picture.width
         picture = picture.resize((_MIN_SC_WIDTH, max(1, round(picture.height * scale))), Image.Resampling.BILINEAR)
-    text_lines = list(lines if lines is not None else result_text_lines(prediction))
+    text_lines = list(lines if lines is not None else result_text_lines(prediction, call, threshold))
     font_size = max(14, picture.width // 32)
     font = _font(font_size)
     line_height = round(font_size * 1.35)
@@ -112,14 +136,19 @@ def render_result_picture(image: Any, prediction: Any, *, rgb: np.ndarray | None
 
 def build_secondary_capture(image: Any, prediction: Any, *, rgb: np.ndarray | None = None,
                             lines: Sequence[str] | None = None, series_instance_uid: str | None = None,
-                            instance_number: int = 1) -> Dataset:
+                            instance_number: int = 1, call: Call | None = None, colormap: str = "jet",
+                            opacity: float = DEFAULT_OPACITY, threshold: float | None = None) -> Dataset:
     """A Secondary Capture Image (RGB) of the heatmap overlay with the result burned in.
 
     image: an XRayImage (render(), dataset, metadata). prediction: a Prediction. rgb: an already blended overlay
     (uint8 HxWx3) to use instead of blending the heatmap here. For a DICOM source the SC joins its study and
     references it (Source Image Sequence + Referenced Image Sequence); otherwise it starts a new study.
+    call: the call shown (default: the one rule at the prediction's threshold); colormap/opacity: the heatmap's
+    look on screen; threshold: the one the call was made at (default: the prediction's).
     """
-    pixels = render_result_picture(image, prediction, rgb=rgb, lines=lines)
+    call = result_call(prediction, call)
+    pixels = render_result_picture(image, prediction, rgb=rgb, lines=lines, call=call, colormap=colormap,
+                                   opacity=opacity, threshold=threshold)
     source = _source_header(image)
     series_uid = series_instance_uid or generate_uid()
     orientation = _patient_orientation(source)
@@ -148,7 +177,7 @@ def build_secondary_capture(image: Any, prediction: Any, *, rgb: np.ndarray | No
     sc.SeriesDescription = f"AI heatmap ({NOT_FOR_DIAGNOSIS_ASCII})"[:64]
     sc.DerivationDescription = (f"{NOT_FOR_DIAGNOSIS_ASCII}. Heatmap of {model['name']} {model['version']} "
                                 f"(sha256 {model['sha256'][:16]}) blended over the source image; result "
-                                f"{prediction.label}.")[:1024]
+                                f"{call_description(call)}.")[:1024]
     sc.SoftwareVersions = [v for v in ("XRayView", model["version"]) if v]
     _stamp_content_time(sc)
     if source is not None:
@@ -204,7 +233,8 @@ def _local_code(value: str, meaning: str) -> hd.sr.CodedConcept:
 
 
 def build_structured_report(image: Any, prediction: Any, *, series_instance_uid: str | None = None,
-                            instance_number: int = 1) -> Dataset:
+                            instance_number: int = 1, call: Call | None = None,
+                            threshold: float | None = None) -> Dataset:
     """A Comprehensive SR (TID 1500) with the call as a qualitative evaluation, one probability measurement per
     label, the decision threshold, and the algorithm identification (name, version, sha256 and device as
     parameters). Needs a DICOM source: the report references the source image."""
@@ -226,20 +256,32 @@ def build_structured_report(image: Any, prediction: Any, *, series_instance_uid:
                           algorithm_id=algorithm)
         for label, p in prediction.probabilities.items()
     ]
-    threshold = getattr(prediction, "threshold", None)
+    threshold = getattr(prediction, "threshold", None) if threshold is None else threshold
     if threshold is not None:
         positive = getattr(prediction, "positive_label", None) or prediction.label
         measurements.append(hd.sr.Measurement(
             name=_local_code("THRESHOLD", f"Decision threshold for {positive}"), value=float(threshold),
             unit=unitless, algorithm_id=algorithm))
     # named with a local code: TID 1501 reserves the standard "Finding" concept for the group's finding type
-    finding = hd.sr.QualitativeEvaluation(name=_local_code("AI-CALL", "AI classification result"),
-                                          value=_local_code(str(prediction.label), str(prediction.label)))
+    call = result_call(prediction, call)
+    if call.withheld:
+        value = _local_code("NO-CALL", NO_CALL_TEXT)
+    elif call.shown_anyway:
+        value = _local_code(str(call.label), f"{call.label} (shown anyway)")
+    else:
+        value = _local_code(str(call.label), str(call.label))
+    evaluations = [hd.sr.QualitativeEvaluation(name=_local_code("AI-CALL", "AI classification result"), value=value)]
+    ood = getattr(prediction, "ood", None)
+    if ood is not None:  # the guard's verdict travels with the probabilities it qualifies
+        verdict = (_local_code("OOD-WARNING", "Image unlike the model's training data") if ood.warning
+                   else _local_code("OOD-NONE", "Image like the model's training data"))
+        evaluations.append(hd.sr.QualitativeEvaluation(
+            name=_local_code("AI-OOD", "Out-of-distribution guard"), value=verdict))
     group = hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier="AI classification"),
         algorithm_id=algorithm,
         measurements=measurements,
-        qualitative_evaluations=[finding],
+        qualitative_evaluations=evaluations,
         source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)],
     )
     observer = hd.sr.ObserverContext(
@@ -267,12 +309,19 @@ def build_structured_report(image: Any, prediction: Any, *, series_instance_uid:
 
 # --- one call for the viewer --------------------------------------------------------------------------------------
 
-def build_results(image: Any, prediction: Any, *, deidentifier: Any = None) -> list[Dataset]:
+def build_results(image: Any, prediction: Any, *, deidentifier: Any = None, call: Call | None = None,
+                  colormap: str = "jet", opacity: float = DEFAULT_OPACITY,
+                  threshold: float | None = None) -> list[Dataset]:
     """The result objects for one prediction: the Secondary Capture, plus the SR when the source is a DICOM.
-    Pass an inference.deid.Deidentifier to export them de-identified (one per export session)."""
-    results = [build_secondary_capture(image, prediction)]
+    Pass an inference.deid.Deidentifier to export them de-identified (one per export session). `call`: the call
+    on screen (default: the one rule at the prediction's threshold) and `threshold` the one it was made at;
+    colormap/opacity: the heatmap's look on screen."""
+    if call is None:
+        call = prediction.call(threshold)
+    results = [build_secondary_capture(image, prediction, call=call, colormap=colormap, opacity=opacity,
+                                       threshold=threshold)]
     if _source_header(image) is not None:
-        results.append(build_structured_report(image, prediction))
+        results.append(build_structured_report(image, prediction, call=call, threshold=threshold))
     if deidentifier is not None:
         results = [deidentifier.deidentify_dataset(ds) for ds in results]
     return results

@@ -121,18 +121,21 @@ class Prediction:
     def total_time_ms(self) -> float:
         return float(sum(float(v) for v in self.timings_ms.values() if v is not None))
 
-    def to_json(self) -> dict[str, Any]:
-        """The CLI's JSON object for this prediction (without "path")."""
+    def to_json(self, *, show_anyway: bool = False) -> dict[str, Any]:
+        """The CLI's JSON object for this prediction (without "path"). "label" is the call: null when the OOD guard
+        warns (unless `show_anyway`); "call_status" says which ("call", "no_call", "shown_anyway")."""
+        call = self.call(show_anyway=show_anyway)
         out: dict[str, Any] = {
-            "label": self.label,
+            "label": call.label,
+            "call_status": call.status,
             "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
             "threshold": self.threshold,
             "model": dict(self.model),
             "device": self.device,
             "timings_ms": {k: (round(v, 2) if v is not None else None) for k, v in self.timings_ms.items()},
         }
-        if self.cam_method:
-            out["cam"] = {"method": self.cam_method, "label": self.cam_label}
+        if self.cam_method:  # the heatmap explains the model's label: naming it would give the withheld call away
+            out["cam"] = {"method": self.cam_method, "label": None if call.withheld else self.cam_label}
         if self.notices:
             out["notices"] = list(self.notices)
         if self.ood is not None:

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v dcmdump >/dev/null || need_apt+=(dcmtk)
 command -v Xvfb >/dev/null || need_apt+=(xvfb)
+# the PDF report tests render the report (pdftoppm) and read its text back (pdftotext)
+{ command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null; } || need_apt+=(poppler-utils)
 # a real PACS for the PACS round-trip tests (tests/helpers/orthanc.py)
 command -v Orthanc >/dev/null || need_apt+=(orthanc)
 [ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || need_apt+=(orthanc-dicomweb)

@@ -121,6 +121,16 @@ def threshold_table(labels: Sequence[int], probs: Sequence[float],
     return rows
 
 
+TABLE_DIGITS = 3  # how the viewer prints a threshold: two rows must never print the same
+
+
+def with_operating_point(chosen: dict, rows: Sequence[dict], digits: int = TABLE_DIGITS) -> list[dict]:
+    """The card's threshold table: the operating point first, then the standard rows, leaving out any that would
+    print as the operating point's threshold (0.500 beside 0.5002 showed two "0.500" rows with different rates)."""
+    shown = round(float(chosen["threshold"]), digits)
+    return [chosen] + [row for row in rows if round(float(row["threshold"]), digits) != shown]
+
+
 def _between_scores(probs: np.ndarray, cut: float) -> float:
     """Move a cut that sits exactly on a score to halfway down to the next lower score: same decisions on
     these data, but a positive whose probability is recomputed a rounding error lower stays positive."""

@@ -27,7 +27,7 @@ from training.export import (GENERIC_LIMITATIONS, KERMANY_DATA, KERMANY_LIMITATI
 from training.jpeg_source import source_jpeg_quality
 from training.lung_focus import LungPrior, build_lung_prior
 from training.output_dir import aside_path, check_output_dir
-from training.metrics import DEFAULT_TABLE_THRESHOLDS, roc_points, threshold_table
+from training.metrics import DEFAULT_TABLE_THRESHOLDS, roc_points, threshold_table, with_operating_point
 from training.report import DatasetReport, ReportEntry, build_report
 from training.splits import DEFAULT_FRACTIONS, SPLIT_NAMES, SplitItem, compile_group_regex, make_splits
 from training.trainer import Normalisation, TensorSplit, TrainConfig, TrainResult, predict_logits, train
@@ -210,7 +210,7 @@ def operating_table(is_positive: np.ndarray, probs: np.ndarray, operating) -> li
     table = threshold_table(is_positive, probs, DEFAULT_TABLE_THRESHOLDS)
     chosen = threshold_table(is_positive, probs, [operating.threshold])[0]
     chosen["name"] = f"operating point ({operating.method}, chosen on validation)"
-    return [chosen] + [row for row in table if abs(row["threshold"] - chosen["threshold"]) > 1e-9]
+    return with_operating_point(chosen, table)
 
 
 def lung_prior_for(prepared: PreparedData, positive_index: int | None) -> LungPrior:

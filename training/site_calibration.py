@@ -21,7 +21,7 @@ from inference.errors import BundleError, DatasetError
 from training.calibration import fit_temperature
 from training.evaluate import positive_probs, wilson_interval
 from training.metrics import (DEFAULT_TABLE_THRESHOLDS, expected_calibration_error, target_sensitivity_threshold,
-                              threshold_table)
+                              threshold_table, with_operating_point)
 
 DEFAULT_TARGET_SENSITIVITY = 0.97
 # Below this many films of a class, the Wilson interval of that class's rate is wider than +-10 points at 90%:
@@ -147,8 +147,8 @@ def calibrate_bundle(bundle_dir: Path, data_dir: Path, out: Path, target_sensiti
                                is_positive, positive_probs(scored.logits, positive_index, bundle.temperature)), 6)}
     chosen = threshold_table(is_positive, probs, [threshold])[0]
     chosen["name"] = f"operating point (target_sensitivity={target_sensitivity:g}, fitted on the site set)"
-    card["threshold_table"] = [chosen] + [row for row in threshold_table(is_positive, probs, DEFAULT_TABLE_THRESHOLDS)
-                                          if abs(row["threshold"] - chosen["threshold"]) > 1e-9]
+    card["threshold_table"] = with_operating_point(chosen, threshold_table(is_positive, probs,
+                                                                            DEFAULT_TABLE_THRESHOLDS))
     card["site_calibration"] = {
         "dataset": name,
         "folder": data_dir.name,

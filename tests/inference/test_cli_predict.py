@@ -180,3 +180,41 @@ def test_installed_console_script_runs(bundle_dir, images, tmp_path):
     usage = subprocess.run([*command, "--model", str(bundle_dir)], capture_output=True, text=True, env=env,
                            timeout=300)
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+
+@pytest.fixture(scope="module")
+def colour_photo(tmp_path_factory) -> Path:
+    """A colour photograph (scikit-image's astronaut): the OOD guard warns on any colour image."""
+    from skimage import data
+
+    path = tmp_path_factory.mktemp("ood") / "astronaut.png"
+    Image.fromarray(data.astronaut()).resize((128, 128)).save(path)
+    return path
+
+
+def test_out_of_distribution_image_gets_no_call_but_keeps_probabilities_and_warning(bundle_dir, colour_photo,
+                                                                                    images, tmp_path, monkeypatch):
+    log = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("XRAYVIEW_AUDIT_LOG", str(log))
+    code, out, err = _run([colour_photo, images["a"], "--model", bundle_dir, "--cam", "gradcam"])
+    assert code == 0, err
+    photo, film = (json.loads(line) for line in out.splitlines())
+    assert photo["label"] is None and photo["call_status"] == "no_call"
+    assert photo["ood"]["warning"] is True and any("colour" in reason for reason in photo["ood"]["reasons"])
+    assert sum(photo["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert photo["cam"]["label"] is None  # the heatmap's label would name the withheld call
+    assert film["label"] in ("NORMAL", "PNEUMONIA") and film["call_status"] == "call"
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["call"] for r in records] == [None, film["label"]]
+    assert records[0]["call_status"] == "no_call" and records[0]["ood"]["warning"] is True
+    assert records[0]["ood"]["reasons"] == photo["ood"]["reasons"]
+    assert records[1]["ood"]["warning"] is False
+
+    code, out, _ = _run([colour_photo, "--model", bundle_dir, "--show-ood-call", "--format", "csv"])
+    (row,) = csv.DictReader(io.StringIO(out))
+    assert row["label"] in ("NORMAL", "PNEUMONIA") and row["call_status"] == "shown_anyway"
+    assert row["ood_warning"].startswith("yes: ")
+    assert json.loads(log.read_text().splitlines()[-1])["call_status"] == "shown_anyway"
+    code, out, _ = _run([colour_photo, "--model", bundle_dir, "--format", "csv"])
+    (row,) = csv.DictReader(io.StringIO(out))
+    assert row["label"] == "" and row["call_status"] == "no_call"

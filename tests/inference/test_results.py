@@ -71,8 +71,20 @@ def test_prediction_total_time_and_json():
     prediction = _prediction(ood=WARNED)
     assert prediction.total_time_ms == pytest.approx(13.5)
     out = prediction.to_json()
-    assert out["label"] == "PNEUMONIA" and out["ood"]["warning"] is True
+    assert out["label"] is None and out["call_status"] == NO_CALL and out["ood"]["warning"] is True
     assert out["ood"]["reasons"] == WARNED.reasons
+    assert out["probabilities"] == BINARY  # still printed, with the warning
+    anyway = prediction.to_json(show_anyway=True)
+    assert anyway["label"] == "PNEUMONIA" and anyway["call_status"] == SHOWN_ANYWAY
+    clear = _prediction(ood=CLEAR).to_json()
+    assert clear["label"] == "PNEUMONIA" and clear["call_status"] == CALL and clear["ood"]["warning"] is False
+
+
+def test_json_of_a_withheld_call_does_not_name_the_label_through_the_heatmap():
+    prediction = _prediction(ood=WARNED)
+    prediction.cam_method, prediction.cam_label = "gradcam", "PNEUMONIA"
+    assert prediction.to_json()["cam"] == {"method": "gradcam", "label": None}
+    assert prediction.to_json(show_anyway=True)["cam"]["label"] == "PNEUMONIA"
 
 
 def test_predictor_labels_follow_the_same_rule(tmp_path, xray8_png):

@@ -171,3 +171,25 @@ def test_one_call_for_a_loaded_image(log_path, source_studies):
     assert record["sop_instance_uid"] == image.metadata["SOPInstanceUID"] and record["origin"] == "batch"
     assert record["source_sha256"] == hashlib.sha256(source_studies[0].path.read_bytes()).hexdigest()
     assert read_audit_log().records == [record]
+
+
+def test_audit_record_keeps_the_ood_verdict_and_withholds_the_call(log_path, source_studies):
+    from inference.audit import records_to_rows
+    from inference.results import OODResult
+
+    warned = _prediction(0.9)
+    warned.ood = OODResult(warning=True, reasons=["colour image"], score=3.21, threshold=1.89)
+    record = append_ai_result(warned, source_path=source_studies[0].path, origin="batch")
+    assert record["call"] is None and record["call_status"] == "no_call"
+    assert record["ood"] == {"warning": True, "reasons": ["colour image"], "score": 3.21, "threshold": 1.89}
+    anyway = append_ai_result(warned, source_path=source_studies[0].path, origin="batch", show_anyway=True)
+    assert anyway["call"] == "PNEUMONIA" and anyway["call_status"] == "shown_anyway"
+    plain = _prediction(0.9)
+    plain.threshold = 0.30313757061958313
+    plain_record = append_ai_result(plain, source_path=source_studies[0].path, origin="batch")
+    assert plain_record["ood"] is None and plain_record["call_status"] == "call"
+    header, rows = records_to_rows(read_audit_log().records)
+    column = {name: header.index(name) for name in ("call", "call_status", "ood_warning", "threshold")}
+    assert [row[column["call"]] for row in rows] == ["", "PNEUMONIA", "PNEUMONIA"]
+    assert [row[column["ood_warning"]] for row in rows] == ["yes: colour image", "yes: colour image", ""]
+    assert rows[2][column["threshold"]] == "0.303138"  # rounded, not 0.30313757061958313

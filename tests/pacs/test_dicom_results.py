@@ -83,3 +83,55 @@ def test_build_results_deidentified(predictor, source_studies, tmp_path):
     for path in paths:
         data = path.read_bytes()
         assert b"ROE^RICHARD" not in data and b"PID-2002" not in data and b"ACC-7002" not in data
+
+
+def _warned(prediction):
+    from dataclasses import replace
+
+    from inference.results import OODResult
+
+    return replace(prediction, ood=OODResult(warning=True, reasons=["colour image"]))
+
+
+def test_ood_result_objects_carry_no_call_unless_shown_anyway(predictor, source_studies):
+    image = load_image(source_studies[0].path)
+    prediction = _warned(predictor.predict(image, cam_method=None))
+    lines = result_text_lines(prediction)
+    assert lines[1] == "Result: No call: image unlike the model's training data"
+    assert len(lines) == 5 and all(line.endswith("(not applicable)") for line in lines[2:4])
+    sc, sr = build_results(image, prediction)
+    assert prediction.label not in sc.DerivationDescription.split("result")[-1]
+    assert "No call" in sc.DerivationDescription
+    text = str(sr)
+    assert "NO-CALL" in text and "OOD-WARNING" in text and "Image unlike the model's training data" in text
+    assert f"'{prediction.label}'" not in text.split("AI classification result")[-1].split("Out-of-distribution")[0]
+
+    anyway = prediction.call(show_anyway=True)
+    sc, sr = build_results(image, prediction, call=anyway)
+    assert f"{prediction.label} (shown anyway" in sc.DerivationDescription
+    assert f"{prediction.label} (shown anyway)" in str(sr)
+    assert result_text_lines(prediction, anyway)[1].startswith(f"Result: {prediction.label} (shown anyway")
+
+    plain = predictor.predict(image, cam_method=None)
+    assert "OOD-NONE" in str(build_structured_report(image, plain)) and "NO-CALL" not in str(build_results(image, plain)[1])
+
+
+def test_sc_overlay_is_the_shared_blend_with_the_screens_colormap_and_opacity(predictor, shared_data, tmp_path):
+    """What is saved looks like what was seen: the SC's picture is inference.overlay.blend at the viewer's
+    colormap and opacity (the function the screen layer and the PDF use), not a fixed jet at 0.4."""
+    from inference.overlay import blend
+
+    source_file = sorted((shared_data / "samples/chest-xray-fullres/NORMAL").iterdir())[1]
+    png = tmp_path / "wide.png"
+    Image.fromarray(load_gray_image(source_file, 640)).save(png)  # >= 512 px wide: the SC is not resized
+    image = load_image(png)
+    prediction = predictor.predict(image, cam_method="gradcam")
+    assert prediction.heatmap is not None and prediction.heatmap.max() > 0.5
+    for colormap, opacity in (("inferno", 0.8), ("jet", 0.3)):
+        sc = build_secondary_capture(image, prediction, colormap=colormap, opacity=opacity)
+        expected = blend(image.render(), prediction.heatmap, colormap, opacity)
+        picture = sc.pixel_array[-expected.shape[0]:]
+        assert picture.shape == expected.shape
+        assert np.abs(picture.astype(int) - expected.astype(int)).max() == 0
+    other = blend(image.render(), prediction.heatmap, "jet", 0.4)
+    assert np.abs(other.astype(int) - expected.astype(int)).max() > 20  # the settings really change the look

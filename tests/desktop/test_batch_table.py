@@ -1,0 +1,91 @@
+"""Issue 14.5: the Analyze Folder table and its CSV: model name/version, threshold and time in the CSV; file names
+sorted A->Z by default; P(...) headers not clipped; honest wording when nothing could be read; the Status column
+shows the reason (not the path). Real films, real broken files, a tiny real model."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from desktop.batch_dialog import summary_text
+
+
+@pytest.fixture(autouse=True)
+def audit_log(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("XRAYVIEW_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+
+
+def _run(qtbot, window, folder):
+    dialog = window.analyze_folder(folder)
+    qtbot.waitUntil(lambda: dialog.state == "finished", timeout=60_000)
+    return dialog
+
+
+def _column(dialog, title: str) -> int:
+    headers = [dialog.model.headerData(c, Qt.Orientation.Horizontal) for c in range(dialog.model.columnCount())]
+    return headers.index(title)
+
+
+def test_csv_names_model_threshold_and_time_and_rows_sort_a_to_z(qtbot, make_window, tiny_bundle, chest_png,
+                                                                  chest_dicom, tmp_path):
+    folder = tmp_path / "films"
+    folder.mkdir()
+    for name in ("c.png", "a.png"):
+        shutil.copy(chest_png, folder / name)
+    shutil.copy(chest_dicom, folder / "b.dcm")
+    window = make_window(tiny_bundle)
+    before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    dialog = _run(qtbot, window, folder)
+    assert dialog.status_label.text() == "Done: 3 images analysed."
+    shown = [dialog.proxy.index(r, 0).data() for r in range(dialog.proxy.rowCount())]
+    assert shown == ["a.png", "b.dcm", "c.png"]
+    header = dialog.table.horizontalHeader()
+    metrics = header.fontMetrics()
+    for title in ("P(NORMAL)", "P(PNEUMONIA)"):
+        assert header.sectionSize(_column(dialog, title)) >= metrics.horizontalAdvance(title)
+    rows = list(csv.DictReader(dialog.export_csv(tmp_path / "out.csv").open(encoding="utf-8")))
+    assert [Path(r["path"]).name for r in rows] == shown
+    for row in rows:
+        assert row["model_name"] == "tiny-test-model" and row["model_version"] == "0.0.1-test"
+        assert row["threshold"] == "0.5000" and row["call_status"] == "call"
+        when = dt.datetime.fromisoformat(row["analysed_utc"].replace("Z", "+00:00"))
+        assert before <= when <= dt.datetime.now(dt.timezone.utc)
+    dialog.close()
+
+
+def test_unreadable_files_show_the_reason_and_honest_wording(qtbot, make_window, tiny_bundle, chest_png, tmp_path):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "notes.dcm").write_bytes(b"this is not a DICOM file at all" * 10)
+    (folder / "cut.png").write_bytes(chest_png.read_bytes()[:200])
+    window = make_window(tiny_bundle)
+    dialog = _run(qtbot, window, folder)
+    assert dialog.status_label.text() == "Done: none of the 3 images could be read."
+    status = _column(dialog, "Status")
+    for r in range(dialog.proxy.rowCount()):
+        text = dialog.proxy.index(r, status).data()
+        assert text and text != "ok"
+        assert str(folder) not in text and not text.startswith(dialog.proxy.index(r, 0).data())
+        assert str(folder) in dialog.proxy.index(r, status).data(Qt.ItemDataRole.ToolTipRole)  # full message
+    dialog.close()
+
+    shutil.copy(chest_png, folder / "good.png")
+    dialog = _run(qtbot, window, folder)
+    assert dialog.status_label.text() == "Done: 1 image analysed, 3 could not be read."
+    dialog.close()
+
+
+@pytest.mark.parametrize("state, analysed, unreadable, expected", [
+    ("finished", 0, 0, "Done: no images."),
+    ("finished", 0, 1, "Done: the image could not be read."),
+    ("finished", 1, 0, "Done: 1 image analysed."),
+    ("cancelled", 2, 1, "Cancelled: 2 images analysed, 1 could not be read."),
+    ("failed", 0, 2, "Failed: disk gone: none of the 2 images could be read."),
+])
+def test_summary_wording(state, analysed, unreadable, expected):
+    assert summary_text(state, analysed, unreadable, "disk gone") == expected
