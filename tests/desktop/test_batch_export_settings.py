@@ -37,7 +37,9 @@ def test_analyze_folder_reports_each_file_and_exports_csv(make_window, qtbot, ti
     assert set(rows) == {"a_chest.png", "sub/b_chest.dcm", "c_corrupt.png"}
     assert rows["a_chest.png"][-1] == "ok" and rows["a_chest.png"][1] in ("NORMAL", "PNEUMONIA")
     assert rows["sub/b_chest.dcm"][-1] == "ok"
-    assert "c_corrupt.png" in rows["c_corrupt.png"][-1] and rows["c_corrupt.png"][1] == ""
+    corrupt_status = rows["c_corrupt.png"][-1]  # the reason, not the path the File column already shows
+    assert "cannot be read" in corrupt_status and "c_corrupt.png" not in corrupt_status
+    assert rows["c_corrupt.png"][1] == ""
     p_normal, p_pneumonia = float(rows["a_chest.png"][2]), float(rows["a_chest.png"][3])
     assert p_normal + p_pneumonia == pytest.approx(1.0, abs=2e-3)
     # filter, then sort by P(PNEUMONIA)
@@ -49,9 +51,10 @@ def test_analyze_folder_reports_each_file_and_exports_csv(make_window, qtbot, ti
     out = dialog.export_csv(tmp_path / "results.csv")
     with open(out, newline="", encoding="utf-8") as handle:
         table = list(csv.reader(handle))
-    assert table[0] == ["path", "Call", "P(NORMAL)", "P(PNEUMONIA)", "Warning", "Status"]
+    assert table[0] == ["path", "Call", "P(NORMAL)", "P(PNEUMONIA)", "Warning", "Status", "call_status",
+                        "model_name", "model_version", "threshold", "analysed_utc"]
     assert len(table) == 4
-    assert any(row[0].endswith("c_corrupt.png") and "c_corrupt.png" in row[5] for row in table[1:])
+    assert any(row[0].endswith("c_corrupt.png") and row[5] == corrupt_status for row in table[1:])
     # double-click opens the image in the viewer
     index = next(dialog.proxy.index(r, 0) for r in range(3) if dialog.proxy.data(dialog.proxy.index(r, 0)) == "a_chest.png")
     with qtbot.waitSignal(window.image_shown, timeout=30_000):
