@@ -94,8 +94,11 @@ def test_results_go_back_to_the_pacs(request, transport, dimse_node, dicomweb_no
         assert measured[f"Probability of {label}"] == pytest.approx(p, abs=1e-6)
     assert measured[f"Decision threshold for {prediction.positive_label}"] == pytest.approx(prediction.threshold)
     (group,) = sr_back.content.get_image_measurement_groups()
-    (finding,) = group.get_qualitative_evaluations()
-    assert finding.name.meaning == "AI classification result" and finding.value.meaning == prediction.label
+    evaluations = {item.name.meaning: item.value.meaning for item in group.get_qualitative_evaluations()}
+    assert evaluations["AI classification result"] == prediction.label
+    assert evaluations["Out-of-distribution guard"] == ("Image unlike the model's training data"
+                                                        if prediction.ood.warning else
+                                                        "Image like the model's training data")
     texts = _text_items(sr_back)
     assert prediction.model["name"] in texts["Algorithm Name"]
     assert prediction.model["version"] in texts["Algorithm Version"]
