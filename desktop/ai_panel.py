@@ -22,10 +22,13 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
 )
 
+from desktop import card_facts
 from desktop import prediction_adapter as pa
 from inference.results import Call, Prediction
 from inference.vocabulary import CAM_METHOD_TITLES
 SLIDER_STEPS = 1000
+TABLE_COLUMNS = (("Threshold", "threshold"), ("Sensitivity", "sensitivity"), ("Specificity", "specificity"),
+                 ("Measured on", "set"))
 
 
 class AiPanel(QWidget):
@@ -66,7 +69,13 @@ class AiPanel(QWidget):
         self.card_button.setAccessibleName("Show model card")
         self.card_button.setEnabled(False)
         self.card_button.clicked.connect(self.model_card_requested)
+        self.calibration_label = QLabel("")
+        self.calibration_label.setObjectName("siteCalibration")
+        self.calibration_label.setWordWrap(True)
+        self.calibration_label.setAccessibleName("Site calibration")
+        self.calibration_label.hide()
         model_form.addRow("Model", self.model_label)
+        model_form.addRow(self.calibration_label)
         model_form.addRow("Device", self.device_label)
         model_form.addRow(self.card_button)
         layout.addWidget(model_box)
@@ -128,18 +137,25 @@ class AiPanel(QWidget):
         slider_row.addWidget(self.threshold_value)
         slider_row.addWidget(self.threshold_reset)
         threshold_layout.addLayout(slider_row)
-        self.threshold_table = QTableWidget(0, 3)
-        self.threshold_table.setHorizontalHeaderLabels(["Threshold", "Sensitivity", "Specificity"])
+        self.threshold_table = QTableWidget(0, len(TABLE_COLUMNS))
+        self.threshold_table.setHorizontalHeaderLabels([title for title, _ in TABLE_COLUMNS])
         self.threshold_table.verticalHeader().setVisible(False)
-        self.threshold_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.threshold_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.threshold_table.horizontalHeader().setStretchLastSection(True)
         self.threshold_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.threshold_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.threshold_table.setAccessibleName("Sensitivity and specificity near the threshold")
-        self.threshold_table.setMaximumHeight(110)
+        self.threshold_table.setMaximumHeight(150)
         threshold_layout.addWidget(self.threshold_table)
         self.threshold_note = QLabel("")
         self.threshold_note.setWordWrap(True)
+        self.threshold_note.setAccessibleName("Where the sensitivity and specificity were measured")
         threshold_layout.addWidget(self.threshold_note)
+        self.validation_label = QLabel("")
+        self.validation_label.setWordWrap(True)
+        self.validation_label.setAccessibleName("External validation and site calibration")
+        self.validation_label.setObjectName("validation")
+        threshold_layout.addWidget(self.validation_label)
         layout.addWidget(threshold_box)
 
         # heatmap
@@ -227,6 +243,8 @@ class AiPanel(QWidget):
         self._card = card or {}
         self.clear_result()
         if not card:
+            self.calibration_label.hide()
+            self.validation_label.setText("")
             self.model_label.setText("No AI model installed. Add a model bundle in Settings.")
             self.device_label.setText("—")
             self.card_button.setEnabled(False)
@@ -234,6 +252,12 @@ class AiPanel(QWidget):
             self._set_threshold_enabled(False)
             return
         self.model_label.setText(pa.model_title(card))
+        badge = card_facts.site_badge(card)
+        self.calibration_label.setVisible(bool(badge))
+        self.calibration_label.setText(badge)
+        self.calibration_label.setToolTip("\n".join(card_facts.site_calibration_lines(card)))
+        self.validation_label.setText("\n".join(card_facts.external_lines(card)
+                                                + card_facts.site_calibration_lines(card)[1:]))
         self.device_label.setText(device)
         self.card_button.setEnabled(True)
         self.run_button.setEnabled(True)
@@ -278,20 +302,25 @@ class AiPanel(QWidget):
     def _apply_threshold(self, threshold: float) -> None:
         self._threshold = threshold
         self.threshold_value.setText(f"{threshold:.3f}")
-        rows = pa.nearby_thresholds(self._card, threshold)
+        measured = card_facts.threshold_table_set(self._card)
+        rows = [dict(row, set=measured) for row in pa.nearby_thresholds(self._card, threshold)]
+        rows += card_facts.external_rows(self._card)
         self.threshold_table.setRowCount(len(rows))
         for r, row in enumerate(rows):
-            for c, key in enumerate(("threshold", "sensitivity", "specificity")):
-                item = QTableWidgetItem(f"{float(row[key]):.3f}")
+            for c, (_, key) in enumerate(TABLE_COLUMNS):
+                text = row["set"].title if key == "set" else pa.number(row[key])
+                item = QTableWidgetItem(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                ci = row.get(f"{key}_ci95")
+                tip = row["set"].description
+                if ci:
+                    tip = f"95% CI {pa.number(ci[0])}-{pa.number(ci[1])} on {tip}"
+                item.setToolTip(tip)
                 self.threshold_table.setItem(r, c, item)
-        card_t = self._card_threshold
         if not rows:
             note = "The model card gives no sensitivity/specificity table."
         else:
-            note = "Sensitivity/specificity measured at the card's thresholds closest to yours."
-        if card_t is not None and abs(threshold - float(card_t)) > 1e-9:
-            note += f" Card's operating threshold: {float(card_t):.3f}."
+            note = card_facts.operating_point_text(self._card, threshold)
         self.threshold_note.setText(note)
         self._show_call()
 

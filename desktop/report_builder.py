@@ -5,30 +5,82 @@ from pathlib import Path
 
 import numpy as np
 
+from desktop import card_facts
 from desktop import prediction_adapter as pa
 from desktop.image_adapter import render_display, spacing_description
 from desktop.qimage_convert import gray01_to_qimage, rgba8_to_qimage
 from desktop.report_export import ReportContent, file_sha256
 from inference.results import Call
 
-IDENTITY_KEYS = (("Patient", "PatientName"), ("Patient ID", "PatientID"), ("Study date", "StudyDate"),
-                 ("Study", "StudyDescription"), ("Accession", "AccessionNumber"), ("Modality", "Modality"),
-                 ("Body part", "BodyPartExamined"), ("View", "ViewPosition"), ("SOP Instance UID", "SOPInstanceUID"))
+PATIENT_KEYS = (("Name", "PatientName"), ("Patient ID", "PatientID"), ("Birth date", "PatientBirthDate"),
+                ("Age", "PatientAge"), ("Sex", "PatientSex"))
+STUDY_KEYS = (("Study date", "StudyDate"), ("Accession", "AccessionNumber"), ("Institution", "InstitutionName"),
+              ("Referring physician", "ReferringPhysicianName"), ("Study", "StudyDescription"),
+              ("Modality", "Modality"), ("Body part", "BodyPartExamined"), ("View", "ViewPosition"))
+SEXES = {"M": "male", "F": "female", "O": "other"}
+CONTENT_LEVEL = 0.02  # display values below this at the image's edges are black margin, cropped off
+
+
+def _dicom_date(value: str) -> str:
+    value = str(value or "").strip()
+    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 and value.isdigit() else value
+
+
+def _age(metadata: dict) -> str:
+    """PatientAge as written ("045Y" -> "45 years"), else computed from the birth and study dates."""
+    raw = str(metadata.get("PatientAge") or "").strip()
+    units = {"Y": "years", "M": "months", "W": "weeks", "D": "days"}
+    if len(raw) == 4 and raw[:3].isdigit() and raw[3] in units:
+        return f"{int(raw[:3])} {units[raw[3]]}"
+    import datetime as dt
+
+    try:
+        born = dt.datetime.strptime(str(metadata.get("PatientBirthDate") or ""), "%Y%m%d").date()
+        seen = dt.datetime.strptime(str(metadata.get("StudyDate") or ""), "%Y%m%d").date()
+    except ValueError:
+        return raw
+    years = seen.year - born.year - ((seen.month, seen.day) < (born.month, born.day))
+    return f"{years} years (at the study date)" if years >= 0 else raw
+
+
+def _field_value(key: str, metadata: dict) -> str:
+    value = metadata.get(key)
+    if key == "PatientAge":
+        return _age(metadata)
+    if value in (None, ""):
+        return ""
+    if key.endswith("Date"):
+        return _dicom_date(str(value))
+    if key == "PatientSex":
+        return SEXES.get(str(value).upper(), str(value))
+    return str(value).replace("^", " ").strip()
+
+
+def content_box(display01: np.ndarray) -> tuple[slice, slice]:
+    """The rows and columns that hold the image: black margins (collimation, letterboxing) are left out."""
+    rows = np.flatnonzero(display01.max(axis=1) > CONTENT_LEVEL)
+    columns = np.flatnonzero(display01.max(axis=0) > CONTENT_LEVEL)
+    if rows.size == 0 or columns.size == 0:
+        return slice(None), slice(None)
+    return slice(rows[0], rows[-1] + 1), slice(columns[0], columns[-1] + 1)
 
 
 def build_report_content(image, view, prediction, card: dict, threshold: float | None, call: Call | None,
                          colormap: str, opacity: float, deidentify: bool = False) -> ReportContent:
-    """`deidentify`: patient identifiers are replaced (inference.deid) and the file's path and hash left out,
-    since a file name or folder often carries the patient's name and a hash links back to the original file."""
+    """What the PDF report shows. `call` is the call on screen (AiPanel.current_call), `threshold` the slider's,
+    colormap/opacity the heatmap's look on screen. `deidentify`: patient identifiers are replaced (inference.deid)
+    and the file's path and hash left out, since a file name or folder often carries the patient's name and a
+    hash links back to the original file."""
+    from inference.overlay import blend, colormap_lut
+
     display01 = render_display(image, view.window, view.inverted)
+    crop = content_box(display01)
     overlay = None
     heatmap = prediction.heatmap if prediction is not None else None
     if heatmap is not None and np.asarray(heatmap).shape == display01.shape:
-        from inference.overlay import blend
-
-        overlay = rgba8_to_qimage(blend(display01, np.asarray(heatmap), colormap, opacity))  # as on screen
+        overlay = rgba8_to_qimage(np.ascontiguousarray(
+            blend(display01, np.asarray(heatmap), colormap, opacity)[crop]))  # as on screen
     path = Path(image.path) if getattr(image, "path", None) else None
-    identity = []
     original_metadata = getattr(image, "metadata", None) or {}
     metadata = original_metadata
     scrub = str
@@ -38,55 +90,77 @@ def build_report_content(image, view, prediction, card: dict, threshold: float |
         deidentifier = Deidentifier()
         metadata = deidentifier.deidentify_metadata(original_metadata)
         scrub = lambda text: deidentifier.scrub_text(text, original_metadata)  # noqa: E731
+    is_dicom = bool(original_metadata.get("SOPInstanceUID") or original_metadata.get("StudyInstanceUID"))
+    patient = [(title, _field_value(key, metadata)) for title, key in PATIENT_KEYS] if is_dicom else []
+    study = [(title, _field_value(key, metadata)) for title, key in STUDY_KEYS] if is_dicom else []
+    identity = []
     if path is not None:
         identity += [("File", scrub(path.name))] + ([] if deidentify else [("Folder", str(path.parent))])
-        if path.is_file() and not deidentify:
-            identity += [("Size", f"{path.stat().st_size:,} bytes"), ("SHA-256", file_sha256(path))]
     identity += [("Format", str(getattr(image, "source_format", "") or "")),
                  ("Dimensions", f"{image.modality.shape[1]} x {image.modality.shape[0]} px"),
                  ("Pixel spacing", spacing_description(image)),
                  ("Display window", f"W {view.window.width:.6g} / L {view.window.center:.6g}"
                                     + (" (inverted)" if view.inverted else ""))]
-    for title, key in IDENTITY_KEYS:
-        value = metadata.get(key)
-        if value not in (None, ""):
-            identity.append((title, str(value).replace("^", " ")))
-    content = ReportContent(file_path=path, image=gray01_to_qimage(display01), overlay=overlay, identity=identity)
+    if metadata.get("SOPInstanceUID"):
+        identity.append(("SOP Instance UID", str(metadata["SOPInstanceUID"])))
+    if path is not None and path.is_file() and not deidentify:
+        identity += [("Size", f"{path.stat().st_size:,} bytes"), ("SHA-256", file_sha256(path))]
+    content = ReportContent(file_path=path, image=gray01_to_qimage(np.ascontiguousarray(display01[crop])),
+                            overlay=overlay, identity=identity, patient=patient, study=study)
+    if overlay is not None:
+        content.colour_lut = [tuple(int(v) for v in rgb) for rgb in colormap_lut(colormap)]
+        content.colormap = colormap
     if prediction is not None:
-        if not isinstance(call, Call):  # the call on screen (AiPanel.current_call), else the one rule here
+        if not isinstance(call, Call):  # the call on screen, else the one rule at this threshold
             call = prediction.call(threshold)
         content.probabilities = dict(prediction.probabilities)
         content.call = pa.call_text(call)
         content.call_withheld = call.withheld
         content.positive_label = prediction.positive_label
-        card_threshold = card.get("threshold")
-        if threshold is not None:
-            text = f"Operating threshold on P({prediction.positive_label}): {threshold:.3f}"
-            if card_threshold is not None and abs(threshold - float(card_threshold)) > 1e-9:
-                text += f" (user-adjusted; model card: {float(card_threshold):.3f})"
-            rows = pa.nearby_thresholds(card, threshold, 1)
-            if rows:
-                row = rows[0]
-                text += (f". Model card at {float(row['threshold']):.3f}: sensitivity {float(row['sensitivity']):.3f}, "
-                         f"specificity {float(row['specificity']):.3f}")
-            content.threshold_text = text
-        else:
-            content.threshold_text = "Call: most probable label (multi-class model)"
+        content.threshold_text = _operating_point(card, prediction, threshold)
+        content.performance_lines = (card_facts.internal_lines(card, limit=4) + card_facts.external_lines(card)
+                                     + card_facts.site_calibration_lines(card))
         if prediction.cam_method:  # naming the heatmap's label would give a withheld call away
-            content.threshold_text += f". Heatmap: {prediction.cam_method}" + (
-                f" for {prediction.cam_label}" if prediction.cam_label and not call.withheld else "")
+            content.heatmap_text = f"Heatmap: {prediction.cam_method}" + (
+                f" for {prediction.cam_label}" if prediction.cam_label and not call.withheld else "") + (
+                f", {colormap} at opacity {opacity:.2f} (as on screen)" if overlay is not None else "")
         content.notices = [scrub(notice) for notice in prediction.notices]
         content.ood_warning = pa.ood_warning_text(prediction)
     content.notices += [scrub(notice) for notice in getattr(image, "notices", []) or []]
-    if card:
-        model = prediction.model if prediction is not None else {}
-        content.model_lines = [f"{pa.model_title(card)} — architecture {card.get('architecture', '')}"
-                               + (f", weights sha256 {str(model.get('sha256', ''))[:16]}…" if model.get("sha256") else ""),
-                               f"Intended use: {card.get('intended_use', '')}"]
-        content.model_lines += [f"Limitation: {item}" for item in card.get("limitations", [])[:4]]
-        content.model_lines += pa.headline_metrics(card, limit=4)
-        if prediction is not None:
-            content.model_lines.append(f"Device: {prediction.device}; time {prediction.total_time_ms:.0f} ms")
-    else:
-        content.model_lines = ["No AI model was loaded."]
+    content.model_lines, content.limitations = _model_block(card, prediction)
     return content
+
+
+def _operating_point(card: dict, prediction, threshold: float | None) -> str:
+    if threshold is None:
+        return "Call: most probable label (multi-class model)."
+    card_threshold = card.get("threshold")
+    text = f"Operating threshold on P({prediction.positive_label}): {pa.number(threshold)}"
+    if card_threshold is not None and abs(threshold - float(card_threshold)) > 1e-9:
+        text += f" (user-adjusted; model card: {pa.number(card_threshold)})"
+    elif card_facts.site_set(card) is not None:
+        text += " (site-calibrated)"
+    rows = pa.nearby_thresholds(card, threshold, 1)
+    if rows:
+        row = rows[0]
+        text += (f". At {pa.number(row['threshold'])}: sensitivity {pa.number(row['sensitivity'])}, specificity "
+                 f"{pa.number(row['specificity'])}, measured on {card_facts.threshold_table_set(card).description}")
+    return text + "."
+
+
+def _model_block(card: dict, prediction) -> tuple[list[str], list[str]]:
+    if not card:
+        return ["No AI model was loaded."], []
+    model = prediction.model if prediction is not None else {}
+    lines = [f"{pa.model_title(card)} — architecture {card.get('architecture', '')}"]
+    weights = model.get("sha256") or (card.get("weights") or {}).get("sha256")
+    if weights:
+        lines.append(f"Weights SHA-256: {weights}")
+    if model.get("manifest_sha256"):
+        lines.append(f"Bundle manifest SHA-256 (card + weights + guard): {model['manifest_sha256']}")
+    if card.get("created_utc"):
+        lines.append(f"Created: {card['created_utc']}")
+    lines.append(f"Intended use: {card.get('intended_use', '')}")
+    if prediction is not None:
+        lines.append(f"Device: {prediction.device}; time {prediction.total_time_ms:.0f} ms")
+    return lines, [str(item) for item in card.get("limitations") or []]

@@ -97,7 +97,7 @@ def test_pdf_report_is_a_real_pdf(make_window, qtbot, tiny_bundle, chest_dicom, 
     identity = dict(content.identity)
     assert identity["File"] == "chest.dcm"
     assert len(identity["SHA-256"]) == 64
-    assert identity["Patient ID"] == "PID-42"
+    assert dict(content.patient)["Patient ID"] == "PID-42" and "Patient ID" not in identity
     assert content.overlay is not None and content.probabilities == window.prediction.probabilities
 
 

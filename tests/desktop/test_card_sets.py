@@ -1,0 +1,88 @@
+"""Issue 13.1/13.3 in the viewer: the AI panel's threshold table, the model card dialog (and the PDF, see
+test_pdf_report) say which set each number comes from (internal test split, external set, site calibration set),
+show external numbers with their CIs, and show that an operating point is site-calibrated."""
+from __future__ import annotations
+
+import copy
+
+from desktop import card_facts
+from desktop.model_card_dialog import card_html
+
+RATE = lambda value, low, high, k, n: {"value": value, "ci95": [low, high], "k": k, "n": n}  # noqa: E731
+
+CARD = {
+    "name": "chest", "version": "2.0", "labels": ["NORMAL", "PNEUMONIA"], "positive_label": "PNEUMONIA",
+    "threshold": 0.303138,
+    "threshold_table": [{"threshold": 0.303138, "sensitivity": 0.98196, "specificity": 0.97761, "name": "operating point"},
+                        {"threshold": 0.2, "sensitivity": 0.9845, "specificity": 0.9627},
+                        {"threshold": 0.5, "sensitivity": 0.97, "specificity": 0.985}],
+    "metrics": [{"name": "auc", "value": 0.997019, "dataset": "Kermany et al. 2018", "n": 522,
+                 "split": "test (patient-grouped hold-out carved from the training folder)", "ci95": [0.992, 0.999]}],
+    "external_validation": [{
+        "dataset": "external-a", "set_sha256": "cd" * 32, "n": 312, "counts": {"NORMAL": 117, "PNEUMONIA": 195},
+        "threshold": 0.303138, "temperature": 1.2, "measured_utc": "2026-11-30T10:00:00Z", "metrics": [
+            {"name": "sensitivity", "value": 0.99487, "dataset": "external-a", "split": "external validation",
+             "threshold": 0.303138, "n": 312, "ci95": [0.97165, 0.99909]},
+            {"name": "specificity", "value": 0.69231, "dataset": "external-a", "split": "external validation",
+             "threshold": 0.303138, "n": 312, "ci95": [0.60369, 0.76858]}]}],
+}
+SITE = {"dataset": "site-x", "folder": "site-x", "set_sha256": "ef" * 32, "n": 60, "counts": {"NORMAL": 20,
+        "PNEUMONIA": 40}, "measured_utc": "2026-12-01T08:00:00Z", "target_sensitivity": 0.95, "temperature": 1.4,
+        "threshold": 0.62,
+        "in_sample": {"sensitivity": RATE(0.95, 0.835, 0.986, 38, 40), "specificity": RATE(0.9, 0.699, 0.972, 18, 20),
+                      "accuracy": RATE(0.933, 0.841, 0.974, 56, 60)},
+        "cross_validated": {"sensitivity": RATE(0.925, 0.801, 0.974, 37, 40),
+                            "specificity": RATE(0.85, 0.64, 0.948, 17, 20),
+                            "accuracy": RATE(0.9, 0.799, 0.953, 54, 60), "folds": 5},
+        "warnings": ["only 20 NORMAL film(s) in the site set (fewer than 50): the specificity measured on it has a "
+                     "wide confidence interval"],
+        "previous": {"version": "2.0", "threshold": 0.303138, "temperature": 1.2}}
+
+
+def _table(panel) -> list[list[str]]:
+    table = panel.threshold_table
+    return [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
+
+
+def test_panel_names_the_set_of_every_row_and_shows_external_numbers(qtbot):
+    from desktop.ai_panel import AiPanel
+
+    panel = AiPanel(["jet"])
+    qtbot.addWidget(panel)
+    panel.set_model(CARD, "cpu")
+    rows = _table(panel)
+    assert ["0.303", "0.982", "0.978", "internal test"] in rows
+    assert ["0.303", "0.995", "0.692", "external: external-a"] in rows
+    external_row = rows.index(["0.303", "0.995", "0.692", "external: external-a"])
+    assert "95% CI 0.972-0.999" in panel.threshold_table.item(external_row, 1).toolTip()
+    assert "patient-grouped hold-out" in panel.threshold_note.text()
+    assert "sensitivity 0.995 (95% CI 0.972-0.999)" in panel.validation_label.text()
+    assert panel.calibration_label.isHidden()
+
+
+def test_panel_and_card_dialog_show_a_site_calibrated_operating_point(qtbot):
+    from desktop.ai_panel import AiPanel
+
+    card = copy.deepcopy(CARD)
+    card.update(site_calibration=SITE, threshold=0.62)
+    card["threshold_table"][0]["threshold"] = 0.62
+    panel = AiPanel(["jet"])
+    qtbot.addWidget(panel)
+    panel.set_model(card, "cpu")
+    assert not panel.calibration_label.isHidden()
+    assert panel.calibration_label.text() == "Site-calibrated on site-x (n=60, 2026-12-01)"
+    assert panel.threshold_note.text().startswith("Site-calibrated operating point.")
+    assert "site calibration set site-x, n=60" in panel.threshold_note.text()
+    assert ["0.620", "0.982", "0.978", "site (in-sample)"] in _table(panel)
+    validation = panel.validation_label.text()
+    assert "Cross-validated (what to expect on new films like them), 5 folds: sensitivity 0.925 " \
+           "(95% CI 0.801-0.974; 37/40)" in validation
+    assert "Warning: only 20 NORMAL film(s)" in validation
+
+    text = card_html(card)
+    for expected in ("<h3>Site calibration</h3>", "In-sample (the fitting films)", "specificity 0.850 (95% CI "
+                     "0.640-0.948; 17/20)", "Replaces version 2.0 (threshold 0.303", "<h3>External validation</h3>",
+                     "external-a", "0.972-0.999", "Measured on site calibration set site-x", "Measured performance: "
+                     "internal test", "0.992-0.999"):
+        assert expected in text, expected
+    assert card_facts.site_badge(CARD) == ""

@@ -1,0 +1,128 @@
+"""Issue 14.4 and 13.1/13.3 in the PDF: laid out like a radiology report (patient and study block, images cropped
+to their content with the heatmap's colour bar, the AI result with its operating point and the set it was
+measured on, external validation with CIs, the model block, limitations, a reader sign-off), flowing onto a second
+page instead of clipping. Checked by reading the rendered PDF back with poppler (pdftotext -bbox, pdfimages,
+pdftoppm): every field is there and every word lies inside its page."""
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.helpers.dicom_factory import load_gray_image, make_dicom_from_array
+
+LIMITATIONS = [f"Limitation number {i}: the model was only measured on the films described in its card, "
+               f"and this sentence is long enough to wrap onto a second line of the report." for i in range(1, 31)]
+LAST_LIMITATION = "Limitation number 30"
+EXTERNAL = [{"dataset": "external-a", "set_sha256": "ab" * 32, "n": 312, "counts": {"NORMAL": 117, "PNEUMONIA": 195},
+             "threshold": 0.5, "temperature": 1.0, "measured_utc": "2026-11-30T10:00:00Z",
+             "command": "xrayview-eval --write-card", "metrics": [
+                 {"name": "auc", "value": 0.9721, "dataset": "external-a", "split": "external validation", "n": 312,
+                  "ci95": [0.955, 0.9855]},
+                 {"name": "sensitivity", "value": 0.9949, "dataset": "external-a", "split": "external validation",
+                  "threshold": 0.5, "n": 312, "ci95": [0.9717, 0.9991]},
+                 {"name": "specificity", "value": 0.6923, "dataset": "external-a", "split": "external validation",
+                  "threshold": 0.5, "n": 312, "ci95": [0.6037, 0.7686]}]}]
+
+
+@pytest.fixture(autouse=True)
+def audit_log(tmp_path, monkeypatch):
+    monkeypatch.setenv("XRAYVIEW_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+
+
+@pytest.fixture
+def long_card_bundle(tmp_path):
+    from tests.helpers.tiny_models import make_tiny_bundle
+
+    return make_tiny_bundle(tmp_path / "long-card", card_overrides={
+        "limitations": LIMITATIONS, "external_validation": EXTERNAL,
+        "metrics": [{"name": "auc", "value": 0.9970189, "dataset": "Kermany et al. 2018 chest X-ray",
+                     "split": "test (patient-grouped hold-out carved from the training folder)", "n": 522,
+                     "ci95": [0.992435, 0.999389]}],
+        "threshold_table": [{"threshold": 0.5, "sensitivity": 0.982, "specificity": 0.978,
+                             "name": "operating point"}, {"threshold": 0.3, "sensitivity": 0.99, "specificity": 0.9}]})
+
+
+@pytest.fixture
+def study_dicom(tmp_path, chest_source) -> Path:
+    """A real film with 40-px black margins left and right (as letterboxed exports have), and a full header."""
+    film = load_gray_image(chest_source, 256)
+    margin = np.zeros((film.shape[0], 40), dtype=film.dtype)
+    return make_dicom_from_array(np.hstack([margin, film, margin]), tmp_path / "study.dcm",
+                                 patient=("DOE^JANE", "PID-42"), extra={
+                                     "PatientBirthDate": "19800101", "PatientSex": "F", "StudyDate": "20260315",
+                                     "AccessionNumber": "ACC-7781", "InstitutionName": "St Example Hospital",
+                                     "ReferringPhysicianName": "SMITH^ANNA"})
+
+
+def _pages(pdf: Path) -> list[dict]:
+    """Per page: its size and its words with their boxes (pdftotext -bbox)."""
+    html = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], check=True, capture_output=True,
+                          text=True).stdout
+    pages = []
+    for page in re.finditer(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>', html, re.S):
+        words = [(float(a), float(b), float(c), float(d), w) for a, b, c, d, w in re.findall(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>', page.group(3))]
+        pages.append({"width": float(page.group(1)), "height": float(page.group(2)), "words": words,
+                      "text": " ".join(w[4] for w in words).replace("&amp;", "&").replace("&#39;", "'")})
+    return pages
+
+
+def test_report_is_a_radiology_report_that_flows_onto_a_second_page(qtbot, make_window, long_card_bundle,
+                                                                   study_dicom, tmp_path):
+    window = make_window(long_card_bundle)
+    window.set_heatmap_visible(True)
+    with qtbot.waitSignal(window.prediction_shown, timeout=60_000):
+        window.open_path(str(study_dicom))
+    pdf = window.export_pdf(tmp_path / "report.pdf")
+    pages = _pages(pdf)
+    assert len(pages) >= 2
+    for page in pages:  # nothing drawn past a page's edge
+        for x0, y0, x1, y1, word in page["words"]:
+            assert 0 <= x0 and x1 <= page["width"] and 0 <= y0 and y1 <= page["height"], word
+    first, text = pages[0]["text"], " ".join(p["text"] for p in pages)
+    for value in ("DOE JANE", "PID-42", "1980-01-01", "46 years", "female", "2026-03-15", "ACC-7781",
+                  "St Example Hospital", "SMITH ANNA"):
+        assert value in first, value  # the patient and study block is on the first page
+    assert first.index("DOE JANE") < first.index("AI result") < first.index("Model")
+    for value in ("Reviewed by:", "Date:", "Signature:", "Device: cpu", "Limitations", "SHA-256",
+                  "Page 2", "External validation on external set external-a, n=312",
+                  "sensitivity 0.995 (95% CI 0.972-0.999) at 0.500", "Internal test",
+                  "auc 0.997 (95% CI 0.992-0.999)", "specificity 0.978, measured on test"):
+        assert value in text, value
+    assert LAST_LIMITATION in " ".join(p["text"] for p in pages[1:])  # it flowed on instead of being cut
+    assert text.index(LAST_LIMITATION) < text.index("Reviewed by:")
+    assert "model attention (jet)" in text  # the overlay's colour bar
+
+    listing = subprocess.run(["pdfimages", "-list", str(pdf)], check=True, capture_output=True, text=True).stdout
+    sizes = [tuple(int(v) for v in line.split()[3:5]) for line in listing.splitlines()[2:]]
+    assert sizes and all(width == 256 for width, _ in sizes), sizes  # cropped: no 40-px black margins
+    assert len(sizes) >= 2  # the image and the overlay
+
+    subprocess.run(["pdftoppm", "-r", "40", "-f", "1", "-l", "1", "-png", str(pdf), str(tmp_path / "page")],
+                   check=True)
+    rendered = np.asarray(Image.open(next(tmp_path.glob("page*.png"))).convert("L"))
+    assert (rendered < 10).mean() < 0.2  # no black boxes around the images
+
+
+def test_png_report_says_it_has_no_patient_data(qtbot, make_window, tiny_bundle, chest_png, tmp_path):
+    window = make_window(tiny_bundle)
+    with qtbot.waitSignal(window.prediction_shown, timeout=60_000):
+        window.open_path(str(chest_png))
+    pages = _pages(window.export_pdf(tmp_path / "report.pdf"))
+    text = " ".join(p["text"] for p in pages)
+    assert "not a DICOM file: no patient/study data" in text and "Reviewed by:" in text
+
+
+def test_content_box_crops_black_margins_only():
+    from desktop.report_builder import content_box
+
+    image = np.zeros((50, 80), dtype=np.float32)
+    image[5:45, 10:70] = np.linspace(0.1, 1.0, 60, dtype=np.float32)[None, :]
+    rows, columns = content_box(image)
+    assert (rows.start, rows.stop, columns.start, columns.stop) == (5, 45, 10, 70)
+    assert content_box(np.zeros((4, 4), dtype=np.float32)) == (slice(None), slice(None))
