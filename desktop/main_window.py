@@ -38,7 +38,8 @@ from desktop.tag_tree import TagTree
 from desktop.workers import Job
 
 APP_TITLE = "XRayView"
-OPTIONAL_TOOL_MODULES = ("desktop.pacs_dialog", "desktop.audit_log_dialog", "desktop.wizard")
+OPTIONAL_TOOL_MODULES = ("desktop.pacs_dialog", "desktop.audit_log_dialog", "desktop.wizard",
+                         "desktop.calibration_dialog")
 
 
 def _prepare_libraries(*, progress, cancel) -> list[str]:

@@ -1,0 +1,112 @@
+"""Issue 13.3 in the GUI: Tools > Calibrate model to this site… runs training.site_calibration on a worker with
+progress and cancel, writes a NEW version (never over an existing folder, the original untouched), shows the
+rates with CIs and the small-set warning, and makes the new version the active model on request. A tiny real
+model and real films of ../shared/data/chest-xray-pneumonia/external-a (symlinked, a few dozen)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def site_films(shared_data, tmp_path_factory) -> Path:
+    """12 NORMAL + 18 PNEUMONIA real films from the external-a half (fewer than 50 per class: the warning)."""
+    source = shared_data / "chest-xray-pneumonia" / "external-a"
+    root = tmp_path_factory.mktemp("site") / "site-x"
+    for label, count in (("NORMAL", 12), ("PNEUMONIA", 18)):
+        (root / label).mkdir(parents=True)
+        for film in sorted((source / label).iterdir())[:count]:
+            (root / label / film.name).symlink_to(film)
+    return root
+
+
+def _tree_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _open_dialog(qtbot, window):
+    action = next(a for a in window.tools_menu.actions() if a.objectName() == "calibrate_model")
+    assert action.text() == "&Calibrate model to this site…"
+    action.trigger()
+    dialog = window.calibration_dialog
+    qtbot.addWidget(dialog)
+    return dialog
+
+
+def test_calibrate_from_the_tools_menu_writes_a_new_version_and_activates_it(qtbot, make_window, tiny_bundle,
+                                                                             site_films, tmp_path):
+    original = _tree_digest(tiny_bundle)
+    window = make_window(tiny_bundle)
+    dialog = _open_dialog(qtbot, window)
+    assert dialog.model_combo.currentData() == str(tiny_bundle)  # the active model by default
+    dialog.data_edit.setText(str(site_films))
+    dialog.target_spin.setValue(0.9)
+    out = tmp_path / "models" / "tiny-site"
+    dialog.out_edit.setText(str(out))
+    progress = []
+    with qtbot.waitSignal(dialog.calibration_finished, timeout=240_000) as blocker:
+        job = dialog.start()
+        job.progress.connect(lambda done, total, event: progress.append((done, total)))
+    assert blocker.args == ["finished"], dialog.status_label.text()
+    assert progress and progress[-1] == (30, 30)
+    card = json.loads((out / "model_card.json").read_text())
+    block = card["site_calibration"]
+    assert block["n"] == 30 and block["counts"] == {"NORMAL": 12, "PNEUMONIA": 18}
+    assert block["target_sensitivity"] == pytest.approx(0.9)
+    assert _tree_digest(tiny_bundle) == original  # the original is untouched
+    result = dialog.result_label.text()
+    sens = block["cross_validated"]["sensitivity"]
+    assert f"sensitivity {sens['value']:.3f} (95% CI {sens['ci95'][0]:.3f}-{sens['ci95'][1]:.3f}; " \
+           f"{sens['k']}/{sens['n']})" in result
+    assert "In-sample" in result and "Cross-validated" in result
+    assert not dialog.warning_label.isHidden()
+    assert "only 12 NORMAL film(s)" in dialog.warning_label.text() and "only 18 PNEUMONIA" in dialog.warning_label.text()
+
+    with qtbot.waitSignal(window.analysis.model_ready, timeout=240_000):
+        dialog.activate_button.click()
+    assert window.settings.model_path == str(out)
+    assert window.ai_panel.calibration_label.text().startswith("Site-calibrated on site-x (n=30, ")
+    assert "Site-calibrated operating point." in window.ai_panel.threshold_note.text()
+
+    # a second run into the same folder is refused before any work: never overwrites
+    before = _tree_digest(out)
+    assert dialog.start() is None
+    assert "already exists" in dialog.status_label.text()
+    assert _tree_digest(out) == before
+
+
+def test_cancel_writes_nothing(qtbot, make_window, tiny_bundle, site_films, tmp_path):
+    window = make_window(tiny_bundle)
+    dialog = _open_dialog(qtbot, window)
+    dialog.data_edit.setText(str(site_films))
+    out = tmp_path / "cancelled-version"
+    dialog.out_edit.setText(str(out))
+    with qtbot.waitSignal(dialog.calibration_finished, timeout=240_000) as blocker:
+        dialog.start()
+        dialog.cancel()
+    assert blocker.args == ["cancelled"] and not out.exists()
+    assert "Nothing was written" in dialog.status_label.text()
+
+
+def test_bad_folders_are_refused_before_work(qtbot, tiny_bundle, tmp_path):
+    from desktop.calibration_dialog import CalibrationDialog, new_version_folder
+    from desktop.model_catalog import bundle_entry
+
+    dialog = CalibrationDialog([bundle_entry(tiny_bundle)], tiny_bundle, tmp_path)
+    qtbot.addWidget(dialog)
+    assert Path(dialog.out_edit.text()).parent == tmp_path and Path(dialog.out_edit.text()).name.startswith("tiny-site-")
+    dialog.data_edit.setText(str(tmp_path / "missing"))
+    assert dialog.start() is None and "not a folder" in dialog.status_label.text()
+    dialog.data_edit.setText(str(tmp_path))
+    dialog.out_edit.setText(str(tiny_bundle))
+    assert dialog.start() is None and "already exists" in dialog.status_label.text()
+    taken = new_version_folder(tmp_path, "m")
+    taken.mkdir()
+    assert new_version_folder(tmp_path, "m").name == taken.name + "-2"
