@@ -10,7 +10,10 @@ explains a correct call), it reports
   classical segmenter could outline (the others are counted, not guessed); compared with the lung fields' share
   of the image, which is what a heatmap spread evenly would score;
 - outside-patient mass: the fraction on the background outside the body (markers, text, borders: the shortcuts
-  a model should not learn), on every true positive.
+  a model should not learn), on every true positive;
+- faithfulness and specificity (training/cam_faithfulness.py): the drop in log P(positive) when the hottest 10% /
+  20% of the input's pixels are deleted against deleting a random 10% / 20%, the mean correlation between the maps
+  of different films, and the flip check (the map of the mirrored film against the mirrored map).
 An empty heatmap (nothing to show) is counted and scored as the worst case: no mass inside, all outside.
 Prints JSON. `--sheet` writes a contact sheet of cases (heatmap, lung outline) to look at.
 """
@@ -83,6 +86,7 @@ def check(bundle_dir: Path, data_root: Path, split: str = "test", cam_method: st
         raise XRayViewError(f"{bundle_dir}: no {ATLAS_SPLIT} image could be outlined to build the lung atlas")
     atlas = build_atlas([m.mask for m in outlined])
     lung_mass, lung_area, atlas_lung_mass, outside_mass, failures, tiles = [], [], [], [], {}, []
+    model_inputs = []
     true_positives = empty = 0
     for row in rows:
         image = load_image(data_root / row["relpath"])
@@ -90,6 +94,7 @@ def check(bundle_dir: Path, data_root: Path, split: str = "test", cam_method: st
         if prediction.label != positive or prediction.heatmap is None:
             continue
         true_positives += 1
+        model_inputs.append(predictor.preprocess(image))
         display = image.render()
         heatmap = prediction.heatmap
         if not float(heatmap.max()) > 0:
@@ -121,6 +126,7 @@ def check(bundle_dir: Path, data_root: Path, split: str = "test", cam_method: st
                                for i in range(0, len(tiles), columns)], axis=0)
         Image.fromarray(grid).save(sheet)
     inside = np.asarray(atlas_lung_mass)
+    faithfulness = measure_faithfulness(predictor, model_inputs, card["labels"].index(positive), cam_method)
     return {
         "method": (f"{cam_method} heatmap of the positive call on true-positive {split} images. Lung fields per "
                    "image from a classical intensity segmentation (three-class Otsu inside the body, one region "
@@ -142,6 +148,46 @@ def check(bundle_dir: Path, data_root: Path, split: str = "test", cam_method: st
         "outlined_lung_field_mass": _quantiles(lung_mass),
         "outlined_lung_area_share": _quantiles(lung_area),
         "outside_patient_mass": _quantiles(outside_mass),
+        "faithfulness": faithfulness,
+    }
+
+
+FAITHFULNESS_BATCH = 16
+
+
+def measure_faithfulness(predictor, model_inputs: list, positive_index: int, cam_method: str) -> dict[str, Any]:
+    """Deletion test, cross-film correlation and flip check on the true positives' model inputs."""
+    import torch
+
+    from inference.cam import compute_cam
+    from training import cam_faithfulness as faith
+
+    if not model_inputs:
+        return {"n": 0}
+    layer = predictor.bundle.cam_target_layer
+    maps, flipped_maps, drops = [], [], {}
+    for start in range(0, len(model_inputs), FAITHFULNESS_BATCH):
+        batch = torch.cat(model_inputs[start:start + FAITHFULNESS_BATCH])
+        heatmaps = compute_cam(predictor.model, batch, layer, cam_method, target=positive_index).heatmaps
+        flipped = compute_cam(predictor.model, batch.flip(-1), layer, cam_method, target=positive_index).heatmaps
+        maps.append(heatmaps)
+        flipped_maps.append(flipped)
+        for key, values in faith.deletion_drops(predictor.model, batch, heatmaps, positive_index,
+                                                predictor.bundle.temperature, seed=start).items():
+            drops.setdefault(key, []).append(values)
+    maps_all, flipped_all = np.concatenate(maps), np.concatenate(flipped_maps)
+    flip = faith.flip_correlations(maps_all, flipped_all)
+    correlation = faith.mean_pairwise_correlation(maps_all)
+    return {
+        "n": len(model_inputs),
+        "method": "log P(positive) drop when the hottest k% of the model input's pixels, random cells of the CAM "
+                  "grid covering k%, or k% random pixels are replaced by a heavy blur of the film (sigma 8 px at "
+                  "224) or by its mean grey; mean Pearson correlation of the maps of different films (at "
+                  f"{faith.CORRELATION_SIZE} px); flip check: correlation of the map of the mirrored film with "
+                  "the mirrored map",
+        **faith.summarise_drops({key: np.concatenate(parts) for key, parts in drops.items()}),
+        "mean_pairwise_correlation": None if correlation is None else round(correlation, 4),
+        "flip_correlation": _quantiles(flip.tolist()),
     }
 
 

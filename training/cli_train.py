@@ -113,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--lung-focus", type=float, default=0.0, metavar="WEIGHT",
                        help="chest models: add WEIGHT x the Grad-CAM share outside a lung-field atlas (built from "
                             "the training split's normal images) to the loss, so heatmaps point at the lungs")
+    model.add_argument("--linear-probe", action="store_true",
+                       help="start fine-tuning from a logistic-regression head fitted on the frozen pretrained "
+                            "features (LP-FT: keeps more of what the pretrained network knew)")
+    model.add_argument("--wise", type=_fraction, default=1.0, metavar="ALPHA",
+                       help="export start + ALPHA x (fine-tuned - start), BatchNorm statistics included (WiSE-FT; "
+                            "1 = the fine-tuned weights); validation and best-epoch choice use the exported weights")
     model.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     model.add_argument("--no-amp", action="store_true", help="disable mixed precision on GPU")
 
@@ -175,7 +181,7 @@ def _config_from_args(args):
                        early_stopping_patience=args.patience, seed=args.seed,
                        pretrained=bool(pretrained and not args.pretrained_path),
                        pretrained_path=args.pretrained_path, amp=not args.no_amp, augment=augment,
-                       lung_focus=args.lung_focus)
+                       lung_focus=args.lung_focus, linear_probe=args.linear_probe, wise_alpha=args.wise)
 
 
 class _ProgressBar:

@@ -414,7 +414,8 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
         "epochs_run": result.epochs_run,
         "stopped_early": result.stopped_early,
         "resumed_from_epoch": result.resumed_from_epoch,
-        "weights": "exponential moving average of the weights" if config.ema_epochs > 0 else "raw weights",
+        "weights": _weights_description(config),
+        "linear_probe": result.linear_probe,
         "lung_focus": None if lung_prior is None else {"weight": config.lung_focus, **lung_prior.describe()},
         "history": result.history,
         "validation_metrics": val_metrics,
@@ -489,6 +490,16 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
                "previous_output_moved_to": None if previous is None else str(previous)}
     emit({"event": "done", "summary": summary})
     return RunOutcome(bundle_dir=bundle_dir, card=written.card, summary=summary)
+
+
+def _weights_description(config: TrainConfig) -> str:
+    text = "exponential moving average of the weights" if config.ema_epochs > 0 else "raw weights"
+    if config.linear_probe:
+        text += ", fine-tuned from a linear-probe head on the frozen pretrained features"
+    if config.wise_alpha != 1.0:
+        text += (f", interpolated {config.wise_alpha:g} of the way from the fine-tuning start to the fine-tuned "
+                 "weights (WiSE-FT)")
+    return text
 
 
 def _remove_work_dir(work_dir: Path) -> None:

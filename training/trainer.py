@@ -60,6 +60,10 @@ class TrainConfig:
     # weight of the lung-focus penalty (training.lung_focus): Grad-CAM share outside the lung prior; 0 = off
     lung_focus: float = 0.0
     lung_focus_layer: str | None = None  # default: the architecture's CAM layer
+    # robust fine-tuning (training.robust_finetune): start from a linear probe on the frozen pretrained features
+    # (LP-FT), and export start + wise_alpha * (tuned - start) (WiSE-FT; 1.0 = the fine-tuned weights)
+    linear_probe: bool = False
+    wise_alpha: float = 1.0
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -106,6 +110,7 @@ class TrainResult:
     epochs_run: int
     stopped_early: bool
     resumed_from_epoch: int | None
+    linear_probe: dict | None = None
 
 
 class _IndexDataset(Dataset):
@@ -286,6 +291,8 @@ def train(
         raise TrainingError("the lung-focus objective needs a lung prior")
     if len(train_split) == 0 or len(val_split) == 0:
         raise TrainingError("the training and validation splits must both contain images")
+    if not 0.0 < config.wise_alpha <= 1.0:
+        raise TrainingError(f"wise_alpha must be in (0, 1], got {config.wise_alpha}")
     emit = progress or (lambda event: None)
     cancel = cancel or threading.Event()
     rank, world = distributed.rank(), distributed.world_size()
@@ -296,6 +303,30 @@ def train(
     model = build_model(config.arch, num_classes, in_channels=int(train_split.images.shape[1]),
                         pretrained=config.pretrained, pretrained_path=config.pretrained_path).to(device)
     base_model = model
+    # checked (structure and fingerprint) before anything of it is used
+    saved = load_checkpoint(work_dir, fingerprint=run_fingerprint) if resume and work_dir is not None else None
+    probe_info = start_state = None
+    if config.linear_probe:
+        if saved is not None and saved.get("start_state") is not None:
+            start_state, probe_info = saved["start_state"], saved.get("linear_probe")
+        else:
+            from training.robust_finetune import fit_linear_probe
+
+            emit({"event": "stage", "stage": "linear probe"})
+            probe_info = fit_linear_probe(base_model, train_split.images, train_split.labels, val_split.images,
+                                          val_split.labels, normalisation.apply, device, num_classes)
+            start_state = {k: v.detach().cpu().clone() for k, v in base_model.state_dict().items()}
+    elif config.wise_alpha != 1.0:
+        start_state = {k: v.detach().cpu().clone() for k, v in base_model.state_dict().items()}
+
+    def exported(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The weights a bundle would get from `state`: WiSE-interpolated towards the start when asked."""
+        if config.wise_alpha == 1.0 or start_state is None:
+            return state
+        from training.robust_finetune import interpolate_states
+
+        return interpolate_states(start_state, state, config.wise_alpha)
+
     if world > 1:
         model = distributed.wrap_model(model, device)
 
@@ -335,23 +366,21 @@ def train(
     resumed_from = None
     stale_epochs = 0
 
-    if resume and work_dir is not None:
-        saved = load_checkpoint(work_dir, fingerprint=run_fingerprint)  # checked before anything is used
-        if saved is not None:
-            base_model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            scheduler.load_state_dict(saved["scheduler"])
-            if ema is not None and saved.get("ema") is not None:
-                ema.load_checkpoint(saved["ema"])
-            if scaler is not None and saved.get("scaler") is not None:
-                scaler.load_state_dict(saved["scaler"])
-            _restore_rng(saved["rng"][min(rank, len(saved["rng"]) - 1)], generator)
-            history = saved["history"]
-            best_state, best_auc, best_loss = saved["best_state"], saved["best_auc"], saved["best_loss"]
-            best_epoch, stale_epochs = saved["best_epoch"], saved["stale_epochs"]
-            start_epoch = saved["epoch"]
-            resumed_from = start_epoch
-            emit({"event": "resumed", "epoch": start_epoch, "epochs": config.epochs})
+    if saved is not None:
+        base_model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        if ema is not None and saved.get("ema") is not None:
+            ema.load_checkpoint(saved["ema"])
+        if scaler is not None and saved.get("scaler") is not None:
+            scaler.load_state_dict(saved["scaler"])
+        _restore_rng(saved["rng"][min(rank, len(saved["rng"]) - 1)], generator)
+        history = saved["history"]
+        best_state, best_auc, best_loss = saved["best_state"], saved["best_auc"], saved["best_loss"]
+        best_epoch, stale_epochs = saved["best_epoch"], saved["stale_epochs"]
+        start_epoch = saved["epoch"]
+        resumed_from = start_epoch
+        emit({"event": "resumed", "epoch": start_epoch, "epochs": config.epochs})
 
     tap = head = None
     if config.lung_focus > 0:
@@ -420,8 +449,8 @@ def train(
         extra_report: dict = {}
         if is_main:
             eval_model = copy.deepcopy(base_model)
-            if ema is not None:
-                eval_model.load_state_dict(ema.state_dict_for(base_model))
+            current = ema.state_dict_for(base_model) if ema is not None else base_model.state_dict()
+            eval_model.load_state_dict(exported(current))
             logits = predict_logits(eval_model, val_split, normalisation, device, config.eval_batch_size,
                                     amp=use_amp)
             val_labels = val_split.labels.numpy()
@@ -462,6 +491,7 @@ def train(
                 "rng": rng_states,
                 "history": history, "best_state": best_state, "best_auc": best_auc, "best_loss": best_loss,
                 "best_epoch": best_epoch, "stale_epochs": stale_epochs,
+                "start_state": start_state if config.linear_probe else None, "linear_probe": probe_info,
             })
         eta = clock.validation_done(time.monotonic() - validation_started)
         emit({"event": "epoch", **record, "epochs": config.epochs, "elapsed_s": time.monotonic() - started,
@@ -475,4 +505,5 @@ def train(
     if world > 1:
         best_state = distributed.broadcast_state_dict(best_state if is_main else None, base_model)
     return TrainResult(best_state=best_state, best_epoch=best_epoch, best_val_auc=best_auc, history=history,
-                       epochs_run=len(history), stopped_early=stopped_early, resumed_from_epoch=resumed_from)
+                       epochs_run=len(history), stopped_early=stopped_early, resumed_from_epoch=resumed_from,
+                       linear_probe=probe_info)
