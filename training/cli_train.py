@@ -155,8 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--model-version", default="1.0.0")
     out.add_argument("--description")
     out.add_argument("--positive-label", help="the finding class of a binary model (default: the non-normal one)")
-    out.add_argument("--target-sensitivity", type=_fraction,
-                     help="choose the threshold for this validation sensitivity (default: Youden's J)")
+    threshold = out.add_mutually_exclusive_group()
+    threshold.add_argument("--target-sensitivity", type=_fraction,
+                           help="choose the threshold for this validation sensitivity (default: Youden's J)")
+    threshold.add_argument("--miss-cost", type=_positive_float, metavar="C",
+                           help="threshold 1/(1+C) on the calibrated P(positive): a missed finding costs C false "
+                                "alarms (robust to noisy positive labels in validation, which drag a target-"
+                                "sensitivity threshold down)")
     out.add_argument("--limitation", action="append", default=[], help="a limitation for the card (repeatable)")
     out.add_argument("--experimental", action="store_true", help="flag the model experimental in its card")
     out.add_argument("--card-extra", type=Path, help="JSON file whose keys are merged into the model card")
@@ -280,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
                            decode_workers=0 if distributed.launched_by_torchrun() else args.workers)
         export = ExportOptions(out=args.out, name=args.name, version=args.model_version,
                                description=args.description, positive_label=args.positive_label,
-                               target_sensitivity=args.target_sensitivity, limitations=args.limitation,
+                               target_sensitivity=args.target_sensitivity, miss_cost=args.miss_cost,
+                               limitations=args.limitation,
                                experimental=args.experimental, card_extra=card_extra, command=command_line(argv),
                                tta_report=args.tta, overwrite=args.overwrite)
         bar = _ProgressBar(enabled=not args.quiet and distributed.rank() == 0)

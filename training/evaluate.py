@@ -21,7 +21,7 @@ from training.metrics import (binary_metrics, expected_calibration_error, multic
 class OperatingPoint:
     temperature: float
     threshold: float | None
-    method: str  # "youden" | "target_sensitivity=0.97" | "argmax" | "fixed"
+    method: str  # "youden" | "target_sensitivity=0.97" | "miss_cost=2" | "argmax" | "fixed"
     ece_before: float | None
     ece_after: float | None
 
@@ -32,8 +32,13 @@ def positive_probs(logits: np.ndarray, positive_index: int, temperature: float =
 
 
 def choose_operating_point(val_logits: np.ndarray, val_labels: np.ndarray, positive_index: int | None,
-                           target_sensitivity: float | None = None) -> OperatingPoint:
-    """Temperature scaling on validation, then the threshold on the calibrated P(positive)."""
+                           target_sensitivity: float | None = None,
+                           miss_cost: float | None = None) -> OperatingPoint:
+    """Temperature scaling on validation, then the threshold on the calibrated P(positive): the most specific one
+    keeping `target_sensitivity` on validation, or the decision threshold 1 / (1 + miss_cost) (a missed finding
+    costs `miss_cost` false alarms: the Bayes rule for calibrated probabilities), or else Youden's J."""
+    if target_sensitivity is not None and miss_cost is not None:
+        raise ValueError("choose the threshold by a target sensitivity or by a miss cost, not both")
     temperature = fit_temperature(val_logits, val_labels)
     if positive_index is None or val_logits.shape[1] != 2:
         return OperatingPoint(temperature, None, "argmax", None, None)
@@ -44,6 +49,9 @@ def choose_operating_point(val_logits: np.ndarray, val_labels: np.ndarray, posit
     if target_sensitivity is not None:
         threshold = target_sensitivity_threshold(is_positive, probs, target_sensitivity)
         method = f"target_sensitivity={target_sensitivity:g}"
+    elif miss_cost is not None:
+        threshold = 1.0 / (1.0 + miss_cost)
+        method = f"miss_cost={miss_cost:g}"
     else:
         threshold = youden_threshold(is_positive, probs)
         method = "youden"

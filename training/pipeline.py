@@ -68,6 +68,7 @@ class ExportOptions:
     description: str | None = None
     positive_label: str | None = None
     target_sensitivity: float | None = None
+    miss_cost: float | None = None  # threshold 1 / (1 + miss_cost) on the calibrated P(positive) instead
     limitations: list[str] = field(default_factory=list)
     experimental: bool = False
     card_extra: dict = field(default_factory=dict)
@@ -209,7 +210,9 @@ def operating_table(is_positive: np.ndarray, probs: np.ndarray, operating) -> li
     """The card's threshold table on the test split: the operating point first, then the standard thresholds."""
     table = threshold_table(is_positive, probs, DEFAULT_TABLE_THRESHOLDS)
     chosen = threshold_table(is_positive, probs, [operating.threshold])[0]
-    chosen["name"] = f"operating point ({operating.method}, chosen on validation)"
+    how = ("threshold 1/(1+cost) on P calibrated on validation" if operating.method.startswith("miss_cost")
+           else "chosen on validation")
+    chosen["name"] = f"operating point ({operating.method}, {how})"
     return with_operating_point(chosen, table)
 
 
@@ -316,7 +319,7 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
             from training.external import quick_binary_scores
 
             point = choose_operating_point(val_logits, prepared.splits["val"].labels.numpy(), positive_index,
-                                           export.target_sensitivity)
+                                           export.target_sensitivity, export.miss_cost)
             scores = {}
             for labelled in external_sets:
                 logits = predict_logits(eval_model, labelled, normalisation, device, config.eval_batch_size)
@@ -350,7 +353,8 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
                                 cancel=cancel)
     test_logits = predict_logits(model, test, normalisation, device, config.eval_batch_size, amp=use_amp,
                                  cancel=cancel)
-    operating = choose_operating_point(val_logits, val.labels.numpy(), positive_index, export.target_sensitivity)
+    operating = choose_operating_point(val_logits, val.labels.numpy(), positive_index, export.target_sensitivity,
+                                       export.miss_cost)
     test_metrics = metrics_from_logits(test_logits, test.labels.numpy(), classes, positive_index,
                                        operating.temperature, operating.threshold)
     val_metrics = metrics_from_logits(val_logits, val.labels.numpy(), classes, positive_index,
