@@ -24,8 +24,8 @@ from inference.audit import default_audit_log_path, export_csv, read_audit_log, 
 from inference.errors import AuditLogError
 
 # columns shown (the CSV export has them all)
-SHOWN_COLUMNS = ("time", "user", "origin", "call", "threshold", "model_name", "model_version", "device",
-                 "sop_instance_uid", "source_path")
+SHOWN_COLUMNS = ("time", "user", "origin", "call", "call_status", "ood_warning", "threshold", "model_name",
+                 "model_version", "device", "sop_instance_uid", "source_path")
 
 
 class AuditLogDialog(QDialog):

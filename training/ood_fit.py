@@ -16,7 +16,8 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+import threading
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -115,10 +116,11 @@ def require_layer(model: nn.Module, layer: str, bundle_dir: Path, architecture: 
         raise XRayViewError(f"{bundle_dir}: the {architecture} model has no layer {layer!r}") from None
 
 
-def decode_split(paths: list[Path], spec: InputSpec) -> torch.Tensor:
+def decode_split(paths: list[Path], spec: InputSpec, progress: Callable[[dict], None] | None = None,
+                 cancel: threading.Event | None = None) -> torch.Tensor:
     from training.cache import decode_images
 
-    decoded = decode_images(paths, spec)
+    decoded = decode_images(paths, spec, progress=progress, cancel=cancel)
     return decoded.images[torch.from_numpy(decoded.ok)]
 
 
@@ -191,7 +193,18 @@ def add_guard_to_bundle(bundle_dir: Path, data_root: Path, out_dir: Path | None 
                         extra_ood_sets: dict[str, list[Path]] | None = None,
                         held_in_sets: dict[str, list[Path]] | None = None,
                         exclude_default_sets: Sequence[str] = (), command: str | None = None,
-                        grid: int = 1) -> dict[str, Any]:
+                        grid: int = 1, progress: Callable[[dict], None] | None = None,
+                        cancel: threading.Event | None = None) -> dict[str, Any]:
+    """Fits the guard on the bundle's own splits (data_manifest.csv) and rewrites the bundle with it (into
+    `out_dir`, default in place). `progress` gets {"event": "ood", "stage": ..., "done", "total"} dicts (and the
+    decoder's "decode" events); `cancel` stops it between steps with nothing written."""
+    emit = progress or (lambda event: None)
+
+    def check_cancel() -> None:
+        if cancel is not None and cancel.is_set():
+            raise XRayViewError(f"{bundle_dir}: fitting the out-of-distribution guard was cancelled; the bundle "
+                                "is unchanged")
+
     bundle = load_bundle(bundle_dir)
     card = json.loads(json.dumps(bundle.card))
     spec = InputSpec.from_card(card)
@@ -203,9 +216,15 @@ def add_guard_to_bundle(bundle_dir: Path, data_root: Path, out_dir: Path | None 
                             "classifier's input features are already pooled over the whole image)")
     splits = manifest_splits(bundle_dir, data_root)
     mean, std = card["input"]["normalisation"]["mean"], card["input"]["normalisation"]["std"]
-    decoded = {name: decode_split(paths, spec) for name, paths in splits.items()}
-    features = {name: split_features(model, images, mean, std, layer=layer, grid=grid)
-                for name, images in decoded.items()}
+    decoded, features = {}, {}
+    for step, (name, paths) in enumerate(splits.items()):
+        emit({"event": "ood", "stage": f"reading the {name} split", "done": step, "total": 2 * len(splits)})
+        decoded[name] = decode_split(paths, spec, progress=progress, cancel=cancel)
+        check_cancel()
+    for step, (name, images) in enumerate(decoded.items(), start=len(splits)):
+        emit({"event": "ood", "stage": f"features of the {name} split", "done": step, "total": 2 * len(splits)})
+        features[name] = split_features(model, images, mean, std, layer=layer, grid=grid)
+        check_cancel()
     reference = features["train"]
     if reference_blur is not None:
         blurred = split_features(model, decoded["train"], mean, std, layer=layer, blur_sigma=reference_blur,
@@ -240,6 +259,7 @@ def add_guard_to_bundle(bundle_dir: Path, data_root: Path, out_dir: Path | None 
                 if not any(word.lower() in name.lower() for word in exclude_default_sets)}
         sets.update(extra_ood_sets or {})
         block["rates"].extend(measure_ood_sets(model, spec, guard, card, sets))
+    check_cancel()
     payload = guard_file_bytes(guard)
     block["sha256"] = hashlib.sha256(payload).hexdigest()
     if command:

@@ -267,13 +267,15 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
                  work_dir: Path | None = None, resume: bool = False,
                  progress: ProgressCallback | None = None,
                  cancel: threading.Event | None = None,
-                 prepared: PreparedData | None = None) -> RunOutcome | None:
+                 prepared: PreparedData | None = None,
+                 stop: threading.Event | None = None) -> RunOutcome | None:
     """The whole run. Returns the outcome on rank 0 (None on other DDP ranks).
 
     `prepared` (from `inspect_dataset`, e.g. after the wizard showed its report) skips reading the images again.
 
     `work_dir` (default OUT.partial beside the bundle) holds the per-epoch checkpoint; it is removed after
     the bundle is written. Raises TrainingCancelled when `cancel` is set (the checkpoint stays for --resume).
+    `stop` ends training early with the best epoch so far; evaluation and export then run as usual.
     """
     emit = progress or (lambda event: None)
     started = time.monotonic()
@@ -338,7 +340,7 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
                                 work_dir=work_dir, resume=resume, progress=emit, cancel=cancel,
                                 run_fingerprint=fingerprint,
                                 lung_prior=None if lung_prior is None else lung_prior.mask,
-                                epoch_report=epoch_report)
+                                epoch_report=epoch_report, stop=stop)
     if not is_main:
         return None
 

@@ -272,6 +272,7 @@ def train(
     run_fingerprint: str = "",
     lung_prior: torch.Tensor | None = None,
     epoch_report: Callable[[int, nn.Module, np.ndarray], dict] | None = None,
+    stop: threading.Event | None = None,
 ) -> TrainResult:
     """Train `config.arch`; returns the best weights by validation AUC (EMA weights when EMA is on).
 
@@ -281,6 +282,9 @@ def train(
 
     `epoch_report(epoch, eval_model, val_logits)` (rank 0) returns extra entries for the epoch's history record,
     e.g. metrics on an external set; they are reported, never used to choose the weights.
+
+    `stop` (unlike `cancel`) ends training early and keeps the best epoch so far, as early stopping does: the
+    epoch under way is abandoned once one epoch has been validated (before that, the first epoch is finished).
 
     With `config.lung_focus` > 0, `lung_prior` ([1, 1, H, W] lung-field mask in the input frame) is required:
     the loss adds that weight times the Grad-CAM share (log-odds of each image's true class) outside the warped prior.
@@ -390,6 +394,7 @@ def train(
         head = classifier_head(base_model)
         lung_prior = lung_prior.to(device)
 
+    stop = stop or threading.Event()
     stopped_early = bool(history and history[-1].get("stop"))
     started = time.monotonic()
     clock = _EtaClock(steps_per_epoch, config.epochs - start_epoch)
@@ -402,9 +407,13 @@ def train(
         model.train()
         loss_sum, outside_sum, seen = 0.0, 0.0, 0
         epoch_started = time.monotonic()
+        user_stopped = False
         for batch_index, indices in enumerate(loader):
             if cancel.is_set():
                 raise TrainingCancelled(f"training cancelled during epoch {epoch + 1}")
+            if stop.is_set() and best_state is not None:
+                user_stopped = True
+                break
             images = train_split.images[indices].to(device, non_blocking=True).float().div_(255.0)
             targets = train_split.labels[indices].to(device, non_blocking=True)
             if tap is None:
@@ -441,6 +450,10 @@ def train(
                   "batches": steps_per_epoch, "loss": loss.item(), "lr": optimizer.param_groups[0]["lr"],
                   "elapsed_s": time.monotonic() - started, "eta_s": eta})
 
+        if user_stopped:  # the best epoch so far is the result; this partial epoch is not validated
+            stopped_early = True
+            emit({"event": "stopped", "epoch": epoch, "best_epoch": best_epoch})
+            break
         train_loss = distributed.mean_scalar(loss_sum / max(1, seen), device)
         train_outside = distributed.mean_scalar(outside_sum / max(1, seen), device) if tap is not None else None
         validation_started = time.monotonic()
@@ -472,11 +485,12 @@ def train(
             best_auc, best_loss, best_epoch, stale_epochs = score, val_loss, epoch + 1, 0
         else:
             stale_epochs += 1
-        stop = config.early_stopping_patience > 0 and stale_epochs >= config.early_stopping_patience
+        stop_now = (config.early_stopping_patience > 0 and stale_epochs >= config.early_stopping_patience) or \
+            stop.is_set()
         record = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
                   "val_auc" if num_classes == 2 else "val_accuracy": score, "val_acc": val_acc,
                   "lr": optimizer.param_groups[0]["lr"], "seconds": time.monotonic() - epoch_started,
-                  "best": improved, "stop": stop}
+                  "best": improved, "stop": stop_now}
         if train_outside is not None:
             record["train_cam_outside_lungs"] = train_outside
         record.update(extra_report)
@@ -496,7 +510,7 @@ def train(
         eta = clock.validation_done(time.monotonic() - validation_started)
         emit({"event": "epoch", **record, "epochs": config.epochs, "elapsed_s": time.monotonic() - started,
               "eta_s": eta})
-        if stop:
+        if stop_now:
             stopped_early = True
             break
     if tap is not None:

@@ -30,6 +30,7 @@ class WizardContext:
     trained: object | None = None  # desktop.wizard.jobs.TrainedModel
     staging_dir: Path | None = None
     saved_path: Path | None = None
+    chosen_threshold: float | None = None  # the evaluation page's threshold, when the user asked to save it
     staging_dirs_made: list[Path] = field(default_factory=list)
 
     def models_dir(self) -> Path:

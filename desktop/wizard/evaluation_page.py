@@ -3,8 +3,8 @@ metrics at a threshold the user can move (computed from the written bundle's own
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget,
-                               QWizardPage)
+from PySide6.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout,
+                               QWidget, QWizardPage)
 
 from desktop.wizard.confusion_table import ConfusionTable
 from desktop.wizard.context import WizardContext
@@ -71,6 +71,12 @@ class EvaluationPage(QWizardPage):
         self.note_label = QLabel("")
         self.note_label.setWordWrap(True)
         layout.addWidget(self.note_label)
+        self.keep_threshold_check = QCheckBox("Save the model with this threshold")
+        self.keep_threshold_check.setAccessibleName("Save the model with the threshold chosen here")
+        self.keep_threshold_check.setToolTip("The card then says the threshold was chosen on the test split, "
+                                             "so its test numbers at that threshold are optimistic.")
+        self.keep_threshold_check.toggled.connect(self._keep_threshold_toggled)
+        layout.addWidget(self.keep_threshold_check)
 
     def initializePage(self) -> None:  # noqa: N802
         trained = self.context.trained
@@ -95,13 +101,17 @@ class EvaluationPage(QWizardPage):
                 f"The threshold {test.threshold:.3f} was chosen on the validation split ({method}); the "
                 "probabilities are temperature-calibrated.")
             self.note_label.setText(
-                "Moving the threshold only explores the trade-off here: the saved model keeps the threshold "
-                "chosen on validation (the viewer's settings can override it).")
+                "Moving the threshold explores the trade-off: the saved model keeps the threshold chosen on "
+                "validation unless you tick the box below (the viewer's settings can override it).")
+            self.keep_threshold_check.setVisible(True)
+            self.keep_threshold_check.setChecked(False)
             self.reset_threshold()
         else:
             self.summary_label.setText(f"Test split: {n} images ({counts}); the class with the highest "
                                        "probability is the call.")
             self.note_label.setText("")
+            self.keep_threshold_check.setVisible(False)
+            self.keep_threshold_check.setChecked(False)
             self._show_metrics(test.metrics_at(None))
 
     def reset_threshold(self) -> None:
@@ -120,7 +130,12 @@ class EvaluationPage(QWizardPage):
         self.threshold = value / SLIDER_STEPS
         self._update_threshold()
 
+    def _keep_threshold_toggled(self, on: bool) -> None:
+        self.context.chosen_threshold = self.threshold if on else None
+
     def _update_threshold(self) -> None:
+        if self.keep_threshold_check.isChecked():
+            self.context.chosen_threshold = self.threshold
         self.threshold_label.setText(f"{self.threshold:.3f}")
         metrics = self.context.trained.test.metrics_at(self.threshold)
         self._show_metrics(metrics)

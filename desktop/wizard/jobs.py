@@ -39,6 +39,8 @@ def forward_events(progress: JobProgress | None) -> Callable[[dict], None]:
         elif kind == "batch":
             done = (event["epoch"] - 1) * event["batches"] + event["batch"]
             total = event["epochs"] * event["batches"]
+        elif kind == "ood":
+            done, total = event["done"], event["total"]
         else:
             done, total = 0, 0
         progress(int(done), int(total), event)
@@ -167,6 +169,74 @@ class TrainedModel:
     card: dict
     summary: dict
     test: TestPredictions
+    ood_error: str = ""  # why no out-of-distribution guard could be fitted ("" when it was)
+
+    def test_counts(self) -> dict[str, int]:
+        return {name: int((self.test.labels == i).sum()) for i, name in enumerate(self.test.classes)}
+
+
+# ==================================================================================== quality gate
+MIN_TEST_PER_CLASS = 20  # below this, a class's measured rate has a 95% CI wider than about +-20 points
+
+
+def split_warnings(counts: dict[str, dict[str, int]]) -> list[str]:
+    """Before training: the splits too small to measure the model on (counts: split -> class -> films)."""
+    warnings = []
+    test = counts.get("test") or {}
+    small = {label: n for label, n in test.items() if n < MIN_TEST_PER_CLASS}
+    if small:
+        listed = ", ".join(f"{n} {label}" for label, n in small.items())
+        warnings.append(f"The test split has only {listed} film(s) (fewer than {MIN_TEST_PER_CLASS} per class): "
+                        "the measured numbers will be too uncertain to trust, and the model will not be made the "
+                        "active model without your confirmation. Add films or choose a larger test folder.")
+    for split in ("train", "val"):
+        empty = [label for label, n in (counts.get(split) or {}).items() if n < 2]
+        if empty:
+            warnings.append(f"The {split} split has fewer than 2 films of {', '.join(empty)}.")
+    return warnings
+
+
+def activation_concerns(card: dict, test_counts: dict[str, int], ood_error: str = "") -> list[str]:
+    """Why a freshly trained model should not silently become the active model ([] when none): its test AUC's
+    95% CI includes 0.5 (chance), its test split has fewer than MIN_TEST_PER_CLASS films of a class, or it has no
+    out-of-distribution guard."""
+    concerns = []
+    metrics = {m.get("name"): m for m in card.get("metrics") or []}
+    auc = metrics.get("auc")
+    if len(card.get("labels") or []) == 2:
+        if auc is None:
+            concerns.append("its test AUC could not be measured")
+        else:
+            low, high = auc.get("ci95") or (None, None)
+            if low is None or low <= 0.5:
+                ci = f" (95% CI {low:.3f}-{high:.3f})" if low is not None else " (no confidence interval)"
+                concerns.append(f"its test AUC {float(auc['value']):.3f}{ci} includes 0.5: it may be no better "
+                                "than chance")
+    small = {label: n for label, n in test_counts.items() if n < MIN_TEST_PER_CLASS}
+    if small:
+        listed = ", ".join(f"{n} {label}" for label, n in small.items())
+        concerns.append(f"its test split has only {listed} film(s), fewer than {MIN_TEST_PER_CLASS} per class")
+    if not card.get("ood"):
+        concerns.append("it has no out-of-distribution guard" + (f" ({ood_error})" if ood_error else "")
+                        + ", so it would give a call for any image, even one unlike its training data")
+    return concerns
+
+
+def fit_ood_guard(bundle_dir: Path, data_root: Path, *, progress: Callable[[dict], None] | None = None,
+                  cancel: threading.Event | None = None) -> str:
+    """Fits the bundle's out-of-distribution guard in place with training.ood_fit (the recipes' function, its
+    defaults) on the run's own splits; returns "" or why no guard could be fitted (e.g. too few images)."""
+    from inference.errors import XRayViewError
+    from training.ood_fit import add_guard_to_bundle
+
+    try:
+        add_guard_to_bundle(Path(bundle_dir), Path(data_root), progress=progress, cancel=cancel,
+                            command=f"{WIZARD_COMMAND}: training.ood_fit.add_guard_to_bundle (defaults)")
+    except (ValueError, XRayViewError) as error:
+        if cancel is not None and cancel.is_set():
+            raise
+        return str(error)
+    return ""
 
 
 def test_split_files(bundle_dir: Path, data_root: Path) -> list[tuple[Path, str]]:
@@ -210,8 +280,11 @@ def predict_test_split(bundle_dir: Path, data_root: Path, device, cancel: thread
 
 
 def train_model(config, data: DataOptions, device: str, staging_dir: Path, target_sensitivity: float | None = None,
-                *, progress: JobProgress | None = None, cancel: threading.Event | None = None) -> TrainedModel:
-    """The whole training run into `staging_dir/bundle`, then the test-split predictions of that bundle.
+                *, progress: JobProgress | None = None, cancel: threading.Event | None = None,
+                stop: threading.Event | None = None) -> TrainedModel:
+    """The whole training run into `staging_dir/bundle`, its out-of-distribution guard, then the test-split
+    predictions of that bundle. `stop` ends training early with the best epoch so far (the run goes on to
+    evaluate and export it); `cancel` abandons the run.
 
     Nothing is written to the user's models folder here: the save page copies the bundle there once the
     user has named it. The caller removes `staging_dir` when the run is cancelled, fails or is discarded.
@@ -225,10 +298,15 @@ def train_model(config, data: DataOptions, device: str, staging_dir: Path, targe
                            target_sensitivity=target_sensitivity, command=WIZARD_COMMAND,
                            description=f"{config.arch} classifier trained with the XRayView training wizard "
                                        f"on {Path(data.data).name}.")
-    outcome = run_training(config, data, export, torch_device, progress=emit, cancel=cancel)
+    outcome = run_training(config, data, export, torch_device, progress=emit, cancel=cancel, stop=stop)
+    emit({"event": "stage", "stage": "ood_guard"})
+    ood_error = fit_ood_guard(outcome.bundle_dir, data.data, progress=emit, cancel=cancel)
     emit({"event": "stage", "stage": "test_predictions"})
     test = predict_test_split(outcome.bundle_dir, data.data, torch_device, cancel)
-    return TrainedModel(bundle_dir=outcome.bundle_dir, card=outcome.card, summary=outcome.summary, test=test)
+    from inference.bundle import load_bundle
+
+    return TrainedModel(bundle_dir=outcome.bundle_dir, card=dict(load_bundle(outcome.bundle_dir).card),
+                        summary=outcome.summary, test=test, ood_error=ood_error)
 
 
 # ==================================================================================== saving
@@ -238,10 +316,43 @@ def bundle_folder_name(name: str) -> str:
     return safe_model_name(name)
 
 
+def with_user_threshold(card: dict, test: TestPredictions, threshold: float) -> dict:
+    """The card with the operating threshold the user chose on the evaluation page: the threshold-dependent test
+    metrics (with Wilson CIs) and the table's operating row are re-measured at it, and the card says that the
+    threshold was chosen on the test split itself (so these test numbers are optimistic)."""
+    from training.external import metric_entries
+    from training.metrics import DEFAULT_TABLE_THRESHOLDS, threshold_table, with_operating_point
+
+    card = copy.deepcopy(card)
+    threshold = round(float(threshold), 6)
+    probs = test.positive_probabilities()
+    is_positive = (test.labels == test.positive_index).astype(int)
+    old = {m["name"]: m for m in card.get("metrics") or []}
+    first = next(iter(old.values()), {})
+    dataset, split = first.get("dataset", ""), first.get("split", "test")
+    split = f"{split}; threshold chosen by the user on this split (optimistic)"
+    fresh = {m["name"]: m for m in metric_entries(is_positive, probs, threshold, dataset, split,
+                                                  seed=int(card.get("training", {}).get("seed", 0)))}
+    # numbers at the old threshold would be wrong now: re-measured where possible, dropped otherwise
+    card["metrics"] = [fresh.get(name, metric) if metric.get("threshold") is not None else metric
+                       for name, metric in old.items() if metric.get("threshold") is None or name in fresh]
+    chosen = threshold_table(is_positive, probs, [threshold])[0]
+    chosen["name"] = "operating point (chosen by the user in the training wizard, on the test split)"
+    card["threshold_table"] = with_operating_point(chosen, threshold_table(is_positive, probs,
+                                                                            DEFAULT_TABLE_THRESHOLDS))
+    training = card.setdefault("training", {})
+    training["threshold_chosen_on_validation"] = card.get("threshold")
+    training["threshold_method"] = "chosen by the user in the training wizard (test split)"
+    card["threshold"] = threshold
+    return card
+
+
 def save_bundle(staged_dir: Path, models_dir: Path, name: str, *, progress: JobProgress | None = None,
-                cancel: threading.Event | None = None) -> Path:
+                cancel: threading.Event | None = None, threshold: float | None = None,
+                test: TestPredictions | None = None) -> Path:
     """Writes the staged bundle into `models_dir/NAME` under the user's name (atomic, validated by
-    `write_bundle`). Never replaces an existing model."""
+    `write_bundle`). Never replaces an existing model. `threshold` (with the run's `test` predictions): the
+    operating threshold the user chose on the evaluation page (see with_user_threshold)."""
     from inference.bundle import CARD_FILE, load_bundle, write_bundle
     from inference.errors import BundleError
 
@@ -251,6 +362,8 @@ def save_bundle(staged_dir: Path, models_dir: Path, name: str, *, progress: JobP
         raise BundleError(target, "a model with this name already exists; choose another name")
     staged = load_bundle(staged_dir)
     card = copy.deepcopy(staged.card)
+    if threshold is not None and test is not None and test.positive_index is not None:
+        card = with_user_threshold(card, test, threshold)
     card["name"] = card_name
     weights_file = card["weights"]["file"]
     extra = {path.name: path.read_bytes() for path in sorted(Path(staged_dir).iterdir())

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QWizardPage)
 
 from desktop.wizard.context import TrainingChoices, WizardContext, format_duration
-from desktop.wizard.jobs import estimate_seconds, measure_throughput
+from desktop.wizard.jobs import estimate_seconds, measure_throughput, split_warnings
 from desktop.workers import Job
 from inference.vocabulary import ARCHITECTURE_INFO, DEVICE_CHOICES
 IMBALANCE_TITLES = {"weighted_loss": "Weight the loss by class frequency", "sampler": "Oversample the rare class",
@@ -93,6 +93,14 @@ class OptionsPage(QWizardPage):
         self.estimate_label.setAccessibleName("Estimated training time")
         self.estimate_label.setWordWrap(True)
         layout.addWidget(self.estimate_label)
+        self.split_warning_label = QLabel("")
+        self.split_warning_label.setObjectName("splitWarning")
+        self.split_warning_label.setAccessibleName("Split size warning")
+        self.split_warning_label.setWordWrap(True)
+        self.split_warning_label.setStyleSheet("QLabel#splitWarning { color: #ffffff; background: #b00020; "
+                                               "padding: 4px; font-weight: bold; }")
+        self.split_warning_label.hide()
+        layout.addWidget(self.split_warning_label)
         layout.addStretch(1)
 
         self._measure_timer = QTimer(self)
@@ -146,6 +154,10 @@ class OptionsPage(QWizardPage):
 
     # -- estimate -----------------------------------------------------------------------------------------------
     def initializePage(self) -> None:  # noqa: N802
+        scan = self.context.scan
+        warnings = split_warnings(scan.report.counts) if scan is not None else []
+        self.split_warning_label.setText("\n".join(f"⚠ {w}" for w in warnings))
+        self.split_warning_label.setVisible(bool(warnings))
         self._options_changed()
 
     def cleanupPage(self) -> None:  # noqa: N802

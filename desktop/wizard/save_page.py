@@ -1,15 +1,19 @@
 """Page 6: name the model, save the bundle into the user's models folder (atomic, validated) and, if wished,
-make it the viewer's active model."""
+make it the viewer's active model.
+
+Quality gate: a model whose test AUC's 95% CI includes 0.5, whose test split has fewer than 20 films of a class,
+or that has no out-of-distribution guard is saved but not made the active model unless the user confirms a warning
+naming the reason (jobs.activation_concerns). After saving, the model can be calibrated to the site's own films."""
 from __future__ import annotations
 
 from datetime import datetime
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout,
-                               QWizardPage)
+from PySide6.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton,
+                               QVBoxLayout, QWizardPage)
 
 from desktop.wizard.context import WizardContext
-from desktop.wizard.jobs import bundle_folder_name, save_bundle
+from desktop.wizard.jobs import activation_concerns, bundle_folder_name, save_bundle
 from desktop.wizard.report_page import describe_failure
 from desktop.workers import Job
 
@@ -39,6 +43,21 @@ class SavePage(QWizardPage):
         self.activate_check.setAccessibleName("Make it the active model")
         self.activate_check.setChecked(True)
         layout.addWidget(self.activate_check)
+        self.gate_label = QLabel("")
+        self.gate_label.setObjectName("qualityGate")
+        self.gate_label.setAccessibleName("Why this model is not made the active model")
+        self.gate_label.setWordWrap(True)
+        self.gate_label.setStyleSheet("QLabel#qualityGate { color: #ffffff; background: #b00020; padding: 4px; "
+                                      "font-weight: bold; }")
+        self.gate_label.hide()
+        layout.addWidget(self.gate_label)
+        self.threshold_label = QLabel("")
+        self.threshold_label.setAccessibleName("Threshold saved with the model")
+        self.threshold_label.setWordWrap(True)
+        layout.addWidget(self.threshold_label)
+        self.concerns: list[str] = []
+        # asked when the user keeps "make it active" despite the concerns; tests replace it
+        self.confirm_activation = self._ask_to_activate
         row = QHBoxLayout()
         row.addStretch(1)
         self.save_button = QPushButton("Save model")
@@ -49,6 +68,16 @@ class SavePage(QWizardPage):
         self.status_label.setAccessibleName("Save status")
         self.status_label.setWordWrap(True)
         layout.addWidget(self.status_label)
+        self.calibrate_button = QPushButton("Calibrate it to this site…")
+        self.calibrate_button.setAccessibleName("Calibrate the saved model to this site's films")
+        self.calibrate_button.setToolTip("Fit the saved model's operating point on your own labelled films "
+                                         "(Tools > Calibrate model to this site)")
+        self.calibrate_button.setEnabled(False)
+        self.calibrate_button.clicked.connect(self._calibrate)
+        row2 = QHBoxLayout()
+        row2.addStretch(1)
+        row2.addWidget(self.calibrate_button)
+        layout.addLayout(row2)
         layout.addStretch(1)
 
     def initializePage(self) -> None:  # noqa: N802
@@ -58,6 +87,22 @@ class SavePage(QWizardPage):
         self.name_edit.setText(f"{classes} {card['architecture']} {stamp}")
         self.status_label.setText("")
         self.status_label.setStyleSheet("")
+        trained = self.context.trained
+        self.concerns = activation_concerns(card, trained.test_counts(), trained.ood_error)
+        if self.concerns:
+            self.activate_check.setChecked(False)
+            self.gate_label.setText("This model will be saved but not made the active model unless you confirm: "
+                                    + "; ".join(self.concerns) + ".")
+            self.gate_label.show()
+        else:
+            self.activate_check.setChecked(True)
+            self.gate_label.hide()
+        chosen = self.context.chosen_threshold
+        self.threshold_label.setText(
+            f"Operating threshold saved with the model: {chosen:.3f} (chosen by you on the evaluation page)."
+            if chosen is not None else
+            (f"Operating threshold saved with the model: {card['threshold']:.3f} (chosen on the validation split)."
+             if card.get("threshold") is not None else ""))
         self._name_changed()
 
     def target(self):
@@ -78,7 +123,7 @@ class SavePage(QWizardPage):
         self.name_edit.setEnabled(False)
         self.status_label.setText("Saving…")
         job = Job(save_bundle, self.context.trained.bundle_dir, self.context.models_dir(), self.name_edit.text(),
-                  name="save model")
+                  name="save model", threshold=self.context.chosen_threshold, test=self.context.trained.test)
         job.finished.connect(lambda path, j=job: self._on_saved(j, path))
         job.failed.connect(lambda error, j=job: self._on_failed(j, error))
         self.job = job
@@ -91,14 +136,33 @@ class SavePage(QWizardPage):
         self.context.saved_path = path
         self.context.discard_staging()
         make_active = self.activate_check.isChecked()
+        if make_active and self.concerns and not self.confirm_activation(self.concerns):
+            make_active = False
         if make_active:
             self.context.settings.model_path = str(path)
+        self.calibrate_button.setEnabled(True)
         self.activate_check.setEnabled(False)
         self.status_label.setStyleSheet("color: #2e7d32;")
         self.status_label.setText(f"Saved to {path}." + (" It is now the viewer's active model." if make_active
                                                          else " Choose it in Settings to use it."))
         self.completeChanged.emit()
         self.saved.emit(str(path), make_active)
+
+    def _ask_to_activate(self, concerns: list[str]) -> bool:
+        answer = QMessageBox.warning(
+            self, "Make this model the active model?",
+            "The model was saved. Making it the viewer's active model is not advised: " + "; ".join(concerns)
+            + ".\n\nMake it the active model anyway?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _calibrate(self) -> None:
+        """Opens Tools > Calibrate model to this site… with the saved model chosen."""
+        window = self.wizard().parent() if self.wizard() is not None else None
+        if window is not None and self.context.saved_path is not None and hasattr(window, "analysis"):
+            from desktop.calibration_dialog import open_calibration_dialog
+
+            open_calibration_dialog(window, self.context.saved_path)
 
     def _on_failed(self, job: Job, error: BaseException) -> None:
         if job is not self.job:

@@ -1,7 +1,11 @@
 """Page 4: the training run on a worker thread, with live loss and validation-AUC curves, the ETA and a
-Cancel button (honoured between batches). A cancelled or failed run leaves no bundle anywhere the viewer
-looks; the error stays on the page and Back is enabled again."""
+Cancel button (honoured between batches). Once an epoch has been validated, "Stop and keep the best epoch" ends
+training early and goes on with the best epoch so far (evaluation, export, OOD guard), as early stopping would. A
+cancelled or failed run leaves no bundle anywhere the viewer looks; the error stays on the page and Back is
+enabled again."""
 from __future__ import annotations
+
+import threading
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWizard,
@@ -14,7 +18,8 @@ from desktop.wizard.report_page import describe_failure
 from desktop.workers import Job
 
 STAGE_TEXT = {"decode": "Reading the images", "train": "Training", "evaluate": "Evaluating on the test split",
-              "export": "Writing the model bundle", "test_predictions": "Checking the written model on the test split"}
+              "export": "Writing the model bundle", "ood_guard": "Fitting the out-of-distribution guard",
+              "test_predictions": "Checking the written model on the test split"}
 
 
 class TrainingPage(QWizardPage):
@@ -26,6 +31,7 @@ class TrainingPage(QWizardPage):
         super().__init__(parent)
         self.context = context
         self.job: Job | None = None
+        self.stop_event = threading.Event()
         self.events_seen = 0
         self.setTitle("Training")
         self.setSubTitle("The model trains in the background; you can keep using the viewer.")
@@ -62,7 +68,12 @@ class TrainingPage(QWizardPage):
         self.retry_button.hide()
         self.cancel_button = QPushButton("Cancel training")
         self.cancel_button.clicked.connect(self.cancel)
+        self.stop_button = QPushButton("Stop and keep the best epoch")
+        self.stop_button.setAccessibleName("Stop training and keep the best epoch so far")
+        self.stop_button.clicked.connect(self.stop_keeping_best)
+        self.stop_button.setEnabled(False)
         buttons.addWidget(self.retry_button)
+        buttons.addWidget(self.stop_button)
         buttons.addWidget(self.cancel_button)
         layout.addLayout(buttons)
 
@@ -90,8 +101,9 @@ class TrainingPage(QWizardPage):
                            img_size=choices.img_size)
         staging = context.new_staging_dir()
         self._reset_view(choices.config.epochs)
+        self.stop_event = threading.Event()
         job = Job(train_model, choices.config, data, choices.device, staging, choices.target_sensitivity,
-                  name="training")
+                  name="training", stop=self.stop_event)
         job.progress.connect(self._on_progress)
         job.finished.connect(lambda trained, j=job: self._on_finished(j, trained))
         job.failed.connect(lambda error, j=job: self._on_failed(j, error))
@@ -110,6 +122,14 @@ class TrainingPage(QWizardPage):
             self.cancel_button.setEnabled(False)
             self.stage_label.setText("Cancelling after the current batch…")
             self.job.cancel()
+
+    def stop_keeping_best(self) -> None:
+        """Ends training after the current batch and keeps the best epoch so far; the run then evaluates and
+        exports that model (training_finished follows)."""
+        if self.job is not None:
+            self.stop_button.setEnabled(False)
+            self.stage_label.setText("Stopping: keeping the best epoch so far…")
+            self.stop_event.set()
 
     def stop(self) -> None:
         if self.job is not None:
@@ -139,6 +159,8 @@ class TrainingPage(QWizardPage):
         self.retry_button.hide()
         self.cancel_button.setEnabled(True)
         self.cancel_button.show()
+        self.stop_button.setEnabled(False)
+        self.stop_button.show()
         self.progress_bar.setRange(0, 0)
         self.stage_label.setText("Starting…")
         self.eta_label.setText("")
@@ -178,9 +200,16 @@ class TrainingPage(QWizardPage):
             if auc is not None:
                 self._epoch_auc.append((epoch, float(auc)))
                 self.auc_plot.set_series("validation AUC", self._epoch_auc, "#2ca02c", markers=True)
-            if event.get("stop"):
+            if not self.stop_event.is_set():
+                self.stop_button.setEnabled(True)  # a validated epoch exists: it can be kept
+            if event.get("stop") and self.stop_event.is_set():
+                self.result_label.setText(f"Stopped by you after epoch {event['epoch']}: the best epoch is kept.")
+            elif event.get("stop"):
                 self.result_label.setText(f"Stopped early after epoch {event['epoch']}: validation AUC "
                                           "stopped improving.")
+        elif kind == "stopped":
+            self.result_label.setText(f"Stopped by you during epoch {event['epoch'] + 1}: the best epoch "
+                                      f"({event['best_epoch']}) is kept.")
 
     def _on_run_ended(self, folder) -> None:
         """Whatever way a run ended, its staging folder goes unless it holds the model now on offer (a run
@@ -203,10 +232,12 @@ class TrainingPage(QWizardPage):
         self.stage_label.setText(f"Done in {format_duration(summary['duration_s'])}.")
         self.eta_label.setText("")
         self.cancel_button.hide()
+        self.stop_button.hide()
         test = summary["test"]
         auc = "n/a" if test.get("auc") is None else f"{test['auc']:.3f}"
+        stopped = "Stopped by you: " if self.stop_event.is_set() else ""
         self.result_label.setText(
-            f"Best validation AUC {summary['val_auc']:.3f} at epoch {summary['best_epoch']} of "
+            f"{stopped}Best validation AUC {summary['val_auc']:.3f} at epoch {summary['best_epoch']} of "
             f"{summary['epochs_run']}. Test split ({test['n']} images): AUC {auc}, "
             f"accuracy {test['accuracy']:.3f}. Press Next to inspect the results.")
         self._set_back_enabled(True)
@@ -239,6 +270,7 @@ class TrainingPage(QWizardPage):
         self.stage_label.setText(text)
         self.eta_label.setText("")
         self.cancel_button.hide()
+        self.stop_button.hide()
         self.retry_button.show()
         self._set_back_enabled(True)
         self.completeChanged.emit()

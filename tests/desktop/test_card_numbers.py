@@ -58,6 +58,8 @@ def test_audit_viewer_rounds_the_threshold(qtbot, tmp_path):
     qtbot.addWidget(dialog)
     cells = [dialog.table.item(0, c).text() for c in range(dialog.table.columnCount())]
     assert "0.303138" in cells and "0.30313757061958313" not in cells
+    headers = [dialog.table.horizontalHeaderItem(c).text() for c in range(dialog.table.columnCount())]
+    assert "call status" in headers and "ood warning" in headers
 
 
 def test_training_table_never_repeats_a_printed_threshold():

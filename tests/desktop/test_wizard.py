@@ -116,6 +116,9 @@ def test_wizard_trains_evaluates_saves_and_the_viewer_predicts(qtbot, make_windo
     assert options.throughput.images_per_s > 0
     assert options.estimated_seconds() > 0
     assert "Estimated time" in options.estimate_label.text()
+    # 24 films per class leave a test split far below 20 per class: said before training starts
+    assert options.split_warning_label.isVisibleTo(wizard)
+    assert "fewer than 20 per class" in options.split_warning_label.text()
 
     # -- training on the worker, live curves
     training = wizard.training_page
@@ -167,14 +170,22 @@ def test_wizard_trains_evaluates_saves_and_the_viewer_predicts(qtbot, make_windo
     assert not save.save_button.isEnabled() and "exists" in save.folder_label.text()
     save.name_edit.setText("wizard test model")
     assert save.save_button.isEnabled()
+    # the quality gate: a tiny test split, so not made active unless the user confirms the named reason
+    assert not save.activate_check.isChecked() and save.gate_label.isVisibleTo(wizard)
+    assert "fewer than 20 per class" in save.gate_label.text()
+    save.activate_check.setChecked(True)
+    asked = []
+    save.confirm_activation = lambda reasons: asked.append(reasons) or True
     with qtbot.waitSignal(window.analysis.model_ready, timeout=60_000):
         save.save_button.click()
+    assert asked and any("fewer than 20 per class" in reason for reason in asked[0])
     saved = no_shipped_models / "wizard test model"
     assert wizard.context.saved_path == saved
     bundle = load_bundle(saved)
     assert bundle.name == "wizard test model" and bundle.architecture == "compact_cnn"
     assert bundle.labels == list(CLASSES) and bundle.positive_label == "PNEUMONIA"
     assert bundle.card["training"]["command"] == WIZARD_COMMAND
+    assert bundle.card["ood"]["method"] and (saved / bundle.card["ood"]["file"]).is_file()  # every model: a guard
     assert bundle.sha256 == summary["weights_sha256"]  # the very weights that were evaluated
     assert json.loads((saved / "evaluation.json").read_text())["test"]["confusion_matrix"] == test["confusion_matrix"]
     assert settings.model_path == str(saved)
