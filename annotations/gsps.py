@@ -17,7 +17,6 @@ import math
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import highdicom as hd
@@ -26,6 +25,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 from annotations.model import Annotation
+from annotations.presentation import PresentationState, ViewState
 
 GSPS_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.11.1"
 GROUP_PREFIX = "XRAYVIEW "
@@ -42,44 +42,14 @@ class PresentationStateError(ValueError):
     """A data set that is not a usable presentation state, or an image it cannot be made for."""
 
 
-@dataclass(frozen=True)
-class ViewState:
-    """How the image is shown, in the viewer's terms: window in modality units, whether the picture is shown
-    inverted relative to MONOCHROME2 (`display_inverted`), rotation (clockwise, applied first) and flips."""
-
-    window_center: float | None = None
-    window_width: float | None = None
-    window_name: str = ""
-    window_function: str = "LINEAR"
-    display_inverted: bool | None = None
-    rotation: int = 0
-    flip_horizontal: bool = False
-    flip_vertical: bool = False
-
-
-@dataclass(frozen=True)
-class PresentationState:
-    sop_instance_uid: str
-    referenced_sop_instance_uids: tuple[str, ...]
-    annotations: tuple[Annotation, ...]
-    view: ViewState
-    content_label: str = ""
-    content_description: str = ""
-    creator: str = ""
-    foreign_objects: int = 0  # graphics that came from another viewer (not an XRayView group)
-    skipped: tuple[str, ...] = field(default_factory=tuple)  # what could not be shown, and why
-
-    def applies_to(self, sop_instance_uid: str) -> bool:
-        return sop_instance_uid in self.referenced_sop_instance_uids
-
-
 # --- writing ------------------------------------------------------------------------------------------------------
 
 def _require_image(source: Dataset) -> None:
     missing = [k for k in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Rows",
                            "Columns") if k not in source]
     if missing:
-        raise PresentationStateError(f"a presentation state needs the image's DICOM header; missing {', '.join(missing)}")
+        raise PresentationStateError("a presentation state needs the image's DICOM header; missing "
+                                     + ", ".join(missing))
 
 
 def _arrow_head(tail, tip) -> np.ndarray:
@@ -282,7 +252,8 @@ def _ellipse_annotation(points: np.ndarray) -> Annotation:
             or abs(a_vec[0]) < 1e-6 * (abs(a_vec[1]) + 1) and abs(b_vec[1]) < 1e-6 * (abs(b_vec[0]) + 1):
         half_w = max(abs(a_vec[0]), abs(b_vec[0]))
         half_h = max(abs(a_vec[1]), abs(b_vec[1]))
-        return Annotation("ellipse", ((centre[0] - half_w, centre[1] - half_h), (centre[0] + half_w, centre[1] + half_h)))
+        return Annotation("ellipse", ((centre[0] - half_w, centre[1] - half_h),
+                                      (centre[0] + half_w, centre[1] + half_h)))
     angles = np.linspace(0.0, 2.0 * math.pi, ELLIPSE_POLYGON_POINTS, endpoint=False)
     outline = centre + np.outer(np.cos(angles), a_vec) + np.outer(np.sin(angles), b_vec)
     return Annotation("polygon", tuple(map(tuple, outline)))
@@ -352,7 +323,8 @@ def _read_view(ds: Dataset, sop_instance_uid: str | None) -> ViewState:
             break
     shape = str(ds.get("PresentationLUTShape", "") or "")
     inverted = None if not shape else shape == "INVERSE"
-    rotation, flip_h = viewer_spatial(str(ds.get("ImageHorizontalFlip", "N")) == "Y", int(ds.get("ImageRotation", 0) or 0))
+    flip = str(ds.get("ImageHorizontalFlip", "N")) == "Y"
+    rotation, flip_h = viewer_spatial(flip, int(ds.get("ImageRotation", 0) or 0))
     return ViewState(center, width, name, function, inverted, rotation, flip_h, False)
 
 

@@ -1,10 +1,11 @@
 """Owns the loaded model and every AI job: model loading, single-image predictions (latest request wins) and
 folder analysis. torch and inference.predictor are imported on worker threads only, after the window is shown.
 
-Stale results: each prediction request gets an id; a result is delivered only if its id is still the current
-one, so an image opened while the previous prediction runs never shows the previous image's result. Model use
-is serialised by the Predictor's own lock (Grad-CAM hooks are per model), so jobs queue on worker threads,
-never on the GUI thread.
+Stale results: each prediction request gets an id and belongs to a slot (a viewport: each keeps its own
+result); a result is delivered only if its id is still its slot's current one, so an image opened while the
+previous prediction runs never shows the previous image's result, and two viewports never take each other's.
+Model use is serialised by the Predictor's own lock (Grad-CAM hooks are per model), so jobs queue on worker
+threads, never on the GUI thread.
 """
 from __future__ import annotations
 
@@ -84,6 +85,9 @@ def record_in_audit_log(prediction, *, image=None, path: Path | None = None, ori
     return ""
 
 
+_NO_SLOT = object()
+
+
 @dataclass(frozen=True)
 class HeatmapLayer:
     colormap: str
@@ -149,11 +153,12 @@ class AnalysisController(QObject):
         super().__init__(parent)
         self._predictor = None
         self._request_ids = itertools.count(1)
-        self._current_request = 0
-        self._prediction_job: Job | None = None
+        self._current: dict[object, int] = {}  # slot -> its current request id
+        self._slots: dict[int, object] = {}  # request id -> slot
+        self._jobs: dict[object, Job] = {}  # slot -> its running prediction
+        self._waiting: dict[object, tuple] = {}  # slot -> (image, cam_method, colormap) asked for before the model
         self._model_job: Job | None = None
         self._model_generation = 0
-        self._waiting_image = None  # (image, cam_method, colormap, request id) asked for before the model was ready
 
     # -- model --------------------------------------------------------------------------------------------------
     @property
@@ -167,10 +172,11 @@ class AnalysisController(QObject):
                    cam_method: str | None = "gradcam") -> Job:
         if self._model_job is not None:
             self._model_job.cancel()
-        waiting = self._waiting_image
-        self.discard_current()  # a result from the previous model must not appear under the new one
-        if waiting is not None:  # still wanted: it will run on the new model
-            self._waiting_image = waiting[:3] + (self._current_request,)
+        waiting = dict(self._waiting)
+        for slot in list(self._current):
+            self.discard_current(slot)  # a result from the previous model must not appear under the new one
+        for slot, request in waiting.items():  # still wanted: it will run on the new model
+            self._waiting[slot] = request
         self._model_generation += 1
         generation = self._model_generation
         self._predictor = None
@@ -192,67 +198,83 @@ class AnalysisController(QObject):
         self._model_job = None
         self._predictor = predictor
         self.model_ready.emit(predictor)
-        if self._waiting_image is not None:
-            image, cam_method, colormap, request_id = self._waiting_image
-            self._waiting_image = None
-            if request_id == self._current_request:
-                self._start_prediction(image, cam_method, colormap, request_id)
+        waiting, self._waiting = self._waiting, {}
+        for slot, (image, cam_method, colormap) in waiting.items():
+            self._start_prediction(image, cam_method, colormap, self._current[slot], slot)
 
     def _on_model_failed(self, generation: int, error: BaseException) -> None:
         if generation != self._model_generation:
             return
         self._model_job = None
-        self._waiting_image = None
+        self._waiting.clear()
         self.model_failed.emit(_message_for(error))
 
     # -- single predictions ---------------------------------------------------------------------------------------
     @property
     def current_request(self) -> int:
-        return self._current_request
+        """The current request id of the default slot (one-viewport callers)."""
+        return self._current.get(None, 0)
 
-    def discard_current(self) -> None:
-        """A new image is shown: whatever is running or waiting belongs to the old one."""
-        self._current_request = next(self._request_ids)
-        self._waiting_image = None
-        if self._prediction_job is not None:
-            self._prediction_job.cancel()
-            self._prediction_job = None
+    def is_current(self, request_id: int) -> bool:
+        slot = self._slots.get(request_id, _NO_SLOT)
+        return slot is not _NO_SLOT and self._current.get(slot) == request_id
 
-    def request_prediction(self, image, cam_method: str | None, colormap: str = "jet") -> int:
-        """Starts (or queues until the model is ready) a prediction for `image`; returns its request id."""
-        self.discard_current()
-        request_id = self._current_request
+    def slot_of(self, request_id: int):
+        return self._slots.get(request_id)
+
+    def discard_current(self, slot=None) -> None:
+        """`slot` shows a new image: whatever runs or waits for it belongs to the old one."""
+        old = self._current.get(slot)
+        if old is not None:
+            self._slots.pop(old, None)
+        request_id = next(self._request_ids)
+        self._current[slot] = request_id
+        self._slots[request_id] = slot
+        self._waiting.pop(slot, None)
+        job = self._jobs.pop(slot, None)
+        if job is not None:
+            job.cancel()
+
+    def forget(self, slot) -> None:
+        """A viewport went away: its requests end."""
+        self.discard_current(slot)
+        self._slots.pop(self._current.pop(slot), None)
+
+    def request_prediction(self, image, cam_method: str | None, colormap: str = "jet", slot=None) -> int:
+        """Starts (or queues until the model is ready) a prediction for `image` in `slot`; returns its request id."""
+        self.discard_current(slot)
+        request_id = self._current[slot]
         if self._predictor is None:
             if self._model_job is not None:
-                self._waiting_image = (image, cam_method, colormap, request_id)
+                self._waiting[slot] = (image, cam_method, colormap)
                 self.prediction_started.emit(request_id)
             else:
                 self.prediction_failed.emit(request_id, "No AI model is installed or loaded.")
             return request_id
-        self._start_prediction(image, cam_method, colormap, request_id)
+        self._start_prediction(image, cam_method, colormap, request_id, slot)
         return request_id
 
-    def _start_prediction(self, image, cam_method, colormap: str, request_id: int) -> None:
+    def _start_prediction(self, image, cam_method, colormap: str, request_id: int, slot) -> None:
         job = Job(predict_image, self._predictor, image, cam_method, colormap, name="predict",
                   show_anyway=self.show_call_anyway)
         job.finished.connect(lambda result: self._deliver(request_id, *result))
         job.failed.connect(lambda error: self._fail(request_id, error))
-        self._prediction_job = job
+        self._jobs[slot] = job
         self.prediction_started.emit(request_id)
         job.start()
 
     def _deliver(self, request_id: int, prediction, layer, audit_error: str = "") -> None:
         if audit_error:
             self.audit_failed.emit(audit_error)  # recorded even for a result the user moved away from
-        if request_id != self._current_request:
+        if not self.is_current(request_id):
             return  # stale: the user has moved on to another image
-        self._prediction_job = None
+        self._jobs.pop(self._slots[request_id], None)
         self.prediction_ready.emit(request_id, prediction, layer)
 
     def _fail(self, request_id: int, error: BaseException) -> None:
-        if request_id != self._current_request:
+        if not self.is_current(request_id):
             return
-        self._prediction_job = None
+        self._jobs.pop(self._slots[request_id], None)
         self.prediction_failed.emit(request_id, _message_for(error))
 
     # -- folder analysis -----------------------------------------------------------------------------------------
@@ -264,7 +286,8 @@ class AnalysisController(QObject):
                    show_anyway=self.show_call_anyway)
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
-        self.discard_current()
+        for slot in list(self._current):
+            self.discard_current(slot)
         if self._model_job is not None:
             self._model_job.cancel()
         return Job.cancel_all_and_wait(timeout_ms)

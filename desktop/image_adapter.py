@@ -59,12 +59,17 @@ def spacing_mm(image) -> tuple[float, float] | None:
 
 
 def spacing_description(image) -> str:
+    """The spacing and where it comes from: PixelSpacing is calibrated in the patient, ImagerPixelSpacing at the
+    detector (the patient is magnified on it, so mm measured with it are a little too long)."""
+    from annotations.measurements import SPACING_NOTES
+
     spacing = spacing_mm(image)
     if spacing is None:
         return "pixel spacing unknown: distances in pixels"
     source = getattr(image, "spacing_source", "") or ""
     text = f"{spacing[0]:.4g} x {spacing[1]:.4g} mm/pixel"
-    return f"{text} ({source})" if source else text
+    note = SPACING_NOTES.get(source, "")
+    return f"{text} ({source}{', ' + note if note else ''})" if source else text
 
 
 def _meta(image, *keys: str) -> str:
@@ -79,14 +84,6 @@ def _meta(image, *keys: str) -> str:
 def display_name(image) -> str:
     path = getattr(image, "path", None)
     return Path(path).name if path else "image"
-
-
-def _date(value: str) -> str:
-    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 and value.isdigit() else value
-
-
-def _time(value: str) -> str:
-    return f"{value[:2]}:{value[2:4]}" if len(value) >= 4 and value[:4].isdigit() else value
 
 
 OPPOSITE_DIRECTION = {"L": "R", "R": "L", "A": "P", "P": "A", "H": "F", "F": "H"}
@@ -107,34 +104,7 @@ def orientation_labels(image) -> dict[str, str] | None:
 
 
 def corner_texts(image) -> dict[str, list[str]]:
-    """Patient / study / series lines for the four corners; empty lines are dropped."""
-    height, width = np.asarray(image.modality).shape[:2]
-    patient = [
-        _meta(image, "PatientName", "patient_name").replace("^", " "),
-        " ".join(v for v in (_meta(image, "PatientID", "patient_id"),
-                             _meta(image, "PatientSex", "patient_sex"),
-                             _date(_meta(image, "PatientBirthDate", "patient_birth_date"))) if v),
-    ]
-    study = [
-        _meta(image, "InstitutionName"),
-        _meta(image, "StudyDescription", "study_description"),
-        " ".join(v for v in (_date(_meta(image, "StudyDate", "study_date")),
-                             _time(_meta(image, "StudyTime", "study_time"))) if v),
-        _meta(image, "AccessionNumber"),
-    ]
-    series = [
-        " ".join(v for v in (_meta(image, "Modality", "modality"),
-                             _meta(image, "BodyPartExamined", "body_part"),
-                             _meta(image, "ViewPosition", "view_position")) if v),
-        _meta(image, "SeriesDescription", "series_description"),
-    ]
-    geometry = [f"{width} x {height} px", display_name(image)]
-    spacing = spacing_mm(image)
-    if spacing is not None:
-        geometry.insert(1, f"{spacing[1]:.3g} mm/px")
-    return {
-        "top_left": [line for line in patient if line],
-        "top_right": [line for line in study if line],
-        "bottom_right": [line for line in series + geometry if line],
-        "bottom_left": [],
-    }
+    """Patient / study / series lines for the four corners in the default layout; empty lines are dropped."""
+    from desktop.corner_overlay import corner_lines
+
+    return corner_lines(image)

@@ -1,8 +1,10 @@
 """The radiograph view: zoom around the cursor, pan, fit, 1:1, rotate, flip, invert, window/level by right-drag,
-pixel value under the cursor, distance measurements, scale bar, corner text and the heatmap overlay.
+pixel value under the cursor, scale bar, corner text, the heatmap overlay, and the annotations of its
+AnnotationStore. Left-button and key events go to the active tool (desktop/tools); the view itself knows no
+tool.
 
 Geometry: the image item is a frame whose item coordinates are image pixels; the picture (a pixmap), the heatmap
-and the measurements are its children, so they stay aligned whatever the view transform (zoom, rotation, flips)
+and the annotations are its children, so they stay aligned whatever the view transform (zoom, rotation, flips)
 is. While the window is being dragged on a large image, the picture is a decimated preview scaled back up to the
 same frame; the full-resolution picture returns when the drag ends.
 """
@@ -11,29 +13,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import (
-    QBrush,
-    QColor,
-    QFont,
-    QImage,
-    QMouseEvent,
-    QPainter,
-    QPen,
-    QPixmap,
-    QTransform,
-    QWheelEvent,
-)
-from PySide6.QtWidgets import (
-    QFrame,
-    QGraphicsItem,
-    QGraphicsLineItem,
-    QGraphicsPixmapItem,
-    QGraphicsRectItem,
-    QGraphicsScene,
-    QGraphicsSimpleTextItem,
-    QGraphicsView,
-)
+from PySide6.QtGui import QBrush, QColor, QImage, QMouseEvent, QPainter, QPen, QPixmap, QTransform, QWheelEvent
+from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsScene, QGraphicsView
 
+from annotations.store import AnnotationStore
+from desktop import view_overlays
+from desktop.tools import DEFAULT_TOOL
+from desktop.view_tools import ToolsMixin
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,13 +32,18 @@ WHEEL_ZOOM_STEP = 1.15
 PREVIEW_PIXELS = 1_500_000  # window/level drags on bigger images render a decimated preview of about this size
 
 
-class ImageView(QGraphicsView):
+class ImageView(ToolsMixin, QGraphicsView):
     """Shows one XRayImage. Signals carry what the status bar and panels display."""
 
     pixel_info = Signal(str)  # "x, y: value" under the cursor, or "" when outside the image
     window_changed = Signal(float, float)  # center, width
     zoom_changed = Signal(float)
-    measurement_added = Signal(str)  # the label of the finished measurement
+    view_moved = Signal()  # zoom or pan changed (viewport sync follows it)
+    measurement_added = Signal(str, str)  # tool title, the label of the finished measurement
+    tool_changed = Signal(str)
+    annotations_changed = Signal()
+    activated = Signal()  # clicked or focused: the viewport holding this view becomes the active one
+    file_dropped = Signal(list)  # local paths dropped on this view
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -87,11 +78,9 @@ class ImageView(QGraphicsView):
         self._fit_mode = True
         self._corner_text_visible = True
         self._empty_message = ""
-        self._measuring = False
-        self._measure_start: QPointF | None = None
-        self._measure_line: QGraphicsLineItem | None = None
-        self._measure_label: QGraphicsSimpleTextItem | None = None
-        self._measurements: list[tuple[QGraphicsLineItem, QGraphicsSimpleTextItem]] = []
+        self._init_tools()
+        self.horizontalScrollBar().valueChanged.connect(lambda _: self.view_moved.emit())
+        self.verticalScrollBar().valueChanged.connect(lambda _: self.view_moved.emit())
         self._wl_drag_origin: QPointF | None = None
         self._wl_drag_start_window: WindowPreset | None = None
         self._value_range = (0.0, 1.0)
@@ -131,7 +120,9 @@ class ImageView(QGraphicsView):
     def set_image(self, image, window: WindowPreset | None = None, renderer=None) -> None:
         """Shows `image`. `renderer` (a DisplayRenderer for this image) may be prepared on a worker thread."""
         self.clear_heatmap()
-        self.clear_measurements()
+        self._tool.cancel(self)
+        self._selected = None
+        self._layer.clear()
         self.scene().clear()
         self._image_item = None
         self._heatmap_item = None
@@ -155,15 +146,24 @@ class ImageView(QGraphicsView):
         self._render_pixmap()
         # room around the image, so that zooming keeps the point under the cursor still and panning is free
         self.scene().setSceneRect(QRectF(-3 * width, -3 * height, 7 * width, 7 * height))
+        self._empty_message = ""
+        self.set_annotation_store(AnnotationStore())  # a fresh one: the previous image's stays with its owner
         self.fit()
         self.window_changed.emit(self._window.center, self._window.width)
 
-    def clear(self) -> None:
+    def clear(self, message: str = "") -> None:
+        """No image any more (e.g. the file asked for could not be opened: `message` says why)."""
+        self._tool.cancel(self)
+        self._layer.clear()
         self.scene().clear()
         self._image = None
+        self._renderer = None
         self._image_item = None
+        self._picture_item = None
         self._heatmap_item = None
-        self._measurements.clear()
+        self._selected = None
+        self._empty_message = message
+        self.set_annotation_store(AnnotationStore())
         self.viewport().update()
 
     def default_window(self) -> WindowPreset:
@@ -236,15 +236,22 @@ class ImageView(QGraphicsView):
         self.zoom_changed.emit(self._zoom)
         self.viewport().update()
 
-    def fit(self) -> None:
-        self._fit_mode = True
+    def fit_zoom(self) -> float | None:
+        """The zoom at which the whole image fits the view."""
         if self._image_item is None:
-            return
+            return None
         bounds = self._orientation().mapRect(self._image_item.boundingRect())
         viewport = self.viewport().rect()
         if bounds.width() <= 0 or bounds.height() <= 0:
+            return None
+        return max(MIN_ZOOM, min(viewport.width() / bounds.width(), viewport.height() / bounds.height()))
+
+    def fit(self) -> None:
+        self._fit_mode = True
+        zoom = self.fit_zoom()
+        if zoom is None:
             return
-        self._zoom = max(MIN_ZOOM, min(viewport.width() / bounds.width(), viewport.height() / bounds.height()))
+        self._zoom = zoom
         self._apply_transform()
         self.centerOn(self._image_item)
 
@@ -261,6 +268,18 @@ class ImageView(QGraphicsView):
         self._zoom = max(MIN_ZOOM, min(MAX_ZOOM, self._zoom * factor))
         self._apply_transform(anchor_view_pos)
 
+    def zoom_in(self) -> None:
+        self.zoom_by(1.25)
+
+    def zoom_out(self) -> None:
+        self.zoom_by(0.8)
+
+    def rotate_cw(self) -> None:
+        self.rotate_by(90)
+
+    def rotate_ccw(self) -> None:
+        self.rotate_by(-90)
+
     def rotate_by(self, degrees: int) -> None:
         self._rotation = (self._rotation + degrees) % 360
         self.fit() if self._fit_mode else self._apply_transform()
@@ -272,6 +291,30 @@ class ImageView(QGraphicsView):
     def flip_vertical(self) -> None:
         self._flip_v = not self._flip_v
         self._apply_transform()
+
+    def set_orientation(self, rotation: int, flip_h: bool, flip_v: bool) -> None:
+        self._rotation = int(rotation) % 360
+        self._flip_h, self._flip_v = bool(flip_h), bool(flip_v)
+        self.fit() if self._fit_mode else self._apply_transform()
+
+    def set_zoom(self, zoom: float) -> None:
+        self._fit_mode = False
+        self._zoom = max(MIN_ZOOM, min(MAX_ZOOM, float(zoom)))
+        self._apply_transform()
+
+    def centre_fraction(self) -> tuple[float, float] | None:
+        """The image point at the middle of the view, as fractions of the image's width and height."""
+        if self._image is None:
+            return None
+        x, y = self.image_point(QPointF(self.viewport().rect().center()))
+        height, width = self._image.modality.shape
+        return x / width, y / height
+
+    def centre_on_fraction(self, fx: float, fy: float) -> None:
+        if self._image_item is None:
+            return
+        height, width = self._image.modality.shape
+        self.centerOn(self._image_item.mapToScene(QPointF(fx * width, fy * height)))
 
     def reset(self) -> None:
         """Back to the opening state: default window, not inverted, not rotated or flipped, fitted."""
@@ -333,70 +376,34 @@ class ImageView(QGraphicsView):
     def corner_text_visible(self) -> bool:
         return self._corner_text_visible
 
-    # -- measurements -------------------------------------------------------------------------------------------
-    def set_measuring(self, on: bool) -> None:
-        self._measuring = bool(on)
-        self.setDragMode(QGraphicsView.DragMode.NoDrag if on else QGraphicsView.DragMode.ScrollHandDrag)
-        self.viewport().setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.OpenHandCursor)
+    # -- window drag (right button, or the window/level tool) -------------------------------------------------------
+    def begin_window_drag(self, view_pos: QPointF) -> None:
+        self._wl_drag_origin = QPointF(view_pos)
+        self._wl_drag_start_window = self._window
+        self.viewport().setCursor(Qt.CursorShape.SizeAllCursor)
 
-    def is_measuring(self) -> bool:
-        return self._measuring
+    def drag_window(self, view_pos: QPointF) -> bool:
+        if self._wl_drag_origin is None or self._wl_drag_start_window is None:
+            return False
+        delta = QPointF(view_pos) - self._wl_drag_origin
+        span = max(self._value_range[1] - self._value_range[0], 1e-6)
+        per_pixel = span / 400.0  # a 400-pixel drag covers the image's whole value range
+        start = self._wl_drag_start_window
+        self.set_window(start.center + delta.y() * per_pixel, max(span / 1000.0, start.width + delta.x() * per_pixel),
+                        immediate=False)
+        return True
 
-    def clear_measurements(self) -> None:
-        for line, label in self._measurements:
-            for item in (line, label):
-                if item.scene() is not None:
-                    item.scene().removeItem(item)
-        self._measurements.clear()
-        self.viewport().update()
+    def end_window_drag(self) -> bool:
+        if self._wl_drag_origin is None:
+            return False
+        self._wl_drag_origin = None
+        self._wl_drag_start_window = None
+        self._pending_render.stop()
+        self._render_pixmap()
+        self.viewport().setCursor(self._tool.cursor)
+        return True
 
-    def measurement_labels(self) -> list[str]:
-        return [label.text() for _, label in self._measurements]
-
-    def distance_label(self, start: QPointF, end: QPointF) -> str:
-        """Length of a segment given in image pixel coordinates: mm when the spacing is known, else pixels."""
-        from desktop.image_adapter import spacing_mm
-
-        dx, dy = end.x() - start.x(), end.y() - start.y()
-        spacing = spacing_mm(self._image) if self._image is not None else None
-        if spacing is not None:
-            row_mm, col_mm = spacing
-            return f"{math.hypot(dx * col_mm, dy * row_mm):.1f} mm"
-        return f"{math.hypot(dx, dy):.1f} px (no pixel spacing)"
-
-    def add_measurement(self, start: QPointF, end: QPointF) -> str:
-        """Adds a finished measurement between two image-pixel points (used by the mouse tool and by tests)."""
-        line, label = self._new_measurement_items(start)
-        self._update_measurement(line, label, start, end)
-        self._measurements.append((line, label))
-        self.measurement_added.emit(label.text())
-        return label.text()
-
-    def _new_measurement_items(self, start: QPointF) -> tuple[QGraphicsLineItem, QGraphicsSimpleTextItem]:
-        line = QGraphicsLineItem(self._image_item)
-        pen = QPen(QColor("#ffd54f"), 2)
-        pen.setCosmetic(True)  # constant on-screen width at any zoom
-        line.setPen(pen)
-        label = QGraphicsSimpleTextItem(self._image_item)
-        label.setBrush(QBrush(QColor("#ffd54f")))
-        label.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
-        font = QFont()
-        font.setPointSize(10)
-        font.setBold(True)
-        label.setFont(font)
-        return line, label
-
-    def _update_measurement(self, line, label, start: QPointF, end: QPointF) -> None:
-        line.setLine(start.x(), start.y(), end.x(), end.y())
-        label.setText(self.distance_label(start, end))
-        label.setPos(end)
-
-    # -- mouse ----------------------------------------------------------------------------------------------------
-    def _image_point(self, view_pos) -> QPointF | None:
-        if self._image_item is None:
-            return None
-        return self._image_item.mapFromScene(self.mapToScene(view_pos))
-
+    # -- mouse and keys -------------------------------------------------------------------------------------------
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
         if self._image_item is None:
             return
@@ -406,62 +413,68 @@ class ImageView(QGraphicsView):
         event.accept()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self.activated.emit()
         if self._image_item is not None and event.button() == Qt.MouseButton.RightButton:
-            self._wl_drag_origin = event.position()
-            self._wl_drag_start_window = self._window
-            self.viewport().setCursor(Qt.CursorShape.SizeAllCursor)
+            self.begin_window_drag(event.position())
             event.accept()
             return
-        if self._measuring and event.button() == Qt.MouseButton.LeftButton and self._image_item is not None:
-            start = self._image_point(event.position().toPoint())
-            self._measure_start = start
-            self._measure_line, self._measure_label = self._new_measurement_items(start)
-            self._update_measurement(self._measure_line, self._measure_label, start, start)
+        if self._tool.press(self, event):
             event.accept()
             return
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if self._wl_drag_origin is not None and self._wl_drag_start_window is not None:
-            delta = event.position() - self._wl_drag_origin
-            span = max(self._value_range[1] - self._value_range[0], 1e-6)
-            per_pixel = span / 400.0  # a 400-pixel drag covers the image's whole value range
-            start = self._wl_drag_start_window
-            self.set_window(start.center + delta.y() * per_pixel, max(span / 1000.0, start.width + delta.x() * per_pixel),
-                            immediate=False)
-            event.accept()
-            return
-        if self._measure_start is not None and self._measure_line is not None:
-            end = self._image_point(event.position().toPoint())
-            self._update_measurement(self._measure_line, self._measure_label, self._measure_start, end)
+        if self.drag_window(event.position()):
             event.accept()
             return
         self._emit_pixel_info(event.position().toPoint())
+        if self._magnifier_pos is not None and self._tool.id != "magnifier":  # Z held
+            self.show_magnifier(event.position())
+        if self._tool.move(self, event):
+            event.accept()
+            return
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if event.button() == Qt.MouseButton.RightButton and self._wl_drag_origin is not None:
-            self._wl_drag_origin = None
-            self._wl_drag_start_window = None
-            self._pending_render.stop()
-            self._render_pixmap()
-            self.viewport().setCursor(Qt.CursorShape.CrossCursor if self._measuring else Qt.CursorShape.OpenHandCursor)
+        if event.button() == Qt.MouseButton.RightButton and self.end_window_drag():
             event.accept()
             return
-        if self._measure_start is not None and event.button() == Qt.MouseButton.LeftButton:
-            end = self._image_point(event.position().toPoint())
-            line, label = self._measure_line, self._measure_label
-            self._update_measurement(line, label, self._measure_start, end)
-            if (end - self._measure_start).manhattanLength() < 1.0:  # a click, not a measurement
-                for item in (line, label):
-                    self.scene().removeItem(item)
-            else:
-                self._measurements.append((line, label))
-                self.measurement_added.emit(label.text())
-            self._measure_start = self._measure_line = self._measure_label = None
+        if self._tool.release(self, event):
             event.accept()
             return
         super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._tool.double_click(self, event):
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        if self._tool.key(self, event):
+            event.accept()
+            return
+        plain = event.modifiers() == Qt.KeyboardModifier.NoModifier
+        if event.key() == Qt.Key.Key_Z and not event.isAutoRepeat() and plain:
+            self.show_magnifier(self.viewport().mapFromGlobal(self.cursor().pos()).toPointF())
+            event.accept()
+            return
+        if event.key() == Qt.Key.Key_Escape and self._tool.id != DEFAULT_TOOL:
+            self.set_tool(DEFAULT_TOOL)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Z and not event.isAutoRepeat() and self._tool.id != "magnifier":
+            self.show_magnifier(None)
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def focusInEvent(self, event) -> None:  # noqa: N802
+        self.activated.emit()
+        super().focusInEvent(event)
 
     def contextMenuEvent(self, event) -> None:  # noqa: N802 - right button is window/level here
         event.accept()
@@ -469,6 +482,33 @@ class ImageView(QGraphicsView):
     def leaveEvent(self, event) -> None:  # noqa: N802
         self.pixel_info.emit("")
         super().leaveEvent(event)
+
+    # drops are the viewport's: a file or a study dragged from the browser opens here
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.activated.emit()
+            self.file_dropped.emit(paths)
+        else:
+            super().dropEvent(event)
+
+    def _image_point(self, view_pos) -> QPointF | None:
+        if self._image_item is None:
+            return None
+        return self._image_item.mapFromScene(self.mapToScene(view_pos))
 
     def pixel_value_at(self, col: int, row: int) -> float | None:
         if self._image is None:
@@ -489,18 +529,20 @@ class ImageView(QGraphicsView):
         else:
             self.pixel_info.emit(f"x {col}, y {row}: {value:.6g}")
 
-    # -- foreground: corner text and scale bar ----------------------------------------------------------------------
+    # -- foreground: corner text, scale bar, lens -------------------------------------------------------------------
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
-        if self._image is None:
-            self._draw_empty_hint(painter)
-            return
         painter.save()
         painter.resetTransform()  # draw in viewport pixels
         viewport = self.viewport().rect()
-        if self._corner_text_visible:
-            self._draw_corner_text(painter, viewport)
-            self._draw_orientation(painter, viewport)
-        self._draw_scale_bar(painter, viewport)
+        if self._image is None:
+            view_overlays.draw_message(painter, viewport, self._empty_message, with_hint=True)
+        else:
+            if self._corner_text_visible:
+                view_overlays.draw_corner_text(painter, viewport, self._corner_lines())
+                view_overlays.draw_orientation(painter, viewport, self.edge_labels())
+            view_overlays.draw_scale_bar(painter, viewport, self.scale_bar_mm())
+            if self._magnifier_pos is not None:
+                view_overlays.draw_magnifier(painter, self, self._magnifier_pos)
         painter.restore()
 
     def set_empty_message(self, message: str) -> None:
@@ -508,59 +550,20 @@ class ImageView(QGraphicsView):
         self._empty_message = message
         self.viewport().update()
 
-    def _draw_empty_hint(self, painter: QPainter) -> None:
-        painter.save()
-        painter.resetTransform()
-        font = QFont()
-        font.setPointSize(12)
-        painter.setFont(font)
-        hint = ("Open a radiograph (Ctrl+O), a folder (Ctrl+Shift+O),\n"
-                "drop files here, or use Help > Open Sample Image")
-        message = self._empty_message
-        area = self.viewport().rect().adjusted(40, 0, -40, 0)
-        flags = int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap)
-        if message:
-            painter.setPen(QColor("#ef8a7a"))
-            painter.drawText(area.adjusted(0, 0, 0, -80), flags, message)
-            painter.setPen(QColor("#7d8790"))
-            painter.drawText(area.adjusted(0, 80, 0, 0), flags, hint)
-        else:
-            painter.setPen(QColor("#7d8790"))
-            painter.drawText(area, flags, hint)
-        painter.restore()
+    def empty_message(self) -> str:
+        return self._empty_message
+
+    corner_layout = None  # callable(image) -> {corner: [lines]}; None: desktop.image_adapter.corner_texts
 
     def _corner_lines(self) -> dict[str, list[str]]:
         from desktop.image_adapter import corner_texts
 
-        texts = corner_texts(self._image)
+        texts = self.corner_layout(self._image) if self.corner_layout is not None else corner_texts(self._image)
         zoom_line = f"Zoom {self._zoom * 100:.0f}%" + (f"  Rot {self._rotation}°" if self._rotation else "")
         flips = " ".join(name for name, on in (("Flip H", self._flip_h), ("Flip V", self._flip_v)) if on)
         window_line = f"W {self._window.width:.6g}  L {self._window.center:.6g}" + ("  INV" if self._invert else "")
         texts["bottom_left"] = [window_line, zoom_line] + ([flips] if flips else []) + texts.get("bottom_left", [])
         return texts
-
-    def _draw_corner_text(self, painter: QPainter, viewport) -> None:
-        font = QFont()
-        font.setPointSize(9)
-        painter.setFont(font)
-        metrics = painter.fontMetrics()
-        line_height = metrics.height()
-        margin = 8
-        for corner, lines in self._corner_lines().items():
-            for index, text in enumerate(lines):
-                width = metrics.horizontalAdvance(text)
-                if corner.endswith("left"):
-                    x = margin
-                else:
-                    x = viewport.width() - margin - width
-                if corner.startswith("top"):
-                    y = margin + (index + 1) * line_height - metrics.descent()
-                else:
-                    y = viewport.height() - margin - (len(lines) - 1 - index) * line_height - metrics.descent()
-                painter.setPen(QColor(0, 0, 0, 200))
-                painter.drawText(x + 1, y + 1, text)  # shadow: readable on white lungs as on black air
-                painter.setPen(QColor("#e0e6ea"))
-                painter.drawText(x, y, text)
 
     def edge_labels(self) -> dict[str, str]:
         """Patient direction shown at each screen edge ("left", "right", "top", "bottom"), following rotation
@@ -578,22 +581,6 @@ class ImageView(QGraphicsView):
             edges[edge] = labels[axis]
         return edges
 
-    def _draw_orientation(self, painter: QPainter, viewport) -> None:
-        font = QFont()
-        font.setPointSize(13)
-        font.setBold(True)
-        painter.setFont(font)
-        metrics = painter.fontMetrics()
-        w, h = viewport.width(), viewport.height()
-        for edge, text in self.edge_labels().items():
-            tw = metrics.horizontalAdvance(text)
-            x, y = {"left": (10, h / 2), "right": (w - 10 - tw, h / 2),
-                    "top": ((w - tw) / 2, 10 + metrics.ascent()), "bottom": ((w - tw) / 2, h - 46)}[edge]
-            painter.setPen(QColor(0, 0, 0, 200))
-            painter.drawText(QPointF(x + 1, y + 1), text)
-            painter.setPen(QColor("#f0c674"))
-            painter.drawText(QPointF(x, y), text)
-
     def scale_bar_mm(self) -> tuple[float, float] | None:
         """(length in mm, length in viewport pixels) of the scale bar, or None when the spacing is unknown."""
         from desktop.image_adapter import spacing_mm
@@ -607,22 +594,6 @@ class ImageView(QGraphicsView):
         length_mm = max([n for n in nice if n <= target_mm] or [nice[0]])
         return float(length_mm), length_mm / mm_per_screen_pixel
 
-    def _draw_scale_bar(self, painter: QPainter, viewport) -> None:
-        bar = self.scale_bar_mm()
-        if bar is None:
-            return
-        length_mm, length_px = bar
-        x0 = (viewport.width() - length_px) / 2
-        y0 = viewport.height() - 14
-        label = f"{length_mm:g} mm" if length_mm < 10 else f"{length_mm / 10:g} cm"
-        label_x = x0 + length_px / 2 - painter.fontMetrics().horizontalAdvance(label) / 2
-        for colour, offset in ((QColor(0, 0, 0, 200), 1.0), (QColor("#e0e6ea"), 0.0)):  # shadow, then bar
-            painter.setPen(QPen(colour, 2))
-            painter.drawLine(QPointF(x0 + offset, y0 + offset), QPointF(x0 + length_px + offset, y0 + offset))
-            for x in (x0, x0 + length_px):
-                painter.drawLine(QPointF(x + offset, y0 - 5 + offset), QPointF(x + offset, y0 + 5 + offset))
-            painter.drawText(QPointF(label_x + offset, y0 - 7 + offset), label)
-
     def grab_image(self) -> QImage:
-        """What the user sees (image, heatmap, corner text, scale bar), for PNG export and tests."""
+        """What the user sees (image, heatmap, annotations, corner text, scale bar), for PNG export and tests."""
         return self.viewport().grab().toImage()

@@ -190,3 +190,64 @@ class AppSettings:
     @last_directory.setter
     def last_directory(self, value: str) -> None:
         self._s.setValue("files/last_directory", str(value))
+
+    # -- viewer -----------------------------------------------------------------------------------------------
+    @property
+    def user_window_presets(self) -> list:
+        """The user's saved window/level presets (desktop.window_presets.UserPreset), in menu order."""
+        import json
+
+        from desktop.window_presets import UserPreset
+
+        try:
+            rows = json.loads(self._get_str("view/window_presets", "[]"))
+            return [UserPreset(str(r["name"]), float(r["center"]), float(r["width"])) for r in rows]
+        except (ValueError, TypeError, KeyError):
+            return []
+
+    @user_window_presets.setter
+    def user_window_presets(self, presets) -> None:
+        import json
+
+        self._s.setValue("view/window_presets", json.dumps(
+            [{"name": p.name, "center": p.center, "width": p.width} for p in presets]))
+
+    def corner_layout(self, modality: str) -> dict[str, list[str]] | None:
+        """The corner-information layout saved for `modality` ("*" = every other modality), or None."""
+        import json
+
+        text = self._get_str(f"view/corner_layout/{modality or '*'}", "")
+        try:
+            layout = json.loads(text) if text else None
+        except ValueError:
+            return None
+        if not isinstance(layout, dict):
+            return None
+        return {str(corner): [str(field) for field in fields] for corner, fields in layout.items()
+                if isinstance(fields, list)}
+
+    def set_corner_layout(self, modality: str, layout: dict[str, list[str]] | None) -> None:
+        import json
+
+        key = f"view/corner_layout/{modality or '*'}"
+        if layout is None:
+            self._s.remove(key)
+        else:
+            self._s.setValue(key, json.dumps(layout))
+
+    @property
+    def toolbar_text(self) -> bool:
+        """Text under the toolbar icons (off: icons with tooltips only)."""
+        return self._get_bool("ui/toolbar_text", False)
+
+    @toolbar_text.setter
+    def toolbar_text(self, value: bool) -> None:
+        self._s.setValue("ui/toolbar_text", bool(value))
+
+    @property
+    def viewport_layout(self) -> str:
+        return self._get_str("view/layout", "1x1")
+
+    @viewport_layout.setter
+    def viewport_layout(self, value: str) -> None:
+        self._s.setValue("view/layout", str(value))

@@ -32,7 +32,18 @@ class TagTree(QWidget):
         self.tree.setAccessibleName("DICOM tag tree")
         self.tree.setColumnCount(4)
         self.tree.setHeaderLabels(["Tag", "Name", "VR", "Value"])
-        self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # the dock is narrow: tag and VR take what they need, name and value share the rest (elided, the whole
+        # text in the tooltip) instead of running off the right edge of the dock
+        header = self.tree.header()
+        # the value column stretches itself: as the stretched last section it never got narrower than the
+        # default section size, which pushed it past the dock's edge
+        header.setStretchLastSection(False)
+        header.setMinimumSectionSize(24)
+        for column, mode in ((0, QHeaderView.ResizeMode.ResizeToContents), (1, QHeaderView.ResizeMode.Stretch),
+                             (2, QHeaderView.ResizeMode.ResizeToContents), (3, QHeaderView.ResizeMode.Stretch)):
+            header.setSectionResizeMode(column, mode)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.tree.setUniformRowHeights(True)
         layout.addWidget(self.search)
         layout.addWidget(self.tree, 1)
@@ -63,7 +74,9 @@ class TagTree(QWidget):
                     item.addChild(child_item)
                     self._add_elements(child_item, child)
             else:
-                item = QTreeWidgetItem([tag, name, str(element.VR), _value_text(element)])
+                value = _value_text(element)
+                item = QTreeWidgetItem([tag, name, str(element.VR), value])
+                item.setToolTip(3, value)
                 parent.addChild(item)
             item.setData(1, KEYWORD_ROLE, element.keyword or "")
             item.setToolTip(1, element.keyword or name)

@@ -23,6 +23,9 @@ def downscale(display01: np.ndarray, size: int = THUMBNAIL_SIZE) -> np.ndarray:
 
 def make_thumbnails(paths: list[Path], *, progress, cancel) -> int:
     """Reports (index, total, (path, uint8 thumbnail or None, error message)) for each file; returns the count."""
+    from desktop import libraries
+
+    libraries.image_stack()
     from inference.errors import XRayViewError
     from inference.image_io import load_image
 

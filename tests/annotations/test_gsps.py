@@ -21,7 +21,7 @@ from annotations.gsps import (
     read_presentation_state,
     save_presentation_state,
 )
-from annotations.measure import calibration_of
+from annotations.measurements import calibration_of
 from inference.image_io import load_image
 from inference.windowing import WindowPreset
 from tests.helpers.dicom_factory import load_gray_image, make_dicom_from_array, widen_to_bits

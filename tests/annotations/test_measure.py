@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from annotations import Annotation, Calibration, measure, new_annotation
-from annotations.measure import calibration_of, region_values
+from annotations.measurements import calibration_of, region_values
 from inference.image_io import load_image
 
 

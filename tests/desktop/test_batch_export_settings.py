@@ -140,8 +140,13 @@ def test_recent_files_and_folder_panel(make_window, qtbot, folder_with_corrupt_f
     with qtbot.waitSignal(window.image_failed, timeout=30_000) as blocker:  # the next one is the corrupt file
         window.actions_by_name["next_image"].trigger()
     assert "c_corrupt.png" in blocker.args[0]
-    assert window.image.path.name == "a_chest.png"  # the previous image stays on screen
+    # the failure is shown in the view, and nothing of the previous image stays on screen under the new name
+    assert window.image is None and "c_corrupt.png" in window.view.empty_message()
+    assert "c_corrupt.png (could not be opened)" in window.windowTitle()
     assert not any("c_corrupt" in path for path in window.settings.recent_files)
+    with qtbot.waitSignal(window.image_shown, timeout=30_000):  # stepping goes on from the file that failed
+        window.actions_by_name["previous_image"].trigger()
+    assert window.image.path.name == "a_chest.png"
 
 
 def test_drop_a_file_opens_it(make_window, qtbot, chest_png):
@@ -223,10 +228,13 @@ def test_model_card_dialog_shows_intended_use_and_threshold_table(qtbot, tiny_bu
 
 def test_several_files_open_as_a_list(make_window, qtbot, chest_png, chest_dicom):
     window = make_window()
-    with qtbot.waitSignal(window.image_shown, timeout=30_000):
-        window.open_paths([chest_png, chest_dicom])
+    with qtbot.waitSignal(window.folder_panel.index_ready, timeout=30_000):
+        with qtbot.waitSignal(window.image_shown, timeout=30_000):
+            window.open_paths([chest_png, chest_dicom])
     assert window.folder_panel.paths() == [chest_png, chest_dicom]
     assert window.image.path == chest_png
+    # the DICOM goes under its patient and study, the PNG under "Other images" after it: stepping follows the tree
+    assert window.folder_panel.showing_studies
     with qtbot.waitSignal(window.image_shown, timeout=30_000):
-        window.actions_by_name["next_image"].trigger()
+        window.actions_by_name["previous_image"].trigger()
     assert window.image.path == chest_dicom

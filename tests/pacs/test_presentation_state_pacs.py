@@ -11,7 +11,7 @@ import pytest
 
 from annotations import measure, new_annotation
 from annotations.gsps import ViewState, build_presentation_state, read_presentation_state
-from annotations.measure import calibration_of
+from annotations.measurements import calibration_of
 from inference.image_io import load_image
 from inference.pacs import StudyQuery, client_for
 

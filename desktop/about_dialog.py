@@ -1,0 +1,147 @@
+"""Help > About (version, licences of XRayView and of what it is built on, data attribution as CC BY 4.0 asks,
+the active model's card) and Help > Tools and Keyboard Shortcuts (F1). Licences are read from the installed
+packages' own metadata, so the list is what is really installed."""
+from __future__ import annotations
+
+import html
+import re
+from importlib import metadata
+
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTabWidget, QTextBrowser, QVBoxLayout
+
+from desktop import prediction_adapter as pa
+from desktop.paths import resources_dir
+
+DISTRIBUTION = "xrayview"
+NOT_FOR_DIAGNOSIS = ("Research and education only — not for diagnostic use. "
+                     "The bundled models are not medical devices.")
+
+
+def app_version() -> str:
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed as a package)"
+
+
+def licence_of(dist: metadata.Distribution) -> str:
+    meta = dist.metadata
+    expression = meta.get("License-Expression")
+    if expression:
+        return expression
+    text = (meta.get("License") or "").strip()
+    if text and "\n" not in text and len(text) <= 80 and text.upper() != "UNKNOWN":
+        return text
+    classifiers = [c.split("::")[-1].strip() for c in meta.get_all("Classifier") or [] if c.startswith("License ::")]
+    return "; ".join(classifiers) or "not stated in the package metadata"
+
+
+def dependency_licences() -> list[tuple[str, str, str]]:
+    """(name, version, licence) of XRayView's direct dependencies, as installed."""
+    try:
+        requirements = metadata.requires(DISTRIBUTION) or []
+    except metadata.PackageNotFoundError:
+        return []
+    rows = []
+    seen = set()
+    for requirement in requirements:
+        if "extra ==" in requirement:
+            continue
+        name = re.split(r"[ ;<>=!~\[]", requirement, maxsplit=1)[0]
+        if name.lower() in seen:
+            continue
+        seen.add(name.lower())
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            rows.append((name, "not installed", ""))
+            continue
+        rows.append((dist.metadata.get("Name", name), dist.version, licence_of(dist)))
+    return sorted(rows, key=lambda row: row[0].lower())
+
+
+def app_licence() -> str:
+    try:
+        return licence_of(metadata.distribution(DISTRIBUTION))
+    except metadata.PackageNotFoundError:
+        return "Apache-2.0"
+
+
+def attribution_text() -> str:
+    path = resources_dir() / "samples" / "ATTRIBUTION.md"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def about_html(card: dict | None) -> dict[str, str]:
+    esc = html.escape
+    pages = {}
+    pages["About"] = (f"<h2>XRayView {esc(app_version())}</h2><p>Offline radiograph viewer with on-device AI.</p>"
+                      f"<p><b>{esc(NOT_FOR_DIAGNOSIS)}</b></p><p>XRayView licence: {esc(app_licence())}.</p>")
+    rows = "".join(f"<tr><td>{esc(name)}</td><td>{esc(version)}</td><td>{esc(licence)}</td></tr>"
+                   for name, version, licence in dependency_licences())
+    pages["Licences"] = ("<h3>Built on</h3><p>Direct dependencies as installed, with the licence each package "
+                         "declares (their own dependencies carry their own licences).</p>"
+                         "<table border='1' cellpadding='3'><tr><th>Package</th><th>Version</th><th>Licence</th>"
+                         f"</tr>{rows or '<tr><td colspan=3>package metadata not available</td></tr>'}</table>")
+    attribution = esc(attribution_text()).replace("\n", "<br>")
+    data = ""
+    for item in (card or {}).get("training_data") or []:
+        data += (f"<li>{esc(str(item.get('name', '')))}: licence {esc(str(item.get('licence', '')))}; "
+                 f"{esc(str(item.get('attribution', '')))}</li>")
+    pages["Data"] = (("<h3>Training data of the active model</h3><ul>" + data + "</ul>" if data else "")
+                     + f"<h3>Bundled sample image</h3><p>{attribution}</p>")
+    if card:
+        from desktop.model_card_dialog import card_html
+
+        pages["Active model"] = card_html(card)
+    else:
+        pages["Active model"] = "<p>No AI model is loaded.</p>"
+    return pages
+
+
+class AboutDialog(QDialog):
+    def __init__(self, card: dict | None, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("About XRayView")
+        self.resize(680, 620)
+        layout = QVBoxLayout(self)
+        self.tabs = QTabWidget()
+        self.pages: dict[str, QTextBrowser] = {}
+        for title, text in about_html(card).items():
+            browser = QTextBrowser()
+            browser.setAccessibleName(f"About: {title}")
+            browser.setOpenExternalLinks(False)
+            browser.setHtml(text)
+            self.tabs.addTab(browser, title)
+            self.pages[title] = browser
+        layout.addWidget(self.tabs)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        if card:
+            self.setWindowTitle(f"About XRayView — model {pa.model_title(card)}")
+
+
+class ShortcutsDialog(QDialog):
+    def __init__(self, parent=None):
+        from desktop.shortcuts import shortcuts_html
+
+        super().__init__(parent)
+        self.setWindowTitle("Tools and keyboard shortcuts")
+        self.resize(620, 700)
+        layout = QVBoxLayout(self)
+        self.browser = QTextBrowser()
+        self.browser.setAccessibleName("Tools and keyboard shortcuts")
+        self.browser.setHtml(shortcuts_html())
+        layout.addWidget(self.browser)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+
+def show_shortcuts(parent) -> None:
+    parent.shortcuts_dialog = ShortcutsDialog(parent)  # kept: tests read what it shows
+    parent.shortcuts_dialog.exec()
