@@ -283,6 +283,14 @@ class FolderPanel(QWidget):
                                         str(metadata.get("StudyDate") or ""))
         return prior.images[0].path if prior is not None else None
 
+    def presentation_state_notice(self, image) -> list[str]:
+        """A line for the status bar when the study browser holds presentation states for `image`."""
+        uid = str((getattr(image, "metadata", None) or {}).get("SOPInstanceUID") or "")
+        states = self._index.presentation_states_for(uid) if self._index is not None and uid else []
+        if not states:
+            return []
+        return [f"{len(states)} presentation state(s) for this image in the study browser (double-click to show)"]
+
     def no_prior_reason(self, image) -> str:
         metadata = getattr(image, "metadata", None) or {}
         if not metadata.get("StudyInstanceUID"):

@@ -268,7 +268,7 @@ class MainWindow(QMainWindow):
         self.actions_by_name["undo"].setEnabled(store.can_undo)
         self.actions_by_name["redo"].setEnabled(store.can_redo)
         has_image = self.image is not None
-        for name in ("save_gsps", "send_gsps", "clear_measurements", "save_window_preset"):
+        for name in ("save_gsps", "send_gsps", "clear_measurements", "save_window_preset", "delete_annotation"):
             self.actions_by_name[name].setEnabled(has_image)
 
     # ==================================================================================== plug-in points
@@ -343,6 +343,7 @@ class MainWindow(QMainWindow):
 
     def _on_image_shown(self, viewport, image) -> None:
         notices = list(getattr(image, "notices", []) or [])
+        notices += self.folder_panel.presentation_state_notice(image)
         self.statusBar().showMessage(f"Opened {image.path}" + (f" — {'; '.join(notices)}" if notices else ""), 8000)
         self.settings.add_recent_file(str(viewport.requested_path))
         if viewport is self.grid.active:

@@ -27,6 +27,7 @@ SHORTCUTS: dict[str, tuple[str, str]] = {
     "reset": ("R", "Reset view (window, zoom, rotation, flips, inversion)"),
     "heatmap": ("H", "Show/hide the AI heatmap"),
     "corner_text": ("C", "Show/hide the corner information"),
+    "delete_annotation": ("Del", "Delete the selected measurement or annotation (select it with the Select tool)"),
     "clear_measurements": ("Shift+D", "Clear the measurements and annotations of this image"),
     "next_image": ("PgDown", "Next image (in the folder or study)"),
     "previous_image": ("PgUp", "Previous image"),
@@ -44,7 +45,6 @@ EXTRA_KEYS = (
     ("Ctrl+1 … Ctrl+9", "Window/level presets: the file's own, chest lung / mediastinum / bone, then yours "
                         "(View > Window/Level Presets)"),
     ("Z (hold)", "Magnifier lens under the cursor, with any tool"),
-    ("Delete", "Delete the selected measurement or annotation (Select tool)"),
     ("Escape", "Cancel the measurement being drawn; again: back to Pan"),
 )
 

@@ -124,6 +124,14 @@ class ToolsMixin:
         value, ok = QInputDialog.getText(self, title, "Text:", text=text)
         return value if ok else None
 
+    def delete_selected(self) -> bool:
+        """Removes the selected annotation (one undoable step)."""
+        if self._selected is None:
+            return False
+        removed = self._store.remove(self._selected)
+        self.select(None)
+        return removed
+
     def clear_measurements(self) -> None:
         self._store.clear()
 

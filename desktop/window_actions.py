@@ -41,6 +41,7 @@ ACTIONS: dict[str, tuple[str, str, str, bool]] = {
     "corner_layout": ("Corner Information &Layout…", "menus_view.edit_corner_layout", "", False),
     "undo": ("&Undo", "view.annotations.undo", "undo", False),
     "redo": ("&Redo", "view.annotations.redo", "redo", False),
+    "delete_annotation": ("&Delete Selected Annotation", "view.delete_selected", "", False),
     "clear_measurements": ("Clear &Measurements and Annotations", "view.clear_measurements", "", False),
     "save_window_preset": ("Save Current Window as Preset…", "menus_view.ask_save_window_preset", "", False),
     "next_image": ("&Next Image", "next_image", "", False),
@@ -148,7 +149,7 @@ def build_menus(window, actions: dict[str, QAction], docks) -> dict[str, QMenu]:
         "settings", "quit")
 
     edit_menu = menus["edit"] = bar.addMenu("&Edit")
-    add(edit_menu, "undo", "redo", None, "clear_measurements")
+    add(edit_menu, "undo", "redo", None, "delete_annotation", "clear_measurements")
 
     view_menu = menus["view"] = bar.addMenu("&View")
     add(view_menu, "fit", "actual_size", "zoom_in", "zoom_out", None, "rotate_cw", "rotate_ccw", "flip_h", "flip_v",

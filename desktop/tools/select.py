@@ -64,9 +64,7 @@ class SelectTool(Tool):
     def key(self, view, event) -> bool:
         selected = view.selected_uid()
         if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and selected is not None:
-            view.annotations.remove(selected)
-            view.select(None)
-            return True
+            return view.delete_selected()
         if event.key() == Qt.Key.Key_Escape and selected is not None:
             view.select(None)
             return True

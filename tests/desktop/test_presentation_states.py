@@ -129,3 +129,35 @@ def test_the_polarity_on_screen_is_what_the_presentation_state_says(make_window,
     window.view.toggle_invert()
     window.open_path(str(tmp_path / "m1.pr2.dcm"))
     qtbot.waitUntil(lambda: window.view.inverted, timeout=30_000)  # opened again: inverted as it was saved
+
+
+def test_the_browser_lists_presentation_states_and_says_an_image_has_one(make_window, qtbot, study):
+    window = make_window()
+    open_and_wait(qtbot, window, study)
+    window.view.add_measurement(QPointF(100, 100), QPointF(400, 100))
+    saved = window.save_presentation_state()
+    window.close()
+    fresh = make_window()
+    with qtbot.waitSignal(fresh.folder_panel.index_ready, timeout=30_000):
+        fresh.open_folder(study.parent)
+    panel = fresh.folder_panel
+    item = panel._tree_items[str(saved)]
+    assert item.text(0) == "Presentation state XRAYVIEW"
+    open_and_wait(qtbot, fresh, study)
+    assert "1 presentation state(s) for this image" in fresh.statusBar().currentMessage()
+    assert len(fresh.view.annotations) == 0  # shown only when asked for
+    panel.tree.itemActivated.emit(item, 0)  # double-click the presentation state
+    qtbot.waitUntil(lambda: len(fresh.view.annotations) == 1, timeout=30_000)
+    assert fresh.view.measurement_labels() == ["84.0 mm"]  # 300 px at 0.28 mm
+
+
+def test_delete_removes_the_selected_annotation_from_the_edit_menu(make_window, qtbot, study):
+    window = make_window()
+    open_and_wait(qtbot, window, study)
+    window.view.add_measurement(QPointF(100, 100), QPointF(400, 100))
+    assert not window.view.delete_selected()  # nothing selected
+    window.view.select(window.view.annotations.items()[0].uid)
+    window.actions_by_name["delete_annotation"].trigger()
+    assert len(window.view.annotations) == 0
+    window.actions_by_name["undo"].trigger()
+    assert len(window.view.annotations) == 1
