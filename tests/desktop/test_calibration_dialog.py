@@ -41,7 +41,8 @@ def _open_dialog(qtbot, window):
 
 
 def test_calibrate_from_the_tools_menu_writes_a_new_version_and_activates_it(qtbot, make_window, tiny_bundle,
-                                                                             site_films, tmp_path):
+                                                                             site_films, chest_png, tmp_path,
+                                                                             monkeypatch):
     original = _tree_digest(tiny_bundle)
     window = make_window(tiny_bundle)
     dialog = _open_dialog(qtbot, window)
@@ -74,6 +75,16 @@ def test_calibrate_from_the_tools_menu_writes_a_new_version_and_activates_it(qtb
     assert window.settings.model_path == str(out)
     assert window.ai_panel.calibration_label.text().startswith("Site-calibrated on site-x (n=30, ")
     assert "Site-calibrated operating point." in window.ai_panel.threshold_note.text()
+    monkeypatch.setenv("XRAYVIEW_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    with qtbot.waitSignal(window.prediction_shown, timeout=60_000):
+        window.open_path(str(chest_png))
+    import subprocess
+
+    pdf_text = " ".join(subprocess.run(["pdftotext", str(window.export_pdf(tmp_path / "report.pdf")), "-"],
+                                       check=True, capture_output=True, text=True).stdout.split())
+    assert "(site-calibrated)" in pdf_text and "Site-calibrated operating point: threshold" in pdf_text
+    assert "Cross-validated (what to expect on new films like them)" in pdf_text
+    assert "measured on site calibration set site-x, n=30" in pdf_text
 
     # a second run into the same folder is refused before any work: never overwrites
     before = _tree_digest(out)
