@@ -6,7 +6,7 @@ upscaled in floating point (bicubic) to 2,000 x 2,500, spread over 12 bits, with
 
 Each syntax is timed in its own fresh interpreter (so peak RSS is per syntax): `decode_ms` is pydicom's decoder with its default plugin order
 alone (first frame to a NumPy array), `load_image_ms` the whole `inference.image_io.load_image` (read + decode +
-pixel pipeline + presets; GDCM-only syntaxes decode in a worker process, started by the warm-up). Medians
+pixel pipeline + presets; compressed syntaxes decode in the decoder worker process, started by the warm-up). Medians
 over --runs runs after one warm-up. Prints one JSON object.
 
     .venv/bin/python bench/bench_decode.py [--runs 7]
@@ -104,18 +104,17 @@ def worker(path: Path, runs: int) -> dict:
         timings[label] = round(statistics.median(samples), 1)
         timings[label.replace("_ms", "_runs_ms")] = " ".join(f"{s:.1f}" for s in samples)
     image = load_image(path)
-    from inference import gdcm_sandbox
+    from inference import decoder_sandbox
 
-    worker_rss = None  # GDCM-only syntaxes: the decoding worker process's own peak
-    executor = gdcm_sandbox._executor
-    for process in (getattr(executor, "_processes", None) or {}).values():
+    worker_rss = None  # compressed syntaxes: the decoder worker process's own peak
+    for pid in decoder_sandbox.worker_pids():
         try:
-            status = Path(f"/proc/{process.pid}/status").read_text()
-            worker_rss = round(int(status.split("VmHWM:")[1].split()[0]) / 1024.0, 1)
+            status = Path(f"/proc/{pid}/status").read_text()
+            worker_rss = max(worker_rss or 0.0, round(int(status.split("VmHWM:")[1].split()[0]) / 1024.0, 1))
         except (OSError, IndexError, ValueError):
             pass
     if worker_rss is not None:
-        timings["gdcm_worker_peak_rss_mb"] = worker_rss
+        timings["decoder_worker_peak_rss_mb"] = worker_rss
     return {**timings, "file_bytes": path.stat().st_size, "shape": list(image.shape),
             "peak_rss_mb": peak_rss_mb(), "peak_rss_after_imports_mb": rss_after_imports}
 

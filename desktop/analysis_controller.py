@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -48,7 +48,7 @@ def load_predictor(bundle_dir: str, device_name: str, cam_method: str | None, *,
 
 
 def predict_image(predictor, image, cam_method: str | None, colormap: str, *, progress, cancel,
-                  show_anyway: bool = False):
+                  show_anyway: bool = False, audit_policy: str = "full"):
     """Prediction plus its coloured heatmap layer, both made here so the GUI thread only has to show them."""
     if cancel.is_set():
         raise JobCancelled()
@@ -58,22 +58,26 @@ def predict_image(predictor, image, cam_method: str | None, colormap: str, *, pr
         from desktop.heatmap_layer import heatmap_rgba
 
         layer = HeatmapLayer(colormap, heatmap_rgba(prediction.heatmap, colormap))
-    audit_error = record_in_audit_log(prediction, image=image, origin="viewer", show_anyway=show_anyway)
+    audit_error = record_in_audit_log(prediction, image=image, origin="viewer", show_anyway=show_anyway,
+                                      policy=audit_policy)
     return prediction, layer, audit_error
 
 
 def record_in_audit_log(prediction, *, image=None, path: Path | None = None, origin: str,
-                        show_anyway: bool = False) -> str:
+                        show_anyway: bool = False, policy: str = "full") -> str:
     """Worker thread (the audit log fsyncs): one audit record per result shown. Returns "" or the reason the
     record could not be written; a failed write never loses the result itself. `show_anyway`: the expert
-    setting that shows the call when the OOD guard warns (the record says so)."""
+    setting that shows the call when the OOD guard warns (the record says so). `policy`: what the record
+    keeps of the file name ("full" path or "folder" only; inference.audit)."""
     from inference import audit
 
     try:
         if image is not None:
-            audit.append_ai_result_for_image(prediction, image, origin=origin, show_anyway=show_anyway)
+            audit.append_ai_result_for_image(prediction, image, origin=origin, show_anyway=show_anyway,
+                                             source_path_policy=policy)
         else:
-            audit.append_ai_result(prediction, source_path=path, origin=origin, show_anyway=show_anyway)
+            audit.append_ai_result(prediction, source_path=path, origin=origin, show_anyway=show_anyway,
+                                   source_path_policy=policy)
     except Exception as error:  # noqa: BLE001 - audit trouble is reported, the prediction still stands
         from inference.errors import XRayViewError
 
@@ -94,7 +98,8 @@ class HeatmapLayer:
     rgba: Any  # HxWx4 uint8
 
 
-def analyze_paths(predictor, paths: list[Path], *, progress, cancel, show_anyway: bool = False):
+def analyze_paths(predictor, paths: list[Path], *, progress, cancel, show_anyway: bool = False,
+                  audit_policy: str = "full"):
     """Folder analysis through Predictor.predict_paths: one row per file (prediction, or the reason it failed),
     reported as each file is done; a bad file never stops the run."""
     rows = []
@@ -105,7 +110,7 @@ def analyze_paths(predictor, paths: list[Path], *, progress, cancel, show_anyway
                "metadata": dict(getattr(result.image, "metadata", None) or {})}  # for de-identified CSV export
         if result.prediction is not None:
             row["audit_error"] = record_in_audit_log(result.prediction, image=result.image, path=Path(result.path),
-                                                     origin="batch", show_anyway=show_anyway)
+                                                     origin="batch", show_anyway=show_anyway, policy=audit_policy)
         result.image = None  # only the metadata is kept: a large folder must not hold every image in memory
         rows.append(row)
         progress(len(rows), total, row)
@@ -149,8 +154,11 @@ class AnalysisController(QObject):
     audit_failed = Signal(str)  # the AI audit log could not be written (the result is still shown)
     show_call_anyway = False  # the expert setting (AppSettings.show_call_when_ood): recorded in the audit log
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, audit_policy: Callable[[], str] | None = None):
+        """`audit_policy()` says, when a result is recorded, what the audit log keeps of the file name
+        ("full" or "folder"; the settings decide, see AppSettings.audit_source_path_policy)."""
         super().__init__(parent)
+        self._audit_policy = audit_policy or (lambda: "full")
         self._predictor = None
         self._request_ids = itertools.count(1)
         self._current: dict[object, int] = {}  # slot -> its current request id
@@ -256,7 +264,7 @@ class AnalysisController(QObject):
 
     def _start_prediction(self, image, cam_method, colormap: str, request_id: int, slot) -> None:
         job = Job(predict_image, self._predictor, image, cam_method, colormap, name="predict",
-                  show_anyway=self.show_call_anyway)
+                  show_anyway=self.show_call_anyway, audit_policy=self._audit_policy())
         job.finished.connect(lambda result: self._deliver(request_id, *result))
         job.failed.connect(lambda error: self._fail(request_id, error))
         self._jobs[slot] = job
@@ -283,7 +291,7 @@ class AnalysisController(QObject):
         if self._predictor is None:
             raise RuntimeError("no model loaded")
         return Job(analyze_paths, self._predictor, list(paths), name="analyze folder",
-                   show_anyway=self.show_call_anyway)
+                   show_anyway=self.show_call_anyway, audit_policy=self._audit_policy())
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         for slot in list(self._current):

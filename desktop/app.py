@@ -52,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
 
     window = MainWindow(settings, load_model=not args.no_model)
     window.show()
+    from inference import decoder_sandbox
+
+    # the image decoder process starts now (fork/exec only, ~ms), so the first image opened does not wait for it
+    QTimer.singleShot(0, decoder_sandbox.prestart)
     from desktop.bench_probe import attach_if_requested
 
     probe = attach_if_requested(window)  # noqa: F841 - kept alive with the window; only under bench_gui.py

@@ -1,5 +1,6 @@
 """The audit log viewer: every AI result recorded by the viewer, batch runs and the CLI, newest first, with a
-text filter and CSV export. Lines a crash left incomplete are reported, never hidden."""
+text filter and CSV export. Lines a crash left incomplete are reported, never hidden; the hash chain is verified
+on every (re)load and the dialog says where it breaks (inference.audit)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,7 +25,7 @@ from inference.audit import default_audit_log_path, export_csv, read_audit_log, 
 from inference.errors import AuditLogError
 
 # columns shown (the CSV export has them all)
-SHOWN_COLUMNS = ("time", "user", "origin", "call", "call_status", "ood_warning", "threshold", "model_name",
+SHOWN_COLUMNS = ("seq", "time", "user", "origin", "call", "call_status", "ood_warning", "threshold", "model_name",
                  "model_version", "device", "sop_instance_uid", "source_path")
 
 
@@ -35,6 +36,7 @@ class AuditLogDialog(QDialog):
         self.resize(1100, 560)
         self._log_path = Path(log_path) if log_path is not None else default_audit_log_path()
         self._records: list[dict] = []
+        self.chain_intact = True
         self.path_label = QLabel(str(self._log_path))
         self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.filter_edit = QLineEdit()
@@ -46,6 +48,9 @@ class AuditLogDialog(QDialog):
         self.table.setSortingEnabled(True)
         self.status = QLabel()
         self.status.setWordWrap(True)
+        self.chain_label = QLabel()  # the hash chain check: intact, or where it breaks
+        self.chain_label.setWordWrap(True)
+        self.chain_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.refresh_button = QPushButton("Reload")
         self.export_button = QPushButton("Export CSV…")
         close_button = QPushButton("Close")
@@ -56,6 +61,7 @@ class AuditLogDialog(QDialog):
         buttons.addWidget(close_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.path_label)
+        layout.addWidget(self.chain_label)
         layout.addWidget(self.filter_edit)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
@@ -75,11 +81,15 @@ class AuditLogDialog(QDialog):
             self._records = []
             self._fill([], [])
             self.status.setText(str(error))
+            self.chain_label.setText("")
             return
+        self.chain_intact = contents.chain_intact
+        self.chain_label.setText(contents.chain_summary())
+        self.chain_label.setStyleSheet("" if contents.chain_intact else "color: #d03030; font-weight: bold;")
         self._records = contents.records
         header, rows = records_to_rows(self._records)
         labels = [h for h in header if h.startswith("p_")]
-        shown = list(SHOWN_COLUMNS[:4]) + labels + list(SHOWN_COLUMNS[4:])
+        shown = list(SHOWN_COLUMNS[:5]) + labels + list(SHOWN_COLUMNS[5:])
         index = {name: header.index(name) for name in shown}
         self._fill(shown, [[row[index[name]] for name in shown] for row in reversed(rows)])
         message = f"{len(self._records)} AI result{'s' if len(self._records) != 1 else ''} recorded."
@@ -98,7 +108,10 @@ class AuditLogDialog(QDialog):
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             for c, value in enumerate(row):
-                self.table.setItem(r, c, QTableWidgetItem(value))
+                item = QTableWidgetItem(value)
+                if columns[c] == "seq" and value.isdigit():
+                    item.setData(Qt.ItemDataRole.DisplayRole, int(value))  # sorts as a number
+                self.table.setItem(r, c, item)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.setSortingEnabled(True)
 

@@ -73,7 +73,7 @@ class MainWindow(QMainWindow):
         self.tools_installed = False  # Tools menu entries are added just after the window is shown
         self.grid = ViewportGrid()
         self.setCentralWidget(self.grid)
-        self.analysis = AnalysisController(self)
+        self.analysis = AnalysisController(self, audit_policy=lambda: self.settings.audit_source_path_policy)
         self.exports = Exports(self)
         self.opener = Opener(self)
         self.menus_view = ViewMenus(self)

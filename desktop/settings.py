@@ -11,6 +11,7 @@ APPLICATION = "XRayView"
 
 THEMES = ("dark", "light")
 MAX_RECENT_FILES = 10
+AUDIT_SOURCE_PATH_CHOICES = ("auto", "full", "folder")
 
 
 class AppSettings:
@@ -134,6 +135,27 @@ class AppSettings:
     @deidentify_exports.setter
     def deidentify_exports(self, value: bool) -> None:
         self._s.setValue("export/deidentify", bool(value))
+
+    @property
+    def audit_source_path(self) -> str:
+        """What the AI audit log keeps of a source file's name: "auto" (the folder only while exports are
+        de-identified, else the full path), "full", or "folder" (the file is identified by its SHA-256)."""
+        value = self._get_str("audit/source_path", "auto")
+        return value if value in AUDIT_SOURCE_PATH_CHOICES else "auto"
+
+    @audit_source_path.setter
+    def audit_source_path(self, value: str) -> None:
+        if value not in AUDIT_SOURCE_PATH_CHOICES:
+            raise ValueError(f"unknown audit source path setting {value!r}")
+        self._s.setValue("audit/source_path", value)
+
+    @property
+    def audit_source_path_policy(self) -> str:
+        """The policy inference.audit applies now: "full" or "folder"."""
+        choice = self.audit_source_path
+        if choice == "auto":
+            return "folder" if self.deidentify_exports else "full"
+        return choice
 
     @property
     def overlay_visible(self) -> bool:

@@ -120,6 +120,14 @@ class SettingsDialog(QDialog):
         self.deidentify_check.setAccessibleName("De-identify exports")
         self.deidentify_check.setChecked(settings.deidentify_exports)
         form.addRow("Exports", self.deidentify_check)
+        self.audit_path_combo = QComboBox()
+        for key, title in (("auto", "Automatic: folder only while exports are de-identified"),
+                           ("full", "Full file path"),
+                           ("folder", "Folder only (the file is identified by its SHA-256)")):
+            self.audit_path_combo.addItem(title, key)
+        self.audit_path_combo.setCurrentIndex(max(0, self.audit_path_combo.findData(settings.audit_source_path)))
+        self.audit_path_combo.setAccessibleName("File names in the AI audit log")
+        form.addRow("Audit log file names", self.audit_path_combo)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -154,4 +162,5 @@ class SettingsDialog(QDialog):
         s.overlay_colormap = self.colormap_combo.currentText()
         s.cam_method = self.cam_combo.currentData()
         s.deidentify_exports = self.deidentify_check.isChecked()
+        s.audit_source_path = self.audit_path_combo.currentData()
         s.sync()

@@ -5,23 +5,30 @@
 probabilities and "ood" are still printed), unless --show-ood-call asks for it anyway ("call_status":
 "shown_anyway").
 
-One JSON object (or CSV row) per image on stdout, written as soon as the image is done. Exit status: 0 when
-every image succeeded, 1 when any image failed (the others are still processed), 2 for usage errors (bad
-arguments, no model, unavailable device), with the reason on stderr and no traceback.
+One JSON object (or CSV row) per image on stdout, written as soon as the image is done: strict JSON in UTF-8 (a
+file name that is not valid UTF-8 is shown with \\xNN escapes, its exact bytes in "path_bytes_hex"; no NaN).
+
+Exit status:
+    0    every image succeeded
+    1    some images failed (each has its own "error" record; the others were processed)
+    2    usage or setup error: bad arguments, no usable model bundle, unavailable device (reason on stderr)
+    3    internal error: the tool itself crashed (a bug; message and traceback on stderr)
+    130  interrupted (Ctrl+C)
 """
 from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from inference.json_output import dumps, json_safe, path_fields
 from inference.vocabulary import CAM_METHODS, DEVICE_CHOICES
 
-EXIT_OK, EXIT_IMAGE_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_IMAGE_FAILED, EXIT_USAGE, EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class _UsageError(Exception):
@@ -47,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--show-ood-call", action="store_true",
                         help="expert use: give the call even when the image is unlike the training data (the "
                              "out-of-distribution guard warned); such calls are marked call_status=shown_anyway")
+    parser.add_argument("--audit-path", default="full", choices=("full", "folder"),
+                        help="what the audit log keeps of each file's name: the full path, or only its folder "
+                             "(the file is identified by its SHA-256) for names that identify a patient")
     return parser
 
 
@@ -98,8 +108,9 @@ class _Writer:
                                "call_status", "ood_warning"])
 
     def write(self, record: dict[str, Any]) -> None:
+        record = json_safe(record)
         if self.csv is None:
-            self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self.stream.write(dumps(record) + "\n")
         else:
             self.csv.writerow(self._row(record))
         self.stream.flush()
@@ -164,15 +175,16 @@ def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr:
 
 def _predict_all(predictor, files: list[Path], args: argparse.Namespace, cam_method: str | None,
                  stdout: TextIO) -> int:
-    from inference.audit import append_ai_result
+    from inference.audit import append_ai_result_for_image
     from inference.errors import AuditLogError
     from inference.overlay import save_overlay_png
 
     writer = _Writer(stdout, args.format, predictor.labels)
     namer = _OverlayNamer(args.cam_out, files, cam_method) if args.cam_out is not None else None
     failed = False
-    for result in predictor.predict_paths(files, cam_method=cam_method, keep_images=namer is not None):
-        record: dict[str, Any] = {"path": str(result.path)}
+    # keep_images: the audit record takes the SOP Instance UID from the loaded DICOM (one image at a time)
+    for result in predictor.predict_paths(files, cam_method=cam_method, keep_images=True):
+        record: dict[str, Any] = path_fields(result.path)
         if not result.ok:
             failed = True
             record["error"] = result.error_json()
@@ -180,8 +192,8 @@ def _predict_all(predictor, files: list[Path], args: argparse.Namespace, cam_met
             continue
         record.update(result.prediction.to_json(show_anyway=args.show_ood_call))
         try:  # every AI result goes to the append-only audit log
-            append_ai_result(result.prediction, source_path=result.path, origin="cli",
-                             show_anyway=args.show_ood_call)
+            append_ai_result_for_image(result.prediction, result.image, origin="cli",
+                                       show_anyway=args.show_ood_call, source_path_policy=args.audit_path)
         except AuditLogError as exc:
             failed, record["error"] = True, {"type": type(exc).__name__, "message": str(exc)}
         if namer is not None and result.prediction.heatmap is not None:
@@ -202,9 +214,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = run(argv)
     except KeyboardInterrupt:
         print("xrayview-predict: interrupted", file=sys.stderr)
-        code = 130
+        code = EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. piped into `head`
         code = 0
+    except Exception as exc:  # noqa: BLE001 - a bug: say so, distinctly from "some images failed"
+        print(f"xrayview-predict: internal error (this is a bug, please report it): {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        traceback.print_exc(file=sys.stderr)
+        code = EXIT_INTERNAL_ERROR
     sys.exit(code)
 
 

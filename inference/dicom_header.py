@@ -2,6 +2,8 @@
 pixel-free header copy shown in the viewer's tag tree."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
@@ -71,7 +73,8 @@ def _window_presets(source: Dataset, notices: list[str]) -> list[WindowPreset]:
     for index, (center, width) in enumerate(zip(centers, widths)):
         c, w = as_float(center, None), as_float(width, None)
         minimum_width = 1.0 if function == LINEAR else 0.0
-        if c is None or w is None or w < minimum_width or (function != LINEAR and w <= 0):
+        if c is None or w is None or not (math.isfinite(c) and math.isfinite(w)) or w < minimum_width or (
+                function != LINEAR and w <= 0):
             notices.append(f"window preset {index + 1} ignored: center {center!r}, width {width!r} is not valid")
             continue
         name = str(names[index]).strip() if index < len(names) and str(names[index]).strip() else f"Window {index + 1}"
@@ -117,9 +120,9 @@ def pixel_spacing(ds: Dataset, notices: list[str]) -> tuple[tuple[float, float] 
         except (ValueError, TypeError, IndexError):
             notices.append(f"{keyword} {values!r} is not valid; distances are shown in pixels")
             continue
-        if row > 0 and column > 0:
+        if row > 0 and column > 0 and math.isfinite(row) and math.isfinite(column):
             return (row, column), keyword
-        notices.append(f"{keyword} {values!r} is not positive; distances are shown in pixels")
+        notices.append(f"{keyword} {values!r} is not a positive finite number; distances are shown in pixels")
     return None, None
 
 

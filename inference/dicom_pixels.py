@@ -10,8 +10,12 @@ pylibjpeg-openjpeg, pylibjpeg-rle, pyjpegls, Pillow); never pylibjpeg-libjpeg (G
 """
 from __future__ import annotations
 
+import io
+import math
+import os
 import struct
 import threading
+import time
 import warnings
 import zlib
 from pathlib import Path
@@ -19,18 +23,23 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
+from pydicom.encaps import get_frame
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import _read_file_meta_info, read_partial
 from pydicom.pixels import apply_color_lut, get_decoder
 from pydicom.uid import (
     UID,
+    DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
     JPEGExtended12Bit,
 )
 
-from inference import gdcm_sandbox
+from inference import decoder_sandbox
+from inference.dicom_codecs import DECODER_ATTRIBUTES
 from inference.dicom_header import (
+    PIXEL_TAGS,
     as_float,
     as_int,
     default_window,
@@ -44,6 +53,7 @@ from inference.dicom_header import (
     pixel_spacing,
 )
 from inference.errors import (
+    DecoderCrashedError,
     DecoderMissingError,
     ImageLoadError,
     MissingPixelDataError,
@@ -51,7 +61,7 @@ from inference.errors import (
     UnsupportedFormatError,
 )
 from inference.raster_io import rgb_to_gray
-from inference.xray_image import XRayImage, check_pixel_count, colourfulness
+from inference.xray_image import XRayImage, check_pixel_count, colourfulness, mask_non_finite
 
 PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
@@ -70,14 +80,20 @@ _INSTALL_HINTS = {
     "1.2.840.10008.1.2.4.202": "pylibjpeg pylibjpeg-openjpeg",
     "1.2.840.10008.1.2.4.203": "pylibjpeg pylibjpeg-openjpeg",
 }
-# In-process decoder plugins, fastest first (pydicom's own RLE decoder is pure Python, ~25x slower than
-# pylibjpeg-rle). GDCM is not listed: it runs last, in gdcm_sandbox's worker process.
+# Decoder plugins, fastest first (pydicom's own RLE decoder is pure Python, ~25x slower than pylibjpeg-rle); GDCM
+# is tried last. All of them run in the decoder worker process (inference.decoder_sandbox).
 _PLUGIN_PREFERENCE = {"pylibjpeg": 0, "pyjpegls": 1, "pillow": 2, "pydicom": 3}
 # warnings.catch_warnings swaps process-wide state: one reader at a time (header reads are short, pixel data
 # is deferred).
 _WARNINGS_LOCK = threading.Lock()
 # Values larger than this stay on disk until the size check has passed (pydicom deferred reading).
-_DEFER_SIZE = "256 KB"
+_DEFER_BYTES = 256 * 1024
+# Bounds on reading a header (see _StopAfterPixelData, _BudgetedFile, _check_deflated_size): far above any real
+# radiograph header (a few hundred elements; enhanced multi-frame objects a few hundred thousand reads).
+MAX_TOP_LEVEL_ELEMENTS = 100_000
+MAX_HEADER_READS = 1_000_000
+MAX_HEADER_SECONDS = 10.0
+MAX_INFLATED_BYTES = 2 << 30
 
 
 def read_dicom(path: Path, has_preamble: bool = True) -> XRayImage:
@@ -104,6 +120,8 @@ def read_dicom(path: Path, has_preamble: bool = True) -> XRayImage:
     stored, info = _decode_first_frame(path, ds, transfer_syntax)
     photometric = str(info.get("photometric_interpretation", ds.get("PhotometricInterpretation", "MONOCHROME2")))
     bits_stored = int(info.get("bits_stored", ds.get("BitsStored", 8)))
+    if stored.dtype.kind == "f":  # Float/Double Float Pixel Data have no Bits Stored: window them min-max
+        bits_stored = stored.dtype.itemsize * 8
     signed = int(info.get("pixel_representation", ds.get("PixelRepresentation", 0))) == 1
     is_colour = stored.ndim == 3 or photometric == "PALETTE COLOR"
 
@@ -124,6 +142,13 @@ def read_dicom(path: Path, has_preamble: bool = True) -> XRayImage:
     else:
         modality_of = _modality_transform(ds, signed, notices)
         modality = modality_of(stored)
+        if modality.dtype.kind == "f" and np.isfinite(stored).all() and not np.isfinite(modality).all():
+            # finite stored values, finite slope/intercept, yet values overflow float32: the transform is bogus
+            notices.append("Modality transform ignored: it maps the stored values beyond the float32 range")
+            modality_of = _identity
+            modality = modality_of(stored)
+    if modality.dtype.kind == "f" and not np.isfinite(modality).all():  # float pixel data can hold NaN/Inf
+        modality, padding_mask = mask_non_finite(path, modality, padding_mask, notices)
 
     windows = [] if is_colour else file_presets(ds, signed, notices)
     if not windows:
@@ -141,17 +166,63 @@ def read_dicom(path: Path, has_preamble: bool = True) -> XRayImage:
 
 # --- reading and decoding ----------------------------------------------------------------------------------------
 
+class _HeaderTooLarge(Exception):
+    pass
+
+
+class _StopAfterPixelData:
+    """pydicom `stop_when` for the top-level data set: read the Pixel Data element, then stop. Whatever follows
+    (trailing padding, a sparse multi-GB tail, digital signatures) is never read. Also bounds the number of
+    top-level elements, so a file of zeros without pixel data cannot keep the parser busy for minutes."""
+
+    def __init__(self):
+        self.pixel_data_seen = False
+        self.elements = 0
+
+    def __call__(self, tag, vr, length) -> bool:
+        self.elements += 1
+        if self.elements > MAX_TOP_LEVEL_ELEMENTS:
+            raise _HeaderTooLarge()
+        if self.pixel_data_seen:
+            return True
+        if int(tag) in PIXEL_TAGS:
+            self.pixel_data_seen = True
+        return False
+
+
+class _BudgetedFile(io.BufferedReader):
+    """A file whose read() calls are counted and timed: nested sequences (and a leading run of group 0000
+    "command" elements) are parsed without `stop_when`, so this bounds the parser's work on any damaged or
+    hostile structure. A radiograph header needs a few hundred reads; 8 MB of zeros would need a million."""
+
+    def __init__(self, path: Path):
+        super().__init__(io.FileIO(os.fspath(path), "rb"))  # a str name: pydicom re-opens it for deferred values
+        self.reads = 0
+        self.deadline = time.monotonic() + MAX_HEADER_SECONDS
+
+    def read(self, size=-1):
+        self.reads += 1
+        if self.reads > MAX_HEADER_READS or (self.reads % 4096 == 0 and time.monotonic() > self.deadline):
+            raise _HeaderTooLarge()
+        return super().read(size)
+
+
 def _read_dataset(path: Path) -> Dataset:
     try:
+        _check_deflated_size(path)
         with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            ds = pydicom.dcmread(path, defer_size=_DEFER_SIZE, force=True)
+            with _BudgetedFile(path) as handle:
+                ds = read_partial(handle, stop_when=_StopAfterPixelData(), defer_size=_DEFER_BYTES, force=True)
         # pydicom reports a cut-off sequence or encapsulated Pixel Data only as a warning (and may drop data).
         for warning in caught:
             if "end of file" in str(warning.message).lower():
                 raise TruncatedFileError(path, "the file is cut short: it ends inside a DICOM element "
                                                f"({warning.message})")
         return ds
+    except _HeaderTooLarge:
+        raise ImageLoadError(path, "the DICOM header is damaged: it holds far more elements than any image "
+                                   "header, so reading it was stopped") from None
     except InvalidDicomError as exc:
         raise UnsupportedFormatError(path, f"this is not a readable DICOM file ({exc})") from None
     except (EOFError, struct.error) as exc:
@@ -162,6 +233,32 @@ def _read_dataset(path: Path) -> Dataset:
         raise ImageLoadError(path, f"the deflate-compressed DICOM data is damaged ({exc})") from None
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError, NotImplementedError) as exc:
         raise ImageLoadError(path, f"the DICOM header is damaged and cannot be read ({exc})") from None
+
+
+def _check_deflated_size(path: Path) -> None:
+    """Deflated Explicit VR files are inflated whole by pydicom: refuse one that inflates past the size of the
+    largest image XRayView opens (a small "deflate bomb" would otherwise fill the memory)."""
+    with open(path, "rb") as handle:
+        preamble = handle.read(132)
+        if preamble[128:132] != b"DICM":
+            return
+        try:
+            meta = _read_file_meta_info(handle)
+        except Exception:  # noqa: BLE001 - a damaged meta group is reported by the real read below
+            return
+        if str(meta.get("TransferSyntaxUID", "")) != DeflatedExplicitVRLittleEndian:
+            return
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        inflated = 0
+        while chunk := handle.read(1 << 20):
+            while chunk:
+                inflated += len(inflater.decompress(chunk, 1 << 24))
+                chunk = inflater.unconsumed_tail
+                if inflated > MAX_INFLATED_BYTES:
+                    raise ImageLoadError(path, f"the deflate-compressed data set inflates to more than "
+                                               f"{MAX_INFLATED_BYTES >> 20:,} MB; refused")
+            if inflater.eof:
+                return
 
 
 def _require_image(path: Path, ds: Dataset) -> None:
@@ -213,31 +310,73 @@ def _decode_first_frame(path: Path, ds: Dataset, transfer_syntax: UID) -> tuple[
                   f"pip install {_INSTALL_HINTS.get(str(transfer_syntax), 'python-gdcm')}")
     _check_native_length(path, ds, transfer_syntax)
     if not transfer_syntax.is_compressed:
+        # native pixel data: NumPy reshapes the bytes in this process; no native codec is involved
         try:
             return decoder.as_array(ds, index=0, as_rgb=True)
         except Exception as exc:  # noqa: BLE001 - reported as damage below
             raise _decode_error(path, transfer_syntax, [str(exc)]) from None
 
+    # Compressed: every codec runs in the decoder worker process (a panic, abort or crash there is this file's
+    # error); each plugin is tried in its own request, so a crash in one still lets the next one try.
+    attrs = _decoder_attributes(ds)
+    deadline = time.monotonic() + (decoder_sandbox.timeout_s() or 1e9)
     failures: list[str] = []
-    in_process = sorted((name for name in decoder.available_plugins if name != "gdcm"),
-                        key=lambda name: _PLUGIN_PREFERENCE.get(name, len(_PLUGIN_PREFERENCE)))
     twelve_bit_jpeg = transfer_syntax == JPEGExtended12Bit and as_int(ds.get("BitsStored"), 8) > 8
-    for plugin in ([] if twelve_bit_jpeg else in_process):
+    if twelve_bit_jpeg:
+        if "gdcm" not in decoder.available_plugins:
+            raise DecoderMissingError(
+                path, f"decoding 12-bit {transfer_syntax.name} ({transfer_syntax}) needs python-gdcm: "
+                      "pip install python-gdcm")
+        requests = [("gdcm", "dicom_gdcm_file", [os.fsencode(path)])]
+    else:
+        frame = _first_frame(path, ds)
+        plugins = sorted((name for name in decoder.available_plugins if name != "gdcm"),
+                         key=lambda name: _PLUGIN_PREFERENCE.get(name, len(_PLUGIN_PREFERENCE)))
+        plugins += ["gdcm"] if "gdcm" in decoder.available_plugins else []  # last: the slowest and least robust
+        requests = [(plugin, "dicom_frame", [frame]) for plugin in plugins]
+    for plugin, task, blobs in requests:
         try:
-            return decoder.as_array(ds, index=0, as_rgb=True, decoding_plugin=plugin)
-        except Exception as exc:  # noqa: BLE001 - each back end has its own exception types
+            info, (array,) = decoder_sandbox.run(task, {"transfer_syntax": str(transfer_syntax), "plugin": plugin,
+                                                        "attrs": attrs}, blobs, path, deadline)
+            return array, info
+        except decoder_sandbox.DecoderFailed as exc:
             failures.append(f"{plugin}: {' '.join(str(exc).split())}")
-    if "gdcm" in decoder.available_plugins:
-        # GDCM can abort the process on damaged data, so it runs in a worker process.
-        try:
-            return gdcm_sandbox.decode_first_frame(path, whole_file_reader=twelve_bit_jpeg)
-        except Exception as exc:  # noqa: BLE001
-            failures.append(f"gdcm: {' '.join(str(exc).split())}")
-    elif twelve_bit_jpeg:
-        raise DecoderMissingError(
-            path, f"decoding 12-bit {transfer_syntax.name} ({transfer_syntax}) needs python-gdcm: "
-                  "pip install python-gdcm")
+        except DecoderCrashedError as exc:
+            failures.append(f"{plugin}: {exc.reason}")
     raise _decode_error(path, transfer_syntax, failures)
+
+
+def _decoder_attributes(ds: Dataset) -> dict:
+    """What the decoder needs from the header, as JSON values (a malformed one is left out: the decoder then
+    reports it missing)."""
+    attrs: dict = {}
+    for keyword in DECODER_ATTRIBUTES:
+        try:
+            value = ds.get(keyword)
+        except Exception:  # noqa: BLE001 - an element too damaged to convert counts as missing
+            value = None
+        if value is None:
+            continue
+        if keyword == "PhotometricInterpretation":
+            attrs[keyword] = str(value)
+            continue
+        number = as_int(value, None)
+        if number is not None and -(1 << 31) <= number < (1 << 32):
+            attrs[keyword] = number
+    return attrs
+
+
+def _first_frame(path: Path, ds: Dataset) -> bytes:
+    """Frame 0's encapsulated bytes, found the way pydicom's decoders find it (Basic/Extended Offset Table,
+    one fragment per frame, or JPEG markers); pure Python, in this process."""
+    frames = max(1, as_int(ds.get("NumberOfFrames"), 1))
+    extended = None
+    if "ExtendedOffsetTable" in ds and "ExtendedOffsetTableLengths" in ds:
+        extended = (ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths)
+    try:
+        return bytes(get_frame(ds.PixelData, 0, extended_offsets=extended, number_of_frames=frames))
+    except (ValueError, IndexError, KeyError, TypeError, struct.error) as exc:
+        raise _decode_error(path, _transfer_syntax(ds), [f"the encapsulated pixel data is damaged: {exc}"]) from None
 
 
 def _decode_error(path: Path, transfer_syntax: UID, failures: list[str]) -> ImageLoadError:
@@ -321,6 +460,12 @@ def _modality_transform(ds: Dataset, signed: bool, notices: list[str]):
             return through_lut
     slope = as_float(source.get("RescaleSlope"), 1.0)
     intercept = as_float(source.get("RescaleIntercept"), 0.0)
+    if not math.isfinite(slope):
+        notices.append(f"Rescale Slope {slope} ignored: not a finite number (treated as 1)")
+        slope = 1.0
+    if not math.isfinite(intercept):
+        notices.append(f"Rescale Intercept {intercept} ignored: not a finite number (treated as 0)")
+        intercept = 0.0
     if slope == 0.0:
         notices.append("Rescale Slope 0 ignored (treated as 1)")
         slope = 1.0
@@ -332,6 +477,10 @@ def _modality_transform(ds: Dataset, signed: bool, notices: list[str]):
         return (values.astype(np.float64) * slope + intercept).astype(np.float32)
 
     return rescale
+
+
+def _identity(values: np.ndarray) -> np.ndarray:
+    return np.asarray(values).astype(np.float32)
 
 
 def _colour_to_gray(path: Path, ds: Dataset, stored: np.ndarray, photometric: str, notices: list[str]) -> np.ndarray:

@@ -45,6 +45,23 @@ class DecoderMissingError(ImageLoadError):
     """The DICOM's transfer syntax needs a decoder that is not installed (the reason says which to install)."""
 
 
+class DecoderCrashedError(ImageLoadError):
+    """The decoder process died on this file (a native crash, an abort, or the memory cap); see
+    inference.decoder_sandbox. The viewer and the run go on."""
+
+
+class DecodeTimeoutError(ImageLoadError):
+    """Decoding this file took longer than the per-file limit; the decoder process was stopped."""
+
+
+class NonFiniteImageError(ImageLoadError):
+    """The rendered image holds NaN or infinite values; it is never given to the model."""
+
+
+class NotARegularFileError(ImageLoadError):
+    """The path is a FIFO, socket or device: reading it could block forever, so it is refused unopened."""
+
+
 class BundleError(_PathError):
     """A model bundle is missing, malformed, or fails its integrity checks."""
 

@@ -4,17 +4,23 @@ The format is decided by the file's content, never by its extension (a PNG named
 expected failure raises an `ImageLoadError` subclass naming the file and a reason a person understands.
 Images above `MAX_PIXELS` (80 million pixels) are refused from the header, before any pixel is decoded.
 
+Only regular files are opened (a FIFO or device is refused unopened). A DICOM is read up to the end of its Pixel
+Data element, never further, with bounded parsing work. Every native decoder (Pillow's codecs, the DICOM codecs)
+runs in a decoder worker process with a memory cap and a per-file time limit, so a damaged file that makes a
+decoder panic, abort, crash or hang becomes that file's `DecoderCrashedError`/`DecodeTimeoutError`.
+
 Modules behind it: `inference.xray_image` (XRayImage, MAX_PIXELS), `inference.windowing` (WindowPreset, the
 DICOM VOI formulas), `inference.dicom_pixels` (DICOM pixel pipeline), `inference.raster_io` (Pillow formats),
-`inference.gdcm_sandbox` (GDCM decoding in a worker process, because GDCM can abort on damaged data).
+`inference.decoder_sandbox` / `decode_worker` / `decode_tasks` / `dicom_codecs` (the decoder worker processes).
 """
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from inference.dicom_pixels import read_dicom
-from inference.errors import EmptyFileError, ImageLoadError, UnsupportedFormatError
+from inference.errors import EmptyFileError, ImageLoadError, NotARegularFileError, UnsupportedFormatError
 from inference.raster_io import read_raster
 from inference.windowing import WindowPreset, window_from_range
 from inference.xray_image import MAX_PIXELS, XRayImage
@@ -53,7 +59,8 @@ def sniff_format(head: bytes) -> str | None:
 
 
 def load_image(path: str | os.PathLike) -> XRayImage:
-    """Reads one radiograph. Raises an ImageLoadError subclass (file name + reason) for every expected failure."""
+    """Reads one radiograph. Raises an ImageLoadError subclass (file name + reason) for every failure a file can
+    cause, including a decoder crash, panic or hang (those happen in the decoder worker process)."""
     path = Path(path)
     try:
         return _load(path)
@@ -61,7 +68,9 @@ def load_image(path: str | os.PathLike) -> XRayImage:
         raise
     except MemoryError:
         raise ImageLoadError(path, "there is not enough memory to open this image") from None
-    except Exception as exc:  # noqa: BLE001
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - e.g. pyo3's PanicException is a BaseException
         # Damaged files reach pydicom/Pillow/codec code paths that raise many exception types (ValueError,
         # struct.error, NotImplementedError for an unknown VR, pydicom's BytesLengthException, ...). For an
         # untrusted file they all mean "damaged", so they are reported, with their type, instead of crashing.
@@ -92,11 +101,26 @@ def _load(path: Path) -> XRayImage:
                   "its content is not recognised") from None
 
 
+_SPECIAL_FILES = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+                  (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def _refuse_special(path: Path, mode: int) -> None:
+    if stat.S_ISDIR(mode):
+        raise ImageLoadError(path, "this is a folder, not an image file")
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _SPECIAL_FILES if test(mode)), "not a regular file")
+        raise NotARegularFileError(path, f"this is {kind}, not an image file; it is not opened (reading it "
+                                         "could wait forever)")
+
+
 def _read_head(path: Path) -> bytes:
     try:
-        if path.is_dir():
-            raise ImageLoadError(path, "this is a folder, not an image file")
-        with path.open("rb") as handle:
+        _refuse_special(path, os.stat(path).st_mode)  # before open(): opening a FIFO blocks until a writer comes
+        # O_NONBLOCK: should the path become a FIFO after the check, open() still returns at once
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as handle:
+            _refuse_special(path, os.fstat(handle.fileno()).st_mode)
             head = handle.read(132)
     except FileNotFoundError:
         raise ImageLoadError(path, "the file does not exist") from None

@@ -18,7 +18,7 @@ import torch
 from inference.bundle import ModelBundle, load_bundle
 from inference.cam import compute_cam
 from inference.device import resolve_device
-from inference.errors import BundleError
+from inference.errors import BundleError, NonFiniteImageError
 from inference.ood import assess, capture_features, guard_grid, guard_layer, load_guard
 from inference.preprocess import InputSpec, heatmap_to_image, to_model_tensor
 from inference.results import PathResult, Prediction, model_label
@@ -145,7 +145,10 @@ class Predictor:
 
     # ---------------------------------------------------------------- batches
     def preprocess(self, image, window=None) -> torch.Tensor:
-        return to_model_tensor(image.render(window), self.spec)
+        try:
+            return to_model_tensor(image.render(window), self.spec)
+        except NonFiniteImageError as exc:  # name the file: the check itself knows only the pixels
+            raise NonFiniteImageError(getattr(image, "path", None), exc.reason) from None
 
     def predict_batch(self, images: Sequence, batch_size: int = 16, cam_method: str | None = None,
                       window=None, load_ms: Sequence[float | None] | None = None) -> list[Prediction]:
@@ -183,6 +186,9 @@ class Predictor:
                 predict_ms, cam_ms = result.forward_ms, result.total_ms - result.forward_ms
                 heatmaps, cam_targets = result.heatmaps, result.target_indices
         probs = self.bundle.probabilities(logits)
+        if not torch.isfinite(probs).all():  # never a call (or an audit record) from NaN probabilities
+            raise BundleError(self.bundle.path, "the model produced NaN or infinite probabilities; its weights or "
+                                                "calibration are unusable")
         features = captured[0] if captured else None  # the first pass over this batch holds its features
         n = len(images)
         predictions = []

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from inference.errors import NonFiniteImageError
+
 RESIZE_MODES = ("squash", "letterbox")
 
 
@@ -106,6 +108,8 @@ def to_model_array(display01: np.ndarray, spec: InputSpec) -> np.ndarray:
     display01 = np.asarray(display01)
     if display01.ndim != 2:
         raise ValueError(f"expected a gray HxW image, got shape {display01.shape}")
+    if not np.isfinite(display01).all():  # NaN survives clip() and would reach the model as an arbitrary call
+        raise NonFiniteImageError(None, "the rendered image holds NaN or infinite values; it is not given to the model")
     place = placement(spec, display01.shape)
     resized = np.clip(resize_float(display01, place.height, place.width), 0.0, 1.0)
     if spec.jpeg_quality is not None and display01.shape != (place.height, place.width):

@@ -1,6 +1,7 @@
 """PNG / JPEG / TIFF / BMP radiographs through Pillow, into an `XRayImage` (8/16-bit gray, colour -> gray)."""
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from pathlib import Path
@@ -10,7 +11,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from inference.errors import ImageLoadError, ImageTooLargeError, TruncatedFileError, UnsupportedFormatError
 from inference.windowing import window_from_range
-from inference.xray_image import MAX_PIXELS, METADATA_KEYWORDS, XRayImage, check_pixel_count, colourfulness
+from inference.xray_image import (MAX_PIXELS, METADATA_KEYWORDS, XRayImage, check_pixel_count, colourfulness,
+                                  mask_non_finite)
 
 # Pillow modes that hold no colour (gray, bilevel, 16-bit, float); everything else is measured for chroma.
 GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
@@ -31,6 +33,41 @@ def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
 
 
 def read_raster(path: Path) -> XRayImage:
+    """A PNG/JPEG/TIFF/BMP (or other Pillow format) radiograph. Pillow's native decoders run in the decoder
+    worker process (inference.decoder_sandbox); only the decoded pixels come back."""
+    from inference import decoder_sandbox
+
+    try:
+        info, (pixels,) = decoder_sandbox.run("raster", {}, [os.fsencode(path)], path)
+    except decoder_sandbox.DecoderFailed as exc:
+        raise ImageLoadError(path, f"the image data is damaged and could not be decoded ({exc})") from None
+    notices = list(info.get("notices", []))
+    bits = int(info["bits"])
+    fmt = str(info["format"])
+    check_pixel_count(path, *pixels.shape)
+    modality = pixels.astype(np.float32)
+    padding_mask = None
+    if modality.dtype.kind == "f" and not np.isfinite(modality).all():
+        modality, padding_mask = mask_non_finite(path, modality, None, notices)
+    if bits == 8:
+        window = window_from_range(0, 255, "Full range (8-bit)")
+    else:
+        finite = modality if padding_mask is None else modality[~padding_mask]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        window = window_from_range(low, high, "Min-max")
+    metadata = {key: "" for key in METADATA_KEYWORDS}
+    metadata.update(Rows=pixels.shape[0], Columns=pixels.shape[1], BitsStored=bits,
+                    PhotometricInterpretation="MONOCHROME2")
+    return XRayImage(modality=modality, windows=[window], default_window=0, inverted=False,
+                     padding_mask=padding_mask, metadata=metadata, notices=notices, dataset=None, source_format=fmt,
+                     path=path, bits_stored=bits, photometric="MONOCHROME2",
+                     colourfulness=float(info.get("colourfulness", 0.0)))
+
+
+def decode_raster(path: str | Path) -> tuple[np.ndarray, dict]:
+    """Runs in the decoder worker: Pillow opens and decodes the file. Returns the gray pixels (uint8, uint16,
+    int32 or float32, HxW) and {"bits", "format", "notices", "colourfulness"}; raises ImageLoadError subclasses."""
+    path = Path(path)
     notices: list[str] = []
     try:
         with warnings.catch_warnings():
@@ -54,31 +91,34 @@ def read_raster(path: Path) -> XRayImage:
         try:
             image.seek(0)
             image.load()
-            orientation = image.getexif().get(0x0112, 1)
-            oriented = ImageOps.exif_transpose(image) if orientation not in (None, 1) else image
+            oriented = _upright(image, notices)
         except OSError as exc:
             if "truncated" in str(exc).lower() or "broken data stream" in str(exc).lower():
                 raise TruncatedFileError(path, f"the {fmt.upper()} file is cut short: {exc}") from None
             raise ImageLoadError(path, f"the {fmt.upper()} data could not be decoded: {exc}") from None
         except (ValueError, SyntaxError) as exc:  # Pillow reports some corrupt headers this way
             raise ImageLoadError(path, f"the {fmt.upper()} data is damaged: {exc}") from None
-        if oriented is not image:
-            notices.append("rotated/flipped upright as the file's EXIF orientation says")
         chroma = colourfulness(np.asarray(oriented.convert("RGB"))) if oriented.mode not in GRAY_MODES else 0.0
         pixels, bits = _gray_pixels(oriented, notices)
-    check_pixel_count(path, *pixels.shape)
-    modality = pixels.astype(np.float32)
-    if bits == 8:
-        window = window_from_range(0, 255, "Full range (8-bit)")
-    else:
-        low, high = (float(modality.min()), float(modality.max())) if modality.size else (0.0, 1.0)
-        window = window_from_range(low, high, "Min-max")
-    metadata = {key: "" for key in METADATA_KEYWORDS}
-    metadata.update(Rows=pixels.shape[0], Columns=pixels.shape[1], BitsStored=bits,
-                    PhotometricInterpretation="MONOCHROME2")
-    return XRayImage(modality=modality, windows=[window], default_window=0, inverted=False, padding_mask=None,
-                     metadata=metadata, notices=notices, dataset=None, source_format=fmt, path=path,
-                     bits_stored=bits, photometric="MONOCHROME2", colourfulness=chroma)
+    return pixels, {"bits": bits, "format": fmt, "notices": notices, "colourfulness": float(chroma)}
+
+
+# EXIF orientations 2-8 (1 = as stored) and what Pillow's exif_transpose does for each
+_EXIF_ORIENTATIONS = {2: "flipped left-right", 3: "rotated 180 degrees", 4: "flipped top-bottom",
+                      5: "transposed", 6: "rotated 90 degrees", 7: "transversed", 8: "rotated 270 degrees"}
+
+
+def _upright(image: Image.Image, notices: list[str]) -> Image.Image:
+    """The image turned upright as its EXIF orientation says; an invalid orientation is reported, not applied."""
+    orientation = image.getexif().get(0x0112, 1)
+    if orientation in (None, 1):
+        return image
+    if orientation not in _EXIF_ORIENTATIONS:
+        notices.append(f"EXIF orientation {orientation!r} is not a valid value (1-8); shown as stored, not rotated")
+        return image
+    oriented = ImageOps.exif_transpose(image)
+    notices.append(f"{_EXIF_ORIENTATIONS[orientation]} upright as the file's EXIF orientation ({orientation}) says")
+    return oriented
 
 
 def _gray_pixels(image: Image.Image, notices: list[str]) -> tuple[np.ndarray, int]:
@@ -116,4 +156,4 @@ def _gray_pixels(image: Image.Image, notices: list[str]) -> tuple[np.ndarray, in
     return rgb_to_gray(rgb), 8
 
 
-__all__ = ["read_raster", "rgb_to_gray", "MAX_PIXELS"]
+__all__ = ["read_raster", "decode_raster", "rgb_to_gray", "MAX_PIXELS"]

@@ -50,6 +50,22 @@ def check_pixel_count(path: Path, rows: int, columns: int) -> None:
         )
 
 
+def mask_non_finite(path: Path | None, modality: np.ndarray, padding_mask: np.ndarray | None,
+                    notices: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """NaN/Inf pixel values (float pixel data can hold them): they become padding (rendered black, outside every
+    computed window) with a notice, so no non-finite value reaches the display or the model. All-NaN is refused."""
+    bad = ~np.isfinite(modality)
+    count = int(bad.sum())
+    if count == 0:
+        return modality, padding_mask
+    if count == modality.size:
+        raise ImageLoadError(path, "no pixel holds a finite value (all are NaN or infinite); nothing to display")
+    modality = modality.copy()
+    modality[bad] = modality[~bad].min()
+    notices.append(f"{count:,} pixel(s) hold NaN or infinite values: shown black and left out of the window")
+    return modality, bad if padding_mask is None else (padding_mask | bad)
+
+
 @dataclass(eq=False)
 class XRayImage:
     """A radiograph in modality units plus its display presets and metadata.

@@ -1,19 +1,22 @@
 """`xrayview-eval`: metrics of a model bundle on a labelled folder DIR/CLASS/* (class names = model labels).
 
-Prints one JSON object on stdout. Expected failures print one line on stderr and exit with status 2.
+Prints one JSON object on stdout (strict JSON: an undefined metric is null, never NaN). Exit status: 0 done
+(unreadable images are listed as skipped), 2 expected failure (one line on stderr: no bundle, bad folder, ...),
+3 internal error (a bug; traceback on stderr), 130 interrupted.
 `--write-card --name NAME` records the result as the card's external validation on NAME (a new bundle version
 written in place through the one bundle writer; the weights are unchanged).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+import traceback
 from pathlib import Path
 
 from inference.errors import XRayViewError
+from inference.json_output import dumps
 
-EXIT_EXPECTED_FAILURE = 2
+EXIT_EXPECTED_FAILURE, EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED = 2, 3, 130
 OUTPUT_KEYS = ("n", "auc", "accuracy", "sensitivity", "specificity", "precision", "f1", "kappa", "ece",
                "threshold", "confusion_matrix", "per_class")
 
@@ -37,6 +40,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("xrayview-eval: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - a bug: distinct from an expected failure (2)
+        print(f"xrayview-eval: internal error (this is a bug, please report it): {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        traceback.print_exc(file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         print(f"xrayview-eval: error: --threshold must be in [0, 1], got {args.threshold}", file=sys.stderr)
@@ -67,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         output["card_section"] = result["card_section"]
     if args.details:
         output.update({key: result[key] for key in ("model", "tta", "skipped", "per_file", "set_sha256")})
-    print(json.dumps(output))
+    print(dumps(output, ensure_ascii=True))
     return 0
 
 

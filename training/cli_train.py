@@ -1,18 +1,22 @@
 """`xrayview-train`: train a classifier on local folders and write a validated model bundle.
 
-Progress goes to stderr (tqdm); the last line on stdout is one JSON summary. Expected failures print one
-line on stderr and exit with status 2. Data-parallel: `torchrun --nproc_per_node=N -m training.cli_train ...`.
+Progress goes to stderr (tqdm); the last line on stdout is one JSON summary (strict JSON). Exit status: 0 bundle
+written, 2 expected failure (one line on stderr: bad data, existing --out without --overwrite, ...), 3 internal
+error (a bug; traceback on stderr), 130 interrupted (resume with --resume).
+Data-parallel: `torchrun --nproc_per_node=N -m training.cli_train ...`.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import traceback
 from pathlib import Path
 
 from inference.errors import XRayViewError
+from inference.json_output import dumps
 
-EXIT_EXPECTED_FAILURE = 2
+EXIT_EXPECTED_FAILURE, EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED = 2, 3, 130
 
 
 def _fractions(text: str) -> tuple[float, float, float]:
@@ -294,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
                                progress=bar)
         bar.close()
         if outcome is not None:
-            print(json.dumps(outcome.summary), flush=True)
+            print(dumps(outcome.summary, ensure_ascii=True), flush=True)
         return 0
     except (XRayViewError, OSError) as exc:  # OSError: e.g. no permission or no space for the bundle
         if bar is not None:
@@ -304,7 +308,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("xrayview-train: interrupted; run again with --resume to continue from the last epoch",
               file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - a bug: distinct from an expected failure (2)
+        if bar is not None:
+            bar.close()
+        print(f"xrayview-train: internal error (this is a bug, please report it): {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        traceback.print_exc(file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
     finally:
         distributed.shutdown()
 

@@ -94,7 +94,10 @@ def build_report(entries: Iterable[ReportEntry], classes: Sequence[str]) -> Data
 
     by_hash: dict[str, list[ReportEntry]] = defaultdict(list)
     for entry in entries:
-        by_hash[entry.sha256].append(entry)
+        # unreadable files (e.g. empty ones, which all share one hash) are reported as unreadable; as duplicates
+        # they would raise false "conflicting labels" and leakage warnings
+        if entry.readable:
+            by_hash[entry.sha256].append(entry)
     within, across = [], []
     for digest, group in sorted(by_hash.items()):
         if len(group) < 2:

@@ -1,9 +1,13 @@
 """Frozen-app entry point for `xrayview` (same as the console script in pyproject.toml)."""
-import multiprocessing
 import sys
 
-from desktop.app import main
+from inference.decode_worker import run_if_requested
 
 if __name__ == "__main__":
+    run_if_requested()  # `<exe> --xrayview-decode-worker` is an image decoder process (inference.decoder_sandbox)
+    import multiprocessing
+
+    from desktop.app import main
+
     multiprocessing.freeze_support()  # data-loader workers re-enter the frozen exe (Windows/macOS spawn)
     sys.exit(main())

@@ -111,3 +111,21 @@ def test_overwrite_moves_the_old_output_aside(trained_bundle, small_kermany, tmp
     assert {p.relative_to(moved): p.read_bytes() for p in moved.rglob("*") if p.is_file()} == before
     assert not (out / "notes.txt").exists()
     assert load_bundle(out).card["training"]["epochs_run"] == 1
+
+
+def test_zero_byte_files_are_unreadable_not_conflicting_duplicates(small_kermany, tmp_path):
+    """Two empty files (one per class) share one SHA-256: reported as unreadable, not as a duplicate group with
+    conflicting labels (or leakage)."""
+    from training.pipeline import DataOptions, inspect_dataset
+
+    root = tmp_path / "data"
+    for label in ("NORMAL", "PNEUMONIA"):
+        (root / label).mkdir(parents=True)
+        for source in sorted((small_kermany / label).iterdir()):
+            (root / label / source.name).symlink_to(source.resolve())
+        (root / label / "empty.jpeg").write_bytes(b"")
+    report = inspect_dataset(DataOptions(data=root, img_size=32), pretrained=False, seed=1).report
+    assert sorted(Path(u["path"]).parent.name for u in report.unreadable) == ["NORMAL", "PNEUMONIA"]
+    assert all("empty" in u["reason"] for u in report.unreadable)
+    assert not any(g["labels_conflict"] for g in report.duplicates_within_split + report.duplicates_across_splits)
+    assert not any("different class labels" in w for w in report.warnings)
