@@ -2,6 +2,7 @@
 results, AI results saved as DICOM, and the model picked by the DICOM body part. Real files, tiny real models."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -77,6 +78,16 @@ def test_tools_menu_audit_trail_and_dicom_results(qtbot, make_window, tiny_bundl
     dialog = window.analyze_folder(folder)
     qtbot.waitUntil(lambda: dialog.state == "finished", timeout=60_000)
     batch = [r for r in _audit_records(audit_log) if r["origin"] == "batch"]
+    # de-identified exports are on: by default the audit log then keeps the folder and file hash, not the name
+    assert [r["source_path"] for r in batch] == [None, None] and {r["source_folder"] for r in batch} == {str(folder)}
+    assert sorted(r["source_sha256"] for r in batch) == sorted(
+        hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in ("a.png", "b.dcm"))  # not broken.dcm
+    assert sop_uid in {r["sop_instance_uid"] for r in batch}
+    dialog.close()
+    window.settings.deidentify_exports = False
+    dialog = window.analyze_folder(folder)
+    qtbot.waitUntil(lambda: dialog.state == "finished", timeout=60_000)
+    batch = [r for r in _audit_records(audit_log) if r["origin"] == "batch"][2:]
     assert sorted(Path(r["source_path"]).name for r in batch) == ["a.png", "b.dcm"]  # the broken file has none
     assert next(r for r in batch if r["source_path"].endswith("b.dcm"))["sop_instance_uid"] == sop_uid
     dialog.close()
