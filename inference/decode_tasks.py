@@ -29,7 +29,7 @@ def run_task(header: dict, blobs: list[bytearray]) -> tuple[dict, list[np.ndarra
         from inference.dicom_codecs import decode_frame
 
         array, info = decode_frame(str(header["transfer_syntax"]), str(header["plugin"]), dict(header["attrs"]),
-                                   bytes(blobs[0]))
+                                   blobs[0])  # the received buffer itself: no copy
         return _plain_info(info), [array]
     if task == "dicom_gdcm_file":
         from inference.dicom_codecs import decode_file_with_gdcm

@@ -99,8 +99,14 @@ def _limit_resources(memory_mb: int) -> None:
 def _own_pipes() -> tuple[BinaryIO, BinaryIO]:
     """The protocol's pipes, with fd 0/1/2 pointed elsewhere: native libraries that print (libjpeg warnings,
     Rust panic messages, GDCM) must not write into the protocol stream."""
-    requests = os.fdopen(os.dup(0), "rb", buffering=1 << 16)
-    replies = os.fdopen(os.dup(1), "wb", buffering=1 << 16)
+    request_fd, reply_fd = os.dup(0), os.dup(1)
+    if sys.platform == "win32":  # no CR/LF translation of the binary protocol
+        import msvcrt
+
+        msvcrt.setmode(request_fd, os.O_BINARY)
+        msvcrt.setmode(reply_fd, os.O_BINARY)
+    requests = os.fdopen(request_fd, "rb", buffering=1 << 16)
+    replies = os.fdopen(reply_fd, "wb", buffering=1 << 16)
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):
         os.dup2(devnull, fd)

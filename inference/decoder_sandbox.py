@@ -27,6 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 from inference import errors
 from inference.decode_worker import WORKER_FLAG, ProtocolError, read_message, write_message
 from inference.errors import DecoderCrashedError, DecodeTimeoutError, ImageLoadError
@@ -85,6 +90,19 @@ class _WorkerGone(Exception):
         self.returncode, self.timed_out, self.before_request = returncode, timed_out, before_request
 
 
+def _widen_pipes(process: subprocess.Popen) -> None:
+    """Linux pipes hold 64 KiB: a 10 MB image would cross in 160 writer/reader hand-overs, each waiting for the
+    scheduler on a busy machine. 1 MiB (the default pipe-max-size) cuts that to 10."""
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if set_size is None:
+        return
+    for stream in (process.stdin, process.stdout):
+        try:
+            fcntl.fcntl(stream.fileno(), set_size, 1 << 20)
+        except OSError:  # a lower pipe-max-size: keep the default
+            pass
+
+
 class _Worker:
     def __init__(self, memory_mb: int):
         env = dict(os.environ)
@@ -97,6 +115,7 @@ class _Worker:
                                         else subprocess.DEVNULL,
                                         env=env, close_fds=True, creationflags=flags)
         self.timed_out = False
+        _widen_pipes(self.process)
 
     def alive(self) -> bool:
         return self.process.poll() is None

@@ -15,7 +15,7 @@ DECODER_ATTRIBUTES = ("Rows", "Columns", "SamplesPerPixel", "BitsAllocated", "Bi
                       "PixelRepresentation", "PhotometricInterpretation", "PlanarConfiguration")
 
 
-def decode_frame(transfer_syntax: str, plugin: str, attrs: dict, frame: bytes) -> tuple[np.ndarray, dict]:
+def decode_frame(transfer_syntax: str, plugin: str, attrs: dict, frame: bytes | bytearray) -> tuple[np.ndarray, dict]:
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.encaps import encapsulate
     from pydicom.pixels import get_decoder
