@@ -69,7 +69,7 @@ def worker_main() -> None:
             reply = {"outcome": "typed", "type": type(exc).__name__,
                      "contained": "crash" if isinstance(exc, DecoderCrashedError) else
                      "timeout" if isinstance(exc, DecodeTimeoutError) else None,
-                     "detail": " ".join(str(exc).split())[:300]}
+                     "detail": " ".join(str(exc).split())[:800]}
         except BaseException as exc:  # noqa: BLE001 - exactly what the fuzzer looks for
             reply = {"outcome": "untyped", "type": type(exc).__name__, "detail": " ".join(str(exc).split())[:300]}
         replies.write(json.dumps(reply) + "\n")
@@ -197,8 +197,14 @@ def run(args) -> dict:
         "outcomes": {name: outcomes.get(name, 0) for name in ("ok", "typed", *FAILING_OUTCOMES)},
         "typed_errors": dict(sorted(typed.items())),
         "untyped_exceptions": dict(sorted(untyped.items())),
-        "contained_decoder_crashes": sum(1 for r in results if r.get("contained") == "crash"),
-        "contained_decoder_timeouts": sum(1 for r in results if r.get("contained") == "timeout"),
+        # typed errors whose decoder panicked (pyo3 PanicException, a BaseException) inside the decoder worker
+        "decoder_panics_contained": sum(1 for r in results if r["outcome"] == "typed"
+                                        and "PanicException" in r.get("detail", "")),
+        # decoder worker deaths (abort, segfault, memory cap) and time-outs the files' typed errors report
+        "decoder_crashes_contained": sum(1 for r in results if r.get("contained") == "crash"
+                                         or "decoder crashed" in r.get("detail", "")),
+        "decoder_timeouts_contained": sum(1 for r in results if r.get("contained") == "timeout"
+                                          or "limit per file" in r.get("detail", "")),
         "by_mutation": {name: dict(sorted(counts.items())) for name, counts in sorted(by_mutation.items())},
         "seeds": sorted(name for name, _ in seed_bytes),
         "limits": {"per_file_timeout_s": args.timeout, "loader_memory_mb": args.memory_mb,
