@@ -296,6 +296,9 @@ class AuditLogContents:
             more = f" (and {len(self.chain_breaks) - 5} more)" if len(self.chain_breaks) > 5 else ""
             return (f"HASH CHAIN BROKEN at {len(self.chain_breaks)} place(s): {where}{more}. Records were edited, "
                     "removed or inserted there.")
+        if not self.chained:
+            return (f"No record is hash-chained: the {self.unchained} record(s) predate the chain and cannot be "
+                    "verified.")
         text_ = f"Hash chain intact over {self.chained} record(s) (last #{self.last_seq}, hash {self.last_hash[:12]})."
         if self.unchained:
             text_ += f" {self.unchained} older record(s) predate the chain and cannot be verified."

@@ -40,7 +40,7 @@ def read_raster(path: Path) -> XRayImage:
     try:
         info, (pixels,) = decoder_sandbox.run("raster", {}, [os.fsencode(path)], path)
     except decoder_sandbox.DecoderFailed as exc:
-        raise ImageLoadError(path, f"the image data is damaged and could not be decoded ({exc})") from None
+        raise ImageLoadError(path, f"the file is damaged or inconsistent and cannot be read ({exc})") from None
     notices = list(info.get("notices", []))
     bits = int(info["bits"])
     fmt = str(info["format"])

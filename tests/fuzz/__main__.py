@@ -205,6 +205,10 @@ def run(args) -> dict:
                                          or "decoder crashed" in r.get("detail", "")),
         "decoder_timeouts_contained": sum(1 for r in results if r.get("contained") == "timeout"
                                           or "limit per file" in r.get("detail", "")),
+        "contained_examples": [{k: r[k] for k in ("index", "seed_file", "what", "type", "detail")}
+                               for r in results if r["outcome"] == "typed" and (
+                                   r.get("contained") or "PanicException" in r.get("detail", "")
+                                   or "decoder crashed" in r.get("detail", ""))][:12],
         "by_mutation": {name: dict(sorted(counts.items())) for name, counts in sorted(by_mutation.items())},
         "seeds": sorted(name for name, _ in seed_bytes),
         "limits": {"per_file_timeout_s": args.timeout, "loader_memory_mb": args.memory_mb,

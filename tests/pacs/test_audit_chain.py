@@ -97,6 +97,8 @@ def test_older_unchained_records_are_counted_not_verified(tmp_path):
     contents = read_audit_log(log)
     assert contents.chain_intact and contents.unchained == 2 and contents.chained == 2
     assert "2 older record(s) predate the chain" in contents.chain_summary()
+    log.write_bytes((json.dumps(legacy) + "\n").encode())
+    assert "No record is hash-chained" in read_audit_log(log).chain_summary()
 
 
 def test_concurrent_writers_keep_one_chain(tmp_path):
