@@ -4,9 +4,10 @@ For each file, `load_image` is timed as shipped (decoding in the worker: one req
 through a pipe) and with the same decoder code called in this process instead (the sandbox's `run` swapped for a
 direct call): `overhead_ms` is the difference, per file. Files: the 2,500 x 2,000 16-bit DICOMs of
 bench/bench_decode.py (real chest film, compressed syntaxes), a 16-bit PNG of the same pixels, a full-resolution
-chest JPEG and a 224 x 224 training JPEG from ../shared/data. Also: worker start-up (spawn to first answer, what the
-first image after start waits for unless `prestart()` ran), the round trip of an empty request, the time
-`prestart()` takes on the caller's thread (the viewer calls it at start), and the worker's peak memory.
+chest JPEG and a 224 x 224 training JPEG from ../shared/data, and the mean per file over 200 distinct training
+JPEGs (as xrayview-train decodes them: many small files, each read once). Also: worker start-up (spawn to first
+answer, what the first image after start waits for unless `prestart()` ran), the round trip of an empty request,
+the time `prestart()` takes on the caller's thread (the viewer calls it at start), and the worker's peak memory.
 Medians over --runs runs after one warm-up. Prints one JSON object.
 
     .venv/bin/python bench/bench_decode_isolation.py [--runs 7]
@@ -126,6 +127,26 @@ def main() -> None:
                              "isolated_ms": isolated, "in_process_ms": in_process,
                              "overhead_ms": round(isolated - in_process, 2),
                              "overhead_percent": round(100.0 * (isolated - in_process) / in_process, 1)}
+    # many small files, as xrayview-train decodes them: mean per file over up to 200 distinct training JPEGs
+    training = sorted(TRAINING_JPEG_FOLDER.glob("*.jp*g"))[:200] if TRAINING_JPEG_FOLDER.is_dir() else []
+    if training:
+        def per_file_ms() -> float:
+            started = time.perf_counter()
+            for path in training:
+                load_image(path)
+            return (time.perf_counter() - started) * 1000.0 / len(training)
+
+        isolated = per_file_ms()
+        shipped_run = decoder_sandbox.run
+        decoder_sandbox.run = _in_process_run
+        try:
+            in_process = per_file_ms()
+        finally:
+            decoder_sandbox.run = shipped_run
+        isolated = min(isolated, per_file_ms())  # the first pass also read the files from disk
+        results["jpeg_224_training_200_files_mean"] = {
+            "files": len(training), "isolated_ms": round(isolated, 2), "in_process_ms": round(in_process, 2),
+            "overhead_ms": round(isolated - in_process, 2)}
     import numpy
     import pydicom
 
