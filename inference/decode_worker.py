@@ -155,7 +155,9 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
                       [a.data if a.size else b"" for a in arrays])
 
 
-def main(argv: list[str] | None = None) -> None:
+def run_worker(argv: list[str] | None = None) -> None:
+    """The worker process: `--memory-mb N` caps its address space; then it answers requests until its pipe
+    closes. Started by inference.decoder_sandbox (not a command line: those live in cli_*.py modules)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     memory_mb = 0
     if "--memory-mb" in argv:
@@ -172,9 +174,6 @@ def run_if_requested() -> None:
     """Frozen (PyInstaller) builds: each executable starts by calling this, so `exe --xrayview-decode-worker`
     becomes a decoder worker instead of the app."""
     if len(sys.argv) > 1 and sys.argv[1] == WORKER_FLAG:
-        main(sys.argv[2:])
+        run_worker(sys.argv[2:])
         sys.exit(0)
 
-
-if __name__ == "__main__":
-    main()

@@ -80,7 +80,7 @@ def _worker_command(memory_mb: int) -> list[str]:
         return [sys.executable, WORKER_FLAG, "--memory-mb", str(memory_mb)]
     # -I: no PYTHON* variables, user site or current folder; the package this process runs comes first
     root = str(Path(__file__).resolve().parents[1])
-    code = f"import sys; sys.path.insert(0, {root!r}); from inference.decode_worker import main; main()"
+    code = f"import sys; sys.path.insert(0, {root!r}); from inference.decode_worker import run_worker; run_worker()"
     return [sys.executable, "-I", "-c", code, "--memory-mb", str(memory_mb)]
 
 
