@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 
 from inference.image_io import load_image
-from inference.predictor import Predictor, default_bundle_dir
+from inference.bundle_catalog import default_bundle_dir
+from inference.predictor import Predictor
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "chest-xray-pneumonia" / "train"
 

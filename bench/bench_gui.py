@@ -34,7 +34,7 @@ def _random_bundle(folder: Path, arch: str, size: int) -> Path:
 
 
 def _shipped_bundle() -> Path | None:
-    from inference.predictor import default_bundle_dir
+    from inference.bundle_catalog import default_bundle_dir
     from inference.errors import BundleError
 
     try:

@@ -46,7 +46,8 @@ def main() -> int:
     import torch
 
     from inference.image_io import load_image
-    from inference.predictor import Predictor, default_bundle_dir
+    from inference.bundle_catalog import default_bundle_dir
+    from inference.predictor import Predictor
     from inference.preprocess import to_model_tensor
 
     predictor = Predictor(args.model or default_bundle_dir(), device="cpu")

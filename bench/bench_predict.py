@@ -148,7 +148,7 @@ def main() -> None:
         print(json.dumps(measure(args.child, args.runs, args.child in args.design_check)))
         return
 
-    from inference.architectures import ARCHITECTURES
+    from inference.vocabulary import ARCHITECTURES
 
     archs = args.arch or list(ARCHITECTURES)
     load_before = os.getloadavg()[0]

@@ -18,7 +18,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from inference.architectures import ARCHITECTURES, build_model  # noqa: E402
+from inference.architectures import build_model  # noqa: E402
+from inference.vocabulary import ARCHITECTURES  # noqa: E402
 from inference.device import resolve_device  # noqa: E402
 from inference.preprocess import InputSpec  # noqa: E402
 from training.augment import AugmentConfig, augment_batch  # noqa: E402

@@ -10,7 +10,8 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop import paths
 from desktop import prediction_adapter as pa
-from desktop.model_catalog import bundle_entry, choose_bundle, default_bundle_name, find_bundles
+from inference import bundle_catalog
+from inference.bundle_catalog import bundle_entry, choose_bundle, choose_for_body_part, default_bundle_name, find_bundles
 
 PRESS_ANALYZE = "Press Analyze (Ctrl+R) to run the model on this image."
 
@@ -43,11 +44,11 @@ class AiCoordinator(QObject):
     def start_model_loading(self) -> None:
         s = self.settings
         user_dir = Path(s.user_models_dir) if s.user_models_dir else paths.default_user_models_dir()
-        entries = find_bundles(paths.bundled_models_dir(), user_dir)
+        entries = find_bundles(bundle_catalog.bundled_models_dir(), user_dir)
         if s.model_path and not any(str(e.path) == s.model_path for e in entries):
             chosen = bundle_entry(s.model_path)  # a bundle outside both folders (xrayview --model DIR)
             entries += [chosen] if chosen is not None else []
-        entry = choose_bundle(entries, s.model_path, default_bundle_name(paths.bundled_models_dir()))
+        entry = choose_bundle(entries, s.model_path, default_bundle_name(bundle_catalog.bundled_models_dir()))
         self._installed = entries
         choice = self._body_part_choice(self.grid.active.image)
         if choice is not None:  # an image is already on screen (command line): its body part decides
@@ -73,8 +74,6 @@ class AiCoordinator(QObject):
 
     def _body_part_choice(self, image):
         """A DICOM's BodyPartExamined picks the model made for it, unless the user pinned one in settings."""
-        from desktop.model_choice import choose_for_body_part
-
         if image is None or self.settings.model_path:
             return None
         body_part = str((getattr(image, "metadata", None) or {}).get("BodyPartExamined") or "")

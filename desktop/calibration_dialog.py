@@ -57,7 +57,7 @@ class CalibrationDialog(QDialog):
     calibration_finished = Signal(str)  # "finished" | "cancelled" | "failed"
 
     def __init__(self, bundles: list, active: str | Path | None, models_dir: Path, parent: QWidget | None = None):
-        """bundles: desktop.model_catalog entries (path, title); active: the bundle to preselect; models_dir: where
+        """bundles: inference.bundle_catalog entries (path, title); active: the bundle to preselect; models_dir: where
         the new version goes by default (the user models folder)."""
         super().__init__(parent)
         self.setWindowTitle("Calibrate model to this site")
@@ -277,15 +277,16 @@ def open_calibration_dialog(main_window, bundle: str | Path | None = None) -> Ca
     """Modeless dialog; `bundle` preselects a model (default: the viewer's active one)."""
     from PySide6.QtCore import Qt
 
-    from desktop.model_catalog import find_bundles
-    from desktop.paths import bundled_models_dir, default_user_models_dir
+    from desktop.paths import default_user_models_dir
+    from inference import bundle_catalog
 
     settings = main_window.settings
     models_dir = Path(settings.user_models_dir) if settings.user_models_dir else default_user_models_dir()
     if bundle is None:
         predictor = main_window.analysis.predictor
         bundle = predictor.bundle.path if predictor is not None else (settings.model_path or None)
-    dialog = CalibrationDialog(find_bundles(bundled_models_dir(), models_dir), bundle, models_dir, main_window)
+    dialog = CalibrationDialog(bundle_catalog.find_bundles(bundle_catalog.bundled_models_dir(), models_dir), bundle,
+                               models_dir, main_window)
 
     def activate(path: str) -> None:
         settings.model_path = path

@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.image_files import find_images, looks_like_image
 from desktop.workers import Job
+from inference.image_files import find_images
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 PATHS_ROLE = Qt.ItemDataRole.UserRole + 1  # every image file under a tree item (for dragging a study)
@@ -135,11 +135,7 @@ class FolderPanel(QWidget):
         folder = path.parent
         if self._folder == folder and str(path) in self._items:
             return self.paths()
-        try:
-            siblings = sorted(p for p in folder.iterdir() if p.is_file() and looks_like_image(p)
-                              and p.name.upper() != "DICOMDIR")
-        except OSError:
-            siblings = [path]
+        siblings = find_images(folder, recursive=False) or [path]
         return self._show(folder, siblings if path in siblings else [path] + siblings)
 
     def _show(self, folder: Path, paths: list[Path], title: str | None = None) -> list[Path]:

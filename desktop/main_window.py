@@ -442,7 +442,7 @@ class MainWindow(QMainWindow):
             self.show_error("Analyze folder needs a loaded AI model.")
             return None
         from desktop.batch_dialog import BatchDialog
-        from desktop.image_files import find_images
+        from inference.image_files import find_images
 
         paths = find_images(folder)
         if not paths:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog
 
-from desktop.image_files import FILE_DIALOG_FILTER, expand_paths
 from desktop.paths import sample_image_path
+from inference.image_files import expand_paths, file_dialog_filter
 
 
 class Opener:
@@ -21,7 +21,7 @@ class Opener:
     # -- asking --------------------------------------------------------------------------------------------
     def ask_open_files(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self.w, "Open radiographs", self.w.settings.last_directory,
-                                                FILE_DIALOG_FILTER)
+                                                file_dialog_filter())
         if paths:
             self.open_paths(paths)
 

@@ -53,9 +53,5 @@ def resources_dir() -> Path:
     return core_resources_dir()
 
 
-def bundled_models_dir() -> Path:
-    return resources_dir() / "models"
-
-
 def sample_image_path() -> Path:
     return resources_dir() / "samples" / "chest-pa-sample.png"

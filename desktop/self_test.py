@@ -160,12 +160,16 @@ def check_sample_pair(samples: Path) -> str:
 def bundled_model_dirs(models: Path) -> list[Path]:
     if not models.is_dir():
         return []
-    return sorted(p for p in models.iterdir() if p.is_dir() and (p / "model_card.json").is_file())
+    from inference.model_card import CARD_FILE
+
+    return sorted(p for p in models.iterdir() if p.is_dir() and (p / CARD_FILE).is_file())
 
 
 def check_default_pointer(models: Path, bundles: list[Path]) -> str:
     assert bundles, f"{NO_MODEL_MESSAGE} ({models} holds no model bundle)"
-    pointer = models / "DEFAULT"
+    from inference.bundle_catalog import DEFAULT_POINTER
+
+    pointer = models / DEFAULT_POINTER
     assert pointer.is_file(), f"{pointer} is missing: no default model is named"
     name = pointer.read_text(encoding="utf-8").strip()
     assert name in {b.name for b in bundles}, f"DEFAULT names {name!r}, which is not an installed bundle"
@@ -195,7 +199,8 @@ def check_model(bundle_dir: Path, samples: Path, outcome: dict) -> str:
     assert gap < 1e-5, f"PNG and DICOM copies of the sample get different probabilities (gap {gap:.2e})"
     outcome.update(image=image, prediction=prediction, predictor=predictor)
     probs = ", ".join(f"{k} {v:.3f}" for k, v in prediction.probabilities.items())
-    return (f"{predictor.bundle.name} {predictor.bundle.version} on {prediction.device}: call {prediction.label} "
+    return (f"{predictor.bundle.name} {predictor.bundle.version} (manifest {predictor.bundle.manifest_sha256[:12]}) "
+            f"on {prediction.device}: call {prediction.label} "
             f"({probs}); Grad-CAM {heatmap.shape[1]}x{heatmap.shape[0]}; load {load_ms:.0f} ms, predict+CAM "
             f"{sum(v or 0 for v in prediction.timings_ms.values()):.0f} ms")
 

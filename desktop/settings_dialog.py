@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.model_catalog import find_bundles
-from desktop.paths import bundled_models_dir, default_user_models_dir
+from desktop.paths import default_user_models_dir
 from desktop.settings import AppSettings
+from inference import bundle_catalog
 from inference.vocabulary import CAM_METHOD_TITLES, DEVICE_TITLES
 
 
@@ -143,7 +143,8 @@ class SettingsDialog(QDialog):
     def _fill_models(self) -> None:
         self.model_combo.clear()
         self.model_combo.addItem("Automatic (default model; by DICOM body part)", "")
-        for entry in find_bundles(bundled_models_dir(), Path(self.user_models_edit.text() or default_user_models_dir())):
+        for entry in bundle_catalog.find_bundles(bundle_catalog.bundled_models_dir(),
+                                                 Path(self.user_models_edit.text() or default_user_models_dir())):
             self.model_combo.addItem(entry.title, str(entry.path))
         self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(self._settings.model_path)))
 

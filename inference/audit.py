@@ -108,7 +108,7 @@ def make_record(prediction: Any, *, source_path: str | Path | None = None, sop_i
         **_source_fields(source_path, source_path_policy),
         "source_sha256": source_sha256,
         "sop_instance_uid": str(sop_instance_uid) if sop_instance_uid else None,
-        "model": {k: model.get(k) for k in ("name", "version", "sha256")},
+        "model": {k: model.get(k) for k in ("name", "version", "sha256", "manifest_sha256")},
         "device": str(getattr(prediction, "device", "") or ""),
         "probabilities": {str(k): float(v) for k, v in prediction.probabilities.items()},
         "threshold": getattr(prediction, "threshold", None),
@@ -373,8 +373,9 @@ def _verify_link(contents: AuditLogContents, number: int, record: dict, previous
 
 
 CSV_FIXED_COLUMNS = ("seq", "time", "user", "origin", "source_path", "source_folder", "source_sha256",
-                     "sop_instance_uid", "model_name", "model_version", "model_sha256", "device", "call", "call_status",
-                     "ood_warning", "threshold", "positive_label", "cam_method", "prev")
+                     "sop_instance_uid", "model_name", "model_version", "model_sha256", "model_manifest_sha256",
+                     "device", "call", "call_status", "ood_warning", "threshold", "positive_label", "cam_method",
+                     "prev")
 THRESHOLD_DIGITS = 6  # a threshold is stored at full precision; tables print it rounded
 
 
@@ -390,8 +391,8 @@ def records_to_rows(records: list[dict[str, Any]]) -> tuple[list[str], list[list
     for record in records:
         model = record.get("model") or {}
         flat = {**record, "model_name": model.get("name"), "model_version": model.get("version"),
-                "model_sha256": model.get("sha256"), "ood_warning": _ood_text(record.get("ood")),
-                "threshold": _rounded(record.get("threshold"))}
+                "model_sha256": model.get("sha256"), "model_manifest_sha256": model.get("manifest_sha256"),
+                "ood_warning": _ood_text(record.get("ood")), "threshold": _rounded(record.get("threshold"))}
         row = ["" if flat.get(col) is None else str(flat.get(col)) for col in CSV_FIXED_COLUMNS]
         probabilities = record.get("probabilities", {})
         row += ["" if label not in probabilities else f"{probabilities[label]:.6f}" for label in labels]

@@ -1,22 +1,22 @@
-"""The one module that reads and writes model bundles.
+"""The one module that reads and writes model bundles (the torch side; the card itself is read without torch by
+`inference.model_card`).
 
-A bundle is a directory holding the weights (`model.safetensors`, or a torch file read with weights_only=True)
-and `model_card.json`, validated against `model_card.schema.json`. Loading checks the weights' sha256 and
-refuses a mismatch. `write_bundle` is the only writer: it builds the new bundle in a temporary sibling
-directory, validates it by loading it back, and only then swaps it in, so a failure never leaves a
-half-written bundle and never destroys the previous one.
+A bundle is a directory holding the weights (`model.safetensors`, or a torch file read with weights_only=True),
+`model_card.json` (validated against `model_card.schema.json`) and optionally the OOD guard
+(`ood_guard.safetensors`). Loading checks the weights' and the guard's sha256 and the card's manifest hash, and
+refuses a mismatch. `write_bundle` is the only writer: it builds the new bundle in a temporary sibling directory,
+records the manifest hash, validates it by loading it back, and only then swaps it in, so a failure never leaves
+a half-written bundle and never destroys the previous one.
 """
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 import shutil
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -24,63 +24,22 @@ import torch
 from torch import nn
 
 from inference.errors import BundleError, ModelCardInvalidError, WeightsHashMismatchError
+from inference.model_card import (  # noqa: F401  (card_schema, validate_card: part of this module's API)
+    CARD_FILE,
+    MANIFEST_KEY,
+    ModelCard,
+    bundle_file,
+    card_schema,
+    check_manifest,
+    manifest_block,
+    read_card_dict,
+    sha256_file,
+    validate_card,
+)
 
-CARD_FILE = "model_card.json"
 DEFAULT_WEIGHTS_FILE = "model.safetensors"
-SCHEMA_PATH = Path(__file__).with_name("model_card.schema.json")
-_HASH_CHUNK = 1 << 20
-
-
-@lru_cache(maxsize=1)
-def card_schema() -> dict[str, Any]:
-    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-
-
-def _schema_validator():
-    import jsonschema
-
-    schema = card_schema()
-    return jsonschema.Draft202012Validator(schema)
-
-
-def validate_card(card: dict[str, Any], where: str | Path | None = None) -> None:
-    """Raise ModelCardInvalidError (naming the field) unless `card` satisfies the schema and its cross-checks."""
-    from jsonschema.exceptions import best_match
-
-    where = where if where is not None else "<model card>"
-    if not isinstance(card, dict):
-        raise ModelCardInvalidError(where, "the model card must be a JSON object")
-    errors = list(_schema_validator().iter_errors(card))
-    if errors:
-        err = best_match(errors)
-        location = "/".join(str(p) for p in err.absolute_path) or "(top level)"
-        why = ""
-        if list(err.schema_path)[:2] == ["allOf", 1]:
-            why = " (a model not flagged experimental must list its measured metrics, threshold_table and " \
-                  "training_data)"
-        raise ModelCardInvalidError(where, f"model card field {location}: {err.message}{why}")
-    labels = card["labels"]
-    positive = card.get("positive_label")
-    if positive is not None and positive not in labels:
-        raise ModelCardInvalidError(where, f"positive_label {positive!r} is not one of the labels {labels}")
-    spec = card["input"]
-    for key in ("mean", "std"):
-        n = len(spec["normalisation"][key])
-        if n not in (1, spec["channels"]):
-            raise ModelCardInvalidError(
-                where, f"input.normalisation.{key} has {n} values; expected 1 or {spec['channels']} (channels)")
-    from inference.vocabulary import is_known_architecture
-
-    if not is_known_architecture(card["architecture"]):
-        raise ModelCardInvalidError(where, f"unknown architecture {card['architecture']!r}")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+LEGACY_CARD_NOTICE = ("its model card carries no manifest hash (written before XRayView recorded one), so a change "
+                      "to the card cannot be detected")
 
 
 def _read_weights(path: Path) -> dict[str, torch.Tensor]:
@@ -106,51 +65,60 @@ class ModelBundle:
     card: dict[str, Any]
     weights_path: Path
     _state: dict[str, torch.Tensor] | None = field(default=None, repr=False)
+    notices: list[str] = field(default_factory=list)  # said with every result of this model
 
-    # ---- identity and card accessors
+    # ---- identity and card accessors (the typed view: inference.model_card.ModelCard)
+    @property
+    def model_card(self) -> ModelCard:
+        return ModelCard(self.card)
+
     @property
     def name(self) -> str:
-        return self.card["name"]
+        return self.model_card.name
 
     @property
     def version(self) -> str:
-        return self.card["version"]
+        return self.model_card.version
 
     @property
     def sha256(self) -> str:
-        return self.card["weights"]["sha256"]
+        return self.model_card.weights_sha256
+
+    @property
+    def manifest_sha256(self) -> str:
+        return self.model_card.manifest_sha256
 
     @property
     def architecture(self) -> str:
-        return self.card["architecture"]
+        return self.model_card.architecture
 
     @property
     def labels(self) -> list[str]:
-        return list(self.card["labels"])
+        return self.model_card.labels
 
     @property
     def positive_label(self) -> str | None:
-        return self.card.get("positive_label")
+        return self.model_card.positive_label
 
     @property
     def threshold(self) -> float | None:
-        value = self.card.get("threshold")
-        return float(value) if value is not None else None
+        return self.model_card.threshold
 
     @property
     def temperature(self) -> float:
-        return float(self.card.get("calibration", {}).get("temperature", 1.0))
+        return self.model_card.temperature
 
     @property
     def cam_target_layer(self) -> str:
-        return self.card["cam"]["target_layer"]
+        return self.model_card.cam_target_layer
 
     @property
     def experimental(self) -> bool:
-        return bool(self.card.get("experimental", False))
+        return self.model_card.experimental
 
     def identity(self) -> dict[str, str]:
-        return {"name": self.name, "version": self.version, "sha256": self.sha256}
+        """name, version, sha256 (the weights) and manifest_sha256 (card + weights + guard)."""
+        return self.model_card.identity()
 
     # ---- weights and model
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -159,22 +127,29 @@ class ModelBundle:
         return self._state
 
     def build(self, device: torch.device | str | None = None) -> nn.Module:
-        """The model with the bundle's weights, in eval mode (on `device` if given)."""
+        """The model with the bundle's weights, in eval mode (on `device` if given). The weights must fit the
+        card: as many outputs as labels, the card's input channels, and every layer the card names must exist."""
         from inference.architectures import build_model
 
+        card_path = self.path / CARD_FILE
+        state = self.state_dict()
         model = build_model(self.architecture, len(self.labels), in_channels=self.card["input"]["channels"])
+        _check_weights_fit_card(model, state, self.labels, self.card["input"]["channels"], self.weights_path)
         try:
-            model.load_state_dict(self.state_dict(), strict=True)
+            model.load_state_dict(state, strict=True)
         except RuntimeError as exc:
             first_line = str(exc).strip().splitlines()[0]
             raise BundleError(self.weights_path,
                               f"weights do not fit architecture {self.architecture!r}: {first_line}") from exc
-        try:
-            model.get_submodule(self.cam_target_layer)
-        except AttributeError:
-            raise ModelCardInvalidError(self.path / CARD_FILE,
-                                        f"cam.target_layer {self.cam_target_layer!r} is not a layer of "
-                                        f"{self.architecture}") from None
+        for field_name, layer in (("cam.target_layer", self.cam_target_layer),
+                                  ("ood.layer", self.model_card.ood.layer)):
+            if layer is None:
+                continue
+            try:
+                model.get_submodule(layer)
+            except AttributeError:
+                raise ModelCardInvalidError(card_path, f"{field_name} {layer!r} is not a layer of "
+                                                       f"{self.architecture}") from None
         model.eval()
         if device is not None:
             model.to(device)
@@ -185,29 +160,35 @@ class ModelBundle:
         return torch.softmax(logits.float() / self.temperature, dim=-1)
 
 
+def _check_weights_fit_card(model: nn.Module, state: dict[str, torch.Tensor], labels: list[str], channels: int,
+                            weights_path: Path) -> None:
+    """Say in the card's terms what a strict load would only call a size mismatch: outputs vs labels, input
+    channels vs the first convolution."""
+    from inference.ood import final_linear
+
+    head = final_linear(model)
+    head_name = next(name for name, module in model.named_modules() if module is head)
+    head_weight = state.get(f"{head_name}.weight")
+    if head_weight is not None and head_weight.ndim == 2 and head_weight.shape[0] != len(labels):
+        raise BundleError(weights_path, f"the weights do not fit the model card: they have {head_weight.shape[0]} "
+                                        f"outputs, the card names {len(labels)} labels {labels}")
+    first_conv = next((name for name, module in model.named_modules() if isinstance(module, nn.Conv2d)), None)
+    conv_weight = state.get(f"{first_conv}.weight") if first_conv else None
+    if conv_weight is not None and conv_weight.ndim == 4 and conv_weight.shape[1] != channels:
+        raise BundleError(weights_path, f"the weights do not fit the model card: they take {conv_weight.shape[1]} "
+                                        f"input channel(s), the card's input has {channels}")
+
+
 def load_bundle(path: str | Path, verify_hash: bool = True) -> ModelBundle:
-    """Read and check a bundle: the card against the schema, the weights file against its sha256 and size."""
+    """Read and check a bundle: the card against the schema and its manifest hash, every file it names (plain
+    names inside the folder), the weights' and the guard's size/sha256. Every failure is a BundleError."""
     path = Path(path)
-    if not path.exists():
-        raise BundleError(path, "model bundle folder not found")
-    if not path.is_dir():
-        raise BundleError(path, "a model bundle is a folder holding model_card.json and the weights; this is a file")
+    card = read_card_dict(path)
     card_path = path / CARD_FILE
-    if not card_path.is_file():
-        raise BundleError(path, f"not a model bundle: {CARD_FILE} is missing")
-    try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ModelCardInvalidError(card_path, "the model card is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise ModelCardInvalidError(card_path, f"the model card is not valid JSON (line {exc.lineno}: {exc.msg})") \
-            from None
-    except OSError as exc:
-        raise BundleError(card_path, f"cannot read the model card ({exc.strerror or exc})") from None
     validate_card(card, card_path)
-    weights_path = path / card["weights"]["file"]
-    if not weights_path.is_file():
-        raise BundleError(weights_path, "the weights file named in the model card is missing")
+    weights_path = bundle_file(path, card["weights"]["file"], "weights file")
+    guard_file = (card.get("ood") or {}).get("file")
+    guard_path = bundle_file(path, guard_file, "OOD guard file") if guard_file else None
     if verify_hash:
         size = weights_path.stat().st_size
         if size != card["weights"]["bytes"]:
@@ -219,7 +200,12 @@ def load_bundle(path: str | Path, verify_hash: bool = True) -> ModelBundle:
             raise WeightsHashMismatchError(
                 weights_path, f"weights sha256 {actual[:12]}... does not match the model card's "
                               f"{card['weights']['sha256'][:12]}...: the file was changed or damaged; refusing to load it")
-    return ModelBundle(path=path, card=card, weights_path=weights_path)
+        if guard_path is not None and sha256_file(guard_path) != card["ood"]["sha256"]:
+            raise WeightsHashMismatchError(guard_path, "the OOD guard file does not match the model card's sha256; "
+                                                       "the bundle was changed or damaged; refusing to load it")
+    check_manifest(card, card_path)
+    notices = [] if card.get(MANIFEST_KEY) else [f"model {card['name']} {card['version']}: {LEGACY_CARD_NOTICE}"]
+    return ModelBundle(path=path, card=card, weights_path=weights_path, notices=notices)
 
 
 def _save_weights(state_dict: dict[str, torch.Tensor], target: Path) -> None:
@@ -277,21 +263,31 @@ def write_bundle(out_dir: str | Path, state_dict: dict[str, torch.Tensor], card:
         _save_weights(state_dict, weights_path)
         os.chmod(weights_path, 0o644)  # safetensors creates 0600; an installed model must be readable by all
         new_card = copy.deepcopy(card)
+        new_card.pop(MANIFEST_KEY, None)  # recomputed below for exactly this card
         new_card["weights"] = {"file": weights_file, "sha256": sha256_file(weights_path),
                                "bytes": weights_path.stat().st_size}
         new_card.setdefault("created_utc", datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
         validate_card(new_card, out_dir / CARD_FILE)
+        new_card[MANIFEST_KEY] = manifest_block(new_card)
         for name, data in (extra_files or {}).items():
             if Path(name).name != name or name in (CARD_FILE, weights_file):
                 raise BundleError(out_dir, f"invalid extra file name {name!r}")
             (staging / name).write_bytes(data)
         card_tmp = staging / (CARD_FILE + ".tmp")
-        card_tmp.write_text(json.dumps(new_card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        card_tmp.write_text(json.dumps(new_card, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
+                            encoding="utf-8")
         with open(card_tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         card_tmp.replace(staging / CARD_FILE)
-        # Validate exactly what a reader will see: schema, hash, and that the weights fit the architecture.
-        load_bundle(staging).build()
+        # Validate exactly what a reader will see: schema, hashes, manifest, that the weights fit the architecture
+        # and the card, and that the OOD guard (if any) reads and fits the model.
+        written = load_bundle(staging)
+        model = written.build()
+        from inference.ood import check_guard_fits, load_guard
+
+        guard = load_guard(written)
+        if guard is not None:
+            check_guard_fits(guard, model, written)
         _fsync_dir(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

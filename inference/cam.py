@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from inference.vocabulary import CAM_METHODS
+from inference.vocabulary import CAM_METHOD_INFO, CAM_METHODS
 
 
 TargetChoice = int | Sequence[int] | Callable[[torch.Tensor], int] | None
@@ -26,15 +26,13 @@ class UnknownCamMethodError(ValueError):
 
 
 def cam_class(method: str) -> type:
-    from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, LayerCAM, XGradCAM
+    """The pytorch-grad-cam class of a method named in inference.vocabulary."""
+    import pytorch_grad_cam
 
-    classes = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "eigencam": EigenCAM, "xgradcam": XGradCAM,
-               "layercam": LayerCAM}
-    try:
-        return classes[method.lower()]
-    except KeyError:
-        raise UnknownCamMethodError(f"unknown CAM method {method!r}; choose one of {', '.join(CAM_METHODS)}") \
-            from None
+    info = CAM_METHOD_INFO.get(method.lower())
+    if info is None:
+        raise UnknownCamMethodError(f"unknown CAM method {method!r}; choose one of {', '.join(CAM_METHODS)}")
+    return getattr(pytorch_grad_cam, info.library_class)
 
 
 @dataclass

@@ -105,7 +105,7 @@ class _Writer:
             self.csv.writerow(["path", "label", "threshold", *[f"p_{label}" for label in self.labels], "device",
                                "model_name", "model_version", "model_sha256", "load_ms", "preprocess_ms",
                                "predict_ms", "cam_ms", "overlay", "notices", "error_type", "error_message",
-                               "call_status", "ood_warning"])
+                               "call_status", "ood_warning", "model_manifest_sha256"])
 
     def write(self, record: dict[str, Any]) -> None:
         record = json_safe(record)
@@ -118,7 +118,7 @@ class _Writer:
     def _row(self, r: dict[str, Any]) -> list[Any]:
         if "error" in r:
             return [r["path"], "", "", *[""] * len(self.labels), "", "", "", "", "", "", "", "", "", "",
-                    r["error"]["type"], r["error"]["message"], "", ""]
+                    r["error"]["type"], r["error"]["message"], "", "", ""]
         t, m = r["timings_ms"], r["model"]
         ood = r.get("ood") or {}
         ood_text = "" if not ood else ("yes: " + "; ".join(ood.get("reasons") or []) if ood.get("warning") else "no")
@@ -126,7 +126,7 @@ class _Writer:
                 *[r["probabilities"][label] for label in self.labels], r["device"], m["name"], m["version"],
                 m["sha256"], *["" if t[k] is None else t[k] for k in ("load", "preprocess", "predict", "cam")],
                 r.get("cam", {}).get("overlay", ""), " | ".join(r.get("notices", [])), "", "", r["call_status"],
-                ood_text]
+                ood_text, m.get("manifest_sha256", "")]
 
 
 def _load_predictor(args: argparse.Namespace):
@@ -161,9 +161,9 @@ def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr:
             except OSError as exc:
                 raise _UsageError(f"{args.cam_out}: cannot create the --cam-out folder ({exc.strerror or exc})") \
                     from None
-        from inference.predictor import collect_image_files
+        from inference.image_files import expand_paths
 
-        files = collect_image_files(args.paths, recursive=args.recursive)
+        files = expand_paths(args.paths, recursive=args.recursive)
         if not files:
             raise _UsageError("no image files found in " + ", ".join(args.paths))
         predictor = _load_predictor(args)

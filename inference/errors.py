@@ -74,6 +74,10 @@ class WeightsHashMismatchError(BundleError):
     pass
 
 
+class ManifestMismatchError(BundleError):
+    """The model card no longer matches the manifest hash recorded when the bundle was written."""
+
+
 class DeviceUnavailableError(XRayViewError):
     """An explicitly requested compute device is not available on this machine."""
 

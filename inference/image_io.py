@@ -21,41 +21,12 @@ from pathlib import Path
 
 from inference.dicom_pixels import read_dicom
 from inference.errors import EmptyFileError, ImageLoadError, NotARegularFileError, UnsupportedFormatError
+from inference.image_files import sniff_format  # which files are images: inference.image_files
 from inference.raster_io import read_raster
 from inference.windowing import WindowPreset, window_from_range
 from inference.xray_image import MAX_PIXELS, XRayImage
 
-__all__ = ["load_image", "sniff_format", "XRayImage", "WindowPreset", "window_from_range", "MAX_PIXELS",
-           "SUPPORTED_SUFFIXES"]
-
-# File name suffixes a folder scan should pick up (content still decides how a file is read).
-SUPPORTED_SUFFIXES = (".dcm", ".dicom", ".dic", ".ima", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-
-_RASTER_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"\xff\xd8\xff", "jpeg"),
-    (b"II*\x00", "tiff"),
-    (b"MM\x00*", "tiff"),
-    (b"II+\x00", "tiff"),
-    (b"MM\x00+", "tiff"),
-    (b"BM", "bmp"),
-    (b"GIF87a", "gif"),
-    (b"GIF89a", "gif"),
-)
-# First tags of a DICOM data set written without the 128-byte preamble: group 0002 or 0008, either byte order.
-_RAW_DICOM_GROUPS = (b"\x02\x00", b"\x08\x00", b"\x00\x02", b"\x00\x08")
-
-
-def sniff_format(head: bytes) -> str | None:
-    """'dicom', 'png', 'jpeg', 'tiff', 'bmp', 'gif', 'dicom?' (a DICOM data set without preamble, maybe) or None."""
-    if len(head) >= 132 and head[128:132] == b"DICM":
-        return "dicom"
-    for magic, name in _RASTER_MAGIC:
-        if head.startswith(magic):
-            return name
-    if head[:2] in _RAW_DICOM_GROUPS and len(head) >= 8:
-        return "dicom?"
-    return None
+__all__ = ["load_image", "sniff_format", "XRayImage", "WindowPreset", "window_from_range", "MAX_PIXELS"]
 
 
 def load_image(path: str | os.PathLike) -> XRayImage:

@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from inference.errors import BundleError, WeightsHashMismatchError
+from inference.model_card import OODSettings, bundle_file
 from inference.results import OODResult
 from inference.xray_image import colourfulness  # noqa: F401  (re-exported for callers)
 
@@ -88,12 +90,12 @@ def capture_features(model: nn.Module, layer: str | None = None, grid: int = 1) 
 
 def guard_layer(card: dict[str, Any]) -> str | None:
     """The module whose pooled output the bundle's guard models (None: the classifier's input features)."""
-    return (card.get("ood") or {}).get("layer") or None
+    return OODSettings.from_card(card).layer
 
 
 def guard_grid(card: dict[str, Any]) -> int:
     """The region grid the guard's layer output is averaged over (1: the whole image; older cards have none)."""
-    return int((card.get("ood") or {}).get("grid") or 1)
+    return OODSettings.from_card(card).grid
 
 
 @dataclass
@@ -166,10 +168,27 @@ class FeatureGuard:
 
     @classmethod
     def from_tensors(cls, tensors: dict[str, torch.Tensor]) -> FeatureGuard:
+        """The guard from its stored tensors; ValueError (saying what is wrong) unless they form a usable guard."""
+        missing = [key for key in ("mean", "components", "eigenvalues", "residual_variance", "threshold")
+                   if key not in tensors]
+        if missing:
+            raise ValueError(f"it lacks the tensor(s) {', '.join(missing)}")
+        arrays = {key: tensors[key].detach().cpu().double().numpy() for key in
+                  ("mean", "components", "eigenvalues", "residual_variance", "threshold")}
+        mean, components, eigenvalues = arrays["mean"], arrays["components"], arrays["eigenvalues"]
+        if mean.ndim != 1 or components.ndim != 2 or eigenvalues.ndim != 1 \
+                or components.shape != (eigenvalues.shape[0], mean.shape[0]) or not 1 <= components.shape[0] \
+                or arrays["residual_variance"].shape != (1,) or arrays["threshold"].shape != (1,):
+            raise ValueError(f"its tensor shapes do not fit together (mean {mean.shape}, components "
+                             f"{components.shape}, eigenvalues {eigenvalues.shape})")
+        if not all(np.isfinite(a).all() for a in arrays.values()):
+            raise ValueError("it holds NaN or infinite values")
+        if (eigenvalues <= 0).any() or arrays["residual_variance"][0] <= 0 or arrays["threshold"][0] <= 0:
+            raise ValueError("its variances and threshold must be positive")
         return cls(mean=tensors["mean"].numpy(), components=tensors["components"].numpy(),
                    eigenvalues=tensors["eigenvalues"].numpy(),
-                   residual_variance=float(tensors["residual_variance"][0]),
-                   threshold=float(tensors["threshold"][0]))
+                   residual_variance=float(arrays["residual_variance"][0]),
+                   threshold=float(arrays["threshold"][0]))
 
     @classmethod
     def load(cls, path: Path) -> FeatureGuard:
@@ -210,20 +229,61 @@ def assess(image: Any, features: np.ndarray | torch.Tensor | None, guard: Featur
 
 
 def load_guard(bundle: Any) -> FeatureGuard | None:
-    """The bundle's fitted guard (None when its card has no `ood` block), checked against the card's sha256."""
+    """The bundle's fitted guard (None when its card names no guard file), checked against the card: sha256,
+    a safetensors file (never a pickle), tensors that form a guard, the card's threshold and dimensions.
+    Every failure is a BundleError naming the file."""
+    settings = OODSettings.from_card(bundle.card)
+    if not settings.file:
+        return None
+    path = bundle_file(bundle.path, settings.file, "OOD guard file")
+    try:
+        payload = path.read_bytes()
+    except OSError as exc:
+        raise BundleError(path, f"cannot read the OOD guard file ({exc.strerror or exc})") from None
     import hashlib
 
-    from inference.errors import WeightsHashMismatchError
-
-    block = (bundle.card.get("ood") or {})
-    if not block.get("file"):
-        return None
-    path = Path(bundle.path) / block["file"]
-    payload = path.read_bytes()
-    if block.get("sha256") and hashlib.sha256(payload).hexdigest() != block["sha256"]:
+    if hashlib.sha256(payload).hexdigest() != settings.sha256:
         raise WeightsHashMismatchError(path, "the OOD guard file does not match the model card's sha256; "
                                              "the bundle was changed or damaged")
     from safetensors.torch import load
 
-    return FeatureGuard.from_tensors(load(payload))
+    try:
+        tensors = load(payload)
+    except Exception as exc:  # noqa: BLE001 - safetensors parses without running code; any failure = damaged
+        raise BundleError(path, f"the OOD guard file is not a readable safetensors file ({type(exc).__name__}); "
+                                f"the bundle is damaged") from None
+    try:
+        guard = FeatureGuard.from_tensors(tensors)
+    except ValueError as exc:
+        raise BundleError(path, f"the OOD guard file is not a usable guard: {exc}") from None
+    block = bundle.card.get("ood") or {}
+    if settings.threshold is not None and not np.isclose(guard.threshold, settings.threshold, rtol=1e-4, atol=1e-6):
+        raise BundleError(path, f"the OOD guard's threshold {guard.threshold:.6g} is not the model card's "
+                                f"{settings.threshold:.6g}; the card and the guard do not belong together")
+    for key, actual in (("feature_dim", guard.mean.shape[0]), ("n_components", guard.components.shape[0])):
+        if block.get(key) is not None and int(block[key]) != int(actual):
+            raise BundleError(path, f"the OOD guard has {key} {actual}, the model card says {block[key]}")
+    return guard
 
+
+def check_guard_fits(guard: FeatureGuard, model: nn.Module, bundle: Any) -> None:
+    """One forward of a blank input at the card's size: the features the guard would read must have its
+    dimension. Done at load, so a guard that does not fit its model is a BundleError, not a per-image failure."""
+    from inference.model_card import InputSpec
+
+    spec = InputSpec.from_card(bundle.card)
+    settings = OODSettings.from_card(bundle.card)
+    device = next(model.parameters()).device
+    blank = torch.zeros(1, spec.channels, spec.height, spec.width, device=device)
+    try:
+        with torch.inference_mode(), capture_features(model, settings.layer, settings.grid) as captured:
+            model(blank)
+    except (ValueError, AttributeError, RuntimeError) as exc:
+        raise BundleError(Path(bundle.path) / str(settings.file),
+                          f"the OOD guard cannot read this model (ood.layer {settings.layer!r}, grid "
+                          f"{settings.grid}): {exc}") from None
+    dim = int(captured[0].shape[1]) if captured else -1
+    if dim != guard.mean.shape[0]:
+        raise BundleError(Path(bundle.path) / str(settings.file),
+                          f"the OOD guard models {guard.mean.shape[0]} features but ood.layer {settings.layer!r} "
+                          f"with grid {settings.grid} gives {dim}: the card and the guard do not belong together")

@@ -16,68 +16,21 @@ from typing import Any
 import torch
 
 from inference.bundle import ModelBundle, load_bundle
+from inference.bundle_catalog import default_bundle_dir
 from inference.cam import compute_cam
 from inference.device import resolve_device
 from inference.errors import BundleError, NonFiniteImageError
-from inference.ood import assess, capture_features, guard_grid, guard_layer, load_guard
+from inference.ood import assess, capture_features, check_guard_fits, guard_grid, guard_layer, load_guard
 from inference.preprocess import InputSpec, heatmap_to_image, to_model_tensor
 from inference.results import PathResult, Prediction, model_label
-from inference.resources import DEFAULT_MODEL_POINTER, models_dir
 from inference.vocabulary import CAM_METHODS
 
 ProgressCallback = Callable[[int, int], None]  # (files done, files total)
 
 
-def default_bundle_dir() -> Path:
-    """The bundled default model: resources/models/<name>, where resources/models/DEFAULT holds <name>."""
-    root = models_dir()
-    pointer = root / DEFAULT_MODEL_POINTER
-    if not pointer.is_file():
-        raise BundleError(root, "no bundled model is installed (resources/models/DEFAULT is missing); "
-                                "pass a model bundle folder with --model")
-    name = pointer.read_text(encoding="utf-8").strip()
-    if not name or Path(name).name != name:
-        raise BundleError(pointer, f"names no valid model folder ({name!r})")
-    bundle_dir = root / name
-    if not bundle_dir.is_dir():
-        raise BundleError(bundle_dir, "the default model named in resources/models/DEFAULT is not installed")
-    return bundle_dir
-
-
 def load_default_bundle() -> ModelBundle:
+    """The bundled default model (resources/models/DEFAULT names it), loaded and checked."""
     return load_bundle(default_bundle_dir())
-
-
-def _looks_like_image(path: Path) -> bool:
-    from inference.image_io import SUPPORTED_SUFFIXES, sniff_format
-
-    if path.name.startswith(".") or path.name.upper() == "DICOMDIR":
-        return False
-    if path.suffix.lower() in SUPPORTED_SUFFIXES:
-        return True
-    try:
-        with path.open("rb") as fh:
-            kind = sniff_format(fh.read(132))
-    except OSError:
-        return False
-    # Extensionless files (common for DICOM from PACS exports) by content; other suffixes only if real DICOM.
-    return kind == "dicom" or (not path.suffix and kind is not None)
-
-
-def collect_image_files(paths: Iterable[str | Path], recursive: bool = False) -> list[Path]:
-    """Expand folders to the image files inside (sorted; DICOM recognised by content, extensionless included).
-    Paths that are not folders are kept as given, even when missing, so the caller reports them per file."""
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if not path.is_dir():
-            files.append(path)
-            continue
-        candidates = path.rglob("*") if recursive else path.iterdir()
-        found = [p for p in candidates if p.is_file() and not any(part.startswith(".") for part in
-                                                                    p.relative_to(path).parts)]
-        files.extend(p for p in sorted(found) if _looks_like_image(p))
-    return files
 
 
 @contextmanager
@@ -107,6 +60,8 @@ class Predictor:
         self.model.requires_grad_(False)  # inference only; CAM makes its target layer the gradient leaf
         self.cam_layer = self.bundle.cam_target_layer
         self.ood_guard = load_guard(self.bundle)
+        if self.ood_guard is not None:  # a guard that does not fit is a bundle error now, not a per-image one
+            check_guard_fits(self.ood_guard, self.model, self.bundle)
         self.ood_layer = guard_layer(self.bundle.card)
         self.ood_grid = guard_grid(self.bundle.card)
         self.model_load_ms = (time.perf_counter() - started) * 1000.0
@@ -198,7 +153,7 @@ class Predictor:
             upsample_ms = (time.perf_counter() - t0) * 1000.0
             row = probs[i]
             index = self.label_index(row)
-            notices = list(getattr(image, "notices", []) or [])
+            notices = list(getattr(image, "notices", []) or []) + list(self.bundle.notices)
             if self.bundle.experimental:
                 notices.append(f"model {self.bundle.name} {self.bundle.version} is experimental")
             predictions.append(Prediction(

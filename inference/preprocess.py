@@ -8,55 +8,13 @@ aspect ratio and pads with black. `heatmap_to_image` maps a model-sized heatmap 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
 from inference.errors import NonFiniteImageError
-
-RESIZE_MODES = ("squash", "letterbox")
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    channels: int
-    height: int
-    width: int
-    resize_mode: str = "squash"
-    mean: tuple[float, ...] = (0.5,)
-    std: tuple[float, ...] = (0.25,)
-    window: str = "default"
-    # The JPEG quality the training images were saved at after being resized (None: not JPEG, or unknown).
-    # Images this pipeline resizes get the same round trip, so they carry the same compression texture as the
-    # training copies; images already at the input size are left as they are.
-    jpeg_quality: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.resize_mode not in RESIZE_MODES:
-            raise ValueError(f"resize_mode must be one of {RESIZE_MODES}, got {self.resize_mode!r}")
-        if self.channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
-
-    @classmethod
-    def from_card(cls, card: dict[str, Any]) -> InputSpec:
-        """From a whole model card or just its `input` block."""
-        block = card.get("input", card)
-        norm = block["normalisation"]
-        return cls(channels=int(block["channels"]), height=int(block["height"]), width=int(block["width"]),
-                   resize_mode=block["resize_mode"], mean=tuple(float(v) for v in norm["mean"]),
-                   std=tuple(float(v) for v in norm["std"]), window=block.get("window", "default"),
-                   jpeg_quality=block.get("jpeg_quality"))
-
-    def to_card(self) -> dict[str, Any]:
-        """The card's `input` block for this spec."""
-        block = {"channels": self.channels, "height": self.height, "width": self.width,
-                 "resize_mode": self.resize_mode,
-                 "normalisation": {"mean": list(self.mean), "std": list(self.std)}, "window": self.window}
-        if self.jpeg_quality is not None:
-            block["jpeg_quality"] = self.jpeg_quality
-        return block
+from inference.model_card import InputSpec  # noqa: F401  (the card's input block; its torch-free home)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 RESOURCES_ENV = "XRAYVIEW_RESOURCES_DIR"
 MODELS_ENV = "XRAYVIEW_MODELS_DIR"
-DEFAULT_MODEL_POINTER = "DEFAULT"  # resources/models/DEFAULT holds the folder name of the default bundle
 
 
 def resources_dir() -> Path:

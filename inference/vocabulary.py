@@ -5,15 +5,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+
 # ---------------------------------------------------------------- class-activation maps
-CAM_METHOD_TITLES: dict[str, str] = {
-    "gradcam": "Grad-CAM",
-    "gradcam++": "Grad-CAM++",
-    "eigencam": "Eigen-CAM",
-    "xgradcam": "XGrad-CAM",
-    "layercam": "Layer-CAM",
-}
-CAM_METHODS: tuple[str, ...] = tuple(CAM_METHOD_TITLES)
+@dataclass(frozen=True)
+class CamMethodInfo:
+    name: str  # what settings, the CLI and the card's cam.default_method hold
+    title: str  # what a person sees
+    library_class: str  # the pytorch-grad-cam class that computes it (inference/cam.py)
+
+
+CAM_METHOD_INFO: dict[str, CamMethodInfo] = {info.name: info for info in (
+    CamMethodInfo("gradcam", "Grad-CAM", "GradCAM"),
+    CamMethodInfo("gradcam++", "Grad-CAM++", "GradCAMPlusPlus"),
+    CamMethodInfo("eigencam", "Eigen-CAM", "EigenCAM"),
+    CamMethodInfo("xgradcam", "XGrad-CAM", "XGradCAM"),
+    CamMethodInfo("layercam", "Layer-CAM", "LayerCAM"),
+)}
+CAM_METHODS: tuple[str, ...] = tuple(CAM_METHOD_INFO)
+CAM_METHOD_TITLES: dict[str, str] = {name: info.title for name, info in CAM_METHOD_INFO.items()}
 DEFAULT_CAM_METHOD = "gradcam"
 
 # ---------------------------------------------------------------- compute devices

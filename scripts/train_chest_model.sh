@@ -23,11 +23,11 @@ OUT=${1:-runs/chest/bundle}
 # validation quantile). Averaged over the whole image, the layer missed one of the 3,309 bone-fracture images (a
 # lateral lumbar spine, 1.74 vs 1.80) while a held-in full-resolution chest film scored 1.79: the textures match,
 # their places do not. Earlier layers warn on 5-25% of the full-resolution films. The grid and component count
-# come from `python -m training.ood_scan` (command in the card's ood.selection_command).
+# come from `python -m training.cli_ood_scan` (command in the card's ood.selection_command).
 # Then the Grad-CAM lung check (training/cam_check.py) goes into the card.
-.venv/bin/python -m training.ood_fit --bundle "$OUT" --data ../shared/data/chest-xray-pneumonia/train \
+.venv/bin/python -m training.cli_ood_fit --bundle "$OUT" --data ../shared/data/chest-xray-pneumonia/train \
   --expected-body-part CHEST --layer _blocks.15 --grid 3 --components 192 --measure-ood --exclude-default-set fracture \
   --ood-set "bone-fracture radiographs, every image of train and val (shared/data/bone-fracture)=../shared/data/bone-fracture" \
   --held-in-set "full-resolution chest X-rays (shared/data/samples/chest-xray-fullres; held-in source, 1,000-2,900 px)=../shared/data/samples/chest-xray-fullres" \
   --set-limit 5000 --quantile 0.99
-.venv/bin/python -m training.cam_check --bundle "$OUT" --data ../shared/data/chest-xray-pneumonia/train --write-card
+.venv/bin/python -m training.cli_cam_check --bundle "$OUT" --data ../shared/data/chest-xray-pneumonia/train --write-card

@@ -23,6 +23,6 @@ OUT=${1:-runs/fracture/bundle}
   --description "Radiograph (mixed body regions): fractured vs not_fractured (EfficientNet-Lite0, 224 px, letterbox). Experimental." \
   --out "$OUT" --overwrite --work-dir runs/fracture/work --resume
 # Its OOD guard: fitted on the training split's features; measured on CT/MR, photographs and chest X-rays.
-.venv/bin/python -m training.ood_fit --bundle "$OUT" --data runs/fracture/data \
+.venv/bin/python -m training.cli_ood_fit --bundle "$OUT" --data runs/fracture/data \
   --measure-ood --exclude-default-set fracture \
   --ood-set "chest X-rays (Kermany train split, 200 spread over it)=../shared/data/chest-xray-pneumonia/train"

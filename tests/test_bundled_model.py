@@ -6,8 +6,9 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from inference.bundle import load_bundle
+from inference.bundle_catalog import default_bundle_dir
 from inference.image_io import load_image
-from inference.predictor import Predictor, default_bundle_dir
+from inference.predictor import Predictor
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +143,37 @@ def test_experimental_fracture_bundle(project_root, shared_data):
     assert not any(p.ood.warning for p in predictions[:4])
     ct = fracture.predict(load_image(get_testdata_file("CT_small.dcm", download=False)), cam_method=None)
     assert ct.ood.warning
+
+
+@pytest.mark.parametrize("folder", ["chest-xray-pneumonia", "bone-fracture-experimental"])
+def test_shipped_cards_are_covered_by_their_manifest(project_root, tmp_path, folder):
+    """The tampering the hardening review did on the shipped bundle (swapped labels, input size 512, temperature
+    1e-320) is refused, naming the card; the untouched bundle loads without the unprotected-card notice."""
+    import json
+    import shutil
+
+    from inference.errors import ManifestMismatchError, ModelCardInvalidError
+
+    source = project_root / "resources" / "models" / folder
+    bundle = load_bundle(source)
+    assert bundle.card["manifest"]["sha256"] == bundle.manifest_sha256 and bundle.notices == []
+    copy = shutil.copytree(source, tmp_path / folder)
+    card_path = copy / "model_card.json"
+    original = card_path.read_text(encoding="utf-8")
+
+    def tampered(change) -> None:
+        card = json.loads(original)
+        change(card)
+        card_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    tampered(lambda card: card.__setitem__("labels", card["labels"][::-1]))
+    with pytest.raises(ManifestMismatchError, match=str(card_path)):
+        load_bundle(copy)
+    tampered(lambda card: card["input"].update(height=512, width=512))
+    with pytest.raises(ManifestMismatchError):
+        load_bundle(copy)
+    tampered(lambda card: card["calibration"].__setitem__("temperature", 1e-320))
+    with pytest.raises(ModelCardInvalidError, match="temperature"):
+        load_bundle(copy)
+    card_path.write_text(original, encoding="utf-8")
+    assert load_bundle(copy).manifest_sha256 == bundle.manifest_sha256

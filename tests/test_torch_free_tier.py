@@ -12,7 +12,8 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 
-TORCH_FREE_MODULES = ("inference.results", "inference.vocabulary")
+TORCH_FREE_MODULES = ("inference.results", "inference.vocabulary", "inference.model_card", "inference.bundle_catalog",
+                      "inference.image_files")
 HEAVY = ("torch", "torchvision", "numpy", "pytorch_grad_cam", "PySide6")
 
 

@@ -3,7 +3,6 @@
     from training.pipeline import DataOptions, ExportOptions, inspect_dataset, run_training
     from training.trainer import TrainConfig, TrainingCancelled
     from training.augment import AugmentConfig
-    from training.estimate import estimate_training_seconds
     from training.evaluate import evaluate_bundle          # xrayview-eval's core (+ "per_file" probabilities)
     from inference.device import resolve_device
 
@@ -11,7 +10,8 @@
     prepared = inspect_dataset(data, pretrained=True, seed=0, progress=cb, cancel=event)
     prepared.report.to_text() / .to_dict() / .warnings / .has_leakage     # the dataset report page
     prepared.splits["train"|"val"|"test"]  (len() = image counts), prepared.classes, prepared.positive_label
-    estimate_training_seconds(arch, len(train), len(val), epochs, device, img_size, n_test=len(test))
+    # a time estimate: time a few steps of training.trainer.train on random images of the chosen size (the
+    # wizard's desktop/wizard/jobs.measure_throughput) and scale by the split sizes
     outcome = run_training(TrainConfig(arch=..., epochs=..., pretrained=...), data,
                            ExportOptions(out=Path(bundle_dir), name=..., target_sensitivity=None),
                            resolve_device("auto"), progress=cb, cancel=event, prepared=prepared)

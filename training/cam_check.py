@@ -1,7 +1,7 @@
 """Is the heatmap looking at the lungs? Measures where a chest model's Grad-CAM mass falls on its positive
 test cases, against approximate lung-field masks (training/lung_fields.py), and writes the result to the card.
 
-    python -m training.cam_check --bundle resources/models/chest-xray-pneumonia \
+    python -m training.cli_cam_check --bundle resources/models/chest-xray-pneumonia \
         --data ../shared/data/chest-xray-pneumonia/train [--split test] [--sheet cam_check.png] [--write-card]
 
 For every test image of the positive label that the model calls positive (a true positive: the heatmap then
@@ -15,15 +15,13 @@ explains a correct call), it reports
   20% of the input's pixels are deleted against deleting a random 10% / 20%, the mean correlation between the maps
   of different films, and the flip check (the map of the mirrored film against the mirrored map).
 An empty heatmap (nothing to show) is counted and scored as the worst case: no mass inside, all outside.
-Prints JSON. `--sheet` writes a contact sheet of cases (heatmap, lung outline) to look at.
+The command line (`training/cli_cam_check.py`) prints JSON; `--sheet` writes a contact sheet of cases (heatmap,
+lung outline) to look at.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
-import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -210,35 +208,16 @@ def limitation_text(result: dict[str, Any]) -> str:
             "the evidence is, not as a localisation of the finding.")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.cam_check", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bundle", type=Path, required=True)
-    parser.add_argument("--data", type=Path, required=True, help="the training data root the manifest refers to")
-    parser.add_argument("--split", default="test")
-    parser.add_argument("--method", default="gradcam")
-    parser.add_argument("--limit", type=int, default=None, help="at most this many positive cases")
-    parser.add_argument("--sheet", type=Path, default=None, help="write a contact sheet PNG of the first cases")
-    parser.add_argument("--write-card", action="store_true", help="store the result in the card's cam block")
-    args = parser.parse_args(argv)
-    try:
-        result = check(args.bundle, args.data, args.split, args.method, args.limit, args.sheet)
-        if args.write_card:
-            from inference.bundle import load_bundle, rewrite_bundle
+def write_to_card(bundle_dir: Path, result: dict[str, Any], command: str = "") -> None:
+    """Store the result in the bundle's card (`cam.lung_field_check`) and word the card's heatmap limitation
+    from it; the bundle is rewritten through inference.bundle (new manifest)."""
+    from inference.bundle import load_bundle, rewrite_bundle
 
-            bundle = load_bundle(args.bundle)
-            card = json.loads(json.dumps(bundle.card))
-            result["command"] = " ".join(["python -m training.cam_check"] + [shlex.quote(a) for a in
-                                                                              (argv or sys.argv[1:])])
-            card.setdefault("cam", {})["lung_field_check"] = result
-            card["limitations"] = [text for text in card.get("limitations", [])
-                                   if not text.startswith(CAM_LIMITATION_PREFIX)] + [limitation_text(result)]
-            rewrite_bundle(bundle, card)
-    except XRayViewError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(result, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    bundle = load_bundle(bundle_dir)
+    card = json.loads(json.dumps(bundle.card))
+    if command:
+        result["command"] = command
+    card.setdefault("cam", {})["lung_field_check"] = result
+    card["limitations"] = [text for text in card.get("limitations", [])
+                           if not text.startswith(CAM_LIMITATION_PREFIX)] + [limitation_text(result)]
+    rewrite_bundle(bundle, card)

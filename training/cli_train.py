@@ -71,7 +71,8 @@ def _named_folder(text: str) -> tuple[str, Path]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from inference.architectures import ARCHITECTURES
+    from inference.model_card import RESIZE_MODES
+    from inference.vocabulary import ARCHITECTURES
 
     p = argparse.ArgumentParser(prog="xrayview-train", description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -86,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                                             "file name; default: Kermany names (personNNNN_, IM-NNNN-)")
     data.add_argument("--limit-per-class", type=_positive_int, help="use at most N images per class and split (quick runs)")
     data.add_argument("--img-size", type=_image_size, default=224, help="model input height and width")
-    data.add_argument("--resize-mode", choices=("squash", "letterbox"), default="squash")
+    data.add_argument("--resize-mode", choices=RESIZE_MODES, default="squash")
     data.add_argument("--workers", type=int, default=None, help="image decoding processes (default: CPU cores)")
     data.add_argument("--dataset-name", help="name of the data for the model card")
     data.add_argument("--licence", help="licence of the data for the model card")

@@ -2,8 +2,9 @@
 
 Layouts: `ROOT/CLASS/*` (the tool makes the splits) or `ROOT/{train,val,test}/CLASS/*` (already split;
 a missing `val`/`test` is carved out of `train`). Explicit `--val`/`--test` folders (each `DIR/CLASS/*`)
-override the corresponding split. Every regular, non-hidden file is a candidate image: whether it really is
-one is decided by `inference.image_io.load_image` when the report/cache reads it (DICOM often has no suffix).
+override the corresponding split. Which files are images is the viewer's and the CLI's policy too
+(`inference.image_files`: an image suffix, or DICOM/raster content, so suffix-less DICOMs count); whether a
+candidate really decodes is decided by `inference.image_io.load_image` when the report/cache reads it.
 """
 from __future__ import annotations
 
@@ -12,10 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from inference.errors import DatasetError
+from inference.image_files import find_images
 
 SPLIT_DIR_NAMES = ("train", "val", "test")
-# Files that are certainly not images: skipped silently rather than reported as unreadable.
-_NON_IMAGE_SUFFIXES = {".txt", ".csv", ".json", ".md", ".xml", ".html", ".py", ".db", ".ini", ".zip", ".gz"}
 _VAL_ALIASES = ("val", "valid", "validation")
 
 
@@ -51,13 +51,6 @@ def _class_dirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def _candidate_files(class_dir: Path) -> list[Path]:
-    return sorted(p for p in class_dir.rglob("*")
-                  if p.is_file() and not p.name.startswith(".")
-                  and not any(part.startswith(".") for part in p.relative_to(class_dir).parts)
-                  and p.suffix.lower() not in _NON_IMAGE_SUFFIXES)
-
-
 def scan_class_folder(folder: Path, classes: list[str] | None = None) -> tuple[list[str], list[ImageFile]]:
     """Files of a `DIR/CLASS/*` folder. With `classes`, the folder must hold exactly those class names."""
     folder = Path(folder)
@@ -70,7 +63,7 @@ def scan_class_folder(folder: Path, classes: list[str] | None = None) -> tuple[l
         raise DatasetError(folder, f"class folders {found} do not match the expected classes {sorted(classes)}")
     files: list[ImageFile] = []
     for name in found:
-        for path in _candidate_files(folder / name):
+        for path in find_images(folder / name):
             files.append(ImageFile(path=path, label=name, sha256=sha256_of_file(path),
                                    size_bytes=path.stat().st_size))
     empty = [name for name in found if not any(f.label == name for f in files)]

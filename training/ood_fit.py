@@ -1,20 +1,14 @@
 """Fits a bundle's out-of-distribution guard (see inference/ood.py) on the training split's features,
 sets its threshold on the validation split and measures its false-warning rate on the test split.
 
-Used by the training export for every new model, and standalone to add a guard to a bundle that was trained
-before (its data_manifest.csv says which file was in which split):
-
-    python -m training.ood_fit --bundle resources/models/NAME --data ../shared/data/chest-xray-pneumonia/train \
-        --expected-body-part CHEST --measure-ood
+Used by the training export for every new model, and by `python -m training.cli_ood_fit` to add a guard to a
+bundle that was trained before (its data_manifest.csv says which file was in which split).
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import json
-import shlex
-import sys
 from pathlib import Path
 import threading
 from typing import Any, Callable, Sequence
@@ -25,12 +19,12 @@ from torch import nn
 
 from inference.bundle import load_bundle, rewrite_bundle
 from inference.errors import XRayViewError
+from inference.image_files import find_images
 from inference.ood import METHOD, OOD_FILE, FeatureGuard, capture_features, guard_grid, guard_layer
 from inference.preprocess import InputSpec
 
 DEFAULT_QUANTILE = 0.995
 DEFAULT_COMPONENTS = 64
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".tif", ".tiff", ".bmp")
 
 
 @torch.no_grad()
@@ -168,7 +162,7 @@ def default_ood_sets(shared_data: Path, limit: int = 200) -> dict[str, list[Path
         pass
     fracture_val = shared_data / "bone-fracture" / "val"
     if fracture_val.is_dir():
-        files = sorted(p for p in fracture_val.rglob("*") if p.is_file())
+        files = find_images(fracture_val)
         step = max(1, len(files) // limit)
         sets["bone-fracture radiographs (val)"] = files[::step][:limit]
     return sets
@@ -179,7 +173,7 @@ def folder_set(spec: str, limit: int = 200) -> tuple[str, list[Path]]:
     name, _, folder = spec.partition("=")
     if not folder:
         raise XRayViewError(f"{spec!r}: expected NAME=FOLDER")
-    files = sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = find_images(folder)
     if not files:
         raise XRayViewError(f"{folder}: no images")
     return name, files[:: max(1, len(files) // limit)][:limit]
@@ -266,49 +260,3 @@ def add_guard_to_bundle(bundle_dir: Path, data_root: Path, out_dir: Path | None 
         block["command"] = command
     rewrite_bundle(bundle, card, out_dir, replace_files={OOD_FILE: payload})
     return block
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.ood_fit", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bundle", type=Path, required=True)
-    parser.add_argument("--data", type=Path, required=True, help="the training data root the manifest refers to")
-    parser.add_argument("--out", type=Path, default=None, help="write here instead of replacing --bundle")
-    parser.add_argument("--expected-body-part", action="append", default=[])
-    parser.add_argument("--quantile", type=float, default=DEFAULT_QUANTILE)
-    parser.add_argument("--components", type=int, default=DEFAULT_COMPONENTS)
-    parser.add_argument("--layer", default=None,
-                        help="model the pooled output of this module (default: the classifier's input features)")
-    parser.add_argument("--grid", type=int, default=1,
-                        help="average the --layer output over each region of a GRID x GRID split of the image "
-                             "(default 1: over the whole image)")
-    parser.add_argument("--reference-blur", type=float, nargs=2, metavar=("LOW", "HIGH"), default=None,
-                        help="also fit on training images blurred with a random sigma in [LOW, HIGH] px")
-    parser.add_argument("--measure-ood", action="store_true",
-                        help="also measure warning rates on CT/MR, photographs and bone-fracture images")
-    parser.add_argument("--exclude-default-set", action="append", default=[],
-                        help="leave out default OOD sets whose name contains this word (e.g. fracture)")
-    parser.add_argument("--ood-set", action="append", default=[], metavar="NAME=FOLDER",
-                        help="measure the warning rate on images of FOLDER (images that must be warned)")
-    parser.add_argument("--held-in-set", action="append", default=[], metavar="NAME=FOLDER",
-                        help="measure the false-warning rate on images like the training data")
-    parser.add_argument("--set-limit", type=int, default=200, help="images per --ood-set/--held-in-set folder")
-    parser.add_argument("--shared-data", type=Path, default=None)
-    args = parser.parse_args(argv)
-    try:
-        block = add_guard_to_bundle(args.bundle, args.data, args.out, args.expected_body_part, args.quantile,
-                                    args.components, args.measure_ood, args.shared_data, args.layer,
-                                    tuple(args.reference_blur) if args.reference_blur else None,
-                                    dict(folder_set(s, args.set_limit) for s in args.ood_set),
-                                    dict(folder_set(s, args.set_limit) for s in args.held_in_set), args.exclude_default_set,
-                                    command=" ".join(["python -m training.ood_fit"] + [
-                                        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)]),
-                                    grid=args.grid)
-    except XRayViewError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(block))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

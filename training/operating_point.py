@@ -3,20 +3,15 @@
 A clinic may want a different operating point (a target sensitivity instead of Youden's J); the bundle's
 data_manifest.csv says which images were validation and test, so the threshold is chosen on validation and every
 threshold-dependent number of the card (metrics, threshold table, calibration, ROC plot) is measured again on
-test exactly as `xrayview-train` does. Weights and every other file of the bundle are kept.
-
-    python -m training.operating_point --bundle DIR --data ROOT --target-sensitivity 0.97 [--out DIR]
+test exactly as `xrayview-train` does. Weights and every other file of the bundle are kept. Command line:
+`python -m training.cli_operating_point`.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
-import shlex
-import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from inference.bundle import load_bundle, rewrite_bundle
@@ -40,7 +35,9 @@ def _manifest_split(bundle_dir: Path, data_root: Path, split: str, labels: list[
     return TensorSplit(decoded.images, torch.tensor([labels.index(r["label"]) for r in rows], dtype=torch.int64))
 
 
-def rechoose(bundle_dir: Path, data_root: Path, target_sensitivity: float | None, out: Path | None = None) -> dict:
+def rechoose(bundle_dir: Path, data_root: Path, target_sensitivity: float | None, out: Path | None = None,
+             command: str = "") -> dict:
+    """The new operating point written into the bundle (or `out`); `command` is recorded in the card."""
     bundle = load_bundle(bundle_dir)
     card = json.loads(json.dumps(bundle.card))
     labels, spec = card["labels"], InputSpec.from_card(card)
@@ -71,7 +68,7 @@ def rechoose(bundle_dir: Path, data_root: Path, target_sensitivity: float | None
     card["training"]["threshold_method"] = operating.method
     card["training"]["validation_metrics"] = val_metrics
     card["training"]["operating_point_rechosen"] = {
-        "command": " ".join(["python -m training.operating_point"] + [shlex.quote(a) for a in sys.argv[1:]]),
+        "command": command,
         "previous": previous}
     evaluation_path = bundle_dir / "evaluation.json"
     evaluation = json.loads(evaluation_path.read_text(encoding="utf-8") or "{}") if evaluation_path.is_file() else {}
@@ -88,23 +85,3 @@ def rechoose(bundle_dir: Path, data_root: Path, target_sensitivity: float | None
     return {"threshold": operating.threshold, "method": operating.method, "previous": previous,
             "test": {k: test_metrics[k] for k in ("n", "auc", "accuracy", "sensitivity", "specificity", "ece")},
             "validation": {k: val_metrics[k] for k in ("sensitivity", "specificity")}}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.operating_point", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bundle", type=Path, required=True)
-    parser.add_argument("--data", type=Path, required=True, help="the data root the bundle's manifest refers to")
-    parser.add_argument("--target-sensitivity", type=float, default=None, help="default: Youden's J")
-    parser.add_argument("--out", type=Path, default=None, help="write here instead of replacing --bundle")
-    args = parser.parse_args(argv)
-    try:
-        summary = rechoose(args.bundle, args.data, args.target_sensitivity, args.out)
-    except XRayViewError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(summary))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

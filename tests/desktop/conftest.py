@@ -70,7 +70,7 @@ def no_shipped_models(tmp_path, monkeypatch):
     """Whatever resources/models holds, the window under test sees only the bundles a test names."""
     empty = tmp_path / "no-shipped-models"
     empty.mkdir()
-    monkeypatch.setattr("desktop.paths.bundled_models_dir", lambda: empty)
+    monkeypatch.setattr("inference.bundle_catalog.bundled_models_dir", lambda: empty)
     return empty
 
 

@@ -173,7 +173,7 @@ def test_closing_while_a_prediction_runs_exits_cleanly(make_window, qtbot, slow_
 def test_settings_dialog_writes_every_setting(qtbot, settings, tiny_bundle, monkeypatch):
     from desktop.settings_dialog import SettingsDialog
 
-    monkeypatch.setattr("desktop.settings_dialog.bundled_models_dir", lambda: tiny_bundle.parent / "none")
+    monkeypatch.setattr("inference.bundle_catalog.bundled_models_dir", lambda: tiny_bundle.parent / "none")
     settings.user_models_dir = str(tiny_bundle.parent)
     dialog = SettingsDialog(settings, ["jet", "inferno"])
     qtbot.addWidget(dialog)

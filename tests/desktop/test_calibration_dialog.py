@@ -108,7 +108,7 @@ def test_cancel_writes_nothing(qtbot, make_window, tiny_bundle, site_films, tmp_
 
 def test_bad_folders_are_refused_before_work(qtbot, tiny_bundle, tmp_path):
     from desktop.calibration_dialog import CalibrationDialog, new_version_folder
-    from desktop.model_catalog import bundle_entry
+    from inference.bundle_catalog import bundle_entry
 
     dialog = CalibrationDialog([bundle_entry(tiny_bundle)], tiny_bundle, tmp_path)
     qtbot.addWidget(dialog)

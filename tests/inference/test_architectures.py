@@ -6,7 +6,6 @@ import torch
 from torch import nn
 
 from inference.architectures import (
-    ARCHITECTURES,
     PretrainedWeightsError,
     UnknownArchitectureError,
     adapt_input_conv,
@@ -14,6 +13,7 @@ from inference.architectures import (
     default_cam_layer,
     efficientnet_lite0_weights_path,
 )
+from inference.vocabulary import ARCHITECTURES
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)

@@ -30,7 +30,9 @@ def test_written_bundle_records_the_real_hash_and_size(bundle_dir):
     assert bundle.card["weights"] == {"file": "model.safetensors", "sha256": _sha(weights),
                                       "bytes": weights.stat().st_size}
     assert bundle.sha256 == _sha(weights)
-    assert bundle.identity() == {"name": "tiny-test-model", "version": "0.0.1-test", "sha256": _sha(weights)}
+    assert bundle.identity() == {"name": "tiny-test-model", "version": "0.0.1-test", "sha256": _sha(weights),
+                                 "manifest_sha256": bundle.card["manifest"]["sha256"]}
+    assert len(bundle.manifest_sha256) == 64 and bundle.manifest_sha256 != bundle.sha256
     assert bundle.labels == ["NORMAL", "PNEUMONIA"] and bundle.positive_label == "PNEUMONIA"
     model = bundle.build()
     assert not model.training

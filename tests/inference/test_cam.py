@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from inference.architectures import ARCHITECTURES, build_model, default_cam_layer
+from inference.architectures import build_model, default_cam_layer
 from inference.bundle import load_bundle
-from inference.cam import CAM_METHODS, UnknownCamMethodError, compute_cam
+from inference.cam import UnknownCamMethodError, compute_cam
 from inference.image_io import load_image
 from inference.predictor import Predictor
+from inference.vocabulary import ARCHITECTURES, CAM_METHODS
 from tests.helpers.tiny_models import make_tiny_bundle
 
 

@@ -52,12 +52,14 @@ def test_all_good_images_exit_0_with_one_json_object_each(bundle_dir, images):
     assert code == 0, err
     records = [json.loads(line) for line in out.splitlines()]
     assert [r["path"] for r in records] == [str(images["a"]), str(images["b"]), str(images["dicom"])]
-    sha = load_bundle(bundle_dir).sha256
+    bundle = load_bundle(bundle_dir)
+    sha, manifest = bundle.sha256, bundle.manifest_sha256
     for r in records:
         assert {"path", "label", "probabilities", "threshold", "model", "device", "timings_ms"} <= set(r)
         assert r["label"] in ("NORMAL", "PNEUMONIA")
         assert sum(r["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
-        assert r["model"] == {"name": "tiny-test-model", "version": "0.0.1-test", "sha256": sha}
+        assert r["model"] == {"name": "tiny-test-model", "version": "0.0.1-test", "sha256": sha,
+                              "manifest_sha256": manifest}
         assert r["device"] == "cpu" and r["threshold"] == 0.5
         assert set(r["timings_ms"]) == {"load", "preprocess", "predict", "cam"}
         assert r["timings_ms"]["load"] > 0 and r["timings_ms"]["cam"] is None

@@ -13,7 +13,9 @@ from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless, JPEGLSLossless
 from inference.bundle import load_bundle
 from inference.errors import BundleError, EmptyFileError, ImageLoadError
 from inference.image_io import load_image
-from inference.predictor import Predictor, collect_image_files, default_bundle_dir, load_default_bundle
+from inference.bundle_catalog import default_bundle_dir
+from inference.image_files import expand_paths
+from inference.predictor import Predictor, load_default_bundle
 from inference.resources import RESOURCES_ENV
 from tests.helpers.dicom_factory import load_gray_image, make_dicom_from_array, widen_to_bits
 from tests.helpers.tiny_models import make_tiny_bundle
@@ -124,7 +126,7 @@ def folder_with_bad_files(small_pngs, tmp_path) -> Path:
 
 
 def test_folder_run_continues_past_bad_files(predictor, folder_with_bad_files):
-    files = collect_image_files([folder_with_bad_files])
+    files = expand_paths([folder_with_bad_files], recursive=False)
     assert [f.name for f in files] == ["a_good.png", "b_empty.dcm", "c_random.png", "d_truncated.png", "e_good.png"]
     seen = []
     results = list(predictor.predict_paths(files, progress=lambda done, total: seen.append((done, total)),

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 
 from inference.audit import append_ai_result, default_audit_log_path, export_csv, read_audit_log
+from inference.bundle import load_bundle
 from inference.errors import AuditLogError
 
 
@@ -24,7 +25,8 @@ def _prediction(p_pneumonia: float = 0.8125) -> SimpleNamespace:
     return SimpleNamespace(probabilities={"NORMAL": 1 - p_pneumonia, "PNEUMONIA": p_pneumonia},
                            label="PNEUMONIA" if p_pneumonia >= 0.5 else "NORMAL", threshold=0.5,
                            positive_label="PNEUMONIA", cam_method="gradcam", device="cpu",
-                           model={"name": "tiny-test-model", "version": "0.0.1-test", "sha256": "ab" * 32})
+                           model={"name": "tiny-test-model", "version": "0.0.1-test", "sha256": "ab" * 32,
+                                  "manifest_sha256": "cd" * 32})
 
 
 @pytest.fixture()
@@ -43,7 +45,8 @@ def test_record_has_every_field(log_path, source_studies):
     assert stored == record
     assert stored["source_sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
     assert stored["sop_instance_uid"] == "1.2.3.4" and stored["origin"] == "cli"
-    assert stored["model"] == {"name": "tiny-test-model", "version": "0.0.1-test", "sha256": "ab" * 32}
+    assert stored["model"] == {"name": "tiny-test-model", "version": "0.0.1-test", "sha256": "ab" * 32,
+                               "manifest_sha256": "cd" * 32}
     assert stored["probabilities"]["PNEUMONIA"] == 0.8125 and stored["call"] == "PNEUMONIA"
     assert stored["threshold"] == 0.5 and stored["device"] == "cpu" and stored["user"]
     assert stored["time"].endswith("Z") and stored["time"][:4].isdigit()
@@ -60,6 +63,8 @@ def test_real_prediction_is_logged(log_path, source_studies, tiny_bundle):
     (record,) = read_audit_log().records
     assert record["probabilities"] == pytest.approx(prediction.probabilities)
     assert record["model"]["sha256"] == prediction.model["sha256"] and len(record["model"]["sha256"]) == 64
+    # the manifest hash covers the card too: the audit record names exactly the bundle that made the result
+    assert record["model"]["manifest_sha256"] == load_bundle(tiny_bundle).manifest_sha256
 
 
 def test_appends_never_rewrite(log_path, source_studies):

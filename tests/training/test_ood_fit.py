@@ -1,4 +1,5 @@
-"""training.ood_fit and training.ood_scan end to end on a tiny bundle trained on nothing but with a real manifest of
+"""training.ood_fit and training.ood_scan end to end (through their command lines, training.cli_ood_fit and
+training.cli_ood_scan) on a tiny bundle trained on nothing but with a real manifest of
 real chest X-rays: the guard is fitted on a named layer (whole-image or region grid, with the blurred reference),
 written into the bundle, and used by the predictor; the scan reproduces the fitted guard."""
 import csv
@@ -14,8 +15,8 @@ from inference.image_io import load_image
 from inference.ood import OOD_FILE, FeatureGuard, guard_grid, guard_layer, pool_regions
 from inference.predictor import Predictor
 from tests.helpers.tiny_models import make_tiny_bundle
-from training.ood_fit import main as ood_fit_main
-from training.ood_scan import main as scan_main
+from training.cli_ood_fit import main as ood_fit_main
+from training.cli_ood_scan import main as scan_main
 
 
 @pytest.fixture()
@@ -54,6 +55,7 @@ def test_fits_a_layer_guard_with_blurred_reference(tiny_with_manifest, tmp_path,
     assert 0.0 <= rates[("fullres", None)]["warning_rate"] <= 1.0
     assert (out / OOD_FILE).is_file() and (out / "data_manifest.csv").is_file()
     assert "--layer features.block4" in block["command"]
+    assert block["command"].startswith("python -m training.cli_ood_fit --bundle ")
 
     predictor = Predictor(out, device="cpu")
     result = predictor.predict(load_image(data / "NORMAL" / sorted(p.name for p in (data / "NORMAL").iterdir())[0]),

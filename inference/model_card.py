@@ -1,0 +1,450 @@
+"""The model card, without torch: its schema, a typed view (`ModelCard`, `InputSpec`), strict reading and
+checking, the plain file names it may give, and the bundle's manifest hash.
+
+Reading is strict: the JSON must be UTF-8, hold no NaN/Infinity and no key twice; every number the schema knows
+is bounded to a sane range; every file the card names (`weights.file`, `ood.file`) is a plain file name inside
+the bundle folder.
+
+**Manifest hash.** A bundle's identity covers the card as well as its weights: `manifest_sha256(card)` is the
+sha256 of the card's canonical JSON (sorted keys, without its own `manifest` block). The card pins the weights'
+and the OOD guard's sha256, and loading checks both files against them, so the hash covers card + weights +
+guard. `inference.bundle.write_bundle` records it in the card's `manifest` block; loading recomputes it and
+refuses a card that no longer matches (swapped labels, another input size, any edit made outside the tools).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+
+from inference.errors import BundleError, ManifestMismatchError, ModelCardInvalidError
+from inference.vocabulary import CAM_METHODS, is_known_architecture
+
+CARD_FILE = "model_card.json"
+SCHEMA_PATH = Path(__file__).with_name("model_card.schema.json")
+MANIFEST_KEY = "manifest"
+RESIZE_MODES = ("squash", "letterbox")
+MAX_CARD_BYTES = 4 << 20  # the shipped cards are ~20 kB; a card this large is not a model card
+_HASH_CHUNK = 1 << 20
+
+
+# ============================================================================ the schema and its checks
+@lru_cache(maxsize=1)
+def card_schema() -> dict[str, Any]:
+    """model_card.schema.json with the vocabularies filled in (declared once, in inference.vocabulary)."""
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    schema["properties"]["cam"]["properties"]["default_method"]["enum"] = list(CAM_METHODS)
+    schema["properties"]["input"]["properties"]["resize_mode"]["enum"] = list(RESIZE_MODES)
+    return schema
+
+
+@lru_cache(maxsize=1)
+def _schema_validator():
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(card_schema())
+
+
+def validate_card(card: Any, where: str | Path | None = None) -> None:
+    """Raise ModelCardInvalidError (naming the field) unless `card` satisfies the schema and its cross-checks."""
+    from jsonschema.exceptions import best_match
+
+    where = where if where is not None else "<model card>"
+    if not isinstance(card, dict):
+        raise ModelCardInvalidError(where, "the model card must be a JSON object")
+    bad_number = _first_non_finite(card)
+    if bad_number is not None:
+        raise ModelCardInvalidError(where, f"model card field {bad_number} is not a finite number")
+    errors = list(_schema_validator().iter_errors(card))
+    if errors:
+        err = best_match(errors)
+        location = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        why = ""
+        if list(err.schema_path)[:2] == ["allOf", 1]:
+            why = " (a model not flagged experimental must list its measured metrics, threshold_table and " \
+                  "training_data)"
+        raise ModelCardInvalidError(where, f"model card field {location}: {err.message}{why}")
+    labels = card["labels"]
+    positive = card.get("positive_label")
+    if positive is not None and positive not in labels:
+        raise ModelCardInvalidError(where, f"positive_label {positive!r} is not one of the labels {labels}")
+    spec = card["input"]
+    for key in ("mean", "std"):
+        n = len(spec["normalisation"][key])
+        if n not in (1, spec["channels"]):
+            raise ModelCardInvalidError(
+                where, f"input.normalisation.{key} has {n} values; expected 1 or {spec['channels']} (channels)")
+    if not is_known_architecture(card["architecture"]):
+        raise ModelCardInvalidError(where, f"unknown architecture {card['architecture']!r}")
+    for field_name, name in named_files(card).items():
+        problem = plain_file_name_problem(name)
+        if problem:
+            raise ModelCardInvalidError(where, f"model card field {field_name} ({name!r}) {problem}")
+    ood = card.get("ood") or {}
+    if ood.get("file") and not ood.get("sha256"):
+        raise ModelCardInvalidError(where, "model card field ood: names a guard file but not its sha256")
+    if int(ood.get("grid") or 1) > 1 and not ood.get("layer"):
+        raise ModelCardInvalidError(where, "model card field ood/grid: a region grid needs ood.layer (the "
+                                           "classifier's input is already pooled over the whole image)")
+
+
+def _first_non_finite(value: Any, path: str = "") -> str | None:
+    """The path of the first NaN or infinite number in a parsed card (None when there is none)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "(top level)"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _first_non_finite(item, f"{path}/{key}" if path else str(key))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _first_non_finite(item, f"{path}/{index}")
+            if found:
+                return found
+    return None
+
+
+# ============================================================================ files the card names
+def named_files(card: Mapping[str, Any]) -> dict[str, str]:
+    """Every file the card names, by field ("weights.file", "ood.file"); all must be plain names in the bundle."""
+    files: dict[str, str] = {}
+    weights = card.get("weights") or {}
+    if isinstance(weights, Mapping) and weights.get("file") is not None:
+        files["weights.file"] = str(weights["file"])
+    ood = card.get("ood") or {}
+    if isinstance(ood, Mapping) and ood.get("file") is not None:
+        files["ood.file"] = str(ood["file"])
+    return files
+
+
+def plain_file_name_problem(name: str) -> str:
+    """"" when `name` is a plain file name (no folder part, not "." or "..", not absolute), else what is wrong."""
+    if not name or name in (".", ".."):
+        return "is not a file name"
+    if "\x00" in name:
+        return "contains a NUL character"
+    if PurePosixPath(name).name != name or PureWindowsPath(name).name != name or "/" in name or "\\" in name:
+        return "must be a plain file name inside the bundle folder, without a folder part"
+    return ""
+
+
+def bundle_file(folder: str | Path, name: str, what: str) -> Path:
+    """The file `name` inside the bundle `folder`; BundleError unless it is a plain name of a regular file there
+    (a symbolic link leading out of the folder is refused too)."""
+    folder = Path(folder)
+    problem = plain_file_name_problem(name)
+    if problem:
+        raise ModelCardInvalidError(folder / CARD_FILE, f"{what} {name!r} {problem}")
+    path = folder / name
+    try:
+        inside = path.resolve(strict=True).parent == folder.resolve(strict=True)
+    except OSError:
+        raise BundleError(path, f"the {what} named in the model card is missing") from None
+    if not inside:
+        raise BundleError(path, f"the {what} named in the model card lies outside the bundle folder")
+    if not path.is_file():
+        raise BundleError(path, f"the {what} named in the model card is not a regular file")
+    return path
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# ============================================================================ manifest hash
+def canonical_card_bytes(card: Mapping[str, Any]) -> bytes:
+    """The card's content as canonical JSON (sorted keys, no whitespace, UTF-8), without its manifest block."""
+    content = {key: value for key, value in card.items() if key != MANIFEST_KEY}
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def manifest_sha256(card: Mapping[str, Any]) -> str:
+    """The bundle identity that covers the card: see the module docstring."""
+    return hashlib.sha256(canonical_card_bytes(card)).hexdigest()
+
+
+def manifest_block(card: Mapping[str, Any]) -> dict[str, Any]:
+    """The `manifest` block write_bundle stores in a card it writes."""
+    covers = [CARD_FILE] + sorted(named_files(card).values())
+    return {"sha256": manifest_sha256(card), "covers": covers,
+            "method": "sha256 of the card's canonical JSON without this block (sorted keys, no whitespace); the "
+                      "card holds the sha256 of each other file it covers"}
+
+
+def check_manifest(card: Mapping[str, Any], where: str | Path) -> str:
+    """The card's manifest hash; ManifestMismatchError when the card records another one (it was edited after
+    the bundle was written). Cards written before manifests existed have none: their hash is computed only."""
+    actual = manifest_sha256(card)
+    recorded = (card.get(MANIFEST_KEY) or {}).get("sha256")
+    if recorded is not None and recorded != actual:
+        raise ManifestMismatchError(
+            where, f"the model card was changed after the bundle was written (manifest sha256 {actual[:12]}... "
+                   f"does not match the recorded {str(recorded)[:12]}...): labels, input size, threshold or "
+                   f"another field may no longer fit the weights; refusing to load it. Change a bundle only "
+                   f"with XRayView's tools, which record a new manifest")
+    return actual
+
+
+# ============================================================================ reading
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"the key {key!r} appears twice in one object")
+        result[key] = value
+    return result
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def parse_card_bytes(data: bytes, where: str | Path) -> dict[str, Any]:
+    """Strict JSON: UTF-8, no NaN/Infinity, no duplicate keys (a second "labels" would silently win)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ModelCardInvalidError(where, "the model card is not UTF-8 text") from None
+    try:
+        card = json.loads(text, object_pairs_hook=_refuse_duplicate_keys, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise ModelCardInvalidError(where, f"the model card is not valid JSON (line {exc.lineno}: {exc.msg})") \
+            from None
+    except ValueError as exc:
+        raise ModelCardInvalidError(where, f"the model card is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ModelCardInvalidError(where, "the model card is nested too deeply") from None
+    if not isinstance(card, dict):
+        raise ModelCardInvalidError(where, "the model card must be a JSON object")
+    return card
+
+
+def read_card_dict(folder: str | Path) -> dict[str, Any]:
+    """The parsed (not yet validated) card of the bundle `folder`; BundleError when there is none to read."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise BundleError(folder, "model bundle folder not found")
+    if not folder.is_dir():
+        raise BundleError(folder, "a model bundle is a folder holding model_card.json and the weights; this is a "
+                                  "file")
+    card_path = folder / CARD_FILE
+    if not card_path.is_file():
+        raise BundleError(folder, f"not a model bundle: {CARD_FILE} is missing")
+    try:
+        with open(card_path, "rb") as handle:
+            data = handle.read(MAX_CARD_BYTES + 1)
+    except OSError as exc:
+        raise BundleError(card_path, f"cannot read the model card ({exc.strerror or exc})") from None
+    if len(data) > MAX_CARD_BYTES:
+        raise ModelCardInvalidError(card_path, f"the model card is larger than {MAX_CARD_BYTES >> 20} MiB")
+    return parse_card_bytes(data, card_path)
+
+
+def read_card(folder: str | Path, *, validate: bool = True) -> ModelCard:
+    """The bundle's card, schema-checked and manifest-checked (unless validate=False: the catalog lists bundles
+    quickly and leaves the checks to loading, which reports them)."""
+    folder = Path(folder)
+    card = read_card_dict(folder)
+    if validate:
+        validate_card(card, folder / CARD_FILE)
+        check_manifest(card, folder / CARD_FILE)
+    return ModelCard(card)
+
+
+# ============================================================================ typed views
+@dataclass(frozen=True)
+class InputSpec:
+    """The card's `input` block: what the model is fed."""
+
+    channels: int
+    height: int
+    width: int
+    resize_mode: str = "squash"
+    mean: tuple[float, ...] = (0.5,)
+    std: tuple[float, ...] = (0.25,)
+    window: str = "default"
+    # The JPEG quality the training images were saved at after being resized (None: not JPEG, or unknown).
+    # Images the inference pipeline resizes get the same round trip, so they carry the same compression texture
+    # as the training copies; images already at the input size are left as they are.
+    jpeg_quality: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.resize_mode not in RESIZE_MODES:
+            raise ValueError(f"resize_mode must be one of {RESIZE_MODES}, got {self.resize_mode!r}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+
+    @classmethod
+    def from_card(cls, card: Mapping[str, Any]) -> InputSpec:
+        """From a whole model card or just its `input` block."""
+        block = card.get("input", card)
+        norm = block["normalisation"]
+        return cls(channels=int(block["channels"]), height=int(block["height"]), width=int(block["width"]),
+                   resize_mode=block["resize_mode"], mean=tuple(float(v) for v in norm["mean"]),
+                   std=tuple(float(v) for v in norm["std"]), window=block.get("window", "default"),
+                   jpeg_quality=block.get("jpeg_quality"))
+
+    def to_card(self) -> dict[str, Any]:
+        """The card's `input` block for this spec."""
+        block = {"channels": self.channels, "height": self.height, "width": self.width,
+                 "resize_mode": self.resize_mode,
+                 "normalisation": {"mean": list(self.mean), "std": list(self.std)}, "window": self.window}
+        if self.jpeg_quality is not None:
+            block["jpeg_quality"] = self.jpeg_quality
+        return block
+
+
+@dataclass(frozen=True)
+class OODSettings:
+    """The card's `ood` block: the guard's file and how it reads the model."""
+
+    file: str | None
+    sha256: str | None
+    layer: str | None  # None: the classifier's input features
+    grid: int  # the layer output is averaged over grid x grid regions (1: the whole image)
+    threshold: float | None
+    expected_body_parts: tuple[str, ...]
+
+    @classmethod
+    def from_card(cls, card: Mapping[str, Any]) -> OODSettings:
+        block = card.get("ood") or {}
+        return cls(file=block.get("file") or None, sha256=block.get("sha256") or None,
+                   layer=block.get("layer") or None, grid=int(block.get("grid") or 1),
+                   threshold=None if block.get("threshold") is None else float(block["threshold"]),
+                   expected_body_parts=tuple(str(p).upper() for p in block.get("expected_body_parts") or ()))
+
+
+class ModelCard:
+    """Typed, read-only access to a card's fields. `data` is the card as parsed (for the fields the typed view
+    leaves out, e.g. the training record); treat it as read-only."""
+
+    def __init__(self, data: Mapping[str, Any]):
+        self.data: dict[str, Any] = dict(data)
+
+    def __repr__(self) -> str:
+        return f"ModelCard({self.name!r}, {self.version!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ModelCard) and self.data == other.data
+
+    __hash__ = None  # a mutable mapping inside
+
+    # ---- identity
+    @property
+    def name(self) -> str:
+        return str(self.data.get("name", ""))
+
+    @property
+    def version(self) -> str:
+        return str(self.data.get("version", ""))
+
+    @property
+    def title(self) -> str:
+        """"name version", with "(experimental)" when the card says so."""
+        title = f"{self.name or 'model'} {self.version}".strip()
+        return title + (" (experimental)" if self.experimental else "")
+
+    @property
+    def description(self) -> str:
+        return str(self.data.get("description", ""))
+
+    @property
+    def experimental(self) -> bool:
+        return bool(self.data.get("experimental", False))
+
+    @property
+    def weights_file(self) -> str:
+        return str((self.data.get("weights") or {}).get("file", ""))
+
+    @property
+    def weights_sha256(self) -> str:
+        return str((self.data.get("weights") or {}).get("sha256", ""))
+
+    @property
+    def weights_bytes(self) -> int:
+        return int((self.data.get("weights") or {}).get("bytes", 0))
+
+    @property
+    def manifest_sha256(self) -> str:
+        """The identity covering card + weights + guard (computed from the card; see the module docstring)."""
+        return manifest_sha256(self.data)
+
+    @property
+    def recorded_manifest_sha256(self) -> str | None:
+        """What write_bundle recorded (None for cards written before manifests existed)."""
+        return (self.data.get(MANIFEST_KEY) or {}).get("sha256")
+
+    def identity(self) -> dict[str, str]:
+        """What every result names its model by: name, version, weights sha256 and the manifest hash."""
+        return {"name": self.name, "version": self.version, "sha256": self.weights_sha256,
+                "manifest_sha256": self.manifest_sha256}
+
+    # ---- the model
+    @property
+    def architecture(self) -> str:
+        return str(self.data.get("architecture", ""))
+
+    @property
+    def labels(self) -> list[str]:
+        return [str(label) for label in self.data.get("labels") or []]
+
+    @property
+    def positive_label(self) -> str | None:
+        return self.data.get("positive_label")
+
+    @property
+    def threshold(self) -> float | None:
+        value = self.data.get("threshold")
+        return float(value) if value is not None else None
+
+    @property
+    def temperature(self) -> float:
+        return float((self.data.get("calibration") or {}).get("temperature", 1.0))
+
+    @property
+    def input_spec(self) -> InputSpec:
+        return InputSpec.from_card(self.data)
+
+    @property
+    def cam_target_layer(self) -> str:
+        return str((self.data.get("cam") or {}).get("target_layer", ""))
+
+    @property
+    def cam_default_method(self) -> str | None:
+        return (self.data.get("cam") or {}).get("default_method")
+
+    @property
+    def ood(self) -> OODSettings:
+        return OODSettings.from_card(self.data)
+
+    # ---- what the card says about the model
+    @property
+    def intended_use(self) -> str:
+        return str(self.data.get("intended_use", ""))
+
+    @property
+    def limitations(self) -> list[str]:
+        return [str(item) for item in self.data.get("limitations") or []]
+
+    @property
+    def metrics(self) -> list[dict[str, Any]]:
+        return [dict(metric) for metric in self.data.get("metrics") or []]
+
+    @property
+    def threshold_table(self) -> list[dict[str, Any]]:
+        return [dict(row) for row in self.data.get("threshold_table") or []]
+
+    @property
+    def training_data(self) -> list[dict[str, Any]]:
+        return [dict(item) for item in self.data.get("training_data") or []]
