@@ -1,5 +1,5 @@
-"""One image-file policy (inference.image_files) for the viewer's folder panel and Analyze Folder,
-xrayview-predict, the training datasets and the OOD tools: the same folder gives the same files everywhere,
+"""One image-file policy (inference.image_files) for the viewer's folder panel and Analyze Folder
+(tests/desktop/test_image_file_policy_viewer.py), xrayview-predict, the training datasets and the OOD tools: the same folder gives the same files everywhere,
 `.ima` and suffix-less or UID-named DICOMs included, non-images, hidden files, DICOMDIR and FIFOs left out."""
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ from tests.helpers.dicom_factory import make_dicom_from_array
 EXPECTED = ["1.2.840.113619.2.5", "IM000001", "a.png", "b.JPEG", "scan.ima", "sub/c.dcm"]
 
 
-@pytest.fixture()
-def mixed_folder(tmp_path) -> Path:
-    folder = tmp_path / "CLASS"
+def make_mixed_folder(root: Path) -> Path:
+    """root/CLASS holding images every tool must find (EXPECTED) and files none may take."""
+    folder = root / "CLASS"
     (folder / "sub").mkdir(parents=True)
     (folder / ".cache").mkdir()
     pixels = (np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) % 4096)
@@ -42,11 +42,16 @@ def mixed_folder(tmp_path) -> Path:
     return folder
 
 
-def _names(paths, root: Path) -> list[str]:
+@pytest.fixture()
+def mixed_folder(tmp_path) -> Path:
+    return make_mixed_folder(tmp_path)
+
+
+def names(paths, root: Path) -> list[str]:
     return sorted(str(Path(p).relative_to(root)) for p in paths)
 
 
-def _bounded(fn, *args, seconds: float = 60):
+def bounded(fn, *args, seconds: float = 60):
     """Runs fn in a thread: a FIFO that got opened would block it forever, failing the test instead of hanging."""
     result: list = []
     thread = threading.Thread(target=lambda: result.append(fn(*args)), daemon=True)
@@ -58,26 +63,13 @@ def _bounded(fn, *args, seconds: float = 60):
 
 def test_the_policy(mixed_folder):
     assert ".ima" in IMAGE_SUFFIXES and "*.ima" in file_dialog_filter()
-    assert _names(_bounded(find_images, mixed_folder), mixed_folder) == EXPECTED
-    assert _names(find_images(mixed_folder, recursive=False), mixed_folder) == [n for n in EXPECTED if "/" not in n]
+    assert names(bounded(find_images, mixed_folder), mixed_folder) == EXPECTED
+    assert names(find_images(mixed_folder, recursive=False), mixed_folder) == [n for n in EXPECTED if "/" not in n]
     assert not is_image_file(mixed_folder / "pipe.dcm") and not is_image_file(mixed_folder / "missing.png")
     assert sniff_format((mixed_folder / "IM000001").read_bytes()[:132]) == "dicom"
     # files given by name stay as given (the caller reports a missing or unreadable one for that file)
     given = [mixed_folder / "notes.txt", mixed_folder / "missing.dcm"]
     assert expand_paths(given + [mixed_folder / "sub"]) == given + [mixed_folder / "sub" / "c.dcm"]
-
-
-def test_viewer_folder_panel_and_analyze_folder_use_it(qtbot, mixed_folder):
-    from desktop.folder_panel import FolderPanel
-
-    panel = FolderPanel()
-    qtbot.addWidget(panel)
-    shown = _bounded(panel.set_folder, mixed_folder)
-    assert _names(shown, mixed_folder) == EXPECTED
-    panel.cancel()
-    import desktop.main_window as main_window
-
-    assert main_window.find_images is find_images  # Analyze Folder's list (MainWindow.analyze_folder)
 
 
 def test_xrayview_predict_uses_it(mixed_folder, tmp_path):
@@ -86,11 +78,11 @@ def test_xrayview_predict_uses_it(mixed_folder, tmp_path):
 
     bundle = make_tiny_bundle(tmp_path / "model")
     stdout, stderr = io.StringIO(), io.StringIO()
-    code = _bounded(run, [str(mixed_folder), "--recursive", "--model", str(bundle), "--device", "cpu"],
+    code = bounded(run, [str(mixed_folder), "--recursive", "--model", str(bundle), "--device", "cpu"],
                     stdout, stderr)
     records = [json.loads(line) for line in stdout.getvalue().splitlines()]
     assert code == 0, stderr.getvalue()
-    assert _names([r["path"] for r in records], mixed_folder) == EXPECTED
+    assert names([r["path"] for r in records], mixed_folder) == EXPECTED
     assert all("label" in r for r in records)
 
 
@@ -99,13 +91,13 @@ def test_training_datasets_use_it(mixed_folder):
 
     (mixed_folder.parent / "OTHER").mkdir()
     Image.new("L", (32, 32), 128).save(mixed_folder.parent / "OTHER" / "x.png")
-    classes, files = _bounded(scan_class_folder, mixed_folder.parent)
+    classes, files = bounded(scan_class_folder, mixed_folder.parent)
     assert classes == ["CLASS", "OTHER"]
-    assert _names([f.path for f in files if f.label == "CLASS"], mixed_folder) == EXPECTED
+    assert names([f.path for f in files if f.label == "CLASS"], mixed_folder) == EXPECTED
 
 
 def test_ood_tools_use_it(mixed_folder):
     from training.ood_fit import folder_set
 
-    name, files = _bounded(folder_set, f"mixed={mixed_folder}")
-    assert name == "mixed" and _names(files, mixed_folder) == EXPECTED
+    name, files = bounded(folder_set, f"mixed={mixed_folder}")
+    assert name == "mixed" and names(files, mixed_folder) == EXPECTED

@@ -184,7 +184,10 @@ def _config_from_args(args):
         brightness=args.brightness, contrast=args.contrast, hflip_prob=args.hflip, vflip_prob=args.vflip,
         aspect=args.aspect, downscale=args.downscale, blur_sigma=args.blur, sharpen=args.sharpen, gamma=args.gamma,
         noise=args.noise, jpeg_quality_min=args.jpeg_quality_min)
-    pretrained = args.pretrained if args.pretrained is not None else (args.arch == "efficientnet_lite0")
+    from inference.vocabulary import ARCHITECTURE_INFO
+
+    info = ARCHITECTURE_INFO.get(args.arch)  # by default, start from ImageNet weights where XRayView ships them
+    pretrained = args.pretrained if args.pretrained is not None else bool(info and info.pretrained_weights)
     return TrainConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs, schedule=args.schedule,
                        imbalance=args.imbalance, label_smoothing=args.label_smoothing, ema_epochs=args.ema_epochs,

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from inference.errors import TrainingError
+from inference.model_card import CARD_FILE
 
 
 def has_previous_output(out: Path) -> bool:
@@ -23,7 +24,7 @@ def check_output_dir(out: Path, overwrite: bool) -> None:
     """Raises TrainingError (before any image is read) when `out` holds something and `overwrite` is off."""
     out = Path(out)
     if has_previous_output(out) and not overwrite:
-        kind = "a model bundle" if (out / "model_card.json").is_file() else (
+        kind = "a model bundle" if (out / CARD_FILE).is_file() else (
             "a folder with other files" if out.is_dir() else "a file")
         raise TrainingError(f"{out}: the output already exists ({kind}); choose another --out, or pass "
                             "--overwrite to move the existing one aside (it is kept, never deleted)")
