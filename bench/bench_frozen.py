@@ -131,11 +131,13 @@ def main() -> None:
         model = args.model
         model_source = "bundled default model"
         extra: dict[str, str] = {}
-        if model is None and not (app / "_internal" / "resources" / "models" / "DEFAULT").is_file():
+        from inference.bundle_catalog import DEFAULT_POINTER
+
+        if model is None and not (app / "_internal" / "resources" / "models" / DEFAULT_POINTER).is_file():
             from tests.helpers.tiny_models import make_tiny_bundle
 
             model = make_tiny_bundle(tmp_path / "models" / "tiny", name="bench-tiny")
-            (tmp_path / "models" / "DEFAULT").write_text("tiny\n")
+            (tmp_path / "models" / DEFAULT_POINTER).write_text("tiny\n")
             model_source = "tiny test bundle (the build holds no model)"
         if model is not None:
             extra["XRAYVIEW_MODELS_DIR"] = str(Path(model).resolve().parent)

@@ -183,7 +183,11 @@ def load_bundle(path: str | Path, verify_hash: bool = True) -> ModelBundle:
     """Read and check a bundle: the card against the schema and its manifest hash, every file it names (plain
     names inside the folder), the weights' and the guard's size/sha256. Every failure is a BundleError."""
     path = Path(path)
-    card = read_card_dict(path)
+    return _checked_bundle(path, read_card_dict(path), verify_hash)
+
+
+def _checked_bundle(path: Path, card: dict[str, Any], verify_hash: bool = True) -> ModelBundle:
+    """load_bundle's checks for `card` as if it were the card in the folder `path`."""
     card_path = path / CARD_FILE
     validate_card(card, card_path)
     weights_path = bundle_file(path, card["weights"]["file"], "weights file")
@@ -206,6 +210,54 @@ def load_bundle(path: str | Path, verify_hash: bool = True) -> ModelBundle:
     check_manifest(card, card_path)
     notices = [] if card.get(MANIFEST_KEY) else [f"model {card['name']} {card['version']}: {LEGACY_CARD_NOTICE}"]
     return ModelBundle(path=path, card=card, weights_path=weights_path, notices=notices)
+
+
+def seal_bundle(path: str | Path, *, record_file_hashes: bool = False) -> ModelBundle:
+    """Record a fresh manifest hash in the card of the bundle `path`, in place, after its card was changed on
+    purpose (by hand, or by a tool that does not go through write_bundle). The weights and every other file stay
+    byte for byte as they are. `record_file_hashes=True` first records the weights' sha256 and size and the OOD
+    guard's sha256 in the card as well: for a bundle whose weights or guard file were replaced on purpose.
+
+    Before the card is replaced, everything load_bundle checks is checked against the new card, the model is
+    built with the weights, and the guard (if any) is read and fitted to the model; on any failure a BundleError
+    says why and the bundle is left as it was. The card is then replaced atomically. Returns the sealed bundle
+    (its `manifest_sha256` is the new identity every result will report).
+    `python -m training.cli_seal_bundle --bundle DIR [--record-file-hashes]` is the command-line form."""
+    path = Path(path)
+    card_path = path / CARD_FILE
+    card = read_card_dict(path)
+    card.pop(MANIFEST_KEY, None)
+    if record_file_hashes:
+        validate_card(card, card_path)  # the file names it gives must be plain names before any is opened
+        weights_path = bundle_file(path, card["weights"]["file"], "weights file")
+        card["weights"]["sha256"] = sha256_file(weights_path)
+        card["weights"]["bytes"] = weights_path.stat().st_size
+        guard_file = (card.get("ood") or {}).get("file")
+        if guard_file:
+            card["ood"]["sha256"] = sha256_file(bundle_file(path, guard_file, "OOD guard file"))
+    validate_card(card, card_path)
+    card[MANIFEST_KEY] = manifest_block(card)
+    sealed = _checked_bundle(path, card)
+    model = sealed.build()
+    from inference.ood import check_guard_fits, load_guard
+
+    guard = load_guard(sealed)
+    if guard is not None:
+        check_guard_fits(guard, model, sealed)
+    mode = card_path.stat().st_mode & 0o777
+    card_tmp = path / f".{CARD_FILE}.sealing-{uuid.uuid4().hex[:8]}"
+    try:
+        card_tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
+                            encoding="utf-8")
+        os.chmod(card_tmp, mode)
+        with open(card_tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        card_tmp.replace(card_path)
+    except BaseException:
+        card_tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path)
+    return load_bundle(path)
 
 
 def _save_weights(state_dict: dict[str, torch.Tensor], target: Path) -> None:

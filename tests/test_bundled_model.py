@@ -177,3 +177,8 @@ def test_shipped_cards_are_covered_by_their_manifest(project_root, tmp_path, fol
         load_bundle(copy)
     card_path.write_text(original, encoding="utf-8")
     assert load_bundle(copy).manifest_sha256 == bundle.manifest_sha256
+    # the shipped card is sealed as seal_bundle (python -m training.cli_seal_bundle) would seal it
+    from inference.bundle import seal_bundle
+
+    assert seal_bundle(copy).manifest_sha256 == bundle.manifest_sha256
+    assert json.loads(card_path.read_text(encoding="utf-8")) == json.loads(original)

@@ -97,6 +97,11 @@ def test_report_is_a_radiology_report_that_flows_onto_a_second_page(qtbot, make_
     assert LAST_LIMITATION in " ".join(p["text"] for p in pages[1:])  # it flowed on instead of being cut
     assert text.index(LAST_LIMITATION) < text.index("Reviewed by:")
     assert "model attention (jet)" in text  # the overlay's colour bar
+    from inference.bundle import load_bundle
+
+    bundle = load_bundle(long_card_bundle)  # the report names the bundle by weights and by manifest (card too)
+    assert f"Weights SHA-256: {bundle.sha256}" in text
+    assert f"Bundle manifest SHA-256 (card + weights + guard): {bundle.manifest_sha256}" in text
 
     listing = subprocess.run(["pdfimages", "-list", str(pdf)], check=True, capture_output=True, text=True).stdout
     sizes = [tuple(int(v) for v in line.split()[3:5]) for line in listing.splitlines()[2:]]

@@ -269,3 +269,58 @@ def test_weights_that_do_not_fit_the_labels_are_named_as_such(tmp_path, xray8_pn
     _edit_card(two, lambda c: c.__setitem__("weights", meta), reseal=True)
     assert torch.__version__  # the weights load (same file format); only the card's labels disagree
     _assert_refused(two, xray8_png, "3 outputs", "2 labels")
+
+
+# ---------------------------------------------------------------- sealing a change made on purpose
+def test_sealing_an_edited_card_records_a_new_identity_and_keeps_the_files(guarded, xray8_png):
+    from inference.bundle import seal_bundle
+
+    before = load_bundle(guarded).manifest_sha256
+    files_before = {p.name: p.read_bytes() for p in guarded.iterdir() if p.name != CARD_FILE}
+    _edit_card(guarded, lambda c: c.__setitem__("threshold", 0.25))
+    with pytest.raises(ManifestMismatchError):
+        load_bundle(guarded)
+    sealed = seal_bundle(guarded)
+    assert sealed.threshold == 0.25 and sealed.notices == []
+    assert sealed.manifest_sha256 == json.loads((guarded / CARD_FILE).read_text())["manifest"]["sha256"] != before
+    assert {p.name: p.read_bytes() for p in guarded.iterdir() if p.name != CARD_FILE} == files_before
+    code, out, err = _predict(guarded, xray8_png)
+    assert code == 0, err
+    assert json.loads(out)["model"]["manifest_sha256"] == sealed.manifest_sha256
+    assert seal_bundle(guarded).manifest_sha256 == sealed.manifest_sha256  # sealing twice changes nothing
+
+
+def test_sealing_never_writes_a_card_that_would_not_load(guarded):
+    from inference.bundle import seal_bundle
+
+    _edit_card(guarded, lambda c: c["calibration"].__setitem__("temperature", 1e-320))
+    tampered = (guarded / CARD_FILE).read_bytes()
+    with pytest.raises(ModelCardInvalidError, match="temperature"):
+        seal_bundle(guarded)
+    assert (guarded / CARD_FILE).read_bytes() == tampered
+    _edit_card(guarded, lambda c: (c["calibration"].__setitem__("temperature", 1.0),
+                                   c["ood"].__setitem__("layer", "features.block9")))
+    tampered = (guarded / CARD_FILE).read_bytes()
+    with pytest.raises(ModelCardInvalidError, match="features.block9"):
+        seal_bundle(guarded)
+    assert (guarded / CARD_FILE).read_bytes() == tampered
+    assert [p.name for p in guarded.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_replaced_guard_is_sealed_only_with_its_hash_recorded_and_a_card_that_fits_it(guarded, xray8_png):
+    from inference.bundle import seal_bundle
+
+    new_guard, payload = _guard_bytes(seed=1)
+    (guarded / OOD_FILE).write_bytes(payload)
+    card_before = (guarded / CARD_FILE).read_bytes()
+    with pytest.raises(BundleError, match="sha256"):
+        seal_bundle(guarded)  # the card still pins the old guard
+    with pytest.raises(BundleError, match="do not belong together"):
+        seal_bundle(guarded, record_file_hashes=True)  # the card's threshold is the old guard's
+    assert (guarded / CARD_FILE).read_bytes() == card_before
+    _edit_card(guarded, lambda c: c["ood"].__setitem__("threshold", round(new_guard.threshold, 6)))
+    sealed = seal_bundle(guarded, record_file_hashes=True)
+    assert sealed.card["ood"]["sha256"] == _sha(payload)
+    code, out, err = _predict(guarded, xray8_png)
+    assert code == 0, err
+    assert json.loads(out)["ood"]["threshold"] == pytest.approx(new_guard.threshold, abs=1e-4)

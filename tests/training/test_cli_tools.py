@@ -98,3 +98,42 @@ def test_cam_check_writes_its_result_and_command_into_the_card(tmp_path):
     assert check["atlas_lung_field_mass"]["median"] == 0.81
     assert sum(text.startswith(CAM_LIMITATION_PREFIX) for text in bundle.card["limitations"]) == 1
     assert bundle.manifest_sha256 != before
+
+
+def test_seal_tool_records_a_new_manifest_after_a_card_edit(tmp_path, capsys):
+    from inference.errors import ManifestMismatchError
+    from training.cli_seal_bundle import main
+
+    bundle_dir = make_tiny_bundle(tmp_path / "tiny")
+    before = load_bundle(bundle_dir).manifest_sha256
+    card_path = bundle_dir / "model_card.json"
+    card = json.loads(card_path.read_text())
+    card["description"] = "edited by hand"
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ManifestMismatchError):
+        load_bundle(bundle_dir)
+    assert main(["--bundle", str(bundle_dir)]) == 0, capsys.readouterr().err
+    summary = json.loads(capsys.readouterr().out)
+    sealed = load_bundle(bundle_dir)
+    assert sealed.card["description"] == "edited by hand"
+    assert summary["previous_manifest_sha256"] == before != summary["manifest_sha256"] == sealed.manifest_sha256
+    assert summary["weights_sha256"] == sealed.sha256
+
+
+def test_seal_tool_refuses_an_unusable_bundle_with_exit_2(tmp_path, capsys):
+    from training.cli_seal_bundle import main
+
+    bundle_dir = make_tiny_bundle(tmp_path / "tiny")
+    (bundle_dir / "model.safetensors").write_bytes(b"not weights")
+    card_before = (bundle_dir / "model_card.json").read_bytes()
+    assert main(["--bundle", str(bundle_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("python -m training.cli_seal_bundle: error: ") and "Traceback" not in err
+    assert "model.safetensors" in err
+    assert main(["--bundle", str(bundle_dir), "--record-file-hashes"]) == 2  # hashes recorded, but unreadable
+    assert "model.safetensors" in capsys.readouterr().err
+    assert (bundle_dir / "model_card.json").read_bytes() == card_before
+    missing = tmp_path / "nope"
+    missing.mkdir()
+    assert main(["--bundle", str(missing)]) == 2
+    assert "model_card.json is missing" in capsys.readouterr().err
