@@ -30,6 +30,7 @@ def test_every_module_tool_is_listed():
     behind_scripts = {target.split(":")[0] for target in _console_scripts().values()}
     modules = [f"{path.parent.name}.{path.stem}" for package in ("inference", "training")
                for path in sorted((PROJECT_ROOT / package).glob("cli_*.py"))]
+    modules += [f"tests.{path.parent.name}" for path in sorted((PROJECT_ROOT / "tests").glob("*/__main__.py"))]
     assert "training.cli_ood_fit" in modules  # the glob found the tools
     section = _tools_section()
     missing = [module for module in modules

@@ -59,7 +59,7 @@ def test_a_model_giving_nan_is_a_per_image_error_not_nan_output(tmp_path, xray8)
     """NaN probabilities never become a call, an audit record or a NaN token (here: NaN weights)."""
     from safetensors.torch import load_file, save_file
 
-    from inference.bundle import load_bundle, sha256_file
+    from inference.bundle import load_bundle, seal_bundle
     from inference.cli_predict import run
 
     broken = make_tiny_bundle(tmp_path / "nan-model", seed=1)
@@ -68,10 +68,7 @@ def test_a_model_giving_nan_is_a_per_image_error_not_nan_output(tmp_path, xray8)
     first = next(k for k, v in state.items() if v.is_floating_point() and v.ndim > 1)
     state[first] = torch.full_like(state[first], float("nan"))
     save_file(state, bundle.weights_path)
-    card = json.loads((broken / "model_card.json").read_text())
-    card["weights"]["sha256"] = sha256_file(bundle.weights_path)
-    card["weights"]["bytes"] = bundle.weights_path.stat().st_size
-    (broken / "model_card.json").write_text(json.dumps(card))
+    seal_bundle(broken, record_file_hashes=True)  # a bundle whose card matches its (NaN) weights
     image = tmp_path / "a.png"
     Image.fromarray(xray8).save(image)
     out = io.StringIO()
