@@ -1,8 +1,9 @@
 """Which files are images: the one policy for the viewer (file dialog, folder panel, drag and drop), Analyze
 Folder, `xrayview-predict`, the training datasets and the OOD tools. No torch, no numpy, no image decoders.
 
-A file is an image candidate when it is a regular, non-hidden file (never a FIFO or a device: opening one could
-block) other than a DICOMDIR, and
+A file is an image candidate when it is a regular, non-hidden file (never a FIFO, socket or device: opening one
+could block forever; `non_regular_kind` is the one test, which `inference.image_io.load_image` also applies to a
+path given explicitly, refusing it unopened) other than a DICOMDIR, and
 - its suffix is one of IMAGE_SUFFIXES, or
 - its first bytes are those of DICOM or of a raster format XRayView reads (`sniff_format`): DICOM files from PACS
   exports often have no suffix, or one made of their UID's last digits (`1.2.840.113619.2.5`).
@@ -11,6 +12,7 @@ Whether a candidate really decodes is `inference.image_io.load_image`'s call, wh
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -35,6 +37,25 @@ _RASTER_MAGIC = (
 _RAW_DICOM_GROUPS = (b"\x02\x00", b"\x08\x00", b"\x00\x02", b"\x00\x08")
 
 
+_NON_REGULAR_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+                      (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def non_regular_kind(mode: int) -> str | None:
+    """None for a regular file (the only kind ever opened); otherwise what it is, e.g. "a named pipe (FIFO)"."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((name for test, name in _NON_REGULAR_KINDS if test(mode)), "not a regular file")
+
+
+def is_regular_file(path: str | os.PathLike) -> bool:
+    """Whether `path` (links followed) is a regular file; False when it cannot be examined."""
+    try:
+        return non_regular_kind(os.stat(path).st_mode) is None
+    except (OSError, ValueError):
+        return False
+
+
 def sniff_format(head: bytes) -> str | None:
     """'dicom', 'png', 'jpeg', 'tiff', 'bmp', 'gif', 'dicom?' (a DICOM data set without preamble, maybe) or None."""
     if len(head) >= SNIFF_BYTES and head[128:132] == b"DICM":
@@ -50,7 +71,7 @@ def sniff_format(head: bytes) -> str | None:
 def sniff_file(path: Path) -> str | None:
     """sniff_format of a regular file's first bytes (None when it cannot be read or is not a regular file)."""
     try:
-        if not path.is_file():
+        if not is_regular_file(path):
             return None
         with path.open("rb") as handle:
             return sniff_format(handle.read(SNIFF_BYTES))
@@ -63,10 +84,7 @@ def is_image_file(path: str | os.PathLike) -> bool:
     path = Path(path)
     if path.name.startswith(".") or path.name.upper() in NOT_IMAGES:
         return False
-    try:
-        if not path.is_file():  # folders, FIFOs, sockets, devices, dangling links
-            return False
-    except OSError:
+    if not is_regular_file(path):  # folders, FIFOs, sockets, devices, dangling links
         return False
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return True

@@ -16,12 +16,11 @@ DICOM VOI formulas), `inference.dicom_pixels` (DICOM pixel pipeline), `inference
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 from inference.dicom_pixels import read_dicom
 from inference.errors import EmptyFileError, ImageLoadError, NotARegularFileError, UnsupportedFormatError
-from inference.image_files import sniff_format  # which files are images: inference.image_files
+from inference.image_files import non_regular_kind, sniff_format  # which files are images
 from inference.raster_io import read_raster
 from inference.windowing import WindowPreset, window_from_range
 from inference.xray_image import MAX_PIXELS, XRayImage
@@ -72,15 +71,11 @@ def _load(path: Path) -> XRayImage:
                   "its content is not recognised") from None
 
 
-_SPECIAL_FILES = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
-                  (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
-
-
 def _refuse_special(path: Path, mode: int) -> None:
-    if stat.S_ISDIR(mode):
+    kind = non_regular_kind(mode)  # the image-file policy's one test (inference.image_files)
+    if kind == "a folder":
         raise ImageLoadError(path, "this is a folder, not an image file")
-    if not stat.S_ISREG(mode):
-        kind = next((name for test, name in _SPECIAL_FILES if test(mode)), "not a regular file")
+    if kind is not None:
         raise NotARegularFileError(path, f"this is {kind}, not an image file; it is not opened (reading it "
                                          "could wait forever)")
 

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from inference.image_files import (IMAGE_SUFFIXES, expand_paths, file_dialog_filter, find_images, is_image_file,
-                                   sniff_format)
+                                   non_regular_kind, sniff_format)
 from tests.helpers.dicom_factory import make_dicom_from_array
 
 EXPECTED = ["1.2.840.113619.2.5", "IM000001", "a.png", "b.JPEG", "scan.ima", "sub/c.dcm"]
@@ -70,6 +70,29 @@ def test_the_policy(mixed_folder):
     # files given by name stay as given (the caller reports a missing or unreadable one for that file)
     given = [mixed_folder / "notes.txt", mixed_folder / "missing.dcm"]
     assert expand_paths(given + [mixed_folder / "sub"]) == given + [mixed_folder / "sub" / "c.dcm"]
+
+
+def test_a_fifo_named_explicitly_is_refused_unopened_by_the_same_rule(mixed_folder):
+    """Listing skips non-regular files; a path given by name is kept and load_image refuses it with the kind the
+    policy's one test (`non_regular_kind`) names, without opening it (issue 17 item 6)."""
+    from inference.errors import NotARegularFileError
+    from inference.image_io import load_image
+
+    fifo = mixed_folder / "pipe.dcm"
+    assert non_regular_kind(os.stat(fifo).st_mode) == "a named pipe (FIFO)"
+    assert non_regular_kind(os.stat("/dev/null").st_mode) == "a character device"
+    assert non_regular_kind(os.stat(mixed_folder / "a.png").st_mode) is None
+    assert expand_paths([fifo]) == [fifo]
+
+    def refusal(path):
+        try:
+            load_image(path)
+        except NotARegularFileError as exc:
+            return str(exc)
+        return "loaded"
+
+    message = bounded(refusal, fifo)
+    assert "pipe.dcm" in message and "a named pipe (FIFO)" in message and "not opened" in message
 
 
 def test_xrayview_predict_uses_it(mixed_folder, tmp_path):
