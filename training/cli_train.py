@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--wise", type=_fraction, default=1.0, metavar="ALPHA",
                        help="export start + ALPHA x (fine-tuned - start), BatchNorm statistics included (WiSE-FT; "
                             "1 = the fine-tuned weights); validation and best-epoch choice use the exported weights")
+    model.add_argument("--cutmix", type=float, default=0.0, metavar="P",
+                       help="share of batches with CutMix (a box of another film pasted in, labels weighted by "
+                            "area): evidence that follows the film, so the heatmap does too")
     model.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     model.add_argument("--no-amp", action="store_true", help="disable mixed precision on GPU")
 
@@ -194,7 +197,8 @@ def _config_from_args(args):
                        early_stopping_patience=args.patience, seed=args.seed,
                        pretrained=bool(pretrained and not args.pretrained_path),
                        pretrained_path=args.pretrained_path, amp=not args.no_amp, augment=augment,
-                       lung_focus=args.lung_focus, linear_probe=args.linear_probe, wise_alpha=args.wise)
+                       lung_focus=args.lung_focus, linear_probe=args.linear_probe, wise_alpha=args.wise,
+                       cutmix=args.cutmix)
 
 
 class _ProgressBar:

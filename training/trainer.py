@@ -64,6 +64,8 @@ class TrainConfig:
     # (LP-FT), and export start + wise_alpha * (tuned - start) (WiSE-FT; 1.0 = the fine-tuned weights)
     linear_probe: bool = False
     wise_alpha: float = 1.0
+    # CutMix (training.cutmix): share of batches that get another film's box pasted in; 0 = off
+    cutmix: float = 0.0
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -405,7 +407,7 @@ def train(
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
         model.train()
-        loss_sum, outside_sum, seen = 0.0, 0.0, 0
+        loss_sum, outside_sum, seen, outside_seen = 0.0, 0.0, 0, 0
         epoch_started = time.monotonic()
         user_stopped = False
         for batch_index, indices in enumerate(loader):
@@ -422,14 +424,25 @@ def train(
                 images, masks = augment_batch(images, config.augment, generator,
                                               masks=lung_prior.expand(len(indices), -1, -1, -1))
                 images = normalisation.apply(images)
+            mixed = None
+            if config.cutmix > 0 and float(torch.rand(1, generator=generator)) < config.cutmix:
+                from training.cutmix import cutmix_batch
+
+                # normalisation is per pixel and affine, so pasting after it pastes the same film content
+                images, perm, own = cutmix_batch(images, generator)
+                mixed = (targets[perm.to(device)], own)
             with _autocast(device, use_amp):
                 logits = model(images).float()
-                loss = criterion(logits, targets)
-            if tap is not None:
+                loss = criterion(logits, targets) if mixed is None else \
+                    mixed[1] * criterion(logits, targets) + (1.0 - mixed[1]) * criterion(logits, mixed[0])
+            if tap is not None and mixed is not None:
+                tap.take()  # a mixed film has no single lung prior or class: no lung-focus term for this batch
+            elif tap is not None:
                 channel_weights = log_odds_weights(head.weight, logits, targets)
                 outside = outside_share(tap.take(), channel_weights, masks).mean()
                 loss = loss + config.lung_focus * outside
                 outside_sum += outside.item() * len(indices)
+                outside_seen += len(indices)
             if not torch.isfinite(loss):
                 raise TrainingError(f"the loss became {loss.item()} at epoch {epoch + 1}; lower --lr")
             optimizer.zero_grad(set_to_none=True)
@@ -455,7 +468,7 @@ def train(
             emit({"event": "stopped", "epoch": epoch, "best_epoch": best_epoch})
             break
         train_loss = distributed.mean_scalar(loss_sum / max(1, seen), device)
-        train_outside = distributed.mean_scalar(outside_sum / max(1, seen), device) if tap is not None else None
+        train_outside = distributed.mean_scalar(outside_sum / max(1, outside_seen), device) if tap is not None else None
         validation_started = time.monotonic()
         # validation on rank 0 with the weights we would export (the EMA when it is on)
         decision = torch.zeros(4, dtype=torch.float64)
