@@ -4,6 +4,8 @@
     from training.trainer import TrainConfig, TrainingCancelled
     from training.augment import AugmentConfig
     from training.evaluate import evaluate_bundle          # xrayview-eval's core (+ "per_file" probabilities)
+    from training.external import load_labelled_set, external_section   # external validation in the card
+    from training.site_calibration import calibrate_bundle  # xrayview-calibrate's core (progress=, cancel=)
     from inference.device import resolve_device
 
     data = DataOptions(data=Path(root), val=None, test=None, img_size=224, limit_per_class=None)
@@ -25,7 +27,9 @@
     "resumed" {"epoch", "epochs"}
     "batch"   {"epoch", "epochs", "batch", "batches", "loss", "lr", "elapsed_s", "eta_s"}
     "epoch"   {"epoch", "epochs", "train_loss", "val_loss", "val_auc" (binary) | "val_accuracy", "val_acc",
-               "lr", "seconds", "best", "stop", "elapsed_s", "eta_s"}
+               "lr", "seconds", "best", "stop", "elapsed_s", "eta_s",
+               "external": {NAME: {"auc", "accuracy", "sensitivity", "specificity", "threshold"}} with
+               DataOptions(external=[(NAME, DIR)]): reported only, never used to choose anything}
     "done"    {"summary": {...}}
 `cancel.set()` stops between batches (raises TrainingCancelled, a TrainingError); the last epoch checkpoint stays
 in OUT.partial/ and `run_training(..., resume=True)` continues from it. An existing `out` is refused before any

@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--lung-focus", type=float, default=0.0, metavar="WEIGHT",
                        help="chest models: add WEIGHT x the Grad-CAM share outside a lung-field atlas (built from "
                             "the training split's normal images) to the loss, so heatmaps point at the lungs")
+    model.add_argument("--map-specificity", type=float, default=0.0, metavar="WEIGHT",
+                       help="with --lung-focus: add WEIGHT x the mean correlation between the pneumonia heatmaps "
+                            "of different films in a batch, so the map follows the film instead of a fixed spot")
     model.add_argument("--linear-probe", action="store_true",
                        help="start fine-tuning from a logistic-regression head fitted on the frozen pretrained "
                             "features (LP-FT: keeps more of what the pretrained network knew)")
@@ -197,7 +200,8 @@ def _config_from_args(args):
                        early_stopping_patience=args.patience, seed=args.seed,
                        pretrained=bool(pretrained and not args.pretrained_path),
                        pretrained_path=args.pretrained_path, amp=not args.no_amp, augment=augment,
-                       lung_focus=args.lung_focus, linear_probe=args.linear_probe, wise_alpha=args.wise,
+                       lung_focus=args.lung_focus,
+                       map_specificity=args.map_specificity, linear_probe=args.linear_probe, wise_alpha=args.wise,
                        cutmix=args.cutmix)
 
 

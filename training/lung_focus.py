@@ -121,3 +121,27 @@ def outside_share(features: torch.Tensor, channel_weights: torch.Tensor, masks: 
     total = cam.sum(dim=(1, 2, 3))
     outside = (cam * (1.0 - masks.to(cam.dtype))).sum(dim=(1, 2, 3))
     return (outside + EMPTY_MAP_GUARD) / (total + EMPTY_MAP_GUARD)
+
+
+def rendered_maps(features: torch.Tensor, channel_weights: torch.Tensor) -> torch.Tensor:
+    """[B, h*w]: the CAM at the layer's own resolution as Grad-CAM renders it (ReLU, min subtracted)."""
+    cam = torch.einsum("bkhw,bk->bhw", features.float(), channel_weights.float()).clamp(min=0)
+    return (cam - cam.amin(dim=(1, 2), keepdim=True)).flatten(1)
+
+
+def shared_map_correlation(features: torch.Tensor, channel_weights: torch.Tensor,
+                           chosen: torch.Tensor) -> torch.Tensor | None:
+    """Mean Pearson correlation between the maps of different films among the `chosen` samples (bool [B]).
+
+    A map that shows the same spot on every film explains no film: this is the share of the heatmap that does not
+    depend on the film in front of the reader (`training.cam_faithfulness.mean_pairwise_correlation` measures it
+    on held-out films). None when fewer than two films are chosen.
+    """
+    if int(chosen.sum()) < 2:
+        return None
+    maps = rendered_maps(features[chosen], channel_weights[chosen])
+    centred = maps - maps.mean(dim=1, keepdim=True)
+    unit = centred / centred.norm(dim=1, keepdim=True).clamp_min(1e-6)
+    n = unit.shape[0]
+    gram = unit @ unit.T
+    return (gram.sum() - gram.diagonal().sum()) / (n * (n - 1))

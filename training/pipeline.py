@@ -423,6 +423,10 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
         "weights": _weights_description(config),
         "linear_probe": result.linear_probe,
         "lung_focus": None if lung_prior is None else {"weight": config.lung_focus, **lung_prior.describe()},
+        "map_specificity": None if not config.map_specificity else {
+            "weight": config.map_specificity,
+            "penalty": "mean Pearson correlation between the positive-class CAMs (7 x 7, as rendered) of different "
+                       "films in each training batch (training.lung_focus.shared_map_correlation)"},
         "history": result.history,
         "validation_metrics": val_metrics,
         "test_metrics_tta_hflip": tta_metrics,

@@ -28,7 +28,8 @@ from training import distributed
 from training.augment import AugmentConfig, augment_batch
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.ema import WeightEMA
-from training.lung_focus import FeatureTap, classifier_head, log_odds_weights, outside_share
+from training.lung_focus import (FeatureTap, classifier_head, log_odds_weights, outside_share,
+                                 shared_map_correlation)
 from training.metrics import roc_auc
 
 ProgressCallback = Callable[[dict], None]
@@ -60,6 +61,9 @@ class TrainConfig:
     # weight of the lung-focus penalty (training.lung_focus): Grad-CAM share outside the lung prior; 0 = off
     lung_focus: float = 0.0
     lung_focus_layer: str | None = None  # default: the architecture's CAM layer
+    # weight of the map-specificity penalty (training.lung_focus.shared_map_correlation): mean correlation between
+    # the positive-class maps of different films in a batch; needs lung_focus > 0 (same layer tap); 0 = off
+    map_specificity: float = 0.0
     # robust fine-tuning (training.robust_finetune): start from a linear probe on the frozen pretrained features
     # (LP-FT), and export start + wise_alpha * (tuned - start) (WiSE-FT; 1.0 = the fine-tuned weights)
     linear_probe: bool = False
@@ -293,6 +297,8 @@ def train(
     """
     if config.epochs < 1:
         raise TrainingError("epochs must be at least 1")
+    if config.map_specificity > 0 and config.lung_focus <= 0:
+        raise TrainingError("the map-specificity penalty uses the lung-focus layer tap: give --lung-focus too")
     if config.lung_focus > 0 and lung_prior is None:
         raise TrainingError("the lung-focus objective needs a lung prior")
     if len(train_split) == 0 or len(val_split) == 0:
@@ -408,6 +414,7 @@ def train(
             sampler.set_epoch(epoch)
         model.train()
         loss_sum, outside_sum, seen, outside_seen = 0.0, 0.0, 0, 0
+        shared_sum, shared_batches = 0.0, 0
         epoch_started = time.monotonic()
         user_stopped = False
         for batch_index, indices in enumerate(loader):
@@ -439,8 +446,15 @@ def train(
                 tap.take()  # a mixed film has no single lung prior or class: no lung-focus term for this batch
             elif tap is not None:
                 channel_weights = log_odds_weights(head.weight, logits, targets)
-                outside = outside_share(tap.take(), channel_weights, masks).mean()
+                features = tap.take()
+                outside = outside_share(features, channel_weights, masks).mean()
                 loss = loss + config.lung_focus * outside
+                if config.map_specificity > 0:
+                    shared = shared_map_correlation(features, channel_weights, targets == positive_index)
+                    if shared is not None:
+                        loss = loss + config.map_specificity * shared
+                        shared_sum += shared.item()
+                        shared_batches += 1
                 outside_sum += outside.item() * len(indices)
                 outside_seen += len(indices)
             if not torch.isfinite(loss):
@@ -506,6 +520,8 @@ def train(
                   "best": improved, "stop": stop_now}
         if train_outside is not None:
             record["train_cam_outside_lungs"] = train_outside
+        if shared_batches:
+            record["train_cam_map_correlation"] = round(shared_sum / shared_batches, 4)
         record.update(extra_report)
         history.append(record)
         rng_states = distributed.gather_objects(_rng_state(generator))  # collective: every rank joins

@@ -10,7 +10,8 @@ from inference.errors import TrainingError
 from inference.preprocess import InputSpec
 from training.augment import AugmentConfig, augment_batch
 from training.cache import decode_images
-from training.lung_focus import FeatureTap, build_lung_prior, classifier_head, log_odds_weights, outside_share
+from training.lung_focus import (FeatureTap, build_lung_prior, classifier_head, log_odds_weights, outside_share,
+                                 shared_map_correlation)
 from training.trainer import Normalisation, TensorSplit, TrainConfig, train
 
 GEOMETRY_ONLY = AugmentConfig(rotation_deg=20, shift_frac=0.1, zoom_range=0.2, shear_deg=8, brightness=0.0,
@@ -121,3 +122,35 @@ def test_trainer_adds_the_penalty_and_records_it():
     plain = train(TrainConfig(arch="compact_cnn", epochs=1, batch_size=8, seed=0, early_stopping_patience=0,
                               ema_epochs=0, amp=False), *splits, 2, 1, normalisation, torch.device("cpu"))
     assert "train_cam_outside_lungs" not in plain.history[0]
+
+
+def test_shared_map_correlation_of_known_maps():
+    """Identity channel weights: each film's map is its one feature channel. Same spot on every film -> 1;
+    a spot in a different place on each of four films -> the correlation of disjoint one-hot maps, -1/15."""
+    weights = torch.ones(4, 1)
+    same = torch.zeros(4, 1, 4, 4)
+    same[:, 0, 1, 2] = 1.0
+    chosen = torch.ones(4, dtype=torch.bool)
+    assert float(shared_map_correlation(same, weights, chosen)) == pytest.approx(1.0, abs=1e-5)
+    moving = torch.zeros(4, 1, 4, 4)
+    for film in range(4):
+        moving[film, 0, film, film] = 1.0
+    assert float(shared_map_correlation(moving, weights, chosen)) == pytest.approx(-1 / 15, abs=1e-5)
+    # films that are not chosen (e.g. the normal ones) do not count; one chosen film gives no term
+    mixed = torch.cat([same[:2], moving[2:]])
+    assert float(shared_map_correlation(mixed, weights, torch.tensor([True, True, False, False]))) == \
+        pytest.approx(1.0, abs=1e-5)
+    assert shared_map_correlation(same, weights, torch.tensor([True, False, False, False])) is None
+
+
+def test_trainer_adds_the_map_specificity_penalty():
+    splits = _synthetic_split(32, 1), _synthetic_split(16, 2)
+    normalisation = Normalisation((0.5,), (0.25,))
+    with pytest.raises(TrainingError, match="--lung-focus"):
+        train(TrainConfig(arch="compact_cnn", epochs=1, batch_size=8, map_specificity=0.5, amp=False),
+              *splits, 2, 1, normalisation, torch.device("cpu"))
+    config = TrainConfig(arch="compact_cnn", epochs=1, batch_size=8, seed=0, early_stopping_patience=0,
+                         ema_epochs=0, lung_focus=1.0, map_specificity=0.5, amp=False)
+    result = train(config, *splits, 2, 1, normalisation, torch.device("cpu"), lung_prior=_half_mask(64))
+    shared = result.history[0]["train_cam_map_correlation"]
+    assert -1.0 <= shared <= 1.0 and np.isfinite(result.history[0]["train_loss"])
