@@ -61,6 +61,7 @@ def main() -> int:
         return float(predictor.bundle.probabilities(logits)[0, index])
 
     gaps: dict[str, list[float]] = {name: [] for name in changes()}
+    worst: dict[str, dict] = {}
     flips = {name: 0 for name in changes()}
     threshold = predictor.bundle.threshold
     for film in films:
@@ -69,13 +70,15 @@ def main() -> int:
         for name, change in changes().items():
             changed = probability(change(display).astype(np.float32))
             gaps[name].append(abs(changed - base))
+            if abs(changed - base) >= max(gaps[name]):
+                worst[name] = {"film": film.name, "p": round(base, 4), "p_changed": round(changed, 4)}
             flips[name] += (changed >= threshold) != (base >= threshold)
     result = {"model": predictor.bundle.identity(), "films": len(films),
               "jpeg_round_trip_quality": predictor.spec.jpeg_quality,
               "targets": {"median_abs_dp": MEDIAN_TARGET, "max_abs_dp": MAX_TARGET}}
     for name, values in gaps.items():
         result[name] = {"median_abs_dp": round(statistics.median(values), 4), "max_abs_dp": round(max(values), 4),
-                        "calls_flipped": flips[name],
+                        "calls_flipped": flips[name], "worst": worst[name],
                         "meets_targets": statistics.median(values) <= MEDIAN_TARGET and max(values) <= MAX_TARGET}
     print(json.dumps(result, indent=2))
     return 0
