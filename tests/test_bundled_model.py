@@ -30,15 +30,37 @@ def test_default_bundle_card_is_complete(project_root):
     assert "CC BY 4.0" in card["training_data"][0]["licence"]
     assert card["ood"]["method"] == "mahalanobis-pca" and card["ood"]["layer"] == "_blocks.15"
     assert card["ood"]["grid"] == 3  # region-averaged: the whole-image mean missed a lateral spine film
-    assert card["input"]["jpeg_quality"] == 90  # the training copies' JPEG quality, applied to resized inputs
+    # 2.0.0 trains with random JPEG quality (>= 40) instead of giving inputs an inference-time JPEG round trip,
+    # which amplified 0.4% rendering differences (issue 13)
+    assert card["input"].get("jpeg_quality") is None
+    assert card["training"]["config"]["augment"]["jpeg_quality_min"] == 40
+    assert card["threshold"] == pytest.approx(1 / 3, abs=1e-6) and card["training"]["threshold_method"] == "miss_cost=2"
     rates = {r["dataset"].split(" (")[0].split(",")[0]: r for r in card["ood"]["rates"]}
     fracture = rates["bone-fracture radiographs"]
     assert fracture["n"] == 3309 and fracture["warning_rate"] == 1.0
-    assert rates["full-resolution chest X-rays"]["warning_rate"] <= 0.02
+    assert rates["full-resolution chest X-rays"]["warning_rate"] <= 0.05  # 1 of 20 (README: the OOD guard)
     check = card["cam"]["lung_field_check"]
-    assert check["n_true_positives"] >= 370
+    assert check["n_true_positives"] >= 340  # 90.7% sensitivity at 1/3 on the noisy internal test labels
+    # issue 13.4: deletion of the hottest 20% costs >= 3x a random 20%; the cross-film correlation is recorded
+    faithfulness = check["faithfulness"]
+    assert faithfulness["top_vs_random_ratio"]["blur/cells/0.2"] >= 3.0
+    assert 0.0 < faithfulness["mean_pairwise_correlation"] < 1.0
     # the issue's bar: Grad-CAM mass mostly inside the lung fields on pneumonia cases
-    assert check["atlas_lung_field_mass"]["median"] > 0.5 and check["share_mostly_inside_atlas"] > 0.5
+    assert check["atlas_lung_field_mass"]["median"] >= 0.7 and check["share_mostly_inside_atlas"] > 0.5
+
+
+def test_default_bundle_external_validation_meets_the_bar(project_root):
+    """The card's external section (Kermany official test, half A; never trained or thresholded on) at the card's
+    own threshold: issue 13's bar is AUC >= 0.975, accuracy >= 92%, sensitivity >= 95%, specificity >= 85%."""
+    card = load_bundle(project_root / "resources" / "models" / "chest-xray-pneumonia").card
+    (external,) = card["external_validation"]
+    assert external["folder"] == "external-a" and external["n"] == 312
+    assert external["counts"] == {"NORMAL": 117, "PNEUMONIA": 195}
+    metrics = {m["name"]: m for m in external["metrics"]}
+    assert metrics["auc"]["value"] >= 0.975 and metrics["accuracy"]["value"] >= 0.92
+    assert metrics["sensitivity"]["value"] >= 0.95 and metrics["specificity"]["value"] >= 0.85
+    assert metrics["sensitivity"]["threshold"] == pytest.approx(card["threshold"], abs=1e-6)
+    assert all(m.get("ci95") for m in metrics.values() if m["name"] != "ece")
     assert card["training"]["lung_focus"]["weight"] > 0
 
 
@@ -116,12 +138,12 @@ def test_guard_warns_on_fracture_radiographs(predictor, shared_data):
 
 
 def test_guard_accepts_full_resolution_chest_xrays(predictor, shared_data):
-    """Full-resolution originals of training images: resized here, then given the training copies' JPEG round
-    trip; none may be warned (without the round trip, 3 of 20 are: bench/bench_fullres_consistency.py)."""
+    """Full-resolution originals of training images, resized here (2.0.0 gives them no JPEG round trip): the
+    guard warns on at most one of the 20 (its card: 1 of 20, a film scoring 1.03 times the threshold)."""
     files = sorted((shared_data / "samples" / "chest-xray-fullres").rglob("*.jpeg"))
     assert len(files) == 20
     warned = [f.name for f in files if predictor.predict(load_image(f), cam_method=None).ood.warning]
-    assert warned == []
+    assert len(warned) <= 1, warned
 
 
 def test_experimental_fracture_bundle(project_root, shared_data):
