@@ -7,19 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from desktop.image_adapter import first_metadata as _first
+
 CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
 CORNER_TITLES = {"top_left": "Top left", "top_right": "Top right", "bottom_left": "Bottom left",
                  "bottom_right": "Bottom right"}
 MODALITIES = ("*", "DX", "CR", "MG", "RF", "XA", "OT")  # "*" = every modality without its own layout
-
-
-def _meta(image, *keys: str) -> str:
-    metadata = getattr(image, "metadata", None) or {}
-    for key in keys:
-        value = metadata.get(key)
-        if value not in (None, "", []):
-            return str(value)
-    return ""
 
 
 def _date(value: str) -> str:
@@ -32,10 +25,10 @@ def _time(value: str) -> str:
 
 def _age(image) -> str:
     """Patient Age ("034Y" -> "34 y"), else worked out from the birth and study dates."""
-    age = _meta(image, "PatientAge")
+    age = _first(image, "PatientAge")
     if len(age) == 4 and age[:3].isdigit() and age[3] in "DWMY":
         return f"{int(age[:3])} {age[3].lower()}"
-    birth, study = _meta(image, "PatientBirthDate"), _meta(image, "StudyDate")
+    birth, study = _first(image, "PatientBirthDate"), _first(image, "StudyDate")
     if len(birth) == 8 and len(study) == 8 and birth.isdigit() and study.isdigit():
         years = int(study[:4]) - int(birth[:4]) - ((study[4:] < birth[4:]) and 1 or 0)
         return f"{years} y" if years >= 0 else ""
@@ -59,24 +52,24 @@ def _spacing(image) -> str:
 
 
 FIELDS: dict[str, tuple[str, Callable]] = {
-    "patient_name": ("Patient name", lambda im: _meta(im, "PatientName", "patient_name").replace("^", " ").strip()),
+    "patient_name": ("Patient name", lambda im: _first(im, "PatientName", "patient_name").replace("^", " ").strip()),
     "patient_id_sex_birth": ("Patient ID, sex, birth date", lambda im: _join(
-        _meta(im, "PatientID", "patient_id"), _meta(im, "PatientSex", "patient_sex"),
-        _date(_meta(im, "PatientBirthDate", "patient_birth_date")))),
-    "age_sex": ("Age / sex", lambda im: " / ".join(p for p in (_age(im), _meta(im, "PatientSex")) if p)
+        _first(im, "PatientID", "patient_id"), _first(im, "PatientSex", "patient_sex"),
+        _date(_first(im, "PatientBirthDate", "patient_birth_date")))),
+    "age_sex": ("Age / sex", lambda im: " / ".join(p for p in (_age(im), _first(im, "PatientSex")) if p)
                 if _age(im) else ""),
-    "institution": ("Institution", lambda im: _meta(im, "InstitutionName")),
-    "study_description": ("Study description", lambda im: _meta(im, "StudyDescription", "study_description")),
-    "study_date_time": ("Study date and time", lambda im: _join(_date(_meta(im, "StudyDate", "study_date")),
-                                                               _time(_meta(im, "StudyTime", "study_time")))),
-    "accession": ("Accession number", lambda im: _meta(im, "AccessionNumber")),
-    "referring_physician": ("Referring physician", lambda im: _meta(im, "ReferringPhysicianName").replace("^", " ")),
+    "institution": ("Institution", lambda im: _first(im, "InstitutionName")),
+    "study_description": ("Study description", lambda im: _first(im, "StudyDescription", "study_description")),
+    "study_date_time": ("Study date and time", lambda im: _join(_date(_first(im, "StudyDate", "study_date")),
+                                                               _time(_first(im, "StudyTime", "study_time")))),
+    "accession": ("Accession number", lambda im: _first(im, "AccessionNumber")),
+    "referring_physician": ("Referring physician", lambda im: _first(im, "ReferringPhysicianName").replace("^", " ")),
     "modality_body_view": ("Modality, body part, view", lambda im: _join(
-        _meta(im, "Modality", "modality"), _meta(im, "BodyPartExamined", "body_part"),
-        _meta(im, "ViewPosition", "view_position"))),
+        _first(im, "Modality", "modality"), _first(im, "BodyPartExamined", "body_part"),
+        _first(im, "ViewPosition", "view_position"))),
     "laterality_view": ("Laterality / view", lambda im: " / ".join(
-        p for p in (_meta(im, "ImageLaterality", "Laterality"), _meta(im, "ViewPosition")) if p)),
-    "series_description": ("Series description", lambda im: _meta(im, "SeriesDescription", "series_description")),
+        p for p in (_first(im, "ImageLaterality", "Laterality"), _first(im, "ViewPosition")) if p)),
+    "series_description": ("Series description", lambda im: _first(im, "SeriesDescription", "series_description")),
     "image_size": ("Image size", _size),
     "pixel_spacing": ("Pixel spacing", _spacing),
     "file_name": ("File name", lambda im: Path(im.path).name if getattr(im, "path", None) else "image"),
@@ -102,5 +95,5 @@ def corner_lines(image, layout: dict[str, list[str]] | None = None) -> dict[str,
 
 def layout_for(settings, image) -> dict[str, list[str]]:
     """The layout for the image's modality: its own, else the one for every modality, else the default."""
-    modality = _meta(image, "Modality", "modality").upper()
+    modality = _first(image, "Modality", "modality").upper()
     return (settings.corner_layout(modality) if modality else None) or settings.corner_layout("*") or DEFAULT_LAYOUT

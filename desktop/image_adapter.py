@@ -72,7 +72,8 @@ def spacing_description(image) -> str:
     return f"{text} ({source}{', ' + note if note else ''})" if source else text
 
 
-def _meta(image, *keys: str) -> str:
+def first_metadata(image, *keys: str) -> str:
+    """The first non-empty of these metadata keys, as text ('' when none)."""
     metadata = getattr(image, "metadata", None) or {}
     for key in keys:
         value = metadata.get(key)
@@ -92,7 +93,7 @@ OPPOSITE_DIRECTION = {"L": "R", "R": "L", "A": "P", "P": "A", "H": "F", "F": "H"
 def orientation_labels(image) -> dict[str, str] | None:
     """Patient directions of the image's +x and +y axes from Patient Orientation (e.g. "L\\F"), as
     {"+x": "L", "-x": "R", "+y": "F", "-y": "H"}; None when the file does not say."""
-    value = _meta(image, "PatientOrientation")
+    value = first_metadata(image, "PatientOrientation")
     parts = [p.strip().upper() for p in value.replace("/", "\\").split("\\")] if value else []
     if len(parts) != 2 or not all(parts):
         return None

@@ -229,3 +229,19 @@ def shape_pen(colour: QColor, width: float = 2.0) -> QPen:
     pen = QPen(colour, width)
     pen.setCosmetic(True)  # constant on-screen width at any zoom
     return pen
+
+
+class TwoTickedSegments:
+    """Mixin for tools drawn as two segments (points 0-1 and 2-3) with end ticks: Cobb angle, cardiothoracic ratio."""
+
+    @classmethod
+    def outline(cls, annotation):
+        points = list(annotation.points)
+        return [points[:2], points[2:]]
+
+    @classmethod
+    def paint(cls, painter, annotation, screen_px: float) -> None:
+        super().paint(painter, annotation, screen_px)
+        for a, b in (annotation.points[:2], annotation.points[2:]):
+            draw_tick(painter, a, b, screen_px)
+            draw_tick(painter, b, a, screen_px)

@@ -3,10 +3,10 @@ narrower to the wider is shown."""
 from __future__ import annotations
 
 from annotations.model import Annotation, POINT_COUNTS, new_annotation
-from desktop.tools.base import CreateTool, draw_tick
+from desktop.tools.base import CreateTool, TwoTickedSegments
 
 
-class CardiothoracicTool(CreateTool):
+class CardiothoracicTool(TwoTickedSegments, CreateTool):
     id = kind = "ctr"
     steps = ("drag", "drag")
     hint = "Cardiothoracic ratio: drag across the widest part of the heart, then across the thorax (or the other way)"
@@ -18,15 +18,3 @@ class CardiothoracicTool(CreateTool):
         if len(points) == POINT_COUNTS["ctr"]:
             return new_annotation("ctr", points)
         return Annotation("polyline", tuple(points[:2])) if len(points) >= 2 else None
-
-    @classmethod
-    def outline(cls, annotation):
-        points = list(annotation.points)
-        return [points[:2], points[2:]]
-
-    @classmethod
-    def paint(cls, painter, annotation, screen_px: float) -> None:
-        super().paint(painter, annotation, screen_px)
-        for a, b in (annotation.points[:2], annotation.points[2:]):
-            draw_tick(painter, a, b, screen_px)
-            draw_tick(painter, b, a, screen_px)
