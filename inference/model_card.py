@@ -278,6 +278,9 @@ class InputSpec:
     # Images the inference pipeline resizes get the same round trip, so they carry the same compression texture
     # as the training copies; images already at the input size are left as they are.
     jpeg_quality: int | None = None
+    # Each image standardised by its own mean and std (over all its input pixels) instead of `mean`/`std`: a
+    # brightness offset or contrast scale of the whole film then leaves the model input unchanged.
+    per_image: bool = False
 
     def __post_init__(self) -> None:
         if self.resize_mode not in RESIZE_MODES:
@@ -293,13 +296,15 @@ class InputSpec:
         return cls(channels=int(block["channels"]), height=int(block["height"]), width=int(block["width"]),
                    resize_mode=block["resize_mode"], mean=tuple(float(v) for v in norm["mean"]),
                    std=tuple(float(v) for v in norm["std"]), window=block.get("window", "default"),
-                   jpeg_quality=block.get("jpeg_quality"))
+                   jpeg_quality=block.get("jpeg_quality"), per_image=bool(norm.get("per_image", False)))
 
     def to_card(self) -> dict[str, Any]:
         """The card's `input` block for this spec."""
         block = {"channels": self.channels, "height": self.height, "width": self.width,
                  "resize_mode": self.resize_mode,
                  "normalisation": {"mean": list(self.mean), "std": list(self.std)}, "window": self.window}
+        if self.per_image:
+            block["normalisation"]["per_image"] = True
         if self.jpeg_quality is not None:
             block["jpeg_quality"] = self.jpeg_quality
         return block

@@ -7,6 +7,7 @@ aspect ratio and pads with black. `heatmap_to_image` maps a model-sized heatmap 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,6 +80,26 @@ def to_model_array(display01: np.ndarray, spec: InputSpec) -> np.ndarray:
     return canvas
 
 
+# Below this per-image spread a film is flat (blank, or one grey): dividing by it would blow up noise.
+MIN_PER_IMAGE_STD = 1e-3
+
+
+def normalise_batch(batch01: torch.Tensor, mean: Sequence[float], std: Sequence[float],
+                    per_image: bool = False) -> torch.Tensor:
+    """[N, C, H, W] display values in [0, 1] -> the model input: minus `mean`, over `std` (one value or one per
+    channel), or with `per_image` each image's own mean and std (InputSpec.per_image)."""
+    if per_image:
+        mean = batch01.mean(dim=(1, 2, 3), keepdim=True)
+        std = batch01.std(dim=(1, 2, 3), keepdim=True, unbiased=False).clamp_min(MIN_PER_IMAGE_STD)
+        return (batch01 - mean) / std
+    channels = batch01.shape[1]
+    mean = torch.tensor(list(mean), dtype=batch01.dtype, device=batch01.device)
+    std = torch.tensor(list(std), dtype=batch01.dtype, device=batch01.device)
+    if mean.numel() == 1 and channels > 1:
+        mean, std = mean.expand(channels), std.expand(channels)
+    return (batch01 - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+
+
 def normalise(model_array: np.ndarray | torch.Tensor, spec: InputSpec) -> torch.Tensor:
     """[H, W] (or [N, H, W]) display values -> normalised [C, H, W] (or [N, C, H, W]) float tensor."""
     tensor = torch.as_tensor(np.asarray(model_array, dtype=np.float32))
@@ -86,9 +107,7 @@ def normalise(model_array: np.ndarray | torch.Tensor, spec: InputSpec) -> torch.
     if not batched:
         tensor = tensor.unsqueeze(0)
     tensor = tensor.unsqueeze(1).expand(-1, spec.channels, -1, -1)
-    mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, -1, 1, 1)
-    std = torch.tensor(spec.std, dtype=torch.float32).view(1, -1, 1, 1)
-    out = ((tensor - mean) / std).contiguous()
+    out = normalise_batch(tensor, spec.mean, spec.std, spec.per_image).contiguous()
     return out if batched else out[0]
 
 

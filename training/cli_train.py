@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--limit-per-class", type=_positive_int, help="use at most N images per class and split (quick runs)")
     data.add_argument("--img-size", type=_image_size, default=224, help="model input height and width")
     data.add_argument("--resize-mode", choices=RESIZE_MODES, default="squash")
+    data.add_argument("--per-image-norm", action="store_true",
+                      help="standardise each image by its own mean and std instead of fixed values, so a "
+                           "brightness offset or contrast change of the whole film leaves the model input as it is")
     data.add_argument("--workers", type=int, default=None, help="image decoding processes (default: CPU cores)")
     data.add_argument("--dataset-name", help="name of the data for the model card")
     data.add_argument("--licence", help="licence of the data for the model card")
@@ -120,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "the training split's normal images) to the loss, so heatmaps point at the lungs")
     model.add_argument("--map-specificity", type=float, default=0.0, metavar="WEIGHT",
                        help="with --lung-focus: add WEIGHT x the mean correlation between the pneumonia heatmaps "
-                            "of different films in a batch, so the map follows the film instead of a fixed spot")
+                            "of different films in a batch (inside each film's lung prior), so the map follows the "
+                            "film instead of a fixed spot")
     model.add_argument("--linear-probe", action="store_true",
                        help="start fine-tuning from a logistic-regression head fitted on the frozen pretrained "
                             "features (LP-FT: keeps more of what the pretrained network knew)")
@@ -296,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         config = _config_from_args(args)
         data = DataOptions(data=args.data, val=args.val, test=args.test, fractions=args.split,
                            group_regex=args.group_regex, limit_per_class=args.limit_per_class,
-                           img_size=args.img_size, resize_mode=args.resize_mode, dataset_name=args.dataset_name,
+                           img_size=args.img_size, resize_mode=args.resize_mode, per_image_norm=args.per_image_norm,
+                           dataset_name=args.dataset_name,
                            licence=args.licence, attribution=args.attribution, external=args.external,
                            decode_workers=0 if distributed.launched_by_torchrun() else args.workers)
         export = ExportOptions(out=args.out, name=args.name, version=args.model_version,

@@ -146,7 +146,7 @@ def score_bundle(bundle_dir: Path | None, data_dir: Path, tta: bool = False, dev
                                  cancel=cancel)
     torch_device = resolve_device(device)
     model = bundle.build(torch_device)
-    logits = predict_logits(model, labelled, Normalisation(spec.mean, spec.std), torch_device, batch_size,
+    logits = predict_logits(model, labelled, Normalisation.from_spec(spec), torch_device, batch_size,
                             tta_hflip=tta, cancel=cancel)
     return ScoredSet(bundle=bundle, labelled=labelled, logits=logits, tta=bool(tta))
 

@@ -130,16 +130,24 @@ def rendered_maps(features: torch.Tensor, channel_weights: torch.Tensor) -> torc
 
 
 def shared_map_correlation(features: torch.Tensor, channel_weights: torch.Tensor,
-                           chosen: torch.Tensor) -> torch.Tensor | None:
+                           chosen: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor | None:
     """Mean Pearson correlation between the maps of different films among the `chosen` samples (bool [B]).
 
     A map that shows the same spot on every film explains no film: this is the share of the heatmap that does not
     depend on the film in front of the reader (`training.cam_faithfulness.mean_pairwise_correlation` measures it
-    on held-out films). None when fewer than two films are chosen.
+    on held-out films). With `masks` ([B, 1, H, W], each film's warped lung prior) the maps are weighted by the
+    prior (area-averaged to the map's grid) first: measured over the whole frame, the cheapest way to decorrelate
+    was to move the map out of the lungs onto each film's background (run c5: 65% outside after most of an
+    epoch), which the lung-focus term then fought. Inside the lungs only the map's place in the lungs can vary.
+    None when fewer than two films are chosen.
     """
     if int(chosen.sum()) < 2:
         return None
     maps = rendered_maps(features[chosen], channel_weights[chosen])
+    if masks is not None:
+        grid = features.shape[-2:]
+        weights = F.adaptive_avg_pool2d(masks[chosen].to(maps.dtype), grid).flatten(1)
+        maps = maps * weights
     centred = maps - maps.mean(dim=1, keepdim=True)
     unit = centred / centred.norm(dim=1, keepdim=True).clamp_min(1e-6)
     n = unit.shape[0]

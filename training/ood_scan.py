@@ -37,10 +37,11 @@ def layer_maps(model: nn.Module, layer: str, batches: Iterable[torch.Tensor]) ->
 
 
 def _split_batches(images_uint8: torch.Tensor, spec: InputSpec, batch_size: int = 64) -> Iterable[torch.Tensor]:
-    mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, -1, 1, 1)
-    std = torch.tensor(spec.std, dtype=torch.float32).view(1, -1, 1, 1)
+    from inference.preprocess import normalise_batch
+
     for start in range(0, images_uint8.shape[0], batch_size):
-        yield (images_uint8[start:start + batch_size].float() / 255.0 - mean) / std
+        yield normalise_batch(images_uint8[start:start + batch_size].float() / 255.0, spec.mean, spec.std,
+                              spec.per_image)
 
 
 def _file_batches(paths: Sequence[Path], spec: InputSpec) -> Iterable[torch.Tensor]:

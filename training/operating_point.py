@@ -43,7 +43,7 @@ def rechoose(bundle_dir: Path, data_root: Path, target_sensitivity: float | None
     labels, spec = card["labels"], InputSpec.from_card(card)
     positive_index = labels.index(card["positive_label"])
     model = bundle.build("cpu")
-    normalisation = Normalisation(tuple(spec.mean), tuple(spec.std))
+    normalisation = Normalisation.from_spec(spec)
     val = _manifest_split(bundle_dir, data_root, "val", labels, spec)
     test = _manifest_split(bundle_dir, data_root, "test", labels, spec)
     val_logits = predict_logits(model, val, normalisation, torch.device("cpu"))

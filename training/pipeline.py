@@ -51,6 +51,7 @@ class DataOptions:
     limit_per_class: int | None = None
     img_size: int = 224
     resize_mode: str = "squash"
+    per_image_norm: bool = False  # InputSpec.per_image
     dataset_name: str | None = None
     licence: str | None = None
     attribution: str | None = None
@@ -134,7 +135,7 @@ def input_spec_for(options: DataOptions, pretrained: bool) -> InputSpec:
     """The model input block: gray, `img_size` square, the chosen resize mode, normalisation by start point."""
     mean, std = PRETRAINED_NORMALISATION if pretrained else SCRATCH_NORMALISATION
     return InputSpec(channels=1, height=options.img_size, width=options.img_size,
-                     resize_mode=options.resize_mode, mean=mean, std=std)
+                     resize_mode=options.resize_mode, mean=mean, std=std, per_image=options.per_image_norm)
 
 
 def prepare_data(options: DataOptions, spec: InputSpec, seed: int, positive_label: str | None = None,
@@ -307,7 +308,7 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
         work_dir.mkdir(parents=True, exist_ok=True)
         (work_dir / "dataset_report.json").write_text(json.dumps(prepared.report.to_dict(), indent=2))
     fingerprint = run_fingerprint(prepared, config)
-    normalisation = Normalisation(spec.mean, spec.std)
+    normalisation = Normalisation.from_spec(spec)
     external_sets = []
     if is_main and data.external:
         from training.external import load_labelled_set
@@ -426,7 +427,8 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
         "map_specificity": None if not config.map_specificity else {
             "weight": config.map_specificity,
             "penalty": "mean Pearson correlation between the positive-class CAMs (7 x 7, as rendered) of different "
-                       "films in each training batch (training.lung_focus.shared_map_correlation)"},
+                       "films in each training batch, each map weighted by the film's lung prior "
+                       "(training.lung_focus.shared_map_correlation)"},
         "history": result.history,
         "validation_metrics": val_metrics,
         "test_metrics_tta_hflip": tta_metrics,

@@ -24,6 +24,8 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, WeightedRandomS
 
 from inference.architectures import build_model
 from inference.errors import TrainingError
+from inference.model_card import InputSpec
+from inference.preprocess import normalise_batch
 from training import distributed
 from training.augment import AugmentConfig, augment_batch
 from training.checkpoint import load_checkpoint, save_checkpoint
@@ -97,14 +99,14 @@ class TensorSplit:
 class Normalisation:
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    per_image: bool = False  # see InputSpec.per_image
+
+    @classmethod
+    def from_spec(cls, spec: InputSpec) -> Normalisation:
+        return cls(tuple(spec.mean), tuple(spec.std), spec.per_image)
 
     def apply(self, images01: torch.Tensor) -> torch.Tensor:
-        channels = images01.shape[1]
-        mean = torch.tensor(self.mean, dtype=images01.dtype, device=images01.device)
-        std = torch.tensor(self.std, dtype=images01.dtype, device=images01.device)
-        if mean.numel() == 1 and channels > 1:
-            mean, std = mean.expand(channels), std.expand(channels)
-        return (images01 - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+        return normalise_batch(images01, self.mean, self.std, self.per_image)
 
 
 @dataclass
@@ -450,7 +452,8 @@ def train(
                 outside = outside_share(features, channel_weights, masks).mean()
                 loss = loss + config.lung_focus * outside
                 if config.map_specificity > 0:
-                    shared = shared_map_correlation(features, channel_weights, targets == positive_index)
+                    shared = shared_map_correlation(features, channel_weights, targets == positive_index,
+                                                    masks)
                     if shared is not None:
                         loss = loss + config.map_specificity * shared
                         shared_sum += shared.item()

@@ -271,7 +271,7 @@ def predict_test_split(bundle_dir: Path, data_root: Path, device, cancel: thread
         raise TrainingError(f"test images became unreadable after training: {', '.join(bad[:3])}")
     labels = torch.tensor([bundle.labels.index(label) for _, label in files], dtype=torch.int64)
     logits = predict_logits(bundle.build(device), TensorSplit(decoded.images, labels),
-                            Normalisation(spec.mean, spec.std), device, cancel=cancel)
+                            Normalisation.from_spec(spec), device, cancel=cancel)
     positive = bundle.positive_label
     training = bundle.card.get("training", {})
     return TestPredictions(classes=bundle.labels, positive_index=bundle.labels.index(positive) if positive else None,

@@ -1,11 +1,16 @@
 """Model-input geometry: squash / letterbox, antialiased resizing, normalisation, and the inverse for heatmaps."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from inference.errors import ModelCardInvalidError
+from inference.model_card import read_card_dict, validate_card
 from inference.preprocess import InputSpec, heatmap_to_image, placement, to_model_array, to_model_tensor
 
+BUNDLED = Path(__file__).resolve().parents[2] / "resources" / "models" / "chest-xray-pneumonia"
 SQUASH = InputSpec(channels=1, height=64, width=64, resize_mode="squash", mean=(0.5,), std=(0.25,))
 LETTERBOX = InputSpec(channels=1, height=64, width=64, resize_mode="letterbox", mean=(0.5,), std=(0.25,))
 
@@ -47,6 +52,43 @@ def test_spec_round_trips_through_the_card_block():
     assert InputSpec.from_card(SQUASH.to_card()) == SQUASH
     with pytest.raises(ValueError):
         InputSpec(channels=1, height=64, width=64, resize_mode="crop")
+
+
+PER_IMAGE = InputSpec(channels=1, height=64, width=64, mean=(0.449,), std=(0.226,), per_image=True)
+
+
+def test_per_image_normalisation_uses_the_films_own_mean_and_std():
+    gradient = np.tile(np.linspace(0.2, 0.6, 64, dtype=np.float32), (64, 1))  # mean 0.4, std 0.1169
+    tensor = to_model_tensor(gradient, PER_IMAGE)[0, 0].numpy()
+    assert float(tensor.mean()) == pytest.approx(0.0, abs=1e-5)
+    assert float(tensor.std()) == pytest.approx(1.0, abs=1e-4)
+    np.testing.assert_allclose(tensor[0, [0, -1]], [-1.7047, 1.7047], atol=1e-3)  # (0.2 - 0.4) / 0.1173
+    # a brightness offset or a contrast scale of the whole film leaves the model input as it is
+    np.testing.assert_allclose(to_model_tensor(gradient + 2 / 255, PER_IMAGE)[0, 0].numpy(), tensor, atol=1e-4)
+    np.testing.assert_allclose(to_model_tensor(0.5 + (gradient - 0.5) * 1.01, PER_IMAGE)[0, 0].numpy(), tensor,
+                               atol=1e-4)
+    # the fixed normalisation moves with it: (2/255) / 0.226
+    fixed = InputSpec(channels=1, height=64, width=64, mean=(0.449,), std=(0.226,))
+    shift = to_model_tensor(gradient + 2 / 255, fixed) - to_model_tensor(gradient, fixed)
+    assert float(shift.mean()) == pytest.approx(0.0347, abs=1e-3)
+
+
+def test_per_image_normalisation_of_a_flat_film_stays_finite():
+    tensor = to_model_tensor(np.full((40, 40), 0.3, np.float32), PER_IMAGE)
+    np.testing.assert_allclose(tensor.numpy(), 0.0, atol=1e-3)
+
+
+def test_per_image_flag_round_trips_through_the_card_and_its_schema():
+    block = PER_IMAGE.to_card()
+    assert block["normalisation"] == {"mean": [0.449], "std": [0.226], "per_image": True}
+    assert InputSpec.from_card(block) == PER_IMAGE
+    assert "per_image" not in SQUASH.to_card()["normalisation"]  # older cards stay byte-identical
+    card = read_card_dict(BUNDLED)
+    card["input"]["normalisation"]["per_image"] = True
+    validate_card(card)
+    card["input"]["normalisation"]["per_image"] = "yes"
+    with pytest.raises(ModelCardInvalidError, match="per_image"):
+        validate_card(card)
 
 
 def test_rejects_colour_arrays():

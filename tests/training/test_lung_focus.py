@@ -143,6 +143,23 @@ def test_shared_map_correlation_of_known_maps():
     assert shared_map_correlation(same, weights, torch.tensor([True, False, False, False])) is None
 
 
+def test_shared_map_correlation_inside_the_lung_prior():
+    """With masks, only the map inside each film's prior counts: four films with the same spot in the left
+    half (the prior) and a different spot each in the right half are fully correlated inside the prior, and the
+    frame-wide measure sees them as partly different."""
+    weights = torch.ones(4, 1)
+    maps = torch.zeros(4, 1, 4, 4)
+    maps[:, 0, 1, 0] = 1.0
+    for film in range(4):
+        maps[film, 0, film, 3] = 1.0
+    chosen = torch.ones(4, dtype=torch.bool)
+    left_half = torch.zeros(4, 1, 8, 8)
+    left_half[..., :4] = 1.0  # the prior at twice the map's resolution: area-averaged onto the grid
+    frame = float(shared_map_correlation(maps, weights, chosen))
+    assert frame == pytest.approx(3 / 7, abs=1e-5)  # two spots each, one shared
+    assert float(shared_map_correlation(maps, weights, chosen, left_half)) == pytest.approx(1.0, abs=1e-5)
+
+
 def test_trainer_adds_the_map_specificity_penalty():
     splits = _synthetic_split(32, 1), _synthetic_split(16, 2)
     normalisation = Normalisation((0.5,), (0.25,))
