@@ -198,6 +198,26 @@ def shared_map_correlation(features: torch.Tensor, channel_weights: torch.Tensor
         maps = maps * F.adaptive_avg_pool2d(prior.to(maps.dtype), grid).flatten(1)
     centred = maps - maps.mean(dim=1, keepdim=True)
     unit = centred / centred.norm(dim=1, keepdim=True).clamp_min(1e-6)
-    n = unit.shape[0]
+    pairs = ~torch.eye(unit.shape[0], dtype=torch.bool, device=unit.device)
+    if coordinates is not None:
+        # Only films mirrored alike are compared: across a mirror, a map fixed in the image frame lands on
+        # opposite sides of the films' own frame and looks film-specific (run c8 learned exactly that: its maps
+        # ignored mirroring, flip check -0.13, and correlated 0.76 on the test films).
+        mirrored = mirror_state(coordinates[chosen])
+        pairs &= mirrored.unsqueeze(0) == mirrored.unsqueeze(1)
+        if not bool(pairs.any()):
+            return None
     gram = unit @ unit.T
-    return (gram.sum() - gram.diagonal().sum()) / (n * (n - 1))
+    return gram[pairs].mean()
+
+
+def mirror_state(coordinates: torch.Tensor) -> torch.Tensor:
+    """[B] int: which way the augmentation mirrored each film (bit 0: left-right, bit 1: up-down), read from its
+    warped `canonical_coordinates` across the central half of the frame."""
+    height, width = coordinates.shape[-2:]
+    inside = coordinates[:, 2].clamp_min(1e-6)
+    x, y = coordinates[:, 0] / inside, coordinates[:, 1] / inside
+    rows, cols = slice(height // 4, height - height // 4), slice(width // 4, width - width // 4)
+    across = (x[:, rows, cols.stop - 1] - x[:, rows, cols.start]).mean(dim=1)
+    down = (y[:, rows.stop - 1, cols] - y[:, rows.start, cols]).mean(dim=1)
+    return (across < 0).long() + 2 * (down < 0).long()

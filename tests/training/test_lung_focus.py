@@ -11,7 +11,7 @@ from inference.preprocess import InputSpec
 from training.augment import AugmentConfig, augment_batch
 from training.cache import decode_images
 from training.lung_focus import (FeatureTap, build_lung_prior, canonical_coordinates, canonical_maps, classifier_head,
-                                 log_odds_weights, outside_share, shared_map_correlation)
+                                 log_odds_weights, mirror_state, outside_share, shared_map_correlation)
 from training.trainer import Normalisation, TensorSplit, TrainConfig, train
 
 GEOMETRY_ONLY = AugmentConfig(rotation_deg=20, shift_frac=0.1, zoom_range=0.2, shear_deg=8, brightness=0.0,
@@ -175,6 +175,12 @@ def test_maps_are_compared_in_the_films_own_frame():
     own_frame = float(shared_map_correlation(features, weights, chosen, coordinates=coordinates))
     assert augmented_frame < 0.4
     assert own_frame == pytest.approx(1.0, abs=1e-4)
+    assert mirror_state(coordinates).tolist() == [0, 1, 0, 1]
+    # a map fixed in the image frame (it ignores the mirroring) is the same map for films mirrored alike: only
+    # those pairs are compared, so it scores 1, not the -1/3-ish of comparing across the mirror
+    fixed = torch.cat([spot] * 4)
+    assert float(shared_map_correlation(fixed, weights, chosen, coordinates=coordinates)) == \
+        pytest.approx(1.0, abs=1e-4)
     # the spot lands in the bins of column 1 of the 7 x 7 grid (bins 2-3 of 14), left of centre
     canonical = canonical_maps(torch.cat([spot, mirrored])[:, 0], coordinates[:2]).view(2, 14, 14)
     assert torch.allclose(canonical[0], canonical[1], atol=1e-5)
