@@ -129,95 +129,27 @@ def rendered_maps(features: torch.Tensor, channel_weights: torch.Tensor) -> torc
     return (cam - cam.amin(dim=(1, 2), keepdim=True)).flatten(1)
 
 
-# The un-augmented frame is cut into this many bins per side to compare the maps of different films: finer than
-# the 7 x 7 CAM grid, so a spot that the augmentation moved by part of a cell lands in its own bin.
-CANONICAL_BINS = 14
-
-
-def canonical_coordinates(height: int, width: int) -> torch.Tensor:
-    """[1, 3, H, W]: each pixel's x and y in [-1, 1] (grid_sample's frame, pixel centres) and a ones channel.
-    Warped by the augmentation together with the image (`augment_batch(masks=)`), they say for every pixel of
-    the augmented film where it came from in the film as stored; the ones channel says which pixels came from
-    inside the film at all (the warp pads with zeros)."""
-    ys = (torch.arange(height, dtype=torch.float32) + 0.5) / height * 2 - 1
-    xs = (torch.arange(width, dtype=torch.float32) + 0.5) / width * 2 - 1
-    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
-    return torch.stack([grid_x, grid_y, torch.ones_like(grid_x)]).unsqueeze(0)
-
-
-def canonical_maps(maps: torch.Tensor, coordinates: torch.Tensor, bins: int = CANONICAL_BINS) -> torch.Tensor:
-    """[B, bins * bins]: maps [B, h, w] of augmented films moved back into the films' own frame.
-
-    `coordinates` [B, 3, H, W] are `canonical_coordinates` after the films' augmentation. The map is sampled at 4x
-    its grid, each sample is put into the bin of the stored film it came from, and each bin keeps the mean of its
-    samples (0 where none landed). Differentiable in `maps`."""
-    batch, height, width = maps.shape
-    size = (4 * height, 4 * width)
-    samples = F.interpolate(maps.unsqueeze(1), size=size, mode="bilinear", align_corners=False).flatten(1)
-    where = F.adaptive_avg_pool2d(coordinates.to(samples.dtype), size)
-    inside = where[:, 2]
-    valid = (inside > 0.99).to(samples.dtype).flatten(1)  # samples that mix in the zero padding are left out
-    x = where[:, 0] / inside.clamp_min(1e-6)
-    y = where[:, 1] / inside.clamp_min(1e-6)
-    column = ((x + 1) / 2 * bins).floor().clamp(0, bins - 1).long()
-    row = ((y + 1) / 2 * bins).floor().clamp(0, bins - 1).long()
-    index = (row * bins + column).flatten(1)
-    sums = samples.new_zeros(batch, bins * bins).scatter_add(1, index, samples * valid)
-    counts = samples.new_zeros(batch, bins * bins).scatter_add(1, index, valid)
-    return sums / counts.clamp_min(1e-6)
-
-
-def shared_map_correlation(features: torch.Tensor, channel_weights: torch.Tensor, chosen: torch.Tensor,
-                           prior: torch.Tensor | None = None,
-                           coordinates: torch.Tensor | None = None) -> torch.Tensor | None:
+def shared_map_correlation(features: torch.Tensor, channel_weights: torch.Tensor,
+                           chosen: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor | None:
     """Mean Pearson correlation between the maps of different films among the `chosen` samples (bool [B]).
 
     A map that shows the same spot on every film explains no film: this is the share of the heatmap that does not
     depend on the film in front of the reader (`training.cam_faithfulness.mean_pairwise_correlation` measures it
-    on held-out films, un-augmented).
-
-    `coordinates` ([B, 3, H, W], `canonical_coordinates` warped with each film's augmentation) compare the maps
-    in the films' own frame (`canonical_maps`): compared where the augmentation put them, maps that share a spot
-    look different merely because each film was shifted and rotated differently (run c6: 0.17 in training, 0.42
-    on the test films).
-
-    `prior` ([1 or B, 1, H, W], the lung prior in the frame the maps are compared in) weights the maps first:
-    measured over the whole frame, the cheapest way to decorrelate was to move the map out of the lungs onto each
-    film's background (run c5: 65% outside after most of an epoch), which the lung-focus term then fought.
+    on held-out films). With `masks` ([B, 1, H, W], each film's warped lung prior) the maps are weighted by the
+    prior (area-averaged to the map's grid) first: measured over the whole frame, the cheapest way to decorrelate
+    was to move the map out of the lungs onto each film's background (run c5: 65% outside after most of an
+    epoch), which the lung-focus term then fought. Inside the lungs only the map's place in the lungs can vary.
     None when fewer than two films are chosen.
     """
     if int(chosen.sum()) < 2:
         return None
     maps = rendered_maps(features[chosen], channel_weights[chosen])
-    grid = tuple(features.shape[-2:])
-    if coordinates is not None:
-        maps = canonical_maps(maps.view(-1, *grid), coordinates[chosen])
-        grid = (CANONICAL_BINS, CANONICAL_BINS)
-    if prior is not None:
-        prior = prior if prior.shape[0] == 1 else prior[chosen]
-        maps = maps * F.adaptive_avg_pool2d(prior.to(maps.dtype), grid).flatten(1)
+    if masks is not None:
+        grid = features.shape[-2:]
+        weights = F.adaptive_avg_pool2d(masks[chosen].to(maps.dtype), grid).flatten(1)
+        maps = maps * weights
     centred = maps - maps.mean(dim=1, keepdim=True)
     unit = centred / centred.norm(dim=1, keepdim=True).clamp_min(1e-6)
-    pairs = ~torch.eye(unit.shape[0], dtype=torch.bool, device=unit.device)
-    if coordinates is not None:
-        # Only films mirrored alike are compared: across a mirror, a map fixed in the image frame lands on
-        # opposite sides of the films' own frame and looks film-specific (run c8 learned exactly that: its maps
-        # ignored mirroring, flip check -0.13, and correlated 0.76 on the test films).
-        mirrored = mirror_state(coordinates[chosen])
-        pairs &= mirrored.unsqueeze(0) == mirrored.unsqueeze(1)
-        if not bool(pairs.any()):
-            return None
+    n = unit.shape[0]
     gram = unit @ unit.T
-    return gram[pairs].mean()
-
-
-def mirror_state(coordinates: torch.Tensor) -> torch.Tensor:
-    """[B] int: which way the augmentation mirrored each film (bit 0: left-right, bit 1: up-down), read from its
-    warped `canonical_coordinates` across the central half of the frame."""
-    height, width = coordinates.shape[-2:]
-    inside = coordinates[:, 2].clamp_min(1e-6)
-    x, y = coordinates[:, 0] / inside, coordinates[:, 1] / inside
-    rows, cols = slice(height // 4, height - height // 4), slice(width // 4, width - width // 4)
-    across = (x[:, rows, cols.stop - 1] - x[:, rows, cols.start]).mean(dim=1)
-    down = (y[:, rows.stop - 1, cols] - y[:, rows.start, cols]).mean(dim=1)
-    return (across < 0).long() + 2 * (down < 0).long()
+    return (gram.sum() - gram.diagonal().sum()) / (n * (n - 1))

@@ -427,8 +427,8 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
         "map_specificity": None if not config.map_specificity else {
             "weight": config.map_specificity,
             "penalty": "mean Pearson correlation between the positive-class CAMs (7 x 7, as rendered) of different "
-                       "films in each training batch, compared in the films' own (un-augmented) frame on a 14 x 14 grid and "
-                       "weighted by the lung prior (training.lung_focus.shared_map_correlation)"},
+                       "films in each training batch, each map weighted by the film's lung prior "
+                       "(training.lung_focus.shared_map_correlation)"},
         "history": result.history,
         "validation_metrics": val_metrics,
         "test_metrics_tta_hflip": tta_metrics,

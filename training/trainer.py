@@ -30,8 +30,8 @@ from training import distributed
 from training.augment import AugmentConfig, augment_batch
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.ema import WeightEMA
-from training.lung_focus import (FeatureTap, canonical_coordinates, classifier_head, log_odds_weights,
-                                 outside_share, shared_map_correlation)
+from training.lung_focus import (FeatureTap, classifier_head, log_odds_weights, outside_share,
+                                 shared_map_correlation)
 from training.metrics import roc_auc
 
 ProgressCallback = Callable[[dict], None]
@@ -403,7 +403,6 @@ def train(
         tap = FeatureTap(base_model, config.lung_focus_layer or default_cam_layer(config.arch))
         head = classifier_head(base_model)
         lung_prior = lung_prior.to(device)
-        mask_channels = torch.cat([lung_prior, canonical_coordinates(*lung_prior.shape[-2:]).to(device)], dim=1)
 
     stop = stop or threading.Event()
     stopped_early = bool(history and history[-1].get("stop"))
@@ -432,9 +431,7 @@ def train(
                 images = normalisation.apply(augment_batch(images, config.augment, generator))
             else:
                 images, masks = augment_batch(images, config.augment, generator,
-                                              masks=mask_channels.expand(len(indices), -1, -1, -1))
-                # channel 0: the warped lung prior; 1-3: where each pixel came from (map specificity)
-                masks, coordinates = masks[:, :1], masks[:, 1:]
+                                              masks=lung_prior.expand(len(indices), -1, -1, -1))
                 images = normalisation.apply(images)
             mixed = None
             if config.cutmix > 0 and float(torch.rand(1, generator=generator)) < config.cutmix:
@@ -456,7 +453,7 @@ def train(
                 loss = loss + config.lung_focus * outside
                 if config.map_specificity > 0:
                     shared = shared_map_correlation(features, channel_weights, targets == positive_index,
-                                                    prior=lung_prior, coordinates=coordinates)
+                                                    masks)
                     if shared is not None:
                         loss = loss + config.map_specificity * shared
                         shared_sum += shared.item()

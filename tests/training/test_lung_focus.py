@@ -10,8 +10,8 @@ from inference.errors import TrainingError
 from inference.preprocess import InputSpec
 from training.augment import AugmentConfig, augment_batch
 from training.cache import decode_images
-from training.lung_focus import (FeatureTap, build_lung_prior, canonical_coordinates, canonical_maps, classifier_head,
-                                 log_odds_weights, mirror_state, outside_share, shared_map_correlation)
+from training.lung_focus import (FeatureTap, build_lung_prior, classifier_head, log_odds_weights, outside_share,
+                                 shared_map_correlation)
 from training.trainer import Normalisation, TensorSplit, TrainConfig, train
 
 GEOMETRY_ONLY = AugmentConfig(rotation_deg=20, shift_frac=0.1, zoom_range=0.2, shear_deg=8, brightness=0.0,
@@ -158,47 +158,6 @@ def test_shared_map_correlation_inside_the_lung_prior():
     frame = float(shared_map_correlation(maps, weights, chosen))
     assert frame == pytest.approx(3 / 7, abs=1e-5)  # two spots each, one shared
     assert float(shared_map_correlation(maps, weights, chosen, left_half)) == pytest.approx(1.0, abs=1e-5)
-
-
-def test_maps_are_compared_in_the_films_own_frame():
-    """Four films with the same spot; the augmentation mirrored two of them. Compared where the augmentation put
-    them the maps differ; moved back through the warped coordinates they are the same map."""
-    spot = torch.zeros(1, 1, 7, 7)
-    spot[0, 0, 3, 1] = 1.0
-    mirrored = spot.flip(-1)
-    features = torch.cat([spot, mirrored, spot, mirrored])
-    weights = torch.ones(4, 1)
-    chosen = torch.ones(4, dtype=torch.bool)
-    coordinates = canonical_coordinates(56, 56).expand(4, -1, -1, -1).clone()
-    coordinates[1::2] = coordinates[1::2].flip(-1)  # what augment_batch does to the coordinate channels
-    augmented_frame = float(shared_map_correlation(features, weights, chosen))
-    own_frame = float(shared_map_correlation(features, weights, chosen, coordinates=coordinates))
-    assert augmented_frame < 0.4
-    assert own_frame == pytest.approx(1.0, abs=1e-4)
-    assert mirror_state(coordinates).tolist() == [0, 1, 0, 1]
-    # a map fixed in the image frame (it ignores the mirroring) is the same map for films mirrored alike: only
-    # those pairs are compared, so it scores 1, not the -1/3-ish of comparing across the mirror
-    fixed = torch.cat([spot] * 4)
-    assert float(shared_map_correlation(fixed, weights, chosen, coordinates=coordinates)) == \
-        pytest.approx(1.0, abs=1e-4)
-    # the spot lands in the bins of column 1 of the 7 x 7 grid (bins 2-3 of 14), left of centre
-    canonical = canonical_maps(torch.cat([spot, mirrored])[:, 0], coordinates[:2]).view(2, 14, 14)
-    assert torch.allclose(canonical[0], canonical[1], atol=1e-5)
-    assert int(canonical[0].sum(dim=0).argmax()) in (2, 3)
-
-
-def test_coordinates_follow_the_augmentation_warp():
-    """A shift of the film shifts its coordinate channels with it; pixels warped in from outside are marked."""
-    config = AugmentConfig(rotation_deg=0.0, shift_frac=0.25, zoom_range=0.0, shear_deg=0.0, hflip_prob=0.0)
-    images = torch.rand(2, 1, 32, 32)
-    coordinates = canonical_coordinates(32, 32).expand(2, -1, -1, -1)
-    _, warped = augment_batch(images, config, torch.Generator().manual_seed(0), masks=coordinates)
-    inside = warped[:, 2] > 0.99
-    assert 0 < int(inside.sum()) < 2 * 32 * 32  # some pixels came from outside the film
-    # where inside, x and y moved by one constant shift per film (pure translation)
-    for film in range(2):
-        dx = (warped[film, 0] - coordinates[film, 0])[inside[film]]
-        assert float(dx.std()) < 1e-3
 
 
 def test_trainer_adds_the_map_specificity_penalty():
