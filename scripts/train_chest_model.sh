@@ -28,7 +28,7 @@ OUT=${1:-runs/chest/bundle}
   --name chest-xray-pneumonia --model-version 2.0.0 \
   --description "Pediatric chest X-ray: NORMAL vs PNEUMONIA (EfficientNet-Lite0, 224 px, squash)" \
   --out "$OUT" --overwrite --work-dir "$(dirname "$OUT")/work" --resume
-# The OOD guard models layer _blocks.15 averaged over a 3x3 grid of image regions (192 principal components, 99%
+# The OOD guard models layer _blocks.15 averaged over a 3x3 grid of image regions (192 principal components, 99.8%
 # validation quantile). Averaged over the whole image, the layer missed one of the 3,309 bone-fracture images (a
 # lateral lumbar spine, 1.74 vs 1.80) while a held-in full-resolution chest film scored 1.79: the textures match,
 # their places do not. Earlier layers warn on 5-25% of the full-resolution films. The grid and component count
@@ -38,5 +38,5 @@ OUT=${1:-runs/chest/bundle}
   --expected-body-part CHEST --layer _blocks.15 --grid 3 --components 192 --measure-ood --exclude-default-set fracture \
   --ood-set "bone-fracture radiographs, every image of train and val (shared/data/bone-fracture)=../shared/data/bone-fracture" \
   --held-in-set "full-resolution chest X-rays (shared/data/samples/chest-xray-fullres; held-in source, 1,000-2,900 px)=../shared/data/samples/chest-xray-fullres" \
-  --set-limit 5000 --quantile 0.99
+  --set-limit 5000 --quantile 0.998
 .venv/bin/python -m training.cli_cam_check --bundle "$OUT" --data ../shared/data/chest-xray-pneumonia/train --write-card
