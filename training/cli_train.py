@@ -125,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --lung-focus: add WEIGHT x the mean correlation between the pneumonia heatmaps "
                             "of different films in a batch (inside each film's lung prior), so the map follows the "
                             "film instead of a fixed spot")
+    model.add_argument("--map-focus", type=float, default=0.0, metavar="WEIGHT",
+                       help="with --lung-focus: add WEIGHT x how much of the frame the pneumonia heatmap fills "
+                            "(mean / max of the map), so the map picks out the part of the film that decides the "
+                            "call instead of covering a whole lung")
     model.add_argument("--linear-probe", action="store_true",
                        help="start fine-tuning from a logistic-regression head fitted on the frozen pretrained "
                             "features (LP-FT: keeps more of what the pretrained network knew)")
@@ -205,7 +209,8 @@ def _config_from_args(args):
                        pretrained=bool(pretrained and not args.pretrained_path),
                        pretrained_path=args.pretrained_path, amp=not args.no_amp, augment=augment,
                        lung_focus=args.lung_focus,
-                       map_specificity=args.map_specificity, linear_probe=args.linear_probe, wise_alpha=args.wise,
+                       map_specificity=args.map_specificity, map_focus=args.map_focus,
+                       linear_probe=args.linear_probe, wise_alpha=args.wise,
                        cutmix=args.cutmix)
 
 

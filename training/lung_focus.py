@@ -153,3 +153,19 @@ def shared_map_correlation(features: torch.Tensor, channel_weights: torch.Tensor
     n = unit.shape[0]
     gram = unit @ unit.T
     return (gram.sum() - gram.diagonal().sum()) / (n * (n - 1))
+
+
+def map_fill_fraction(features: torch.Tensor, channel_weights: torch.Tensor,
+                      chosen: torch.Tensor) -> torch.Tensor | None:
+    """Mean over the `chosen` films (bool [B]) of how much of its grid the rendered map fills: mean / max of the
+    CAM as Grad-CAM renders it (ReLU, min subtracted), 1 for a flat map, 1/(h*w) for a single hot cell.
+
+    Broad maps are what keeps maps of different films alike (c6: most maps cover the whole of one lung, mean
+    correlation 0.42) and what spills them over the lung border at 7 x 7; a map that fills less of the frame
+    must choose the part of the film that carries the evidence. An empty map counts as flat (1), so it is never
+    the cheap way out. None when no film is chosen.
+    """
+    if int(chosen.sum()) < 1:
+        return None
+    maps = rendered_maps(features[chosen], channel_weights[chosen])
+    return ((maps.mean(dim=1) + EMPTY_MAP_GUARD) / (maps.amax(dim=1) + EMPTY_MAP_GUARD)).mean()

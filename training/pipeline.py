@@ -429,6 +429,11 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
             "penalty": "mean Pearson correlation between the positive-class CAMs (7 x 7, as rendered) of different "
                        "films in each training batch, each map weighted by the film's lung prior "
                        "(training.lung_focus.shared_map_correlation)"},
+        "map_focus": None if not config.map_focus else {
+            "weight": config.map_focus,
+            "penalty": "mean over the positive films of each training batch of mean / max of the positive-class "
+                       "CAM (7 x 7, as rendered): the share of the grid the map fills "
+                       "(training.lung_focus.map_fill_fraction)"},
         "history": result.history,
         "validation_metrics": val_metrics,
         "test_metrics_tta_hflip": tta_metrics,

@@ -31,7 +31,7 @@ from training.augment import AugmentConfig, augment_batch
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.ema import WeightEMA
 from training.lung_focus import (FeatureTap, classifier_head, log_odds_weights, outside_share,
-                                 shared_map_correlation)
+                                 map_fill_fraction, shared_map_correlation)
 from training.metrics import roc_auc
 
 ProgressCallback = Callable[[dict], None]
@@ -66,6 +66,9 @@ class TrainConfig:
     # weight of the map-specificity penalty (training.lung_focus.shared_map_correlation): mean correlation between
     # the positive-class maps of different films in a batch; needs lung_focus > 0 (same layer tap); 0 = off
     map_specificity: float = 0.0
+    # weight of the map-focus penalty (training.lung_focus.map_fill_fraction): how much of the grid the
+    # positive-class maps fill; needs lung_focus > 0 (same layer tap); 0 = off
+    map_focus: float = 0.0
     # robust fine-tuning (training.robust_finetune): start from a linear probe on the frozen pretrained features
     # (LP-FT), and export start + wise_alpha * (tuned - start) (WiSE-FT; 1.0 = the fine-tuned weights)
     linear_probe: bool = False
@@ -301,6 +304,8 @@ def train(
         raise TrainingError("epochs must be at least 1")
     if config.map_specificity > 0 and config.lung_focus <= 0:
         raise TrainingError("the map-specificity penalty uses the lung-focus layer tap: give --lung-focus too")
+    if config.map_focus > 0 and config.lung_focus <= 0:
+        raise TrainingError("the map-focus penalty uses the lung-focus layer tap: give --lung-focus too")
     if config.lung_focus > 0 and lung_prior is None:
         raise TrainingError("the lung-focus objective needs a lung prior")
     if len(train_split) == 0 or len(val_split) == 0:
@@ -417,6 +422,7 @@ def train(
         model.train()
         loss_sum, outside_sum, seen, outside_seen = 0.0, 0.0, 0, 0
         shared_sum, shared_batches = 0.0, 0
+        fill_sum, fill_batches = 0.0, 0
         epoch_started = time.monotonic()
         user_stopped = False
         for batch_index, indices in enumerate(loader):
@@ -458,6 +464,12 @@ def train(
                         loss = loss + config.map_specificity * shared
                         shared_sum += shared.item()
                         shared_batches += 1
+                if config.map_focus > 0:
+                    fill = map_fill_fraction(features, channel_weights, targets == positive_index)
+                    if fill is not None:
+                        loss = loss + config.map_focus * fill
+                        fill_sum += fill.item()
+                        fill_batches += 1
                 outside_sum += outside.item() * len(indices)
                 outside_seen += len(indices)
             if not torch.isfinite(loss):
@@ -525,6 +537,8 @@ def train(
             record["train_cam_outside_lungs"] = train_outside
         if shared_batches:
             record["train_cam_map_correlation"] = round(shared_sum / shared_batches, 4)
+        if fill_batches:
+            record["train_cam_map_fill"] = round(fill_sum / fill_batches, 4)
         record.update(extra_report)
         history.append(record)
         rng_states = distributed.gather_objects(_rng_state(generator))  # collective: every rank joins
