@@ -10,8 +10,8 @@ from inference.errors import TrainingError
 from inference.preprocess import InputSpec
 from training.augment import AugmentConfig, augment_batch
 from training.cache import decode_images
-from training.lung_focus import (FeatureTap, build_lung_prior, classifier_head, log_odds_weights, outside_share,
-                                 shared_map_correlation)
+from training.lung_focus import (FeatureTap, build_lung_prior, classifier_head, log_odds_weights,
+                                 map_fill_fraction, outside_share, shared_map_correlation)
 from training.trainer import Normalisation, TensorSplit, TrainConfig, train
 
 GEOMETRY_ONLY = AugmentConfig(rotation_deg=20, shift_frac=0.1, zoom_range=0.2, shear_deg=8, brightness=0.0,
@@ -171,3 +171,35 @@ def test_trainer_adds_the_map_specificity_penalty():
     result = train(config, *splits, 2, 1, normalisation, torch.device("cpu"), lung_prior=_half_mask(64))
     shared = result.history[0]["train_cam_map_correlation"]
     assert -1.0 <= shared <= 1.0 and np.isfinite(result.history[0]["train_loss"])
+
+
+def test_map_fill_fraction_of_known_maps():
+    """Identity channel weights: a single hot cell of a 7 x 7 grid fills 1/49 of it; a ramp over the grid
+    (0..48, min subtracted) fills its mean / max = 24/48; a flat or empty map counts as full (1), so an empty map
+    is never the cheap way out; films that are not chosen do not count."""
+    weights = torch.ones(4, 1)
+    maps = torch.zeros(4, 1, 7, 7)
+    maps[0, 0, 3, 3] = 2.0
+    maps[1, 0] = torch.arange(49, dtype=torch.float32).view(7, 7)
+    maps[2, 0] = 5.0  # flat: nothing left after the min is subtracted
+    everything = torch.ones(4, dtype=torch.bool)
+    first = torch.tensor([True, False, False, False])
+    assert float(map_fill_fraction(maps, weights, first)) == pytest.approx(1 / 49, abs=1e-4)
+    assert float(map_fill_fraction(maps, weights, torch.tensor([False, True, False, False]))) == \
+        pytest.approx(0.5, abs=1e-4)
+    assert float(map_fill_fraction(maps, weights, everything)) == pytest.approx((1 / 49 + 0.5 + 1 + 1) / 4, abs=1e-4)
+    assert map_fill_fraction(maps, weights, torch.zeros(4, dtype=torch.bool)) is None
+
+
+def test_trainer_adds_the_map_focus_penalty():
+    splits = _synthetic_split(32, 1), _synthetic_split(16, 2)
+    normalisation = Normalisation((0.5,), (0.25,))
+    with pytest.raises(TrainingError, match="--lung-focus"):
+        train(TrainConfig(arch="compact_cnn", epochs=1, batch_size=8, map_focus=0.5, amp=False),
+              *splits, 2, 1, normalisation, torch.device("cpu"))
+    config = TrainConfig(arch="compact_cnn", epochs=1, batch_size=8, seed=0, early_stopping_patience=0,
+                         ema_epochs=0, lung_focus=1.0, map_focus=0.5, amp=False)
+    result = train(config, *splits, 2, 1, normalisation, torch.device("cpu"), lung_prior=_half_mask(64))
+    fill = result.history[0]["train_cam_map_fill"]
+    assert 0.0 < fill <= 1.0 and np.isfinite(result.history[0]["train_loss"])
+    assert "train_cam_map_correlation" not in result.history[0]
