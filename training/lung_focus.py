@@ -130,7 +130,8 @@ def rendered_maps(features: torch.Tensor, channel_weights: torch.Tensor) -> torc
 
 
 def shared_map_correlation(features: torch.Tensor, channel_weights: torch.Tensor,
-                           chosen: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor | None:
+                           chosen: torch.Tensor, masks: torch.Tensor | None = None,
+                           groups: torch.Tensor | None = None) -> torch.Tensor | None:
     """Mean Pearson correlation between the maps of different films among the `chosen` samples (bool [B]).
 
     A map that shows the same spot on every film explains no film: this is the share of the heatmap that does not
@@ -139,7 +140,11 @@ def shared_map_correlation(features: torch.Tensor, channel_weights: torch.Tensor
     prior (area-averaged to the map's grid) first: measured over the whole frame, the cheapest way to decorrelate
     was to move the map out of the lungs onto each film's background (run c5: 65% outside after most of an
     epoch), which the lung-focus term then fought. Inside the lungs only the map's place in the lungs can vary.
-    None when fewer than two films are chosen.
+    With `groups` ([B] int) only films of the same group are compared: the trainer passes each film's mirror
+    state, because across a mirror a map fixed on one side of the patient lands on opposite sides of the frame
+    and looks film-specific (c6/c11: 0.17 in training, 0.42-0.48 on test films). The maps are still compared as
+    augmented, never moved back to the film's own frame (c8/c9 gamed that resampling).
+    None when fewer than two films (of one group) are chosen.
     """
     if int(chosen.sum()) < 2:
         return None
@@ -150,9 +155,29 @@ def shared_map_correlation(features: torch.Tensor, channel_weights: torch.Tensor
         maps = maps * weights
     centred = maps - maps.mean(dim=1, keepdim=True)
     unit = centred / centred.norm(dim=1, keepdim=True).clamp_min(1e-6)
-    n = unit.shape[0]
-    gram = unit @ unit.T
-    return (gram.sum() - gram.diagonal().sum()) / (n * (n - 1))
+    pairs = ~torch.eye(unit.shape[0], dtype=torch.bool, device=unit.device)
+    if groups is not None:
+        group = groups[chosen]
+        pairs &= group.unsqueeze(0) == group.unsqueeze(1)
+        if not bool(pairs.any()):
+            return None
+    return (unit @ unit.T)[pairs].mean()
+
+
+def mirror_ramp(like: torch.Tensor) -> torch.Tensor:
+    """[1, 1, H, W] horizontal ramp -1..1: warped with the film (augment_batch(masks=)) it shows the mirror state."""
+    width = like.shape[-1]
+    return torch.linspace(-1.0, 1.0, width, dtype=like.dtype, device=like.device).view(1, 1, 1, width).expand(
+        1, 1, like.shape[-2], width).contiguous()
+
+
+def mirrored(warped_ramp: torch.Tensor) -> torch.Tensor:
+    """[B] int, 1 where the augmentation mirrored the film left-right: its warped ramp falls across the frame's
+    central band (rotation <= 90 degrees keeps the sign; zero padding at the borders is left out)."""
+    height, width = warped_ramp.shape[-2:]
+    band = warped_ramp[:, 0, height // 4: height - height // 4]
+    left, right = band[..., width // 4: width // 2].mean(dim=(1, 2)), band[..., width // 2: 3 * width // 4].mean(dim=(1, 2))
+    return (right < left).long()
 
 
 def map_fill_fraction(features: torch.Tensor, channel_weights: torch.Tensor,

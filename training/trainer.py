@@ -31,7 +31,7 @@ from training.augment import AugmentConfig, augment_batch
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.ema import WeightEMA
 from training.lung_focus import (FeatureTap, classifier_head, log_odds_weights, outside_share,
-                                 map_fill_fraction, shared_map_correlation)
+                                 map_fill_fraction, mirror_ramp, mirrored, shared_map_correlation)
 from training.metrics import roc_auc
 
 ProgressCallback = Callable[[dict], None]
@@ -436,8 +436,11 @@ def train(
             if tap is None:
                 images = normalisation.apply(augment_batch(images, config.augment, generator))
             else:
-                images, masks = augment_batch(images, config.augment, generator,
-                                              masks=lung_prior.expand(len(indices), -1, -1, -1))
+                # the ramp rides along with the prior so the map-specificity term knows which films were mirrored
+                images, warped = augment_batch(images, config.augment, generator,
+                                               masks=torch.cat([lung_prior, mirror_ramp(lung_prior)], dim=1)
+                                               .expand(len(indices), -1, -1, -1))
+                masks, mirror_groups = warped[:, :1], mirrored(warped[:, 1:])
                 images = normalisation.apply(images)
             mixed = None
             if config.cutmix > 0 and float(torch.rand(1, generator=generator)) < config.cutmix:
@@ -459,7 +462,7 @@ def train(
                 loss = loss + config.lung_focus * outside
                 if config.map_specificity > 0:
                     shared = shared_map_correlation(features, channel_weights, targets == positive_index,
-                                                    masks)
+                                                    masks, groups=mirror_groups)
                     if shared is not None:
                         loss = loss + config.map_specificity * shared
                         shared_sum += shared.item()
