@@ -427,8 +427,8 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
         "map_specificity": None if not config.map_specificity else {
             "weight": config.map_specificity,
             "penalty": "mean Pearson correlation between the positive-class CAMs (7 x 7, as rendered) of different "
-                       "films in each training batch, each map weighted by the film's lung prior "
-                       "(training.lung_focus.shared_map_correlation)"},
+                       "films in each training batch that the augmentation mirrored alike, compared as augmented, each map "
+                       "weighted by the film's lung prior (training.lung_focus.shared_map_correlation)"},
         "map_focus": None if not config.map_focus else {
             "weight": config.map_focus,
             "penalty": "mean over the positive films of each training batch of mean / max of the positive-class "

@@ -11,7 +11,7 @@ from inference.preprocess import InputSpec
 from training.augment import AugmentConfig, augment_batch
 from training.cache import decode_images
 from training.lung_focus import (FeatureTap, build_lung_prior, classifier_head, log_odds_weights,
-                                 map_fill_fraction, outside_share, shared_map_correlation)
+                                 map_fill_fraction, mirror_ramp, mirrored, outside_share, shared_map_correlation)
 from training.trainer import Normalisation, TensorSplit, TrainConfig, train
 
 GEOMETRY_ONLY = AugmentConfig(rotation_deg=20, shift_frac=0.1, zoom_range=0.2, shear_deg=8, brightness=0.0,
@@ -203,3 +203,37 @@ def test_trainer_adds_the_map_focus_penalty():
     fill = result.history[0]["train_cam_map_fill"]
     assert 0.0 < fill <= 1.0 and np.isfinite(result.history[0]["train_loss"])
     assert "train_cam_map_correlation" not in result.history[0]
+
+
+def test_shared_map_correlation_compares_only_films_mirrored_alike():
+    """A map fixed on one side of the patient: the same spot on two films, the mirrored spot on two mirrored
+    films. Compared across the mirror too, the four look partly film-specific (-1/3); within each mirror group
+    they are identical (1)."""
+    weights = torch.ones(4, 1)
+    maps = torch.zeros(4, 1, 4, 4)
+    maps[:2, 0, 1, 0] = 1.0
+    maps[2:, 0, 1, 3] = 1.0
+    chosen = torch.ones(4, dtype=torch.bool)
+    groups = torch.tensor([0, 0, 1, 1])
+    assert float(shared_map_correlation(maps, weights, chosen)) == pytest.approx(1 / 3 - 2 / 3 * 1 / 15, abs=1e-5)
+    assert float(shared_map_correlation(maps, weights, chosen, groups=groups)) == pytest.approx(1.0, abs=1e-5)
+    # one film per group: no pair to compare
+    assert shared_map_correlation(maps[1:3], weights[1:3], chosen[1:3], groups=groups[1:3]) is None
+
+
+def test_mirror_state_follows_the_augmentation():
+    """The ramp warped with each film tells the mirrored films apart under rotation, shear, zoom, shift and aspect
+    jitter; the draws of augment_batch are reproduced to know which films it mirrored."""
+    from training.augment import _uniform
+
+    config = AugmentConfig(rotation_deg=10, shift_frac=0.06, zoom_range=0.15, shear_deg=5, hflip_prob=0.5,
+                           aspect=0.25)
+    images, prior = torch.rand(48, 1, 64, 64), torch.ones(1, 1, 64, 64)
+    _, warped = augment_batch(images, config, torch.Generator().manual_seed(3),
+                              masks=torch.cat([prior, mirror_ramp(prior)], dim=1).expand(48, -1, -1, -1))
+    replay = torch.Generator().manual_seed(3)
+    for _ in range(5):  # angle, shear, zoom, shift x, shift y
+        _uniform(48, 0.0, 1.0, replay)
+    flipped = torch.rand(48, generator=replay) < 0.5
+    assert 0 < int(flipped.sum()) < 48
+    assert torch.equal(mirrored(warped[:, 1:]).bool(), flipped)
