@@ -160,17 +160,23 @@ def test_shared_map_correlation_inside_the_lung_prior():
     assert float(shared_map_correlation(maps, weights, chosen, left_half)) == pytest.approx(1.0, abs=1e-5)
 
 
-def test_trainer_adds_the_map_specificity_penalty():
+@pytest.mark.parametrize("penalty, recorded, low, absent", [
+    ("map_specificity", "train_cam_map_correlation", -1.0, "train_cam_map_fill"),
+    ("map_focus", "train_cam_map_fill", 0.0, "train_cam_map_correlation"),
+])
+def test_trainer_adds_the_map_penalty(penalty, recorded, low, absent):
+    """Each map penalty needs the lung-focus tap, goes into the loss and is recorded per epoch on its own."""
     splits = _synthetic_split(32, 1), _synthetic_split(16, 2)
     normalisation = Normalisation((0.5,), (0.25,))
     with pytest.raises(TrainingError, match="--lung-focus"):
-        train(TrainConfig(arch="compact_cnn", epochs=1, batch_size=8, map_specificity=0.5, amp=False),
+        train(TrainConfig(arch="compact_cnn", epochs=1, batch_size=8, amp=False, **{penalty: 0.5}),
               *splits, 2, 1, normalisation, torch.device("cpu"))
     config = TrainConfig(arch="compact_cnn", epochs=1, batch_size=8, seed=0, early_stopping_patience=0,
-                         ema_epochs=0, lung_focus=1.0, map_specificity=0.5, amp=False)
+                         ema_epochs=0, lung_focus=1.0, amp=False, **{penalty: 0.5})
     result = train(config, *splits, 2, 1, normalisation, torch.device("cpu"), lung_prior=_half_mask(64))
-    shared = result.history[0]["train_cam_map_correlation"]
-    assert -1.0 <= shared <= 1.0 and np.isfinite(result.history[0]["train_loss"])
+    value = result.history[0][recorded]
+    assert low <= value <= 1.0 and np.isfinite(result.history[0]["train_loss"])
+    assert absent not in result.history[0]
 
 
 def test_map_fill_fraction_of_known_maps():
@@ -189,20 +195,6 @@ def test_map_fill_fraction_of_known_maps():
         pytest.approx(0.5, abs=1e-4)
     assert float(map_fill_fraction(maps, weights, everything)) == pytest.approx((1 / 49 + 0.5 + 1 + 1) / 4, abs=1e-4)
     assert map_fill_fraction(maps, weights, torch.zeros(4, dtype=torch.bool)) is None
-
-
-def test_trainer_adds_the_map_focus_penalty():
-    splits = _synthetic_split(32, 1), _synthetic_split(16, 2)
-    normalisation = Normalisation((0.5,), (0.25,))
-    with pytest.raises(TrainingError, match="--lung-focus"):
-        train(TrainConfig(arch="compact_cnn", epochs=1, batch_size=8, map_focus=0.5, amp=False),
-              *splits, 2, 1, normalisation, torch.device("cpu"))
-    config = TrainConfig(arch="compact_cnn", epochs=1, batch_size=8, seed=0, early_stopping_patience=0,
-                         ema_epochs=0, lung_focus=1.0, map_focus=0.5, amp=False)
-    result = train(config, *splits, 2, 1, normalisation, torch.device("cpu"), lung_prior=_half_mask(64))
-    fill = result.history[0]["train_cam_map_fill"]
-    assert 0.0 < fill <= 1.0 and np.isfinite(result.history[0]["train_loss"])
-    assert "train_cam_map_correlation" not in result.history[0]
 
 
 def test_shared_map_correlation_compares_only_films_mirrored_alike():
