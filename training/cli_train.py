@@ -123,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "the training split's normal images) to the loss, so heatmaps point at the lungs")
     model.add_argument("--map-specificity", type=float, default=0.0, metavar="WEIGHT",
                        help="with --lung-focus: add WEIGHT x the mean correlation between the pneumonia heatmaps "
-                            "of different films in a batch (inside each film's lung prior), so the map follows the "
-                            "film instead of a fixed spot")
+                            "of different films in a batch that the augmentation mirrored alike (inside each film's "
+                            "lung prior), so the map follows the film instead of a fixed spot")
     model.add_argument("--map-focus", type=float, default=0.0, metavar="WEIGHT",
                        help="with --lung-focus: add WEIGHT x how much of the frame the pneumonia heatmap fills "
                             "(mean / max of the map), so the map picks out the part of the film that decides the "

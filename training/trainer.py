@@ -408,6 +408,8 @@ def train(
         tap = FeatureTap(base_model, config.lung_focus_layer or default_cam_layer(config.arch))
         head = classifier_head(base_model)
         lung_prior = lung_prior.to(device)
+        # the ramp rides along with the prior so the map-specificity term knows which films were mirrored
+        mask_channels = torch.cat([lung_prior, mirror_ramp(lung_prior)], dim=1)
 
     stop = stop or threading.Event()
     stopped_early = bool(history and history[-1].get("stop"))
@@ -436,10 +438,8 @@ def train(
             if tap is None:
                 images = normalisation.apply(augment_batch(images, config.augment, generator))
             else:
-                # the ramp rides along with the prior so the map-specificity term knows which films were mirrored
                 images, warped = augment_batch(images, config.augment, generator,
-                                               masks=torch.cat([lung_prior, mirror_ramp(lung_prior)], dim=1)
-                                               .expand(len(indices), -1, -1, -1))
+                                               masks=mask_channels.expand(len(indices), -1, -1, -1))
                 masks, mirror_groups = warped[:, :1], mirrored(warped[:, 1:])
                 images = normalisation.apply(images)
             mixed = None
