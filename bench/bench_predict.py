@@ -7,10 +7,13 @@ RSS is per architecture. Input: a real full-resolution chest radiograph (Kermany
 already loaded (decode time is bench_decode.py's business); timings include preprocessing (render, resize,
 normalise) and, for CAM, upsampling the heatmap to the original size. Medians over --runs runs after warm-up.
 
+With `--detail-layer ARCH=LAYER` (default: efficientnet_lite0=_blocks.10, what the bundled chest model's card draws)
+the CAM is the product of the target layer's and LAYER's maps (inference.cam), as the viewer computes it.
+
 `cam_design_check_ms_median` times the alternative design (inference-mode forward, then a separate CAM pass) to justify
 computing the probabilities from the CAM's own forward pass.
 
-    .venv/bin/python bench/bench_predict.py [--runs 20] [--arch efficientnet_lite0 ...]
+    .venv/bin/python bench/bench_predict.py [--runs 20] [--arch efficientnet_lite0 ...] [--detail-layer ARCH=LAYER ...]
 """
 from __future__ import annotations
 
@@ -43,7 +46,7 @@ def _median_ms(fn, runs: int) -> float:  # noqa: D103
     return round(statistics.median(times), 2)
 
 
-def measure(arch: str, runs: int, design_check: bool) -> dict:
+def measure(arch: str, runs: int, design_check: bool, detail_layer: str | None = None) -> dict:
     """Runs inside the child interpreter."""
     import torch
 
@@ -59,6 +62,8 @@ def measure(arch: str, runs: int, design_check: bool) -> dict:
         model = build_model(arch, 2)
         card = tiny_card(arch, ["NORMAL", "PNEUMONIA"], size=INPUT_SIZE, name=f"bench-{arch}", version="untrained")
         card["cam"] = {"target_layer": default_cam_layer(arch)}
+        if detail_layer:
+            card["cam"]["detail_layer"] = detail_layer
         bundle_dir = write_bundle(Path(tmp) / arch, model.state_dict(), card)
         del model
 
@@ -77,10 +82,11 @@ def measure(arch: str, runs: int, design_check: bool) -> dict:
             tensor = predictor.preprocess(image)
             with torch.inference_mode():
                 predictor.model(tensor)
-            compute_cam(predictor.model, tensor, predictor.cam_layer, "gradcam")
+            compute_cam(predictor.model, tensor, predictor.cam_layer, "gradcam", detail_layer=detail_layer)
 
         def one_pass():
-            compute_cam(predictor.model, predictor.preprocess(image), predictor.cam_layer, "gradcam")
+            compute_cam(predictor.model, predictor.preprocess(image), predictor.cam_layer, "gradcam",
+                        detail_layer=detail_layer)
 
         # Interleaved, so that load from other processes hits every variant alike.
         variants = {"predict": lambda: predictor.predict(image, cam_method=None),
@@ -113,6 +119,7 @@ def measure(arch: str, runs: int, design_check: bool) -> dict:
 
     return {
         "arch": arch,
+        "cam_layers": [predictor.cam_layer] + ([detail_layer] if detail_layer else []),
         "parameters": sum(p.numel() for p in predictor.model.parameters()),
         "weights_bytes": predictor.bundle.card["weights"]["bytes"],
         "load_ms_first": round(first_load_ms, 1),
@@ -142,10 +149,14 @@ def main() -> None:
     parser.add_argument("--arch", nargs="*", default=None)
     parser.add_argument("--design-check", nargs="*", default=["efficientnet_lite0"],
                         help="architectures for which the one-pass vs two-pass CAM design is also timed")
+    parser.add_argument("--detail-layer", nargs="*", default=["efficientnet_lite0=_blocks.10"], metavar="ARCH=LAYER",
+                        help="CAM detail layer per architecture (the heatmap is the product of both layers' maps)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    detail_layers = dict(item.split("=", 1) for item in args.detail_layer)
     if args.child:
-        print(json.dumps(measure(args.child, args.runs, args.child in args.design_check)))
+        print(json.dumps(measure(args.child, args.runs, args.child in args.design_check,
+                                 detail_layers.get(args.child))))
         return
 
     from inference.vocabulary import ARCHITECTURES
@@ -155,7 +166,8 @@ def main() -> None:
     results = []
     for arch in archs:
         done = subprocess.run([sys.executable, __file__, "--child", arch, "--runs", str(args.runs),
-                               "--design-check", *args.design_check], capture_output=True, text=True, cwd=ROOT)
+                               "--design-check", *args.design_check, "--detail-layer", *args.detail_layer],
+                              capture_output=True, text=True, cwd=ROOT)
         if done.returncode != 0:
             results.append({"arch": arch, "error": done.stderr.strip().splitlines()[-1:]})
         else:

@@ -113,6 +113,14 @@ class ModelBundle:
         return self.model_card.cam_target_layer
 
     @property
+    def cam_detail_layer(self) -> str | None:
+        return self.model_card.cam_detail_layer
+
+    @property
+    def cam_target_power(self) -> float:
+        return self.model_card.cam_target_power
+
+    @property
     def experimental(self) -> bool:
         return self.model_card.experimental
 
@@ -142,6 +150,7 @@ class ModelBundle:
             raise BundleError(self.weights_path,
                               f"weights do not fit architecture {self.architecture!r}: {first_line}") from exc
         for field_name, layer in (("cam.target_layer", self.cam_target_layer),
+                                  ("cam.detail_layer", self.cam_detail_layer),
                                   ("ood.layer", self.model_card.ood.layer)):
             if layer is None:
                 continue

@@ -426,6 +426,16 @@ class ModelCard:
         return str((self.data.get("cam") or {}).get("target_layer", ""))
 
     @property
+    def cam_detail_layer(self) -> str | None:
+        """The layer whose map multiplies the target layer's (inference.cam); None: the target layer alone."""
+        return (self.data.get("cam") or {}).get("detail_layer") or None
+
+    @property
+    def cam_target_power(self) -> float:
+        """With a detail layer: the power the target layer's map is raised to before the product."""
+        return float((self.data.get("cam") or {}).get("target_power", 1.0))
+
+    @property
     def cam_default_method(self) -> str | None:
         return (self.data.get("cam") or {}).get("default_method")
 

@@ -59,6 +59,8 @@ class Predictor:
         self.model = self.model.to(memory_format=self.memory_format)
         self.model.requires_grad_(False)  # inference only; CAM makes its target layer the gradient leaf
         self.cam_layer = self.bundle.cam_target_layer
+        self.cam_detail_layer = self.bundle.cam_detail_layer
+        self.cam_target_power = self.bundle.cam_target_power
         self.ood_guard = load_guard(self.bundle)
         if self.ood_guard is not None:  # a guard that does not fit is a bundle error now, not a per-image one
             check_guard_fits(self.ood_guard, self.model, self.bundle)
@@ -72,7 +74,8 @@ class Predictor:
         batch = torch.zeros(1, self.spec.channels, self.spec.height, self.spec.width, device=self.device)
         with self._lock:
             if cam_method:
-                compute_cam(self.model, batch, self.cam_layer, cam_method)
+                compute_cam(self.model, batch, self.cam_layer, cam_method, detail_layer=self.cam_detail_layer,
+                            target_power=self.cam_target_power)
             else:
                 with torch.inference_mode():
                     self.model(batch)
@@ -136,7 +139,8 @@ class Predictor:
                 predict_ms, cam_ms, heatmaps, cam_targets = (time.perf_counter() - t0) * 1000.0, None, None, None
             else:
                 # One pass serves both: the CAM's forward yields the logits, the heatmap explains the call.
-                result = compute_cam(self.model, batch, self.cam_layer, cam_method, target=self._label_from_logits)
+                result = compute_cam(self.model, batch, self.cam_layer, cam_method, target=self._label_from_logits,
+                                     detail_layer=self.cam_detail_layer, target_power=self.cam_target_power)
                 logits = result.logits.float()
                 predict_ms, cam_ms = result.forward_ms, result.total_ms - result.forward_ms
                 heatmaps, cam_targets = result.heatmaps, result.target_indices

@@ -32,6 +32,7 @@ from training.lung_fields import atlas_mask, body_mask, build_atlas, lung_field_
 
 SHEET_TILE = 192
 ATLAS_SPLIT = "val"
+FROM_CARD = object()  # check(detail_layer=): measure the heatmap the card configures
 
 
 def _quantiles(values: list[float]) -> dict[str, float | None]:
@@ -60,12 +61,28 @@ def _tile(display: np.ndarray, heatmap: np.ndarray, lungs: np.ndarray | None) ->
 
 def check(bundle_dir: Path, data_root: Path, split: str = "test", cam_method: str = "gradcam",
           limit: int | None = None, sheet: Path | None = None, sheet_cases: int = 24,
-          atlas_limit: int | None = None) -> dict[str, Any]:
+          atlas_limit: int | None = None, detail_layer: Any = FROM_CARD,
+          target_power: float | None = None) -> dict[str, Any]:
+    """detail_layer: the CAM detail layer to measure with (inference.cam); None = the target layer alone; by
+    default the card's own setting. target_power: the target map's power in the product (default: the card's
+    when the layers are the card's, else 1). `write_to_card` stores the setting measured, so the card's numbers
+    always describe the heatmap the viewer draws."""
     from inference.image_io import load_image
     from inference.predictor import Predictor
 
     predictor = Predictor(bundle_dir, device="cpu")
     card = predictor.bundle.card
+    if detail_layer is not FROM_CARD:
+        if detail_layer is not None:
+            try:
+                predictor.model.get_submodule(detail_layer)
+            except AttributeError:
+                raise XRayViewError(f"{bundle_dir}: {detail_layer!r} is not a layer of "
+                                    f"{predictor.bundle.architecture}") from None
+        predictor.cam_detail_layer = detail_layer
+        predictor.cam_target_power = 1.0
+    if target_power is not None:
+        predictor.cam_target_power = float(target_power)
     positive = card.get("positive_label")
     if not positive:
         raise XRayViewError(f"{bundle_dir}: the card names no positive_label; the check needs one")
@@ -125,8 +142,16 @@ def check(bundle_dir: Path, data_root: Path, split: str = "test", cam_method: st
         Image.fromarray(grid).save(sheet)
     inside = np.asarray(atlas_lung_mass)
     faithfulness = measure_faithfulness(predictor, model_inputs, card["labels"].index(positive), cam_method)
+    power = predictor.cam_target_power
+    layers = (f"layer {predictor.cam_layer}" if predictor.cam_detail_layer is None else
+              f"product of the map of layer {predictor.cam_layer}" + (f" to the power {power:g}" if power != 1 else "")
+              + f" and the map of layer {predictor.cam_detail_layer}")
     return {
-        "method": (f"{cam_method} heatmap of the positive call on true-positive {split} images. Lung fields per "
+        "target_layer": predictor.cam_layer,
+        "detail_layer": predictor.cam_detail_layer,
+        "target_power": power if predictor.cam_detail_layer is not None else None,
+        "method": (f"{cam_method} heatmap ({layers}) of the positive call on true-positive {split} images. "
+                   "Lung fields per "
                    "image from a classical intensity segmentation (three-class Otsu inside the body, one region "
                    "per side, convex hull, dilated; images it cannot outline are counted, not guessed), and for "
                    f"every image from an atlas: the mean of the {ATLAS_SPLIT} split's outlined "
@@ -162,12 +187,14 @@ def measure_faithfulness(predictor, model_inputs: list, positive_index: int, cam
 
     if not model_inputs:
         return {"n": 0}
-    layer = predictor.bundle.cam_target_layer
+    layer, detail, power = predictor.cam_layer, predictor.cam_detail_layer, predictor.cam_target_power
     maps, flipped_maps, drops = [], [], {}
     for start in range(0, len(model_inputs), FAITHFULNESS_BATCH):
         batch = torch.cat(model_inputs[start:start + FAITHFULNESS_BATCH])
-        heatmaps = compute_cam(predictor.model, batch, layer, cam_method, target=positive_index).heatmaps
-        flipped = compute_cam(predictor.model, batch.flip(-1), layer, cam_method, target=positive_index).heatmaps
+        heatmaps = compute_cam(predictor.model, batch, layer, cam_method, target=positive_index,
+                               detail_layer=detail, target_power=power).heatmaps
+        flipped = compute_cam(predictor.model, batch.flip(-1), layer, cam_method, target=positive_index,
+                              detail_layer=detail, target_power=power).heatmaps
         maps.append(heatmaps)
         flipped_maps.append(flipped)
         for key, values in faith.deletion_drops(predictor.model, batch, heatmaps, positive_index,
@@ -200,8 +227,10 @@ def limitation_text(result: dict[str, Any]) -> str:
                 f"{result['atlas_lung_area_share']:.0%} of the image ({result['share_mostly_inside_atlas']:.0%} of "
                 f"the images have more than half inside), and {result['outside_patient_mass']['median']:.0%} lies "
                 "outside the patient (cam.lung_field_check)")
+    grid = ("coarse (a 7x7 feature grid, upsampled)" if not result.get("detail_layer") else
+            "coarse (the product of a 7x7 and a 14x14 feature grid, upsampled)")
     if inside is not None and inside > 0.5:
-        return (f"{CAM_LIMITATION_PREFIX} are coarse (a 7x7 feature grid, upsampled): {measured}. They show which "
+        return (f"{CAM_LIMITATION_PREFIX} are {grid}: {measured}. They show which "
                 "part of the chest drove the call, not the outline of an opacity; the lung fields are measured "
                 "with an atlas and a classical segmentation, not with expert masks.")
     return (f"{CAM_LIMITATION_PREFIX} are not lung-focused: {measured}. Read the heatmap as a coarse hint of where "
@@ -217,7 +246,15 @@ def write_to_card(bundle_dir: Path, result: dict[str, Any], command: str = "") -
     card = json.loads(json.dumps(bundle.card))
     if command:
         result["command"] = command
-    card.setdefault("cam", {})["lung_field_check"] = result
+    cam = card.setdefault("cam", {})
+    cam["lung_field_check"] = result
+    # the numbers describe the layers they were measured with: the viewer must draw the same heatmap
+    cam.pop("detail_layer", None)
+    cam.pop("target_power", None)
+    if result.get("detail_layer"):
+        cam["detail_layer"] = result["detail_layer"]
+        if result.get("target_power") not in (None, 1, 1.0):
+            cam["target_power"] = result["target_power"]
     card["limitations"] = [text for text in card.get("limitations", [])
                            if not text.startswith(CAM_LIMITATION_PREFIX)] + [limitation_text(result)]
     rewrite_bundle(bundle, card)

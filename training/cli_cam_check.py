@@ -25,17 +25,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--method", default=DEFAULT_CAM_METHOD, choices=CAM_METHODS)
     parser.add_argument("--limit", type=int, default=None, help="at most this many positive cases")
     parser.add_argument("--sheet", type=Path, default=None, help="write a contact sheet PNG of the first cases")
-    parser.add_argument("--write-card", action="store_true", help="store the result in the card's cam block")
+    layers = parser.add_mutually_exclusive_group()
+    layers.add_argument("--detail-layer", default=None, metavar="LAYER",
+                        help="measure the heatmap as the product of the card's target layer and LAYER "
+                             "(e.g. _blocks.10); with --write-card the card then draws it so")
+    layers.add_argument("--no-detail-layer", action="store_true",
+                        help="measure the target layer's map alone (and drop the card's detail layer with "
+                             "--write-card)")
+    parser.add_argument("--target-power", type=float, default=None, metavar="P",
+                        help="with --detail-layer: raise the target layer's map to P before the product (default 1)")
+    parser.add_argument("--write-card", action="store_true",
+                        help="store the result in the card's cam block (with the layers measured)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from training.cam_check import check, write_to_card
+    from training.cam_check import FROM_CARD, check, write_to_card
     from training.export import command_line
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.target_power is not None and not args.detail_layer:
+        parser.error("--target-power needs --detail-layer")
+    if args.target_power is not None and not 0.25 <= args.target_power <= 8:
+        parser.error("--target-power must be between 0.25 and 8")
     try:
-        result = check(args.bundle, args.data, args.split, args.method, args.limit, args.sheet)
+        detail = None if args.no_detail_layer else (args.detail_layer or FROM_CARD)
+        result = check(args.bundle, args.data, args.split, args.method, args.limit, args.sheet,
+                       detail_layer=detail, target_power=args.target_power)
         if args.write_card:
             write_to_card(args.bundle, result, command=command_line(argv, PROG))
     except XRayViewError as exc:

@@ -130,3 +130,51 @@ def test_unknown_method_is_refused(tmp_path):
     model = load_bundle(make_tiny_bundle(tmp_path / "m")).build()
     with pytest.raises(UnknownCamMethodError, match="gradcam"):
         compute_cam(model, torch.zeros(1, 1, 64, 64), "features.block5", "scorecam")
+
+
+@pytest.mark.parametrize("frozen,power", [(True, 1.0), (False, 1.0), (True, 2.0)],
+                         ids=["frozen-params", "trainable-params", "target-squared"])
+def test_detail_layer_multiplies_the_two_layers_maps(frozen, power):
+    """The card's cam.detail_layer: the heatmap is the product of the target layer's Grad-CAM (to the card's
+    cam.target_power) and the detail layer's (each min-max scaled at the input size), scaled again, from one
+    forward and backward pass."""
+    torch.manual_seed(0)
+    model = build_model("compact_cnn", 2).eval()
+    model.requires_grad_(not frozen)
+    x = torch.randn(1, 1, 64, 64)
+    coarse = _reference_gradcam(model, x, "features.block5", 1)  # 2 x 2 grid
+    fine = _reference_gradcam(model, x, "features.block4", 1)  # 4 x 4 grid
+    product = coarse ** power * fine
+    expected = (product - product.min()) / (product.max() - product.min() + 1e-7)
+    result = compute_cam(model, x, "features.block5", "gradcam", target=1, detail_layer="features.block4",
+                         target_power=power)
+    np.testing.assert_allclose(result.heatmaps[0], expected, atol=1e-4)
+    assert not np.allclose(result.heatmaps[0], coarse, atol=0.05), "the fused map must differ from the coarse one"
+    with torch.inference_mode():
+        torch.testing.assert_close(result.logits, model(x))
+
+
+def test_predictor_draws_the_cards_detail_layer(tmp_path, chest):
+    """Same weights (same seed), one card with a detail layer: the viewer's heatmap is the fused one."""
+    plain = Predictor(make_tiny_bundle(tmp_path / "plain"), "cpu")
+    fused = Predictor(make_tiny_bundle(tmp_path / "fused", card_overrides={
+        "cam": {"target_layer": "features.block5", "detail_layer": "features.block4", "default_method": "gradcam"}}),
+        "cpu")
+    assert plain.cam_detail_layer is None and fused.cam_detail_layer == "features.block4"
+    got = fused.predict(chest, cam_method="gradcam")
+    expected = compute_cam(fused.model, fused.preprocess(chest), "features.block5", "gradcam",
+                           target=fused.bundle.labels.index(got.cam_label), detail_layer="features.block4")
+    assert got.heatmap.shape == chest.shape
+    at_model_size = cv2.resize(got.heatmap, expected.heatmaps[0].shape[::-1], interpolation=cv2.INTER_AREA)
+    assert float(np.corrcoef(at_model_size.ravel(), expected.heatmaps[0].ravel())[0, 1]) > 0.95
+    plain_map = plain.predict(chest, cam_method="gradcam").heatmap
+    assert float(np.abs(plain_map - got.heatmap).mean()) > 0.02, "same weights, other layers: the maps differ"
+
+
+def test_a_detail_layer_the_model_lacks_is_a_card_error(tmp_path):
+    from inference.errors import ModelCardInvalidError
+
+    with pytest.raises(ModelCardInvalidError, match="cam.detail_layer 'features.block9' is not a layer"):
+        make_tiny_bundle(tmp_path / "m", card_overrides={
+            "cam": {"target_layer": "features.block5", "detail_layer": "features.block9"}})
+    assert not (tmp_path / "m").exists() or not any((tmp_path / "m").iterdir()), "no half-written bundle"

@@ -98,6 +98,41 @@ def test_cam_check_writes_its_result_and_command_into_the_card(tmp_path):
     assert check["atlas_lung_field_mass"]["median"] == 0.81
     assert sum(text.startswith(CAM_LIMITATION_PREFIX) for text in bundle.card["limitations"]) == 1
     assert bundle.manifest_sha256 != before
+    assert "detail_layer" not in bundle.card["cam"]
+
+
+def test_cam_check_card_draws_the_layers_it_measured(tmp_path):
+    """A check measured with a detail layer sets the card's cam.detail_layer (the viewer then draws that map);
+    a later check without one removes it, so the card's numbers always describe the heatmap shown."""
+    from inference.predictor import Predictor
+    from training.cam_check import write_to_card
+
+    bundle_dir = make_tiny_bundle(tmp_path / "tiny")
+    result = {"n_true_positives": 40, "split": "test", "atlas_lung_area_share": 0.26,
+              "atlas_lung_field_mass": {"median": 0.75}, "share_mostly_inside_atlas": 0.9,
+              "outside_patient_mass": {"median": 0.02}, "target_layer": "features.block5",
+              "detail_layer": "features.block4", "target_power": 2.0}
+    write_to_card(bundle_dir, dict(result))
+    card = load_bundle(bundle_dir).card
+    assert card["cam"]["detail_layer"] == "features.block4" and card["cam"]["target_power"] == 2.0
+    assert any("product of a 7x7 and a 14x14" in text for text in card["limitations"])
+    predictor = Predictor(bundle_dir, "cpu")
+    assert predictor.cam_detail_layer == "features.block4" and predictor.cam_target_power == 2.0
+    write_to_card(bundle_dir, {**result, "detail_layer": None, "target_power": None})
+    assert not {"detail_layer", "target_power"} & set(load_bundle(bundle_dir).card["cam"])
+
+
+def test_cam_check_refuses_a_detail_layer_the_model_lacks(tmp_path, capsys, shared_data):
+    from training.cli_cam_check import main
+
+    bundle_dir = make_tiny_bundle(tmp_path / "tiny")
+    code = main(["--bundle", str(bundle_dir), "--data", str(shared_data / "chest-xray-pneumonia" / "train"),
+                 "--detail-layer", "features.block9"])
+    assert code == 2
+    assert "'features.block9' is not a layer of compact_cnn" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["--bundle", str(bundle_dir), "--data", str(tmp_path), "--target-power", "2"])
+    assert exited.value.code == 2 and "--target-power needs --detail-layer" in capsys.readouterr().err
 
 
 def test_seal_tool_records_a_new_manifest_after_a_card_edit(tmp_path, capsys):
