@@ -33,18 +33,26 @@ def test_default_bundle_card_is_complete(project_root):
     # 2.0.0 trains with random JPEG quality (>= 40) instead of giving inputs an inference-time JPEG round trip,
     # which amplified 0.4% rendering differences (issue 13)
     assert card["input"].get("jpeg_quality") is None
+    # each film standardised by its own mean and std: +2/255 brightness is a no-op (issue 13.5)
+    assert card["input"]["normalisation"]["per_image"] is True
     assert card["training"]["config"]["augment"]["jpeg_quality_min"] == 40
     assert card["threshold"] == pytest.approx(1 / 3, abs=1e-6) and card["training"]["threshold_method"] == "miss_cost=2"
     rates = {r["dataset"].split(" (")[0].split(",")[0]: r for r in card["ood"]["rates"]}
     fracture = rates["bone-fracture radiographs"]
     assert fracture["n"] == 3309 and fracture["warning_rate"] == 1.0
-    assert rates["full-resolution chest X-rays"]["warning_rate"] <= 0.05  # 1 of 20 (README: the OOD guard)
+    # 2 of 20 for 2.1.0 at the 99.9% validation quantile (2.0.0: 1 of 20; README: the OOD guard)
+    assert rates["full-resolution chest X-rays"]["warning_rate"] <= 0.10
     check = card["cam"]["lung_field_check"]
     assert check["n_true_positives"] >= 340  # 90.7% sensitivity at 1/3 on the noisy internal test labels
-    # issue 13.4: deletion of the hottest 20% costs >= 3x a random 20%; the cross-film correlation is recorded
+    # 2.1.0 draws the head's map squared times the map of _blocks.10 (inference.cam); the check measured that map
+    assert card["cam"]["detail_layer"] == check["detail_layer"] == "_blocks.10"
+    assert card["cam"]["target_power"] == check["target_power"] == 2.0
+    # issue 13.4: deletion of the hottest 20% costs >= 3x a random 20%, maps of different films correlate <= 0.35
     faithfulness = check["faithfulness"]
     assert faithfulness["top_vs_random_ratio"]["blur/cells/0.2"] >= 3.0
-    assert 0.0 < faithfulness["mean_pairwise_correlation"] < 1.0
+    assert 0.0 < faithfulness["mean_pairwise_correlation"] <= 0.35  # 2.0.0 (head layer alone): 0.74
+    # the map of the mirrored film still resembles the mirrored map (recorded, no target in the issue)
+    assert faithfulness["flip_correlation"]["median"] > 0.2
     # the issue's bar: Grad-CAM mass mostly inside the lung fields on pneumonia cases
     assert check["atlas_lung_field_mass"]["median"] >= 0.7 and check["share_mostly_inside_atlas"] > 0.5
 
@@ -138,12 +146,12 @@ def test_guard_warns_on_fracture_radiographs(predictor, shared_data):
 
 
 def test_guard_accepts_full_resolution_chest_xrays(predictor, shared_data):
-    """Full-resolution originals of training images, resized here (2.0.0 gives them no JPEG round trip): the
-    guard warns on at most one of the 20 (its card: 1 of 20, a film scoring 1.03 times the threshold)."""
+    """Full-resolution originals of training images, resized here (no JPEG round trip since 2.0.0): the guard
+    warns on at most two of the 20 (its card: 2 of 20 for 2.1.0; 2.0.0 warned on 1)."""
     files = sorted((shared_data / "samples" / "chest-xray-fullres").rglob("*.jpeg"))
     assert len(files) == 20
     warned = [f.name for f in files if predictor.predict(load_image(f), cam_method=None).ood.warning]
-    assert len(warned) <= 1, warned
+    assert len(warned) <= 2, warned
 
 
 def test_experimental_fracture_bundle(project_root, shared_data):
