@@ -136,8 +136,9 @@ def test_guard_warns_on_photographs_and_documents(predictor, name):
 
 def test_guard_warns_on_fracture_radiographs(predictor, shared_data):
     files = sorted((shared_data / "bone-fracture" / "val").rglob("*.jp*g"))[::60][:10]
-    # the four bone-fracture radiographs that come closest to the chest X-rays (1.11-1.36 times the threshold);
-    # the closest, a lateral lumbar spine, was missed by the earlier guard that averaged over the whole image
+    # the four bone-fracture radiographs that came closest to the chest X-rays for 2.0.0's guard (1.11-1.36 times
+    # its threshold); the closest, a lateral lumbar spine, was missed by an earlier guard that averaged over the
+    # whole image
     files += [shared_data / "bone-fracture" / "train" / "fractured" / name
               for name in ("original_L3-compression-fracture.jpg", "original_95-rotated1-rotated1-rotated3 (1).jpg",
                            "original_81-rotated3-rotated2 - Copy.jpg", "original_images29.jpg")]
