@@ -1,17 +1,22 @@
-"""Model-input geometry and normalisation, shared by prediction and training.
+"""The one model-input pipeline, shared by prediction, evaluation, calibration, the OOD guard and training.
 
-The model input derives from `XRayImage.render()` (display values in [0, 1], 1.0 = white) and is resized
-exactly as the model card's `input` block says: "squash" stretches to the input size, "letterbox" keeps the
-aspect ratio and pads with black. `heatmap_to_image` maps a model-sized heatmap back onto the original image
-(the inverse geometry), so Grad-CAM overlays line up with the anatomy.
+file -> `XRayImage.render()` (decode, modality LUT, default window, MONOCHROME1 inversion: display values in
+[0, 1], 1.0 = white) -> `model_input_u8` (the card's geometry: "squash" stretches to the input size, "letterbox"
+keeps the aspect ratio and pads with black; antialiased bilinear resize; rounded to 8 bits) -> `normalise_batch`
+(the card's fixed low-pass, then the standardisation). The 8-bit array is what the training cache stores and
+what the predictor feeds, so every path builds the same input from the same file, bit for bit.
+`heatmap_to_image` maps a model-sized heatmap back onto the original image (the inverse geometry), so Grad-CAM
+overlays line up with the anatomy.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from inference.errors import NonFiniteImageError
@@ -62,7 +67,18 @@ def jpeg_round_trip(array01: np.ndarray, quality: int) -> np.ndarray:
     return np.asarray(Image.open(buffer).convert("L"), dtype=np.float32) / 255.0
 
 
+def model_input_u8(display01: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """The model input of a rendered image: uint8 [H_in, W_in] (0 = black), the card's geometry, rounded to 8
+    bits. Every path that feeds a model starts here (the training cache stores exactly this)."""
+    return np.clip(np.rint(_geometry(display01, spec) * 255.0), 0, 255).astype(np.uint8)
+
+
 def to_model_array(display01: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """`model_input_u8` as float32 in [0, 1] (k / 255, the same division the training batches make)."""
+    return model_input_u8(display01, spec).astype(np.float32) / np.float32(255.0)
+
+
+def _geometry(display01: np.ndarray, spec: InputSpec) -> np.ndarray:
     """Geometry only: float32 [H_in, W_in] in [0, 1], letterbox padding black (0)."""
     display01 = np.asarray(display01)
     if display01.ndim != 2:
@@ -84,10 +100,27 @@ def to_model_array(display01: np.ndarray, spec: InputSpec) -> np.ndarray:
 MIN_PER_IMAGE_STD = 1e-3
 
 
+def gaussian_low_pass(batch: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of [N, C, H, W] with one fixed `sigma` (pixels), edge pixels repeated; 0 = unchanged."""
+    if sigma <= 0:
+        return batch
+    radius = max(1, int(math.ceil(3.0 * sigma)))
+    offsets = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    kernel = torch.exp(-0.5 * (offsets / float(sigma)) ** 2)
+    kernel = (kernel / kernel.sum()).to(batch.dtype).to(batch.device)
+    channels = batch.shape[1]
+    out = F.pad(batch, (radius, radius, 0, 0), mode="replicate")
+    out = F.conv2d(out, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    out = F.pad(out, (0, 0, radius, radius), mode="replicate")
+    return F.conv2d(out, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+
+
 def normalise_batch(batch01: torch.Tensor, mean: Sequence[float], std: Sequence[float],
-                    per_image: bool = False) -> torch.Tensor:
-    """[N, C, H, W] display values in [0, 1] -> the model input: minus `mean`, over `std` (one value or one per
-    channel), or with `per_image` each image's own mean and std (InputSpec.per_image)."""
+                    per_image: bool = False, low_pass_sigma: float = 0.0) -> torch.Tensor:
+    """[N, C, H, W] display values in [0, 1] -> the model input: the fixed low-pass (InputSpec.low_pass_sigma),
+    then minus `mean`, over `std` (one value or one per channel), or with `per_image` each image's own mean and
+    std (InputSpec.per_image)."""
+    batch01 = gaussian_low_pass(batch01, low_pass_sigma)
     if per_image:
         mean = batch01.mean(dim=(1, 2, 3), keepdim=True)
         std = batch01.std(dim=(1, 2, 3), keepdim=True, unbiased=False).clamp_min(MIN_PER_IMAGE_STD)
@@ -100,6 +133,11 @@ def normalise_batch(batch01: torch.Tensor, mean: Sequence[float], std: Sequence[
     return (batch01 - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
 
 
+def normalise_spec_batch(batch01: torch.Tensor, spec: InputSpec) -> torch.Tensor:
+    """`normalise_batch` with the card's settings: the one normalisation every path applies."""
+    return normalise_batch(batch01, spec.mean, spec.std, spec.per_image, spec.low_pass_sigma)
+
+
 def normalise(model_array: np.ndarray | torch.Tensor, spec: InputSpec) -> torch.Tensor:
     """[H, W] (or [N, H, W]) display values -> normalised [C, H, W] (or [N, C, H, W]) float tensor."""
     tensor = torch.as_tensor(np.asarray(model_array, dtype=np.float32))
@@ -107,7 +145,7 @@ def normalise(model_array: np.ndarray | torch.Tensor, spec: InputSpec) -> torch.
     if not batched:
         tensor = tensor.unsqueeze(0)
     tensor = tensor.unsqueeze(1).expand(-1, spec.channels, -1, -1)
-    out = normalise_batch(tensor, spec.mean, spec.std, spec.per_image).contiguous()
+    out = normalise_spec_batch(tensor, spec).contiguous()
     return out if batched else out[0]
 
 

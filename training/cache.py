@@ -1,9 +1,9 @@
 """Decode every image once into RAM as uint8 at the model input size.
 
 The path is exactly the inference path: `load_image(path).render()` (default window, MONOCHROME1/inversion
-applied) then `inference.preprocess.to_model_array` (the card's resize mode). Only the final normalisation
-is left for batch time, so a full-resolution image at inference gets what training saw, up to the 1/255
-quantisation of the cache (none at all for 8-bit sources at the input size).
+applied) then `inference.preprocess.model_input_u8` (the card's geometry, rounded to 8 bits). That 8-bit array
+is the model input the predictor builds too, so only the final normalisation is left for batch time and a film
+gets the same input here as in the viewer, bit for bit.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from inference.errors import XRayViewError
-from inference.preprocess import InputSpec, to_model_array
+from inference.preprocess import InputSpec, model_input_u8
 
 
 @dataclass
@@ -37,13 +37,12 @@ def decode_one(path: Path, spec: InputSpec) -> tuple[np.ndarray | None, tuple[in
     try:
         display = load_image(path).render()
         shape = (int(display.shape[0]), int(display.shape[1]))
-        array = to_model_array(display, spec)
+        array = model_input_u8(display, spec)
     except XRayViewError as exc:
         return None, None, getattr(exc, "reason", None) or str(exc)
     except (OSError, ValueError) as exc:  # defensive: a decoder bug must not stop a 5,000-image scan
         return None, None, f"cannot be read ({exc})"
-    quantised = np.clip(np.rint(array * 255.0), 0, 255).astype(np.uint8)
-    return quantised, shape, None
+    return array, shape, None
 
 
 class _DecodeDataset(Dataset):

@@ -91,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--per-image-norm", action="store_true",
                       help="standardise each image by its own mean and std instead of fixed values, so a "
                            "brightness offset or contrast change of the whole film leaves the model input as it is")
+    data.add_argument("--low-pass-sigma", type=float, default=0.0, metavar="PX",
+                      help="fixed Gaussian low-pass (sigma in model-input pixels) before the normalisation, in "
+                           "training and inference alike (card input.normalisation.low_pass_sigma): takes away the "
+                           "finest detail, where a full-resolution film and its resized copy, noise and JPEG differ")
     data.add_argument("--workers", type=int, default=None, help="image decoding processes (default: CPU cores)")
     data.add_argument("--dataset-name", help="name of the data for the model card")
     data.add_argument("--licence", help="licence of the data for the model card")
@@ -138,6 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--cutmix", type=float, default=0.0, metavar="P",
                        help="share of batches with CutMix (a box of another film pasted in, labels weighted by "
                             "area): evidence that follows the film, so the heatmap does too")
+    model.add_argument("--consistency", type=float, default=0.0, metavar="WEIGHT",
+                       help="adds WEIGHT x the squared log-odds difference between each film and a degraded second "
+                            "view of it (noise, JPEG, resampling with a random filter, 8-bit rounding): the same film "
+                            "must get the same answer (training.consistency)")
+    model.add_argument("--consistency-noise", type=float, default=3.0 / 255.0, metavar="STD",
+                       help="second views: Gaussian noise std up to this (0..1 range; default 3 grey levels)")
+    model.add_argument("--consistency-jpeg-min", type=int, default=60, metavar="Q",
+                       help="second views: JPEG round trip at a quality from Q to 95 on half of them (0 = off)")
+    model.add_argument("--consistency-rescale", type=float, default=1.0, metavar="R",
+                       help="second views: down by up to 1+R with a random filter and back up, on half of them")
     model.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     model.add_argument("--no-amp", action="store_true", help="disable mixed precision on GPU")
 
@@ -191,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _config_from_args(args):
     from training.augment import AugmentConfig
+    from training.consistency import DegradeConfig
     from training.trainer import TrainConfig
 
     augment = AugmentConfig.none() if args.no_augment else AugmentConfig(
@@ -211,7 +226,10 @@ def _config_from_args(args):
                        lung_focus=args.lung_focus,
                        map_specificity=args.map_specificity, map_focus=args.map_focus,
                        linear_probe=args.linear_probe, wise_alpha=args.wise,
-                       cutmix=args.cutmix)
+                       cutmix=args.cutmix, consistency=args.consistency,
+                       consistency_views=DegradeConfig(noise=args.consistency_noise,
+                                                       jpeg_quality_min=args.consistency_jpeg_min,
+                                                       rescale=args.consistency_rescale))
 
 
 class _ProgressBar:
@@ -306,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         data = DataOptions(data=args.data, val=args.val, test=args.test, fractions=args.split,
                            group_regex=args.group_regex, limit_per_class=args.limit_per_class,
                            img_size=args.img_size, resize_mode=args.resize_mode, per_image_norm=args.per_image_norm,
-                           dataset_name=args.dataset_name,
+                           low_pass_sigma=args.low_pass_sigma, dataset_name=args.dataset_name,
                            licence=args.licence, attribution=args.attribution, external=args.external,
                            decode_workers=0 if distributed.launched_by_torchrun() else args.workers)
         export = ExportOptions(out=args.out, name=args.name, version=args.model_version,

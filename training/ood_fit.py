@@ -21,17 +21,16 @@ from inference.bundle import load_bundle, rewrite_bundle
 from inference.errors import XRayViewError
 from inference.image_files import find_images
 from inference.ood import METHOD, OOD_FILE, FeatureGuard, capture_features, guard_grid, guard_layer
-from inference.preprocess import InputSpec, normalise_batch
+from inference.preprocess import InputSpec, normalise_spec_batch
 
 DEFAULT_QUANTILE = 0.995
 DEFAULT_COMPONENTS = 64
 
 
 @torch.no_grad()
-def split_features(model: nn.Module, images_uint8: torch.Tensor, mean: Sequence[float], std: Sequence[float],
+def split_features(model: nn.Module, images_uint8: torch.Tensor, spec: InputSpec,
                    device: torch.device | str = "cpu", batch_size: int = 64, layer: str | None = None,
-                   blur_sigma: tuple[float, float] | None = None, seed: int = 0, grid: int = 1,
-                   per_image: bool = False) -> np.ndarray:
+                   blur_sigma: tuple[float, float] | None = None, seed: int = 0, grid: int = 1) -> np.ndarray:
     """Pooled features [N, D] of uint8 display-space images [N, C, H, W] (the training cache format).
 
     `blur_sigma=(low, high)` blurs each image with a Gaussian of a random sigma (pixels) in that range first: the
@@ -49,7 +48,7 @@ def split_features(model: nn.Module, images_uint8: torch.Tensor, mean: Sequence[
                 sigmas = torch.empty(batch.shape[0]).uniform_(blur_sigma[0], blur_sigma[1], generator=generator)
                 batch = torch.cat([gaussian_blur(image[None], kernel_size=[5, 5], sigma=[float(s)] * 2)
                                    for image, s in zip(batch, sigmas)])
-            batch = normalise_batch(batch, mean, std, per_image).to(device)
+            batch = normalise_spec_batch(batch, spec).to(device)
             model(batch)
             chunks.append(captured.pop())
     if not chunks:
@@ -208,7 +207,6 @@ def add_guard_to_bundle(bundle_dir: Path, data_root: Path, out_dir: Path | None 
         raise XRayViewError(f"--grid {grid}: the grid must be at least 1, and above 1 it needs --layer (the "
                             "classifier's input features are already pooled over the whole image)")
     splits = manifest_splits(bundle_dir, data_root)
-    mean, std = card["input"]["normalisation"]["mean"], card["input"]["normalisation"]["std"]
     decoded, features = {}, {}
     for step, (name, paths) in enumerate(splits.items()):
         emit({"event": "ood", "stage": f"reading the {name} split", "done": step, "total": 2 * len(splits)})
@@ -216,12 +214,11 @@ def add_guard_to_bundle(bundle_dir: Path, data_root: Path, out_dir: Path | None 
         check_cancel()
     for step, (name, images) in enumerate(decoded.items(), start=len(splits)):
         emit({"event": "ood", "stage": f"features of the {name} split", "done": step, "total": 2 * len(splits)})
-        features[name] = split_features(model, images, mean, std, layer=layer, grid=grid, per_image=spec.per_image)
+        features[name] = split_features(model, images, spec, layer=layer, grid=grid)
         check_cancel()
     reference = features["train"]
     if reference_blur is not None:
-        blurred = split_features(model, decoded["train"], mean, std, layer=layer, blur_sigma=reference_blur,
-                                 grid=grid, per_image=spec.per_image)
+        blurred = split_features(model, decoded["train"], spec, layer=layer, blur_sigma=reference_blur, grid=grid)
         reference = np.concatenate([reference, blurred])
     dataset = (card.get("training_data") or [{}])[0].get("name", "")
     guard, block = fit_guard(reference, features["val"], features.get("test"), quantile=quantile,

@@ -37,11 +37,10 @@ def layer_maps(model: nn.Module, layer: str, batches: Iterable[torch.Tensor]) ->
 
 
 def _split_batches(images_uint8: torch.Tensor, spec: InputSpec, batch_size: int = 64) -> Iterable[torch.Tensor]:
-    from inference.preprocess import normalise_batch
+    from inference.preprocess import normalise_spec_batch
 
     for start in range(0, images_uint8.shape[0], batch_size):
-        yield normalise_batch(images_uint8[start:start + batch_size].float() / 255.0, spec.mean, spec.std,
-                              spec.per_image)
+        yield normalise_spec_batch(images_uint8[start:start + batch_size].float() / 255.0, spec)
 
 
 def _file_batches(paths: Sequence[Path], spec: InputSpec) -> Iterable[torch.Tensor]:

@@ -52,6 +52,7 @@ class DataOptions:
     img_size: int = 224
     resize_mode: str = "squash"
     per_image_norm: bool = False  # InputSpec.per_image
+    low_pass_sigma: float = 0.0  # InputSpec.low_pass_sigma
     dataset_name: str | None = None
     licence: str | None = None
     attribution: str | None = None
@@ -135,7 +136,8 @@ def input_spec_for(options: DataOptions, pretrained: bool) -> InputSpec:
     """The model input block: gray, `img_size` square, the chosen resize mode, normalisation by start point."""
     mean, std = PRETRAINED_NORMALISATION if pretrained else SCRATCH_NORMALISATION
     return InputSpec(channels=1, height=options.img_size, width=options.img_size,
-                     resize_mode=options.resize_mode, mean=mean, std=std, per_image=options.per_image_norm)
+                     resize_mode=options.resize_mode, mean=mean, std=std, per_image=options.per_image_norm,
+                     low_pass_sigma=options.low_pass_sigma)
 
 
 def prepare_data(options: DataOptions, spec: InputSpec, seed: int, positive_label: str | None = None,
@@ -429,6 +431,11 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
             "penalty": "mean Pearson correlation between the positive-class CAMs (7 x 7, as rendered) of different "
                        "films in each training batch that the augmentation mirrored alike, compared as augmented, each map "
                        "weighted by the film's lung prior (training.lung_focus.shared_map_correlation)"},
+        "consistency": None if not config.consistency else {
+            "weight": config.consistency, "views": config.consistency_views.to_dict(),
+            "penalty": "squared log-odds difference between each training film (as augmented) and a second view of "
+                       "it with Gaussian noise, a JPEG round trip and a down-and-up resampling with a random filter, "
+                       "rounded to 8 bits (training.consistency)"},
         "map_focus": None if not config.map_focus else {
             "weight": config.map_focus,
             "penalty": "mean over the positive films of each training batch of mean / max of the positive-class "

@@ -29,6 +29,7 @@ from inference.preprocess import normalise_batch
 from training import distributed
 from training.augment import AugmentConfig, augment_batch
 from training.checkpoint import load_checkpoint, save_checkpoint
+from training.consistency import DegradeConfig, consistency_loss, degrade_views
 from training.ema import WeightEMA
 from training.lung_focus import (FeatureTap, classifier_head, log_odds_weights, outside_share,
                                  map_fill_fraction, mirror_ramp, mirrored, shared_map_correlation)
@@ -75,16 +76,22 @@ class TrainConfig:
     wise_alpha: float = 1.0
     # CutMix (training.cutmix): share of batches that get another film's box pasted in; 0 = off
     cutmix: float = 0.0
+    # consistency training (training.consistency): weight of the squared log-odds difference between each film and
+    # a degraded second view of it (noise, JPEG, resampling, 8-bit rounding); 0 = off
+    consistency: float = 0.0
+    consistency_views: DegradeConfig = field(default_factory=DegradeConfig)
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["augment"] = self.augment.to_dict()
+        data["consistency_views"] = self.consistency_views.to_dict()
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
         data = dict(data)
         data["augment"] = AugmentConfig(**data.get("augment", {}))
+        data["consistency_views"] = DegradeConfig(**data.get("consistency_views", {}))
         return cls(**data)
 
 
@@ -103,13 +110,14 @@ class Normalisation:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     per_image: bool = False  # see InputSpec.per_image
+    low_pass_sigma: float = 0.0  # see InputSpec.low_pass_sigma
 
     @classmethod
     def from_spec(cls, spec: InputSpec) -> Normalisation:
-        return cls(tuple(spec.mean), tuple(spec.std), spec.per_image)
+        return cls(tuple(spec.mean), tuple(spec.std), spec.per_image, spec.low_pass_sigma)
 
     def apply(self, images01: torch.Tensor) -> torch.Tensor:
-        return normalise_batch(images01, self.mean, self.std, self.per_image)
+        return normalise_batch(images01, self.mean, self.std, self.per_image, self.low_pass_sigma)
 
 
 @dataclass
@@ -306,6 +314,9 @@ def train(
         raise TrainingError("the map-specificity penalty uses the lung-focus layer tap: give --lung-focus too")
     if config.map_focus > 0 and config.lung_focus <= 0:
         raise TrainingError("the map-focus penalty uses the lung-focus layer tap: give --lung-focus too")
+    if config.consistency > 0 and config.cutmix > 0:
+        raise TrainingError("consistency training compares two views of the same film; it cannot be combined with "
+                            "CutMix, which pastes other films in")
     if config.lung_focus > 0 and lung_prior is None:
         raise TrainingError("the lung-focus objective needs a lung prior")
     if len(train_split) == 0 or len(val_split) == 0:
@@ -425,6 +436,7 @@ def train(
         loss_sum, outside_sum, seen, outside_seen = 0.0, 0.0, 0, 0
         shared_sum, shared_batches = 0.0, 0
         fill_sum, fill_batches = 0.0, 0
+        agreement_sum, agreement_batches = 0.0, 0
         epoch_started = time.monotonic()
         user_stopped = False
         for batch_index, indices in enumerate(loader):
@@ -435,13 +447,16 @@ def train(
                 break
             images = train_split.images[indices].to(device, non_blocking=True).float().div_(255.0)
             targets = train_split.labels[indices].to(device, non_blocking=True)
+            films = len(indices)
             if tap is None:
-                images = normalisation.apply(augment_batch(images, config.augment, generator))
+                images = augment_batch(images, config.augment, generator)
             else:
                 images, warped = augment_batch(images, config.augment, generator,
-                                               masks=mask_channels.expand(len(indices), -1, -1, -1))
+                                               masks=mask_channels.expand(films, -1, -1, -1))
                 masks, mirror_groups = warped[:, :1], mirrored(warped[:, 1:])
-                images = normalisation.apply(images)
+            if config.consistency > 0:  # the second views ride in the same forward pass, after the films
+                images = torch.cat([images, degrade_views(images, config.consistency_views, generator)])
+            images = normalisation.apply(images)
             mixed = None
             if config.cutmix > 0 and float(torch.rand(1, generator=generator)) < config.cutmix:
                 from training.cutmix import cutmix_batch
@@ -450,14 +465,20 @@ def train(
                 images, perm, own = cutmix_batch(images, generator)
                 mixed = (targets[perm.to(device)], own)
             with _autocast(device, use_amp):
-                logits = model(images).float()
+                all_logits = model(images).float()
+                logits = all_logits[:films]
                 loss = criterion(logits, targets) if mixed is None else \
                     mixed[1] * criterion(logits, targets) + (1.0 - mixed[1]) * criterion(logits, mixed[0])
+                if config.consistency > 0:
+                    agreement = consistency_loss(logits, all_logits[films:])
+                    loss = loss + config.consistency * agreement
+                    agreement_sum += agreement.item()
+                    agreement_batches += 1
             if tap is not None and mixed is not None:
                 tap.take()  # a mixed film has no single lung prior or class: no lung-focus term for this batch
             elif tap is not None:
                 channel_weights = log_odds_weights(head.weight, logits, targets)
-                features = tap.take()
+                features = tap.take()[:films]  # the films' own maps, not their second views
                 outside = outside_share(features, channel_weights, masks).mean()
                 loss = loss + config.lung_focus * outside
                 if config.map_specificity > 0:
@@ -542,6 +563,8 @@ def train(
             record["train_cam_map_correlation"] = round(shared_sum / shared_batches, 4)
         if fill_batches:
             record["train_cam_map_fill"] = round(fill_sum / fill_batches, 4)
+        if agreement_batches:
+            record["train_consistency"] = round(agreement_sum / agreement_batches, 5)
         record.update(extra_report)
         history.append(record)
         rng_states = distributed.gather_objects(_rng_state(generator))  # collective: every rank joins

@@ -1,0 +1,83 @@
+"""Consistency training: the same film, degraded in ways no radiologist would call a different film, must get the
+same answer.
+
+Each training batch is paired with a second view of every film: the same augmented film after sensor noise, a JPEG
+round trip at a random quality, a down-and-up resampling with a random filter (how a full-resolution film reaches
+the model size by another resizer) and 8-bit rounding. The loss adds the weight times the mean squared difference
+of the two views' log-odds, so the model is pushed
+to answer the same where it answered differently, not only to label both views right (which plain augmentation
+already asks, and which left one grey level of noise moving p by up to 0.55 on 2.1.0).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+
+# the filters a resizer may use between the film and the model input (the benchmark measures the same ones)
+RESAMPLE_MODES = ("bilinear", "bicubic", "area", "nearest")
+
+
+@dataclass(frozen=True)
+class DegradeConfig:
+    noise: float = 3.0 / 255.0  # Gaussian noise, std drawn from [0, noise] (image range 0..1)
+    jpeg_quality_min: int = 60  # JPEG round trip at a quality drawn from [q, 95] on half of the views; 0 = off
+    rescale: float = 1.0  # down by a factor drawn from [1, 1 + r] with a random filter, back up, on half the views
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _jpeg(image: torch.Tensor, quality: int) -> torch.Tensor:
+    from torchvision.io import decode_jpeg, encode_jpeg
+
+    as_bytes = (image.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8).cpu()
+    return decode_jpeg(encode_jpeg(as_bytes, quality=quality)).to(image.device, image.dtype) / 255.0
+
+
+def _resample(image: torch.Tensor, factor: float, down_mode: str, up_mode: str) -> torch.Tensor:
+    height, width = image.shape[-2:]
+    small = (max(8, round(height / factor)), max(8, round(width / factor)))
+    if small == (height, width):
+        return image
+
+    def resize(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
+        if mode == "area" or mode == "nearest":
+            return F.interpolate(x, size=size, mode=mode)
+        return F.interpolate(x, size=size, mode=mode, align_corners=False, antialias=size[0] < x.shape[-2])
+
+    return resize(resize(image[None], small, down_mode), (height, width), up_mode)[0]
+
+
+def degrade_views(images: torch.Tensor, config: DegradeConfig, generator: torch.Generator | None = None
+                  ) -> torch.Tensor:
+    """A second view of each film of a [B, C, H, W] batch in [0, 1]: resampling, noise, JPEG, 8-bit rounding."""
+    batch = images.shape[0]
+    out = images
+    if config.rescale > 0:
+        chosen = torch.rand(batch, generator=generator) < 0.5
+        factors = 1.0 + torch.rand(batch, generator=generator) * config.rescale
+        modes = torch.randint(len(RESAMPLE_MODES), (batch, 2), generator=generator)
+        out = torch.stack([
+            _resample(image, float(f), RESAMPLE_MODES[int(m[0])], RESAMPLE_MODES[int(m[1]) % 2]) if c else image
+            for image, f, m, c in zip(out, factors, modes, chosen.tolist())])
+    if config.noise > 0:
+        stds = (torch.rand(batch, generator=generator) * config.noise).view(-1, 1, 1, 1).to(out)
+        out = out + stds * torch.randn(out.shape, generator=generator).to(out)
+    out = out.clamp(0.0, 1.0)
+    if config.jpeg_quality_min > 0:
+        chosen = torch.rand(batch, generator=generator) < 0.5
+        qualities = torch.randint(int(config.jpeg_quality_min), 96, (batch,), generator=generator)
+        out = torch.stack([_jpeg(image, int(q)) if c else image
+                           for image, q, c in zip(out, qualities.tolist(), chosen.tolist())])
+    return torch.round(out * 255.0) / 255.0  # the model input is always 8-bit (inference.preprocess.model_input_u8)
+
+
+def consistency_loss(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of twice the summed squared difference of the two views' centred logits: for two
+    classes exactly the squared log-odds difference. Softmax ignores a shared shift of the logits, so the shift is
+    taken out first."""
+    a = logits_a - logits_a.mean(dim=1, keepdim=True)
+    b = logits_b - logits_b.mean(dim=1, keepdim=True)
+    return 2.0 * ((a - b) ** 2).sum(dim=1).mean()
