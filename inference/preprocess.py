@@ -70,7 +70,7 @@ def jpeg_round_trip(array01: np.ndarray, quality: int) -> np.ndarray:
 def model_input_u8(display01: np.ndarray, spec: InputSpec) -> np.ndarray:
     """The model input of a rendered image: uint8 [H_in, W_in] (0 = black), the card's geometry, rounded to 8
     bits. Every path that feeds a model starts here (the training cache stores exactly this)."""
-    return np.clip(np.rint(_geometry(display01, spec) * 255.0), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(model_geometry(display01, spec) * 255.0), 0, 255).astype(np.uint8)
 
 
 def to_model_array(display01: np.ndarray, spec: InputSpec) -> np.ndarray:
@@ -78,8 +78,8 @@ def to_model_array(display01: np.ndarray, spec: InputSpec) -> np.ndarray:
     return model_input_u8(display01, spec).astype(np.float32) / np.float32(255.0)
 
 
-def _geometry(display01: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """Geometry only: float32 [H_in, W_in] in [0, 1], letterbox padding black (0)."""
+def model_geometry(display01: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """Geometry only, before the 8-bit rounding: float32 [H_in, W_in] in [0, 1], letterbox padding black (0)."""
     display01 = np.asarray(display01)
     if display01.ndim != 2:
         raise ValueError(f"expected a gray HxW image, got shape {display01.shape}")

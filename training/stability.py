@@ -1,0 +1,187 @@
+"""One film, one answer: how much P(positive) moves under changes no radiologist would call a different film.
+
+Each perturbation maps a film to a changed model input; the film's P on that input is compared with its P on
+the plain input (`inference.preprocess.model_input_u8`, the pipeline every path uses):
+- Gaussian noise of 0.5, 1 and 2 grey levels (of 255) on the 8-bit model input, rounded to 8 bits again (a noisy
+  8-bit file at the model's size);
+- a JPEG round trip at quality 95, 90 and 75 of the model input, and of the full-size film (8-bit) before the
+  pipeline resizes it;
+- the 8-bit rounding of the model input (P of the unrounded resize vs the rounded one);
+- the resampling filter that reaches the model size: area (box) and Lanczos instead of the pipeline's antialiased
+  bilinear (no change for films already at the model size);
+- with copies given: the full-resolution original vs its own resized copy (the training data are such copies).
+
+Noise is seeded per film (`seed` + film index), so a run repeats exactly. Used by bench/bench_perturbation.py and
+the model card's stability block; the targets are issue 24's.
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from inference.preprocess import InputSpec, model_geometry, model_input_u8, normalise, placement
+
+NOISE_LEVELS = (0.5, 1.0, 2.0)  # grey levels of 255
+JPEG_QUALITIES = (95, 90, 75)
+RESAMPLE_FILTERS = {"area": Image.Resampling.BOX, "lanczos": Image.Resampling.LANCZOS}
+# issue 24.3: noise of 1 grey level and JPEG q >= 75 at most 0.01 median and 0.05 max |dp|, no call flip;
+# a full-resolution original within 0.02 mean and 0.05 max of its 224 px copy
+TARGET_MEDIAN, TARGET_MAX = 0.01, 0.05
+COPY_TARGET_MEAN, COPY_TARGET_MAX = 0.02, 0.05
+TARGETED = ("noise_1", "jpeg_95_model", "jpeg_90_model", "jpeg_75_model", "jpeg_95_full", "jpeg_90_full",
+            "jpeg_75_full")
+
+
+def _jpeg(array_u8: np.ndarray, quality: int) -> np.ndarray:
+    buffer = io.BytesIO()
+    Image.fromarray(array_u8, mode="L").save(buffer, format="JPEG", quality=int(quality))
+    buffer.seek(0)
+    return np.asarray(Image.open(buffer).convert("L"), dtype=np.uint8)
+
+
+def _to_u8(display01: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(np.asarray(display01, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
+
+
+def _resized_with(display01: np.ndarray, spec: InputSpec, resample: Image.Resampling) -> np.ndarray:
+    """`model_input_u8` with another resampling filter (squash or letterbox geometry as the card says)."""
+    place = placement(spec, display01.shape)
+    resized = Image.fromarray(np.ascontiguousarray(display01, dtype=np.float32), mode="F").resize(
+        (place.width, place.height), resample)
+    canvas = np.zeros((spec.height, spec.width), dtype=np.float32)
+    canvas[place.top:place.top + place.height, place.left:place.left + place.width] = np.clip(
+        np.asarray(resized), 0.0, 1.0)
+    return _to_u8(canvas)
+
+
+# name -> (film display [0, 1], plain 8-bit model input, spec, rng) -> model input (8-bit, or float for rounding)
+Perturbation = Callable[[np.ndarray, np.ndarray, InputSpec, np.random.Generator], np.ndarray]
+
+
+def perturbations() -> dict[str, Perturbation]:
+    table: dict[str, Perturbation] = {}
+    for level in NOISE_LEVELS:
+        table[f"noise_{level:g}"] = lambda d, x, s, rng, level=level: _to_u8(
+            x / 255.0 + rng.normal(0.0, level / 255.0, x.shape))
+    for quality in JPEG_QUALITIES:
+        table[f"jpeg_{quality}_model"] = lambda d, x, s, rng, q=quality: _jpeg(x, q)
+        table[f"jpeg_{quality}_full"] = lambda d, x, s, rng, q=quality: model_input_u8(
+            _jpeg(_to_u8(d), q).astype(np.float32) / 255.0, s)
+    table["rounding_8bit"] = lambda d, x, s, rng: model_geometry(d, s)  # float: the input before rounding
+    for name, resample in RESAMPLE_FILTERS.items():
+        table[f"resample_{name}"] = lambda d, x, s, rng, r=resample: _resized_with(d, s, r)
+    return table
+
+
+@dataclass
+class StabilityResult:
+    films: int
+    threshold: float
+    changes: dict[str, dict] = field(default_factory=dict)
+    copies: dict | None = None
+
+    def meets_targets(self) -> bool:
+        targeted = [self.changes[name]["meets_target"] for name in TARGETED if name in self.changes]
+        copies = self.copies["meets_target"] if self.copies else True
+        return all(targeted) and copies
+
+    def to_dict(self) -> dict:
+        return {"films": self.films, "threshold": self.threshold,
+                "targets": {"median_abs_dp": TARGET_MEDIAN, "max_abs_dp": TARGET_MAX, "calls_flipped": 0,
+                            "applies_to": list(TARGETED), "copy_mean_abs_dp": COPY_TARGET_MEAN,
+                            "copy_max_abs_dp": COPY_TARGET_MAX},
+                "changes": self.changes, "full_resolution_vs_copy": self.copies,
+                "meets_targets": self.meets_targets()}
+
+
+class ProbabilityOf:
+    """P(positive) of a bundle's model for batches of model inputs (8-bit, or float in [0, 1] for the rounding check)."""
+
+    def __init__(self, model: torch.nn.Module, bundle, spec: InputSpec, device: torch.device | str = "cpu",
+                 batch_size: int = 32):
+        self.model, self.bundle, self.spec, self.device = model.eval(), bundle, spec, torch.device(device)
+        self.index = bundle.labels.index(bundle.positive_label)
+        self.batch_size = batch_size
+
+    def __call__(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
+        out = []
+        for start in range(0, len(inputs), self.batch_size):
+            chunk = [np.asarray(a, dtype=np.float32) / (255.0 if a.dtype == np.uint8 else 1.0)
+                     for a in inputs[start:start + self.batch_size]]
+            with torch.inference_mode():
+                logits = self.model(normalise(np.stack(chunk), self.spec).to(self.device)).float().cpu()
+            out.append(self.bundle.probabilities(logits)[:, self.index].numpy())
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+
+def _summary(base: np.ndarray, changed: np.ndarray, threshold: float, names: Sequence[str],
+             targeted: bool) -> dict:
+    gaps = np.abs(changed - base)
+    flips = (changed >= threshold) != (base >= threshold)
+    worst = int(np.argmax(gaps))
+    row = {"median_abs_dp": round(float(np.median(gaps)), 5), "mean_abs_dp": round(float(gaps.mean()), 5),
+           "max_abs_dp": round(float(gaps.max()), 5), "calls_flipped": int(flips.sum()),
+           "flipped_films": [names[i] for i in np.flatnonzero(flips)][:20],
+           "worst": {"film": names[worst], "p": round(float(base[worst]), 4),
+                     "p_changed": round(float(changed[worst]), 4)}}
+    if targeted:
+        row["meets_target"] = bool(np.median(gaps) <= TARGET_MEDIAN and gaps.max() <= TARGET_MAX
+                                   and not flips.any())
+    return row
+
+
+def measure(probability: ProbabilityOf, films: Sequence[tuple[str, np.ndarray]], threshold: float,
+            seed: int = 0, only: Sequence[str] | None = None,
+            copies: Sequence[np.ndarray | None] | None = None,
+            progress: Callable[[int, int], None] | None = None) -> StabilityResult:
+    """`films`: (name, rendered display [0, 1]) pairs; `copies`: the same films' resized copies as rendered
+    displays (None where a film has none). Returns every perturbation's |dp| statistics and call flips."""
+    table = perturbations()
+    if only:
+        unknown = sorted(set(only) - set(table))
+        if unknown:
+            raise ValueError(f"unknown perturbation(s) {', '.join(unknown)}; known: {', '.join(table)}")
+        table = {name: table[name] for name in only}
+    spec = probability.spec
+    names = [name for name, _ in films]
+    plain: list[np.ndarray] = []
+    changed: dict[str, list[np.ndarray]] = {name: [] for name in table}
+    for i, (_, display) in enumerate(films):
+        x = model_input_u8(display, spec)
+        plain.append(x)
+        rng = np.random.default_rng(seed + i)
+        for name, change in table.items():
+            changed[name].append(change(display, x, spec, rng))
+        if progress is not None:
+            progress(i + 1, len(films))
+    base = probability(plain)
+    result = StabilityResult(films=len(films), threshold=threshold)
+    for name, inputs in changed.items():
+        result.changes[name] = _summary(base, probability(inputs), threshold, names, name in TARGETED)
+    if copies is not None:
+        pairs = [(i, c) for i, c in enumerate(copies) if c is not None]
+        if pairs:
+            original = base[[i for i, _ in pairs]]
+            copy_p = probability([model_input_u8(c, spec) for _, c in pairs])
+            gaps = np.abs(original - copy_p)
+            row = _summary(copy_p, original, threshold, [names[i] for i, _ in pairs], False)
+            row["meets_target"] = bool(gaps.mean() <= COPY_TARGET_MEAN and gaps.max() <= COPY_TARGET_MAX)
+            row["n"] = len(pairs)
+            result.copies = row
+    return result
+
+
+def copy_of(original: Path, copies_root: Path) -> Path | None:
+    """The resized copy of a full-resolution sample in the training folder: CLASS/<stem>.jpg (Kermany layout)."""
+    for suffix in (".jpg", ".jpeg", ".png"):
+        candidate = copies_root / original.parent.name / (original.stem + suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
