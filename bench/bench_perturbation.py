@@ -7,9 +7,10 @@ full-resolution samples it also compares each original with its own 224 px copy 
 (mean <= 0.02, max <= 0.05) and counts the OOD guard's warnings on the originals. Seeded; not a speed benchmark.
 
     .venv/bin/python bench/bench_perturbation.py [--model DIR] [--data DIR] [--copies DIR|none] [--limit N]
-        [--only noise_1,jpeg_75_model] [--seed S] [--out FILE]
+        [--only noise_1,jpeg_75_model] [--seed S] [--no-guard] [--out FILE]
 
 A labelled folder (DIR/CLASS/*, e.g. external-a) works the same; its films are taken in sorted order.
+`python -m training.cli_stability --write-card` records the same measurement in a bundle's card.
 """
 from __future__ import annotations
 
@@ -25,16 +26,6 @@ sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 FULLRES = SHARED / "samples" / "chest-xray-fullres"
 TRAIN_COPIES = SHARED / "chest-xray-pneumonia" / "train"
-
-
-def _films(folder: Path, limit: int | None) -> list[Path]:
-    from inference.image_files import find_images
-
-    films = sorted(find_images(folder))
-    if limit and limit < len(films):  # spread over the sorted list, so every class folder is sampled
-        step = len(films) / limit
-        films = [films[int(i * step)] for i in range(limit)]
-    return films
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,46 +45,22 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from inference.bundle_catalog import default_bundle_dir
-    from inference.image_io import load_image
     from inference.predictor import Predictor
-    from training.stability import ProbabilityOf, copy_of, measure
+    from training.stability import measure_folder
 
     torch.manual_seed(args.seed)
     started = time.perf_counter()
     predictor = Predictor(args.model or default_bundle_dir(), device="cpu")
-    films = _films(args.data, args.limit)
-    if not films:
-        parser.error(f"no image files under {args.data}")
     copies_root = None
     if args.copies is None and args.data.resolve() == FULLRES.resolve():
         copies_root = TRAIN_COPIES
     elif args.copies not in (None, "none"):
         copies_root = Path(args.copies)
-    loaded, copies, unreadable, warned = [], [], [], []
-    for path in films:
-        try:
-            image = load_image(path)
-        except Exception as exc:  # noqa: BLE001 - reported per file; the benchmark goes on
-            unreadable.append({"file": str(path), "reason": str(exc)})
-            continue
-        display = image.render()
-        loaded.append((path.relative_to(args.data).as_posix(), display))
-        if not args.no_guard:
-            prediction = predictor.predict(image, cam_method=None)
-            if prediction.ood.warning:
-                warned.append(path.relative_to(args.data).as_posix())
-        if copies_root is not None:
-            copy = copy_of(path, copies_root)
-            copies.append(None if copy is None else load_image(copy).render())
-    probability = ProbabilityOf(predictor.model, predictor.bundle, predictor.spec)
-    result = measure(probability, loaded, predictor.threshold, seed=args.seed,
-                     only=args.only.split(",") if args.only else None,
-                     copies=copies if copies_root is not None else None)
+    result = measure_folder(predictor, args.data, copies_root, limit=args.limit, seed=args.seed,
+                            only=args.only.split(",") if args.only else None, guard=not args.no_guard)
     report = {"model": predictor.bundle.identity(), "data": str(args.data), "seed": args.seed,
               "command": " ".join(["bench/bench_perturbation.py", *(argv if argv is not None else sys.argv[1:])]),
-              **result.to_dict(), "unreadable": unreadable,
-              "ood_warned": None if args.no_guard else {"n": len(warned), "of": len(loaded), "films": warned},
-              "seconds": round(time.perf_counter() - started, 1)}
+              **result, "seconds": round(time.perf_counter() - started, 1)}
     text = json.dumps(report, indent=2)
     print(text)
     if args.out is not None:

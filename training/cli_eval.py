@@ -33,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also include the model identity, skipped files and per-file probabilities")
     p.add_argument("--name", help="name of the labelled set (for --write-card; default: the folder name)")
     p.add_argument("--description", help="what the set is, for the card (with --write-card)")
+    p.add_argument("--selected-on", metavar="TEXT",
+                   help="with --write-card: what was chosen by looking at this set (e.g. 'the recipe among 17 "
+                        "candidates and the threshold rule'); the card then calls it a selection set, not "
+                        "independent external validation")
     p.add_argument("--write-card", action="store_true",
                    help="record the result in the bundle's card as external validation on --name (needs --model; "
                         "at the card's own threshold: --threshold is refused)")
@@ -98,7 +102,7 @@ def _write_external_section(scored, args, argv) -> dict:
         raise BundleError(bundle.path, "--write-card supports two-class models with a threshold")
     entry = external_section(scored.labelled, scored.logits, bundle.labels, bundle.positive_label,
                              bundle.temperature, bundle.threshold, command_line(argv, program="xrayview-eval"),
-                             tta=scored.tta, description=args.description)
+                             tta=scored.tta, description=args.description, selected_on=args.selected_on)
     rewrite_bundle(bundle, with_external_section(bundle.card, entry))
     return entry
 

@@ -91,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--per-image-norm", action="store_true",
                       help="standardise each image by its own mean and std instead of fixed values, so a "
                            "brightness offset or contrast change of the whole film leaves the model input as it is")
+    data.add_argument("--external-selected-on", metavar="TEXT",
+                      help="what was chosen by looking at the --external sets' numbers (e.g. 'the recipe among 17 "
+                           "candidates and the threshold rule'): the card then calls them selection sets, not "
+                           "independent external validation")
     data.add_argument("--low-pass-sigma", type=float, default=0.0, metavar="PX",
                       help="fixed Gaussian low-pass (sigma in model-input pixels) before the normalisation, in "
                            "training and inference alike (card input.normalisation.low_pass_sigma): takes away the "
@@ -324,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         data = DataOptions(data=args.data, val=args.val, test=args.test, fractions=args.split,
                            group_regex=args.group_regex, limit_per_class=args.limit_per_class,
                            img_size=args.img_size, resize_mode=args.resize_mode, per_image_norm=args.per_image_norm,
-                           low_pass_sigma=args.low_pass_sigma, dataset_name=args.dataset_name,
+                           low_pass_sigma=args.low_pass_sigma, external_selected_on=args.external_selected_on,
+                           dataset_name=args.dataset_name,
                            licence=args.licence, attribution=args.attribution, external=args.external,
                            decode_workers=0 if distributed.launched_by_torchrun() else args.workers)
         export = ExportOptions(out=args.out, name=args.name, version=args.model_version,

@@ -116,13 +116,16 @@ def quick_binary_scores(logits: np.ndarray, labels: np.ndarray, positive_index: 
 
 def external_section(labelled: LabelledSet, logits: np.ndarray, model_labels: Sequence[str], positive_label: str,
                      temperature: float, threshold: float, command: str, tta: bool = False,
-                     description: str | None = None, seed: int = 0) -> dict:
+                     description: str | None = None, seed: int = 0, selected_on: str | None = None) -> dict:
     """One entry of the card's `external_validation` list: which films, how many, and the numbers with CIs
-    at the card's own threshold and temperature."""
+    at the card's own threshold and temperature. `selected_on` says what was chosen by looking at this set (the
+    recipe among N candidates, a threshold rule): its numbers are then labelled a selection set's, never an
+    independent estimate."""
     positive_index = list(model_labels).index(positive_label)
     probs = positive_probs(logits, positive_index, temperature)
     is_positive = (labelled.labels.numpy() == positive_index).astype(int)
-    split = "external validation (not used for training, threshold or calibration)"
+    split = selection_split(selected_on) if selected_on else \
+        "external validation (not used for training, threshold or calibration)"
     entry = {
         "dataset": labelled.name,
         "folder": labelled.folder.name,
@@ -138,7 +141,14 @@ def external_section(labelled: LabelledSet, logits: np.ndarray, model_labels: Se
     }
     if description:
         entry["description"] = description
+    if selected_on:
+        entry["selected_on"] = selected_on
     return entry
+
+
+def selection_split(selected_on: str) -> str:
+    """How a metric measured on a selection set names its split."""
+    return f"selection set, not an independent estimate ({selected_on} chosen by looking at it)"
 
 
 def with_external_section(card: dict, entry: dict) -> dict:

@@ -60,6 +60,7 @@ class DataOptions:
     # labelled sets from elsewhere (name, DIR/CLASS/*): measured after every epoch and on the final model, reported
     # in the history and the card's external_validation; never used for the weights, threshold or temperature
     external: list[tuple[str, Path]] = field(default_factory=list)
+    external_selected_on: str | None = None  # what was chosen by looking at the external sets (external_section)
 
 
 @dataclass
@@ -481,7 +482,7 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
                                     cancel=cancel)
             card = with_external_section(card, external_section(
                 labelled, logits, classes, prepared.positive_label, operating.temperature, operating.threshold,
-                export.command, seed=config.seed))
+                export.command, seed=config.seed, selected_on=data.external_selected_on))
     evaluation = {"test": test_metrics, "validation": val_metrics, "test_tta_hflip": tta_metrics,
                   "temperature": operating.temperature, "threshold": operating.threshold,
                   "threshold_method": operating.method}

@@ -177,6 +177,47 @@ def measure(probability: ProbabilityOf, films: Sequence[tuple[str, np.ndarray]],
     return result
 
 
+def film_paths(folder: Path, limit: int | None = None) -> list[Path]:
+    """The image files under `folder` (recursive, sorted); with `limit`, spread over the sorted list so every
+    class folder is sampled."""
+    from inference.image_files import find_images
+
+    films = sorted(find_images(folder))
+    if limit and limit < len(films):
+        step = len(films) / limit
+        films = [films[int(i * step)] for i in range(limit)]
+    return films
+
+
+def measure_folder(predictor, folder: Path, copies_root: Path | None = None, limit: int | None = None,
+                   seed: int = 0, only: Sequence[str] | None = None, guard: bool = True) -> dict:
+    """`measure` over the films of a folder with a `inference.predictor.Predictor`, plus (with `guard`) how many
+    of them the OOD guard withholds. Unreadable files are listed, never fatal."""
+    from inference.image_io import load_image
+
+    loaded, copies, unreadable, warned = [], [], [], []
+    for path in film_paths(folder, limit):
+        name = path.relative_to(folder).as_posix()
+        try:
+            image = load_image(path)
+        except Exception as exc:  # noqa: BLE001 - reported per file; the measurement goes on
+            unreadable.append({"file": name, "reason": str(exc)})
+            continue
+        loaded.append((name, image.render()))
+        if guard and predictor.predict(image, cam_method=None).ood.warning:
+            warned.append(name)
+        if copies_root is not None:
+            copy = copy_of(path, copies_root)
+            copies.append(None if copy is None else load_image(copy).render())
+    if not loaded:
+        raise ValueError(f"{folder}: no readable image files")
+    probability = ProbabilityOf(predictor.model, predictor.bundle, predictor.spec, predictor.device)
+    result = measure(probability, loaded, predictor.threshold, seed=seed, only=only,
+                     copies=copies if copies_root is not None else None)
+    return {**result.to_dict(), "unreadable": unreadable,
+            "ood_warned": {"n": len(warned), "of": len(loaded), "films": warned} if guard else None}
+
+
 def copy_of(original: Path, copies_root: Path) -> Path | None:
     """The resized copy of a full-resolution sample in the training folder: CLASS/<stem>.jpg (Kermany layout)."""
     for suffix in (".jpg", ".jpeg", ".png"):
