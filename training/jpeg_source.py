@@ -1,7 +1,7 @@
 """Detects that a training set was stored as JPEGs of one quality at the model's input size (the Kermany copies:
 224x224, quality 90), so the card can tell the core to give resized inputs the same JPEG round trip
 (inference.preprocess.jpeg_round_trip). Without it, full-resolution originals reach the model smoother than
-anything it was trained on; measured on the 20 full-resolution samples (bench/bench_fullres_consistency.py): the
+anything it was trained on; measured on the 20 full-resolution samples (bench/bench_fullres_consistency.py, now bench/bench_perturbation.py): the
 shipped OOD guard flags 3 of them and probabilities sit 2.4x further from their 224 px copies'."""
 from __future__ import annotations
 

@@ -7,6 +7,8 @@ the plain input (`inference.preprocess.model_input_u8`, the pipeline every path 
 - a JPEG round trip at quality 95, 90 and 75 of the model input, and of the full-size film (8-bit) before the
   pipeline resizes it;
 - the 8-bit rounding of the model input (P of the unrounded resize vs the rounded one);
+- the whole film 2 grey levels brighter, 1% more contrast, or its 8 bits stored x16 in a 12-bit DICOM shown
+  through window 2048/4096;
 - the resampling filter that reaches the model size: area (box) and Lanczos instead of the pipeline's antialiased
   bilinear (no change for films already at the model size);
 - with copies given: the full-resolution original vs its own resized copy (the training data are such copies).
@@ -74,6 +76,14 @@ def perturbations() -> dict[str, Perturbation]:
         table[f"jpeg_{quality}_full"] = lambda d, x, s, rng, q=quality: model_input_u8(
             _jpeg(_to_u8(d), q).astype(np.float32) / 255.0, s)
     table["rounding_8bit"] = lambda d, x, s, rng: model_geometry(d, s)  # float: the input before rounding
+    # photometric changes of the whole film (the card's per-image normalisation should make them no-ops)
+    table["brightness_+2"] = lambda d, x, s, rng: model_input_u8(np.clip(d + 2.0 / 255.0, 0.0, 1.0), s)
+    table["contrast_x1.01"] = lambda d, x, s, rng: model_input_u8(
+        np.clip((d - d.mean()) * 1.01 + d.mean(), 0.0, 1.0).astype(np.float32), s)
+    # the same 8-bit pixels stored x16 in 12 bits and shown through window 2048/4096 (DICOM linear VOI:
+    # 16 v / 4095): 0.4% less contrast than v / 255
+    table["dicom_12bit_window"] = lambda d, x, s, rng: model_input_u8(
+        np.clip(np.round(d * 255.0) * 16.0 / 4095.0, 0.0, 1.0).astype(np.float32), s)
     for name, resample in RESAMPLE_FILTERS.items():
         table[f"resample_{name}"] = lambda d, x, s, rng, r=resample: _resized_with(d, s, r)
     return table
