@@ -1,5 +1,5 @@
 """The seeded fuzz run that `make test` includes (issue 17): 300 mutated DICOMs through the loader in worker
-processes; any untyped exception, bad rendering, hang or crash fails. The long run is documented in the README."""
+processes; any untyped exception, bad rendering, hang or crash fails. The long run is documented in docs/architecture.md."""
 from __future__ import annotations
 
 import json

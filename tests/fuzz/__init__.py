@@ -10,5 +10,5 @@ non-finite or out-of-range rendering, a hang or a crash of the loading process. 
 contained decoder crashes and timeouts) are the expected outcome for damaged files.
 
     python -m tests.fuzz --count 300 --seed 17          # the small run `make test` includes (tests/test_fuzz.py)
-    nice python -m tests.fuzz --count 10000 --seed 1     # the long run (README)
+    nice python -m tests.fuzz --count 10000 --seed 1     # the long run (docs/architecture.md)
 """

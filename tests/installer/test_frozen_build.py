@@ -1,7 +1,7 @@
 """Builds the frozen Linux app with installer/build-linux.sh and checks it like a clinic would.
 
 Runs by default, CI included: on a quiet 2-core machine the build takes about 4 min and the archive 3-5 min (see
-README, Install). XRAYVIEW_SKIP_INSTALLER_BUILD=1 leaves it out (a quick local run); so does a disk with less than
+docs/installers.md). XRAYVIEW_SKIP_INSTALLER_BUILD=1 leaves it out (a quick local run); so does a disk with less than
 FREE_DISK_GIB free, since the one-folder app, its work files and the archive need about 12 GiB.
 XRAYVIEW_REUSE_INSTALLER_BUILD=1 checks the last build-linux.sh result instead of building again.
 Without a bundled model in resources/models, the frozen self-test runs against a tiny test bundle
