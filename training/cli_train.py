@@ -156,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="second views: JPEG round trip at a quality from Q to 95 on half of them (0 = off)")
     model.add_argument("--consistency-rescale", type=float, default=1.0, metavar="R",
                        help="second views: down by up to 1+R with a random filter and back up, on half of them")
+    model.add_argument("--consistency-fraction", type=_fraction, default=1.0, metavar="F",
+                       help="share of each batch's films that get a second view (the cost of a batch grows by F)")
     model.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     model.add_argument("--no-amp", action="store_true", help="disable mixed precision on GPU")
 
@@ -233,7 +235,8 @@ def _config_from_args(args):
                        cutmix=args.cutmix, consistency=args.consistency,
                        consistency_views=DegradeConfig(noise=args.consistency_noise,
                                                        jpeg_quality_min=args.consistency_jpeg_min,
-                                                       rescale=args.consistency_rescale))
+                                                       rescale=args.consistency_rescale,
+                                                       fraction=args.consistency_fraction))
 
 
 class _ProgressBar:

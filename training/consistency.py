@@ -24,6 +24,10 @@ class DegradeConfig:
     noise: float = 3.0 / 255.0  # Gaussian noise, std drawn from [0, noise] (image range 0..1)
     jpeg_quality_min: int = 60  # JPEG round trip at a quality drawn from [q, 95] on half of the views; 0 = off
     rescale: float = 1.0  # down by a factor drawn from [1, 1 + r] with a random filter, back up, on half the views
+    fraction: float = 1.0  # share of each batch's films that get a second view (the first ones; batches are shuffled)
+
+    def views_for(self, films: int) -> int:
+        return max(1, min(films, round(films * self.fraction)))
 
     def to_dict(self) -> dict:
         return asdict(self)
