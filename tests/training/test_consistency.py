@@ -1,0 +1,96 @@
+"""Consistency training (training.consistency): the degraded second views, the loss on known logits, and the
+trainer's use of them."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from inference.errors import TrainingError
+from training.consistency import DegradeConfig, consistency_loss, degrade_views
+from training.trainer import Normalisation, TensorSplit, TrainConfig, train
+
+NONE = DegradeConfig(noise=0.0, jpeg_quality_min=0, rescale=0.0)
+
+
+def _films(count: int = 6, size: int = 64, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    # smooth like a radiograph at the model's size: noise averaged over 9 x 9 twice, stretched to [0.1, 0.9]
+    smooth = torch.rand(count, 1, size, size, generator=generator)
+    for _ in range(2):
+        smooth = torch.nn.functional.avg_pool2d(smooth, 9, 1, 4, count_include_pad=False)
+    low, high = smooth.amin(dim=(1, 2, 3), keepdim=True), smooth.amax(dim=(1, 2, 3), keepdim=True)
+    return 0.1 + 0.8 * (smooth - low) / (high - low)
+
+
+def test_a_view_without_degradation_is_the_film_rounded_to_8_bits():
+    films = _films()
+    views = degrade_views(films, NONE, torch.Generator().manual_seed(1))
+    assert torch.equal(views, torch.round(films * 255) / 255)
+
+
+def test_views_are_8_bit_in_range_and_repeat_with_the_seed():
+    films = _films()
+    config = DegradeConfig()
+    first = degrade_views(films, config, torch.Generator().manual_seed(3))
+    again = degrade_views(films, config, torch.Generator().manual_seed(3))
+    other = degrade_views(films, config, torch.Generator().manual_seed(4))
+    assert torch.equal(first, again) and not torch.equal(first, other)
+    assert first.shape == films.shape and float(first.min()) >= 0 and float(first.max()) <= 1
+    assert torch.equal(first * 255, torch.round(first * 255))
+    # small changes: mean absolute difference of a few grey levels, never a different film
+    difference = (first - films).abs().mean(dim=(1, 2, 3)) * 255
+    assert float(difference.max()) < 8 and float(difference.mean()) > 0.3
+
+
+def test_noise_of_the_views_has_the_drawn_spread():
+    flat = torch.full((200, 1, 32, 32), 0.5)
+    views = degrade_views(flat, DegradeConfig(noise=4 / 255, jpeg_quality_min=0, rescale=0.0),
+                          torch.Generator().manual_seed(0))
+    spreads = (views - 0.5).std(dim=(1, 2, 3)) * 255
+    # std drawn uniformly from [0, 4] grey levels, then rounded to whole grey levels
+    assert 1.5 < float(spreads.mean()) < 2.6 and float(spreads.max()) < 4.5
+
+
+def test_the_loss_is_the_squared_log_odds_difference_and_ignores_a_shared_shift():
+    a = torch.tensor([[0.0, 1.0], [2.0, -1.0]])
+    b = torch.tensor([[0.5, 0.5], [2.0, -1.0]]) + 7.0  # a shift of both logits changes no probability
+    log_odds_a, log_odds_b = a[:, 1] - a[:, 0], b[:, 1] - b[:, 0]
+    expected = ((log_odds_a - log_odds_b) ** 2).mean()
+    assert float(consistency_loss(a, b)) == pytest.approx(float(expected))
+    assert float(consistency_loss(a, a + 3.0)) == 0.0
+
+
+def test_the_share_of_films_given_a_second_view():
+    assert DegradeConfig(fraction=0.5).views_for(32) == 16
+    assert DegradeConfig(fraction=0.01).views_for(8) == 1
+    assert DegradeConfig().views_for(7) == 7
+
+
+def _split(count: int, seed: int) -> TensorSplit:
+    generator = torch.Generator().manual_seed(seed)
+    images = (torch.rand(count, 1, 64, 64, generator=generator) * 60).to(torch.uint8)
+    labels = torch.arange(count) % 2
+    images[labels == 1, :, 16:48, 8:28] += 120
+    return TensorSplit(images=images, labels=labels)
+
+
+def test_the_trainer_adds_the_term_records_it_and_refuses_cutmix():
+    splits = _split(32, 1), _split(16, 2)
+    normalisation = Normalisation((0.5,), (0.25,), low_pass_sigma=1.0)
+    base = dict(arch="compact_cnn", epochs=1, batch_size=8, seed=0, early_stopping_patience=0, ema_epochs=0,
+                amp=False)
+    with pytest.raises(TrainingError, match="CutMix"):
+        train(TrainConfig(**base, consistency=1.0, cutmix=0.5), *splits, 2, 1, normalisation, torch.device("cpu"))
+    result = train(TrainConfig(**base, consistency=1.0, consistency_views=DegradeConfig(fraction=0.5)), *splits, 2,
+                   1, normalisation, torch.device("cpu"))
+    agreement = result.history[0]["train_consistency"]
+    assert 0.0 < agreement < 10.0 and np.isfinite(result.history[0]["train_loss"])
+    plain = train(TrainConfig(**base), *splits, 2, 1, normalisation, torch.device("cpu"))
+    assert "train_consistency" not in plain.history[0]
+
+
+def test_the_config_round_trips_through_the_card_dict():
+    config = TrainConfig(consistency=0.7, consistency_views=DegradeConfig(noise=0.01, jpeg_quality_min=70,
+                                                                          rescale=0.5, fraction=0.25))
+    assert TrainConfig.from_dict(config.to_dict()) == config
