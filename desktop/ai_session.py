@@ -82,7 +82,7 @@ class AiSession(QObject):
 
     def image_shown(self, viewport: Hashable, image, *, choose_model: bool = False) -> None:
         """`viewport` shows a new image: its old result is gone; auto-run asks for a new one. `choose_model`: the
-        image is in the active viewport, so its body part may pick the model (desktop.ai_session docs)."""
+        image is in the active viewport, so its DICOM body part may pick the model (choose_model_for)."""
         self._drop_request(viewport)  # asked for while the file loaded: that was the previous image
         if choose_model:
             self.choose_model_for(image)

@@ -17,10 +17,9 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, Signal
 
 from desktop import error_reporting
+from desktop.ai_state import NO_MODEL
 from desktop.workers import Job
 from inference import analysis_jobs
-
-NO_MODEL = "No AI model is installed or loaded."
 
 
 def _load_and_warm(bundle_dir: str, device_name: str, cam_method: str | None, *, progress, cancel):

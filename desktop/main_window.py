@@ -101,7 +101,7 @@ class MainWindow(QMainWindow):
             "export_png": exports.ask_export_png, "export_pdf": exports.ask_export_pdf,
             "save_gsps": exports.ask_save_presentation_state, "send_gsps": exports.send_presentation_state,
             "save_ai_dicom": exports.ask_save_ai_dicom, "send_ai_pacs": exports.send_ai_result_to_pacs,
-            "deidentify_exports": lambda on: setattr(self.settings, "deidentify_exports", bool(on)),
+            "deidentify_exports": self.set_deidentify_exports,
             "analyze_folder": self.folder_analysis.ask, "run_ai": self.run_prediction,
             "model_card": dialogs.show_model_card, "heatmap": self.set_heatmap_visible,
             "corner_text": self.set_corner_text_visible, "corner_layout": menus.edit_corner_layout,
@@ -353,6 +353,9 @@ class MainWindow(QMainWindow):
         self.settings.corner_text_visible = bool(visible)
         for viewport in self.grid.all_viewports():
             viewport.view.set_corner_text_visible(bool(visible))
+
+    def set_deidentify_exports(self, on: bool) -> None:
+        self.settings.deidentify_exports = bool(on)
 
     def set_toolbar_text(self, on: bool) -> None:
         self.settings.toolbar_text = bool(on)

@@ -1,9 +1,8 @@
-"""One viewport: an ImageView with what belongs to the image in it — the image, its
-annotations (one AnnotationStore per image this viewport showed this session, so stepping back brings them back),
-and the file it was asked to open. It loads on a worker thread; only the latest open it was asked for is shown.
-A file that cannot be opened empties the viewport and says why in it, so no stale image or result stays on
-screen under the new file's name. Its AI result is the window's AI session's (desktop.ai_session), keyed by the
-viewport."""
+"""One viewport: an ImageView with what belongs to the image in it — the image, its annotations (one
+AnnotationStore per image this viewport showed this session, so stepping back brings them back), and the file it
+was asked to open. It loads on a worker thread; only the latest open it was asked for is shown. A file that cannot
+be opened empties the viewport and says why in it, so no stale image stays on screen under the new file's name.
+Its AI result is kept by the window's AI session (desktop.ai_session), keyed by the viewport."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
-"""The model card, without torch: its schema, a typed view (`ModelCard`, `InputSpec`), strict reading and
+"""The model card, without torch: its schema, a typed view (`ModelCard`, `InputSpec`, `OODSettings` and the nested
+blocks: `Metric`, `ThresholdRow`, `TrainingData`, `ExternalValidation`, `SiteCalibration`), strict reading and
 checking, the plain file names it may give, and the bundle's manifest hash.
 
 Reading is strict: the JSON must be UTF-8, hold no NaN/Infinity and no key twice; every number the schema knows
