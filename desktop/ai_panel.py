@@ -262,7 +262,7 @@ class AiPanel(QWidget):
         self.run_button.setEnabled(True)
         binary = card.positive_label is not None and card.threshold is not None
         self._set_threshold_enabled(binary)
-        self.show_threshold(threshold if threshold is not None or not binary else card.threshold)
+        self.show_threshold((threshold if threshold is not None else card.threshold) if binary else None)
 
     def _set_threshold_enabled(self, enabled: bool) -> None:
         for widget in (self.threshold_slider, self.threshold_reset, self.threshold_table):
