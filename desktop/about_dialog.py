@@ -9,8 +9,8 @@ from importlib import metadata
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTabWidget, QTextBrowser, QVBoxLayout
 
-from desktop import prediction_adapter as pa
 from desktop.paths import resources_dir
+from inference.model_card import ModelCard
 
 DISTRIBUTION = "xrayview"
 NOT_FOR_DIAGNOSIS = ("Research and education only — not for diagnostic use. "
@@ -75,7 +75,7 @@ def attribution_text() -> str:
         return ""
 
 
-def about_html(card: dict | None) -> dict[str, str]:
+def about_html(card: ModelCard | None) -> dict[str, str]:
     esc = html.escape
     pages = {}
     pages["About"] = (f"<h2>XRayView {esc(app_version())}</h2><p>Offline radiograph viewer with on-device AI.</p>"
@@ -88,12 +88,11 @@ def about_html(card: dict | None) -> dict[str, str]:
                          f"</tr>{rows or '<tr><td colspan=3>package metadata not available</td></tr>'}</table>")
     attribution = esc(attribution_text()).replace("\n", "<br>")
     data = ""
-    for item in (card or {}).get("training_data") or []:
-        data += (f"<li>{esc(str(item.get('name', '')))}: licence {esc(str(item.get('licence', '')))}; "
-                 f"{esc(str(item.get('attribution', '')))}</li>")
+    for item in card.training_data if card is not None else []:
+        data += f"<li>{esc(item.name)}: licence {esc(item.licence)}; {esc(item.attribution)}</li>"
     pages["Data"] = (("<h3>Training data of the active model</h3><ul>" + data + "</ul>" if data else "")
                      + f"<h3>Bundled sample image</h3><p>{attribution}</p>")
-    if card:
+    if card is not None:
         from desktop.model_card_dialog import card_html
 
         pages["Active model"] = card_html(card)
@@ -103,7 +102,7 @@ def about_html(card: dict | None) -> dict[str, str]:
 
 
 class AboutDialog(QDialog):
-    def __init__(self, card: dict | None, parent=None):
+    def __init__(self, card: ModelCard | None, parent=None):
         super().__init__(parent)
         self.setWindowTitle("About XRayView")
         self.resize(680, 620)
@@ -121,8 +120,8 @@ class AboutDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        if card:
-            self.setWindowTitle(f"About XRayView — model {pa.model_title(card)}")
+        if card is not None:
+            self.setWindowTitle(f"About XRayView — model {card.title}")
 
 
 class ShortcutsDialog(QDialog):
@@ -140,8 +139,3 @@ class ShortcutsDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-
-
-def show_shortcuts(parent) -> None:
-    parent.shortcuts_dialog = ShortcutsDialog(parent)  # kept: tests read what it shows
-    parent.shortcuts_dialog.exec()

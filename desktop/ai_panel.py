@@ -1,6 +1,7 @@
 """The AI panel: model identity, the result (call, probability bars, time, device), the operating threshold with
-the model card's sensitivity/specificity nearby, and the heatmap controls. A view only: it emits what the user
-asked for and main_window wires it."""
+the model card's sensitivity/specificity nearby, and the heatmap controls. A view only: it renders the AI
+session's state (desktop.ai_session, through desktop.ai_display) and emits what the user asks for; it decides
+no call and keeps no result."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
@@ -24,17 +25,19 @@ from PySide6.QtWidgets import (
 
 from desktop import card_facts
 from desktop import prediction_adapter as pa
-from inference.results import Call, Prediction
+from desktop.ai_state import OperatingPoint, ViewportAi
+from inference.model_card import ModelCard
 from inference.vocabulary import CAM_METHOD_TITLES
+
 SLIDER_STEPS = 1000
-TABLE_COLUMNS = (("Threshold", "threshold"), ("Sensitivity", "sensitivity"), ("Specificity", "specificity"),
-                 ("Measured on", "set"))
+TABLE_COLUMNS = ("Threshold", "Sensitivity", "Specificity", "Measured on")
 
 
 class AiPanel(QWidget):
     run_requested = Signal()
     auto_run_toggled = Signal(bool)
-    threshold_changed = Signal(float)
+    threshold_requested = Signal(float)  # the user moved the threshold
+    threshold_reset_requested = Signal()  # back to the model card's threshold
     heatmap_toggled = Signal(bool)
     opacity_changed = Signal(float)
     colormap_changed = Signal(str)
@@ -45,13 +48,8 @@ class AiPanel(QWidget):
         super().__init__(parent)
         self.setAccessibleName("AI panel")
         self.setMinimumWidth(280)
-        self._card: dict = {}
-        self._probs: dict[str, float] = {}
-        self._prediction: Prediction | None = None
-        self._show_anyway = False  # the expert setting: the call even when the OOD guard warns, marked as such
-        self._positive: str | None = None
-        self._card_threshold: float | None = None
-        self._threshold: float | None = None
+        self._card = ModelCard({})
+        self._threshold: float | None = None  # the threshold on screen (the session's operating point)
         self._bars: dict[str, QProgressBar] = {}
 
         layout = QVBoxLayout(self)
@@ -138,7 +136,7 @@ class AiPanel(QWidget):
         slider_row.addWidget(self.threshold_reset)
         threshold_layout.addLayout(slider_row)
         self.threshold_table = QTableWidget(0, len(TABLE_COLUMNS))
-        self.threshold_table.setHorizontalHeaderLabels([title for title, _ in TABLE_COLUMNS])
+        self.threshold_table.setHorizontalHeaderLabels(list(TABLE_COLUMNS))
         self.threshold_table.verticalHeader().setVisible(False)
         self.threshold_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.threshold_table.horizontalHeader().setStretchLastSection(True)
@@ -222,11 +220,11 @@ class AiPanel(QWidget):
     def cam_method(self) -> str:
         return str(self.cam_combo.currentData())
 
-    def set_show_call_anyway(self, on: bool) -> None:
-        """The expert setting (AppSettings.show_call_when_ood); the result on screen is redrawn with it."""
-        self._show_anyway = bool(on)
-        if self._prediction is not None:
-            self._show_call()
+    def show_heatmap_visible(self, visible: bool) -> None:
+        if self.heatmap_check.isChecked() != visible:
+            self.heatmap_check.blockSignals(True)
+            self.heatmap_check.setChecked(visible)
+            self.heatmap_check.blockSignals(False)
 
     # -- model --------------------------------------------------------------------------------------------------
     def set_model_loading(self, name: str) -> None:
@@ -239,10 +237,11 @@ class AiPanel(QWidget):
         self.status_label.setText(message)
         self.run_button.setEnabled(False)
 
-    def set_model(self, card: dict | None, device: str = "", threshold_override: float | None = None) -> None:
-        self._card = card or {}
+    def set_model(self, card: ModelCard | None, device: str = "", threshold: float | None = None) -> None:
+        """Shows the model and its threshold table at `threshold` (default: the card's)."""
+        self._card = card if card is not None else ModelCard({})
         self.clear_result()
-        if not card:
+        if card is None:
             self.calibration_label.hide()
             self.validation_label.setText("")
             self.model_label.setText("No AI model installed. Add a model bundle in Settings.")
@@ -251,7 +250,7 @@ class AiPanel(QWidget):
             self.run_button.setEnabled(False)
             self._set_threshold_enabled(False)
             return
-        self.model_label.setText(pa.model_title(card))
+        self.model_label.setText(card.title)
         badge = card_facts.site_badge(card)
         self.calibration_label.setVisible(bool(badge))
         self.calibration_label.setText(badge)
@@ -261,16 +260,9 @@ class AiPanel(QWidget):
         self.device_label.setText(device)
         self.card_button.setEnabled(True)
         self.run_button.setEnabled(True)
-        self._positive = card.get("positive_label")
-        self._card_threshold = card.get("threshold")
-        binary = self._positive is not None and self._card_threshold is not None
+        binary = card.positive_label is not None and card.threshold is not None
         self._set_threshold_enabled(binary)
-        if binary:
-            self.set_threshold(threshold_override if threshold_override is not None else float(self._card_threshold))
-        else:
-            self._threshold = None
-            self.threshold_value.setText("argmax")
-            self.threshold_note.setText("Multi-class model: the call is the most probable label.")
+        self.show_threshold((threshold if threshold is not None else card.threshold) if binary else None)
 
     def _set_threshold_enabled(self, enabled: bool) -> None:
         for widget in (self.threshold_slider, self.threshold_reset, self.threshold_table):
@@ -279,42 +271,50 @@ class AiPanel(QWidget):
     # -- threshold ------------------------------------------------------------------------------------------------
     @property
     def threshold(self) -> float | None:
+        """The threshold on screen."""
         return self._threshold
 
     def set_threshold(self, value: float) -> None:
-        self.threshold_slider.setValue(round(float(value) * SLIDER_STEPS))
-        self._apply_threshold(float(value))
+        """The user asks for this threshold (as the slider does)."""
+        self.threshold_requested.emit(float(value))
 
     def reset_threshold(self) -> None:
-        if self._card_threshold is not None:
-            self.set_threshold(float(self._card_threshold))
-            self.threshold_changed.emit(float(self._card_threshold))
+        """The user asks for the model card's threshold."""
+        self.threshold_reset_requested.emit()
 
     def _on_slider(self, value: int) -> None:
-        if self._card_threshold is None:
-            return
         threshold = value / SLIDER_STEPS
-        if self._threshold is not None and abs(threshold - self._threshold) < 0.5 / SLIDER_STEPS:
+        if self._threshold is None or abs(threshold - self._threshold) < 0.5 / SLIDER_STEPS:
             return
-        self._apply_threshold(threshold)
-        self.threshold_changed.emit(threshold)
+        self.threshold_requested.emit(threshold)
 
-    def _apply_threshold(self, threshold: float) -> None:
+    def show_operating_point(self, operating_point: OperatingPoint) -> None:
+        self.show_threshold(operating_point.threshold)
+
+    def show_threshold(self, threshold: float | None) -> None:
+        """The slider, the value and the card's rates near it (None: a multi-class model's most probable label)."""
         self._threshold = threshold
+        if threshold is None:
+            self.threshold_value.setText("argmax")
+            self.threshold_table.setRowCount(0)
+            self.threshold_note.setText("Multi-class model: the call is the most probable label.")
+            return
+        self.threshold_slider.blockSignals(True)
+        self.threshold_slider.setValue(round(threshold * SLIDER_STEPS))
+        self.threshold_slider.blockSignals(False)
         self.threshold_value.setText(f"{threshold:.3f}")
-        measured = card_facts.threshold_table_set(self._card)
-        rows = [dict(row, set=measured) for row in pa.nearby_thresholds(self._card, threshold)]
-        rows += card_facts.external_rows(self._card)
+        rows = card_facts.table_rows(self._card, threshold)
         self.threshold_table.setRowCount(len(rows))
         for r, row in enumerate(rows):
-            for c, (_, key) in enumerate(TABLE_COLUMNS):
-                text = row["set"].title if key == "set" else pa.number(row[key])
+            texts = (pa.number(row.threshold), pa.number(row.sensitivity), pa.number(row.specificity),
+                     row.measured.title)
+            cis = (None, row.sensitivity_ci95, row.specificity_ci95, None)
+            for c, text in enumerate(texts):
                 item = QTableWidgetItem(text)
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                ci = row.get(f"{key}_ci95")
-                tip = row["set"].description
-                if ci:
-                    tip = f"95% CI {pa.number(ci[0])}-{pa.number(ci[1])} on {tip}"
+                tip = row.measured.description
+                if cis[c]:
+                    tip = f"95% CI {pa.number(cis[c][0])}-{pa.number(cis[c][1])} on {tip}"
                 item.setToolTip(tip)
                 self.threshold_table.setItem(r, c, item)
         if not rows:
@@ -322,12 +322,16 @@ class AiPanel(QWidget):
         else:
             note = card_facts.operating_point_text(self._card, threshold)
         self.threshold_note.setText(note)
-        self._show_call()
 
     # -- result ---------------------------------------------------------------------------------------------------
+    def show_state(self, state: ViewportAi) -> None:
+        """The active viewport's AI state: its result, else what it waits for or why it has none."""
+        if state.prediction is not None and state.call is not None:
+            self._show_result(state)
+        else:
+            self.clear_result(state.status)
+
     def clear_result(self, status: str = "") -> None:
-        self._probs = {}
-        self._prediction = None
         for bar in self._bars.values():
             bar.setParent(None)
         self._bars.clear()
@@ -342,65 +346,41 @@ class AiPanel(QWidget):
         self.ood_label.hide()
         self.status_label.setText(status)
 
-    def set_running(self, text: str = "Analyzing…") -> None:
-        self.clear_result(text)
-
-    def set_error(self, message: str) -> None:
-        self.clear_result(message)
-
-    def set_prediction(self, prediction: Prediction, device: str = "") -> None:
-        self.clear_result()
-        self._prediction = prediction
-        self._probs = dict(prediction.probabilities)
-        self._positive = prediction.positive_label or self._positive
-        for label, probability in self._probs.items():
+    def _show_result(self, state: ViewportAi) -> None:
+        prediction, call = state.prediction, state.call
+        self.clear_result(" ".join(prediction.notices))
+        positive = prediction.positive_label or self._card.positive_label
+        applicable = not call.withheld
+        for label, probability in prediction.probabilities.items():
             bar = QProgressBar()
             bar.setRange(0, 1000)
             bar.setValue(round(probability * 1000))
             bar.setAccessibleName(f"Probability of {label}")
-            bar.setProperty("positive", label == self._positive)
-            self.bars_layout.addWidget(bar)
-            self._bars[label] = bar
-        self.time_label.setText(f"{prediction.total_time_ms:.0f} ms on {device or prediction.device}")
-        warning = pa.ood_warning_text(prediction)
-        if warning:
-            self.ood_label.setText(f"⚠ {warning}")
-            self.ood_label.setAccessibleDescription(warning)
-            self.ood_label.show()
-        self._show_call()
-
-    def current_call(self) -> Call | None:
-        """The call on screen: the one rule (inference.results.decide_call) at the slider's threshold, with the
-        prediction's OOD verdict and the expert setting; None without a result."""
-        if self._prediction is None:
-            return None
-        return self._prediction.call(self._threshold, show_anyway=self._show_anyway)
-
-    def _show_call(self) -> None:
-        call = self.current_call()
-        if call is None:
-            return
-        shown = pa.call_text(call)
-        if call.withheld:
-            state = "withheld"
-            description = pa.NO_CALL_EXPLANATION
-        else:
-            state = "positive" if self._positive is not None and call.label == self._positive else "negative"
-            description = pa.SHOWN_ANYWAY_EXPLANATION if call.shown_anyway else ""
-        self.call_label.setText(shown)
-        self.call_label.setProperty("call", state)
-        self.call_label.setAccessibleDescription(description)
-        self.call_label.setToolTip(description)
-        self._restyle(self.call_label)
-        applicable = not call.withheld
-        for label, bar in self._bars.items():
-            probability = self._probs[label]
+            bar.setProperty("positive", label == positive)
             text = f"{label}  {probability * 100:.1f}%"
             bar.setFormat(text if applicable else f"{text} — not applicable")
             bar.setProperty("applicable", applicable)
             bar.setEnabled(applicable)
             bar.setAccessibleDescription("" if applicable else pa.NOT_APPLICABLE_EXPLANATION)
+            self.bars_layout.addWidget(bar)
             self._restyle(bar)
+            self._bars[label] = bar
+        self.time_label.setText(f"{prediction.total_time_ms:.0f} ms on {prediction.device}")
+        warning = pa.ood_warning_text(prediction)
+        if warning:
+            self.ood_label.setText(f"⚠ {warning}")
+            self.ood_label.setAccessibleDescription(warning)
+            self.ood_label.show()
+        if call.withheld:
+            state_name, description = "withheld", pa.NO_CALL_EXPLANATION
+        else:
+            state_name = "positive" if positive is not None and call.label == positive else "negative"
+            description = pa.SHOWN_ANYWAY_EXPLANATION if call.shown_anyway else ""
+        self.call_label.setText(pa.call_text(call))
+        self.call_label.setProperty("call", state_name)
+        self.call_label.setAccessibleDescription(description)
+        self.call_label.setToolTip(description)
+        self._restyle(self.call_label)
 
     @staticmethod
     def _restyle(widget: QWidget) -> None:

@@ -1,5 +1,6 @@
 """`xrayview [PATH...]`: starts the viewer. The window is shown before anything heavy happens; torch and the
-model load on a worker thread afterwards (see MainWindow.start_model_loading)."""
+model load on a worker thread afterwards (see MainWindow.start_model_loading). The one module besides the window
+itself that imports desktop.main_window (an import-linter contract says so)."""
 from __future__ import annotations
 
 import argparse
@@ -58,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     QTimer.singleShot(0, decoder_sandbox.prestart)
     from desktop.bench_probe import attach_if_requested
 
-    probe = attach_if_requested(window)  # noqa: F841 - kept alive with the window; only under bench_gui.py
+    probe = attach_if_requested(window, window.ai_session, window.image_shown, window.run_prediction,  # noqa: F841
+                                lambda: window.image is not None)  # kept alive with the window; only under bench_gui.py
     if args.paths:
         QTimer.singleShot(0, lambda: window.open_paths(args.paths))
     return app.exec()

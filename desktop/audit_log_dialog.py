@@ -137,20 +137,21 @@ class AuditLogDialog(QDialog):
                 self.status.setText(str(error))
 
 
-def open_audit_log_dialog(main_window) -> AuditLogDialog:
-    """A fresh dialog each time, so it shows the records written since it was last opened."""
-    dialog = AuditLogDialog(parent=main_window)
+def open_audit_log_dialog(host) -> AuditLogDialog:
+    """A fresh dialog each time, so it shows the records written since it was last opened. `host`:
+    desktop.tool_host.ToolHost."""
+    dialog = AuditLogDialog(parent=host)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    main_window.audit_log_dialog = dialog
+    host.keep_tool_dialog("audit_log", dialog)
     dialog.show()
     return dialog
 
 
-def install_tools(main_window) -> None:
-    """Called by MainWindow after it is shown: adds Tools > AI audit log…"""
+def install_tools(host) -> None:
+    """Called by the viewer after it is shown (desktop.tool_host): adds Tools > AI audit log…"""
     from PySide6.QtGui import QAction
 
-    action = QAction("AI &audit log…", main_window)
+    action = QAction("AI &audit log…", host)
     action.setObjectName("audit_log")
-    action.triggered.connect(lambda: open_audit_log_dialog(main_window))
-    main_window.add_tool_actions(action)
+    action.triggered.connect(lambda: open_audit_log_dialog(host))
+    host.add_tool_actions(action)

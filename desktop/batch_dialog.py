@@ -1,8 +1,9 @@
 """Analyze folder: a sortable, filterable table (file, call, probabilities, status/error, OOD warning) filled while the job
 runs, with progress, cancel and CSV export; double-clicking a row opens that image in the viewer.
 
-Calls follow the one rule (inference.results.decide_call): no call, and the probabilities marked not applicable,
-when the out-of-distribution guard warns, unless the expert setting shows it anyway (marked so). The CSV carries
+Calls are made at the AI session's operating point when the run started (desktop.ai_state.OperatingPoint, the
+viewer's one application of the call rule): no call, and the probabilities marked not applicable, when the
+out-of-distribution guard warns, unless the expert setting shows it anyway (marked so). The CSV carries
 what a reader needs to trust a row later: the model's name and version, the threshold and when it was analysed."""
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import prediction_adapter as pa
+from desktop.ai_state import OperatingPoint
 from desktop.workers import Job
-from inference.results import decide_call
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -63,17 +64,15 @@ class BatchDialog(QDialog):
     open_requested = Signal(str)
     analysis_finished = Signal(str)  # "finished" | "cancelled" | "failed"
 
-    def __init__(self, folder: Path, labels: list[str], positive: str | None, threshold: float | None, parent=None,
-                 deidentify: bool = False, show_anyway: bool = False):
+    def __init__(self, folder: Path, labels: list[str], operating_point: OperatingPoint, parent=None,
+                 deidentify: bool = False):
         super().__init__(parent)
         self.setWindowTitle(f"Analyze folder — {folder}")
         self.setAccessibleName("Analyze folder results")
         self.resize(900, 560)
         self._folder = Path(folder)
         self._labels = list(labels)
-        self._positive = positive
-        self._threshold = threshold
-        self._show_anyway = bool(show_anyway)
+        self._operating_point = operating_point
         self._job: Job | None = None
         self.state = "idle"
 
@@ -184,8 +183,7 @@ class BatchDialog(QDialog):
                  "analysed_utc": str(row.get("analysed_utc") or "")}
         if prediction is not None:
             probs = prediction.probabilities
-            call = decide_call(probs, self._positive or prediction.positive_label, self._threshold, prediction.ood,
-                               show_anyway=self._show_anyway)
+            call = self._operating_point.call(prediction)
             shown_call = pa.call_text(call)
             items.append(self._item(shown_call, shown_call))
             if call.withheld:
@@ -206,7 +204,8 @@ class BatchDialog(QDialog):
                 items[-1].setForeground(QColor("#b00020"))
             items.append(self._item("ok", "ok"))
             model = prediction.model or {}
-            threshold = self._threshold if self._threshold is not None else prediction.threshold
+            threshold = self._operating_point.threshold
+            threshold = threshold if threshold is not None else prediction.threshold
             extra.update(call_status=call.status, model_name=str(model.get("name", "")),
                          model_version=str(model.get("version", "")),
                          threshold="" if threshold is None else f"{float(threshold):.4f}")

@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
@@ -25,9 +26,14 @@ HEAVY_MODULES = ("torch", "torchvision", "inference.predictor", "inference.bundl
 
 
 class BenchProbe(QObject):
-    def __init__(self, window, out_path: Path, quit_after_result: bool = True):
+    def __init__(self, window: QWidget, session, image_shown, run_prediction: Callable[[], None],
+                 has_image: Callable[[], bool], out_path: Path, quit_after_result: bool = True):
+        """`window`: the top-level widget (its first paint; closed at the end); `session`: the AI session (and its
+        runner: model ready, prediction started); `image_shown`: the window's signal; `run_prediction()`: asks
+        for a prediction of the active image; `has_image()`: whether one is on screen."""
         super().__init__(window)
         self._window = window
+        self._run_prediction, self._has_image = run_prediction, has_image
         self._out = out_path
         self._quit = quit_after_result
         self.events: dict[str, float] = {}
@@ -45,11 +51,11 @@ class BenchProbe(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(TICK_MS)
         self._timer.timeout.connect(self._tick)
-        window.image_shown.connect(lambda _: (self._mark("image_shown"), self._write()))
-        window.analysis.prediction_started.connect(self._on_prediction_started)
-        window.prediction_shown.connect(self._on_result)
-        window.analysis.model_ready.connect(self._on_model_ready)
-        window.model_state_changed.connect(self._on_model_state)
+        image_shown.connect(lambda _: (self._mark("image_shown"), self._write()))
+        session.runner.prediction_started.connect(self._on_prediction_started)
+        session.prediction_shown.connect(self._on_result)
+        session.runner.model_ready.connect(self._on_model_ready)
+        session.model_state_changed.connect(self._on_model_state)
         QApplication.instance().installEventFilter(self)
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802
@@ -99,12 +105,12 @@ class BenchProbe(QObject):
     def _finish_without_model(self) -> None:
         if not any(key.startswith("model_") for key in self.events) or not self._quit:
             return
-        if self._window.image is not None or "image_shown" in self.events:
+        if self._has_image() or "image_shown" in self.events:
             QTimer.singleShot(0, self._window.close)
         else:
             QTimer.singleShot(200, self._finish_without_model)  # the image argument is still loading
 
-    def _on_result(self, _prediction) -> None:
+    def _on_result(self, _viewport, _prediction) -> None:
         QTimer.singleShot(0, self._after_result_painted)  # the gap that includes showing the result counts too
 
     def _after_result_painted(self) -> None:
@@ -117,7 +123,7 @@ class BenchProbe(QObject):
         self._write()
         if self._repeats_left > 0:
             self._repeats_left -= 1
-            QTimer.singleShot(50, self._window.run_prediction)
+            QTimer.singleShot(50, self._run_prediction)
         elif self._quit:
             QTimer.singleShot(0, self._window.close)
 
@@ -132,10 +138,13 @@ class BenchProbe(QObject):
         self._out.write_text(json.dumps(payload), encoding="utf-8")
 
 
-def attach_if_requested(window) -> BenchProbe | None:
+def attach_if_requested(window: QWidget, session, image_shown, run_prediction: Callable[[], None],
+                        has_image: Callable[[], bool]) -> BenchProbe | None:
+    """A probe when XRAYVIEW_BENCH_OUT names a file (bench/bench_gui.py), else None (see BenchProbe)."""
     out = os.environ.get(BENCH_ENV)
     if not out:
         return None
-    probe = BenchProbe(window, Path(out), quit_after_result=os.environ.get("XRAYVIEW_BENCH_KEEP_OPEN") != "1")
+    probe = BenchProbe(window, session, image_shown, run_prediction, has_image, Path(out),
+                       quit_after_result=os.environ.get("XRAYVIEW_BENCH_KEEP_OPEN") != "1")
     QTimer.singleShot(0, probe.window_shown)  # runs after the first expose/paint of the shown window
     return probe

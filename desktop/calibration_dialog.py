@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from desktop import card_facts
 from desktop.workers import Job
+from inference.model_card import ModelCard
 
 DEFAULT_TARGET_SENSITIVITY = 0.97  # training.site_calibration's default (not imported: that module loads torch)
 
@@ -239,14 +240,14 @@ class CalibrationDialog(QDialog):
 
     def _on_finished(self, result) -> None:
         self.result = result
-        card = result.card
+        card = ModelCard(result.card)
         lines = card_facts.site_calibration_lines(card)
         self.result_label.setText("\n".join(line for line in lines if not line.startswith("Warning: ")))
         if result.warnings:
             self.warning_label.setText("⚠ " + "\n⚠ ".join(result.warnings))
             self.warning_label.show()
         self.activate_button.setEnabled(True)
-        self._end("finished", f"Saved the new version {card.get('name')} {card.get('version')} to {result.out}. "
+        self._end("finished", f"Saved the new version {card.name} {card.version} to {result.out}. "
                               "The original model is unchanged.")
 
     def _on_failed(self, error) -> None:
@@ -273,37 +274,37 @@ class CalibrationDialog(QDialog):
         super().closeEvent(event)
 
 
-def open_calibration_dialog(main_window, bundle: str | Path | None = None) -> CalibrationDialog:
-    """Modeless dialog; `bundle` preselects a model (default: the viewer's active one)."""
+def open_calibration_dialog(host, bundle: str | Path | None = None) -> CalibrationDialog:
+    """Modeless dialog; `bundle` preselects a model (default: the viewer's active one). `host`:
+    desktop.tool_host.ToolHost."""
     from PySide6.QtCore import Qt
 
     from desktop.paths import default_user_models_dir
     from inference import bundle_catalog
 
-    settings = main_window.settings
+    settings = host.settings
     models_dir = Path(settings.user_models_dir) if settings.user_models_dir else default_user_models_dir()
     if bundle is None:
-        predictor = main_window.analysis.predictor
-        bundle = predictor.bundle.path if predictor is not None else (settings.model_path or None)
+        bundle = host.active_model_path() or settings.model_path or None
     dialog = CalibrationDialog(bundle_catalog.find_bundles(bundle_catalog.bundled_models_dir(), models_dir), bundle,
-                               models_dir, main_window)
+                               models_dir, host)
 
     def activate(path: str) -> None:
         settings.model_path = path
-        main_window.apply_settings(model_changed=True)
+        host.apply_settings(model_changed=True)
 
     dialog.activate_requested.connect(activate)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    main_window.calibration_dialog = dialog
+    host.keep_tool_dialog("calibration", dialog)
     dialog.show()
     return dialog
 
 
-def install_tools(main_window) -> None:
-    """Called by MainWindow after it is shown: adds Tools > Calibrate model to this site…"""
+def install_tools(host) -> None:
+    """Called by the viewer after it is shown (desktop.tool_host): adds Tools > Calibrate model to this site…"""
     from PySide6.QtGui import QAction
 
-    action = QAction("&Calibrate model to this site…", main_window)
+    action = QAction("&Calibrate model to this site…", host)
     action.setObjectName("calibrate_model")
-    action.triggered.connect(lambda: open_calibration_dialog(main_window))
-    main_window.add_tool_actions(action)
+    action.triggered.connect(lambda: open_calibration_dialog(host))
+    host.add_tool_actions(action)

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from desktop.prediction_adapter import number
+from desktop.prediction_adapter import nearby_thresholds, number
+from inference.model_card import ExternalValidation, Metric, ModelCard, Rate
 
 RATE_NAMES = ("sensitivity", "specificity", "accuracy")
 
@@ -28,48 +29,52 @@ class MeasuredSet:
     description: str  # the sentence that says which films
 
 
-def _first_metric(card: dict[str, Any]) -> dict[str, Any]:
-    metrics = card.get("metrics") or []
-    return metrics[0] if metrics else {}
+@dataclass(frozen=True)
+class TableRow:
+    """A row of the AI panel's threshold table: the rates at one threshold and the set they were measured on."""
+
+    threshold: float
+    sensitivity: float | None
+    specificity: float | None
+    measured: MeasuredSet
+    sensitivity_ci95: tuple[float, float] | None = None
+    specificity_ci95: tuple[float, float] | None = None
 
 
-def internal_set(card: dict[str, Any]) -> MeasuredSet:
-    metric = _first_metric(card)
-    if not metric:
+def internal_set(card: ModelCard) -> MeasuredSet:
+    metrics = card.metrics
+    if not metrics:
         return MeasuredSet("internal", "internal test", "the model's own test split (the card gives no details)")
-    n = metric.get("n")
-    text = f"{metric.get('split', 'test split')} of {metric.get('dataset', 'the training data')}"
-    return MeasuredSet("internal", "internal test", text + (f", n={n}" if n else ""))
+    metric = metrics[0]
+    text = f"{metric.split or 'test split'} of {metric.dataset or 'the training data'}"
+    return MeasuredSet("internal", "internal test", text + (f", n={metric.n}" if metric.n else ""))
 
 
-def site_set(card: dict[str, Any]) -> MeasuredSet | None:
-    block = card.get("site_calibration")
-    if not block:
+def site_set(card: ModelCard) -> MeasuredSet | None:
+    site = card.site_calibration
+    if site is None:
         return None
     return MeasuredSet("site", "site (in-sample)",
-                       f"site calibration set {block.get('dataset', '')}, n={block.get('n')}, measured "
-                       f"{_date(block.get('measured_utc'))} (in-sample: the films the operating point was fitted on)")
+                       f"site calibration set {site.dataset}, n={site.n}, measured {_date(site.measured_utc)} "
+                       "(in-sample: the films the operating point was fitted on)")
 
 
-def site_badge(card: dict[str, Any]) -> str:
+def site_badge(card: ModelCard) -> str:
     """"Site-calibrated on NAME (n=60, 2026-12-01)", or "" for a bundle that was not site-calibrated."""
-    block = card.get("site_calibration")
-    if not block:
+    site = card.site_calibration
+    if site is None:
         return ""
-    return f"Site-calibrated on {block.get('dataset')} (n={block.get('n')}, {_date(block.get('measured_utc'))})"
+    return f"Site-calibrated on {site.dataset} (n={site.n}, {_date(site.measured_utc)})"
 
 
-def external_sets(card: dict[str, Any]) -> list[tuple[MeasuredSet, dict[str, Any]]]:
-    out = []
-    for entry in card.get("external_validation") or []:
-        name = str(entry.get("dataset", "external set"))
-        out.append((MeasuredSet("external", f"external: {name}",
-                                f"external set {name}, n={entry.get('n')}, measured {_date(entry.get('measured_utc'))}"
-                                " (not used for training, threshold or calibration)"), entry))
-    return out
+def external_sets(card: ModelCard) -> list[tuple[MeasuredSet, ExternalValidation]]:
+    return [(MeasuredSet("external", f"external: {entry.dataset}",
+                         f"external set {entry.dataset}, n={entry.n}, measured {_date(entry.measured_utc)}"
+                         " (not used for training, threshold or calibration)"), entry)
+            for entry in card.external_validation]
 
 
-def threshold_table_set(card: dict[str, Any]) -> MeasuredSet:
+def threshold_table_set(card: ModelCard) -> MeasuredSet:
     """Where the card's threshold table was measured: the site set for a site-calibrated bundle, else the
     internal test split."""
     return site_set(card) or internal_set(card)
@@ -79,92 +84,91 @@ def _date(utc: Any) -> str:
     return str(utc or "")[:10] or "on an unknown date"
 
 
-def metric_text(metric: dict[str, Any]) -> str:
+def _ci(ci95: tuple[float, float] | None) -> str:
+    return f"95% CI {number(ci95[0])}-{number(ci95[1])}" if ci95 else ""
+
+
+def metric_text(metric: Metric) -> str:
     """"sensitivity 0.982 (95% CI 0.963-0.991)" with the threshold when it has one."""
-    text = f"{metric.get('name')} {number(metric.get('value'))}"
-    if metric.get("ci95"):
-        low, high = metric["ci95"]
-        text += f" (95% CI {number(low)}-{number(high)})"
-    if metric.get("threshold") is not None:
-        text += f" at {number(metric['threshold'])}"
+    text = f"{metric.name} {number(metric.value)}"
+    if metric.ci95:
+        text += f" ({_ci(metric.ci95)})"
+    if metric.threshold is not None:
+        text += f" at {number(metric.threshold)}"
     return text
 
 
-def rate_text(name: str, rate: dict[str, Any] | None) -> str:
+def rate_text(name: str, rate: Rate | None) -> str:
     """A site-calibration rate: "sensitivity 0.960 (95% CI 0.90-0.98; 48/50)"."""
-    if not rate:
+    if rate is None:
         return f"{name} —"
-    text = f"{name} {number(rate.get('value'))}"
-    if rate.get("ci95"):
-        low, high = rate["ci95"]
-        text += f" (95% CI {number(low)}-{number(high)}"
-        text += f"; {rate.get('k')}/{rate.get('n')})" if rate.get("n") is not None else ")"
+    text = f"{name} {number(rate.value)}"
+    if rate.ci95:
+        text += f" ({_ci(rate.ci95)}"
+        text += f"; {rate.k}/{rate.n})" if rate.n is not None else ")"
     return text
 
 
-def external_rows(card: dict[str, Any]) -> list[dict[str, Any]]:
-    """One threshold-table row per external set (its threshold, sensitivity, specificity, the CIs), for the
-    AI panel's table beside the internal rows."""
-    rows = []
-    for measured, entry in external_sets(card):
-        by_name = {m.get("name"): m for m in entry.get("metrics") or []}
-        if "sensitivity" not in by_name or "specificity" not in by_name or entry.get("threshold") is None:
+def table_rows(card: ModelCard, threshold: float) -> list[TableRow]:
+    """The AI panel's threshold table: the card's rows nearest `threshold` (on the set the table was measured
+    on), then one row per external set (its threshold, sensitivity, specificity, the CIs)."""
+    measured = threshold_table_set(card)
+    rows = [TableRow(row.threshold, row.sensitivity, row.specificity, measured)
+            for row in nearby_thresholds(card, threshold)]
+    for external, entry in external_sets(card):
+        sensitivity, specificity = entry.metric("sensitivity"), entry.metric("specificity")
+        if sensitivity is None or specificity is None or entry.threshold is None:
             continue
-        rows.append({"threshold": float(entry["threshold"]), "sensitivity": by_name["sensitivity"]["value"],
-                     "specificity": by_name["specificity"]["value"], "set": measured,
-                     "sensitivity_ci95": by_name["sensitivity"].get("ci95"),
-                     "specificity_ci95": by_name["specificity"].get("ci95")})
+        rows.append(TableRow(entry.threshold, sensitivity.value, specificity.value, external,
+                             sensitivity.ci95, specificity.ci95))
     return rows
 
 
-def external_lines(card: dict[str, Any]) -> list[str]:
+def external_lines(card: ModelCard) -> list[str]:
     """One line per external set: the set, then its numbers with CIs (and the threshold they were taken at)."""
     lines = []
     for measured, entry in external_sets(card):
-        numbers = "; ".join(metric_text(m) for m in entry.get("metrics") or [] if m.get("name") != "ece")
+        numbers = "; ".join(metric_text(m) for m in entry.metrics if m.name != "ece")
         lines.append(f"External validation on {measured.description}: {numbers}.")
     return lines
 
 
-def internal_lines(card: dict[str, Any], limit: int = 6) -> list[str]:
-    metrics = [m for m in (card.get("metrics") or [])[:limit]]
+def internal_lines(card: ModelCard, limit: int = 6) -> list[str]:
+    metrics = card.metrics[:limit]
     if not metrics:
         return []
     numbers = "; ".join(metric_text(m) for m in metrics)
     return [f"Internal test ({internal_set(card).description}): {numbers}."]
 
 
-def site_calibration_lines(card: dict[str, Any]) -> list[str]:
+def site_calibration_lines(card: ModelCard) -> list[str]:
     """What the viewer says about a site-calibrated operating point: which set, n, date, the in-sample and
     cross-validated rates with CIs, what it replaced, and the small-set warnings."""
-    block = card.get("site_calibration")
-    if not block:
+    site = card.site_calibration
+    if site is None:
         return []
-    counts = ", ".join(f"{n} {label}" for label, n in (block.get("counts") or {}).items())
-    lines = [f"Site-calibrated operating point: threshold {number(block.get('threshold'))}, temperature "
-             f"{number(block.get('temperature'))}, fitted for sensitivity {number(block.get('target_sensitivity'), 2)}"
-             f" on {block.get('dataset')} (n={block.get('n')}: {counts}; {_date(block.get('measured_utc'))}; set "
-             f"sha256 {str(block.get('set_sha256', ''))[:12]}…)."]
-    for key, title in (("in_sample", "In-sample (the fitting films)"),
-                       ("cross_validated", "Cross-validated (what to expect on new films like them)")):
-        rates = block.get(key) or {}
-        folds = f", {rates['folds']} folds" if rates.get("folds") else ""
-        lines.append(f"{title}{folds}: " + "; ".join(rate_text(name, rates.get(name)) for name in RATE_NAMES) + ".")
-    previous = block.get("previous") or {}
-    if previous:
-        lines.append(f"Replaces version {previous.get('version')} (threshold {number(previous.get('threshold'))}, "
-                     f"temperature {number(previous.get('temperature'))}); the weights are unchanged.")
-    lines += [f"Warning: {warning}" for warning in block.get("warnings") or []]
+    counts = ", ".join(f"{n} {label}" for label, n in site.counts.items())
+    lines = [f"Site-calibrated operating point: threshold {number(site.threshold)}, temperature "
+             f"{number(site.temperature)}, fitted for sensitivity {number(site.target_sensitivity, 2)}"
+             f" on {site.dataset} (n={site.n}: {counts}; {_date(site.measured_utc)}; set "
+             f"sha256 {site.set_sha256[:12]}…)."]
+    for rates, title in ((site.in_sample, "In-sample (the fitting films)"),
+                         (site.cross_validated, "Cross-validated (what to expect on new films like them)")):
+        folds = f", {rates.folds} folds" if rates.folds else ""
+        lines.append(f"{title}{folds}: " + "; ".join(rate_text(name, rates.rate(name)) for name in RATE_NAMES) + ".")
+    if site.previous is not None:
+        lines.append(f"Replaces version {site.previous.version} (threshold {number(site.previous.threshold)}, "
+                     f"temperature {number(site.previous.temperature)}); the weights are unchanged.")
+    lines += [f"Warning: {warning}" for warning in site.warnings]
     return lines
 
 
-def operating_point_text(card: dict[str, Any], threshold: float | None) -> str:
+def operating_point_text(card: ModelCard, threshold: float | None) -> str:
     """The operating point and the set its table was measured on, for the panel's note and the PDF."""
     measured = threshold_table_set(card)
-    card_threshold = card.get("threshold")
     text = f"Sensitivity/specificity measured on {measured.description}."
     if measured.kind == "site":
         text = "Site-calibrated operating point. " + text
-    if card_threshold is not None and threshold is not None and abs(float(threshold) - float(card_threshold)) > 1e-9:
-        text += f" Card's operating threshold: {number(card_threshold)}."
+    if card.threshold is not None and threshold is not None and abs(float(threshold) - card.threshold) > 1e-9:
+        text += f" Card's operating threshold: {number(card.threshold)}."
     return text

@@ -1,7 +1,8 @@
 """What leaves the viewer for the active viewport: the view as PNG, the PDF report, the AI result as DICOM
 (SC + SR, saved or sent to PACS) and the presentation state (GSPS: annotations, measurements and window; saved
-next to the image or sent to PACS, the way the AI results go). The main window asks where; this does it and says
-what happened in the status bar."""
+next to the image or sent to PACS, the way the AI results go): asks where, does it and says what happened in the
+status bar. The AI result, its call and the operating point come from the window's AI
+session (desktop.ai_session), never from a widget."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,22 +10,27 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
-from desktop import prediction_adapter as pa
 
 
 class Exports:
-    def __init__(self, window):
-        self.window = window
+    def __init__(self, grid, session, settings, messages, dialog_parent):
+        """`grid`: the viewports (exports act on the active one); `session`: the AI session; `messages`:
+        desktop.status_messages.StatusMessages; `dialog_parent`: the widget the file dialogs belong to."""
+        self._grid, self._session, self._settings = grid, session, settings
+        self._messages, self._parent = messages, dialog_parent
 
     @property
     def _viewport(self):
-        return self.window.active_viewport
+        return self._grid.active
 
     def _status(self, text: str) -> None:
-        self.window.statusBar().showMessage(text, 8000)
+        self._messages.info(text)
+
+    def _error(self, text: str) -> None:
+        self._messages.error(text)
 
     def _start_dir(self) -> Path:
-        return Path(self.window.settings.last_directory or Path.home())
+        return Path(self._settings.last_directory or Path.home())
 
     # -- view and report ------------------------------------------------------------------------------------
     def export_stem(self) -> str:
@@ -33,7 +39,7 @@ class Exports:
 
         image = self._viewport.image
         stem = Path(display_name(image)).stem
-        if self.window.settings.deidentify_exports:
+        if self._settings.deidentify_exports:
             from inference.deid import Deidentifier
 
             stem = Deidentifier().scrub_text(stem, getattr(image, "metadata", None) or {})
@@ -41,9 +47,9 @@ class Exports:
 
     def ask_export_png(self) -> None:
         if self._viewport.image is None:
-            self.window.show_error("Open an image first.")
+            self._error("Open an image first.")
             return
-        target, _ = QFileDialog.getSaveFileName(self.window, "Export view as PNG",
+        target, _ = QFileDialog.getSaveFileName(self._parent, "Export view as PNG",
                                                 str(self._start_dir() / f"{self.export_stem()}-view.png"),
                                                 "PNG image (*.png)")
         if target:
@@ -53,8 +59,8 @@ class Exports:
         from desktop.report_export import export_view_png
 
         view = self._viewport.view
-        deidentify = self.window.settings.deidentify_exports
-        corner_text = self.window.settings.corner_text_visible
+        deidentify = self._settings.deidentify_exports
+        corner_text = self._settings.corner_text_visible
         if deidentify and corner_text:  # the corner text prints the patient's name and ID
             view.set_corner_text_visible(False)
         try:
@@ -65,16 +71,16 @@ class Exports:
         try:
             export_view_png(view_image, target)
         except OSError as error:
-            self.window.show_error(str(error))
+            self._error(str(error))
             return None
         self._status(f"Saved {target}")
         return target
 
     def ask_export_pdf(self) -> None:
         if self._viewport.image is None:
-            self.window.show_error("Open an image first.")
+            self._error("Open an image first.")
             return
-        target, _ = QFileDialog.getSaveFileName(self.window, "Export PDF report",
+        target, _ = QFileDialog.getSaveFileName(self._parent, "Export PDF report",
                                                 str(self._start_dir() / f"{self.export_stem()}-report.pdf"),
                                                 "PDF (*.pdf)")
         if target:
@@ -84,36 +90,40 @@ class Exports:
         from desktop.report_builder import build_report_content
         from desktop.report_export import write_pdf_report
 
-        viewport, window = self._viewport, self.window
+        viewport, settings = self._viewport, self._settings
         if viewport.image is None:
-            window.show_error("Open an image first.")
+            self._error("Open an image first.")
             return None
-        settings = window.settings
-        content = build_report_content(viewport.image, viewport.view, viewport.prediction,
-                                       pa.card_of(window.analysis.predictor), window.ai_panel.threshold,
-                                       window.ai_panel.current_call(), settings.overlay_colormap,
+        ai = self._session.state(viewport)
+        content = build_report_content(viewport.image, viewport.view, ai.prediction, self._session.card,
+                                       self._session.operating_point.threshold, ai.call, settings.overlay_colormap,
                                        settings.overlay_opacity, deidentify=settings.deidentify_exports)
         try:
             write_pdf_report(content, target)
         except OSError as error:
-            window.show_error(str(error))
+            self._error(str(error))
             return None
         self._status(f"Saved {target}")
         return target
 
     # -- AI result as DICOM -------------------------------------------------------------------------------------
-    def ai_result_look(self) -> dict:
-        """What the DICOM result objects take from the screen: the call shown and the heatmap's look."""
-        window = self.window
-        return {"call": window.ai_panel.current_call(), "threshold": window.ai_panel.threshold,
-                "colormap": window.settings.overlay_colormap, "opacity": window.settings.overlay_opacity}
+    def _ai_result(self):
+        """The active viewport's prediction and what the DICOM result objects take from the screen: the call
+        shown, the threshold it was made at and the heatmap's look. None (said why) without a result."""
+        viewport = self._viewport
+        ai = self._session.state(viewport)
+        if viewport.image is None or ai.prediction is None:
+            self._error("Run the AI on this image first.")
+            return None
+        return ai.prediction, {"call": ai.call, "threshold": self._session.operating_point.threshold,
+                               "colormap": self._settings.overlay_colormap, "opacity": self._settings.overlay_opacity}
 
     def ask_save_ai_dicom(self) -> None:
-        if self._viewport.prediction is None:
-            self.window.show_error("Run the AI on this image first.")
+        if self._session.state(self._viewport).prediction is None:
+            self._error("Run the AI on this image first.")
             return
-        folder = QFileDialog.getExistingDirectory(self.window, "Save AI result as DICOM",
-                                                  self.window.settings.last_directory)
+        folder = QFileDialog.getExistingDirectory(self._parent, "Save AI result as DICOM",
+                                                  self._settings.last_directory)
         if folder:
             self.save_ai_dicom(folder)
 
@@ -122,15 +132,15 @@ class Exports:
         from desktop.ai_results import save_result_datasets
         from inference.errors import XRayViewError
 
-        viewport = self._viewport
-        if viewport.image is None or viewport.prediction is None:
-            self.window.show_error("Run the AI on this image first.")
+        result = self._ai_result()
+        if result is None:
             return []
+        prediction, look = result
         try:
-            written = save_result_datasets(viewport.image, viewport.prediction, folder,
-                                           self.window.settings.deidentify_exports, **self.ai_result_look())
+            written = save_result_datasets(self._viewport.image, prediction, folder,
+                                           self._settings.deidentify_exports, **look)
         except (OSError, XRayViewError) as error:
-            self.window.show_error(str(error))
+            self._error(str(error))
             return []
         self._status(f"Saved {len(written)} DICOM object(s) to {folder}")
         return written
@@ -140,22 +150,22 @@ class Exports:
         from desktop.ai_results import build_result_datasets
         from inference.errors import XRayViewError
 
-        viewport = self._viewport
-        if viewport.image is None or viewport.prediction is None:
-            self.window.show_error("Run the AI on this image first.")
+        result = self._ai_result()
+        if result is None:
             return None
+        prediction, look = result
         try:
-            datasets = build_result_datasets(viewport.image, viewport.prediction,
-                                             self.window.settings.deidentify_exports, **self.ai_result_look())
+            datasets = build_result_datasets(self._viewport.image, prediction, self._settings.deidentify_exports,
+                                             **look)
         except XRayViewError as error:
-            self.window.show_error(str(error))
+            self._error(str(error))
             return None
         return self._send_dialog(datasets)
 
     def _send_dialog(self, datasets):
         from desktop.pacs_dialog import SendResultsDialog
 
-        dialog = SendResultsDialog(datasets, self.window.settings.qsettings, self.window)
+        dialog = SendResultsDialog(datasets, self._settings.qsettings, self._parent)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
         return dialog
@@ -172,10 +182,10 @@ class Exports:
         viewport = self._viewport
         image = viewport.image
         if image is None:
-            self.window.show_error("Open an image first.")
+            self._error("Open an image first.")
             return None
         if getattr(image, "dataset", None) is None:
-            self.window.show_error(f"{Path(image.path).name}: a presentation state needs a DICOM image "
+            self._error(f"{Path(image.path).name}: a presentation state needs a DICOM image "
                                    "(this file has no DICOM header to refer to)")
             return None
         view = viewport.view
@@ -191,7 +201,7 @@ class Exports:
             return build_presentation_state(image.dataset, annotations, viewport.view_state(), labels=labels,
                                             software_version=software)
         except PresentationStateError as error:
-            self.window.show_error(f"{Path(image.path).name}: {error}")
+            self._error(f"{Path(image.path).name}: {error}")
             return None
 
     def ask_save_presentation_state(self) -> Path | None:
@@ -201,7 +211,7 @@ class Exports:
         image_path = Path(self._viewport.image.path)
         folder = image_path.parent
         if not _writable(folder):
-            chosen = QFileDialog.getExistingDirectory(self.window, "Save presentation state", str(self._start_dir()))
+            chosen = QFileDialog.getExistingDirectory(self._parent, "Save presentation state", str(self._start_dir()))
             if not chosen:
                 return None
             folder = Path(chosen)
@@ -219,7 +229,7 @@ class Exports:
         try:
             written = save_presentation_state(state, folder, image_path.stem)
         except OSError as error:
-            self.window.show_error(f"{folder}: the presentation state could not be saved ({error.strerror or error})")
+            self._error(f"{folder}: the presentation state could not be saved ({error.strerror or error})")
             return None
         count = len(self._viewport.view.annotations)
         self._status(f"Saved presentation state ({count} annotation(s), window) to {written}")

@@ -1,54 +1,31 @@
-"""The main window: the viewports, the docks, the menus and toolbar (made from tables in window_actions), and the
-wiring between them, the AI (ai_coordinator) and the exports (exports). No image processing, no model code and
-no per-image state live here: each viewport keeps its own image, window, zoom, annotations and AI result."""
+"""The main window: builds the viewports, the docks, the menus and toolbar (from the tables in window_actions),
+and wires its parts to each other: the AI session (ai_session, shown by ai_display), opening (opening), exports
+(exports), the View menu's per-image parts (view_menus), folder analysis (folder_analysis) and the optional tools
+(tool_host). Each part gets what it needs passed in; none of them knows this class. No image processing, no model
+code and no per-image state live here."""
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtWidgets import (
-    QApplication,
-    QDialog,
-    QDockWidget,
-    QFileDialog,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QScrollArea,
-)
+from PySide6.QtCore import QByteArray, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QMainWindow
 
-from desktop import error_reporting, window_actions
-from desktop.ai_coordinator import AiCoordinator
-from desktop.ai_panel import AiPanel
+from desktop import error_reporting, startup, window_actions, window_docks
+from desktop.ai_display import AiDisplay
+from desktop.ai_session import AiSession
 from desktop.analysis_controller import AnalysisController
 from desktop.exports import Exports
-from desktop.folder_panel import FolderPanel
+from desktop.folder_analysis import FolderAnalysis
 from desktop.opening import Opener
 from desktop.settings import AppSettings
-from desktop.tag_tree import TagTree
+from desktop.status_messages import StatusMessages
+from desktop.tool_host import install_optional_tools
 from desktop.tools import DEFAULT_TOOL, TOOLS_BY_ID
 from desktop.view_menus import ViewMenus
-from desktop.viewport_grid import ViewportGrid
-from desktop.workers import Job
+from desktop.viewport_grid import LAYOUT_TITLES, ViewportGrid
+from desktop.window_dialogs import WindowDialogs
 
 APP_TITLE = "XRayView"
-OPTIONAL_TOOL_MODULES = ("desktop.pacs_dialog", "desktop.audit_log_dialog", "desktop.wizard",
-                         "desktop.calibration_dialog")
-
-
-def _prepare_libraries(*, progress, cancel) -> list[str]:
-    """Imports numpy, the image readers and the colormap module on a worker thread right after the window is
-    shown, so that neither start-up nor the first image open pays for them on the GUI thread."""
-    import desktop.image_adapter  # noqa: F401 - numpy, inference.windowing
-    import desktop.qimage_convert  # noqa: F401
-    from desktop import libraries
-
-    libraries.image_stack()  # pydicom, Pillow, decoders
-    from desktop.heatmap_layer import colormap_names, warm_colormaps
-
-    warm_colormaps()  # matplotlib (1.5 s to import on 2 cores) here, not when the colour bar is first drawn
-    return colormap_names()
 
 
 class MainWindow(QMainWindow):
@@ -65,29 +42,40 @@ class MainWindow(QMainWindow):
         self._set_window_icon()
         self.setAcceptDrops(True)
         self.resize(1400, 900)
-        self._batch_dialog = None
         self._start_model_on_show = load_model
         self._shown_once = False
-        self.pacs_dialog = None
-        self.audit_log_dialog = None
+        self._tool_dialogs: dict[str, object] = {}
         self.tools_installed = False  # Tools menu entries are added just after the window is shown
         self.grid = ViewportGrid()
         self.setCentralWidget(self.grid)
+        self.messages = StatusMessages(self.statusBar())
         self.analysis = AnalysisController(self, audit_policy=lambda: self.settings.audit_source_path_policy)
-        self.exports = Exports(self)
-        self.opener = Opener(self)
-        self.menus_view = ViewMenus(self)
-        self._build_docks()
-        self.actions_by_name = window_actions.build_actions(self)
-        self.menus = window_actions.build_menus(self, self.actions_by_name,
-                                                (self.folder_dock, self.ai_dock, self.tags_dock))
+        self.ai_session = AiSession(self.analysis, self.settings, self.grid.viewports, self)
+        docks = window_docks.add_docks(self)
+        self.ai_panel, self.ai_dock, self.tag_tree = docks.ai_panel, docks.ai_dock, docks.tag_tree
+        self.tags_dock, self.folder_panel, self.folder_dock = docks.tags_dock, docks.folder_panel, docks.folder_dock
+        self.opener = Opener(self.grid, self.ai_session, self.folder_panel, self.folder_dock.show, self.settings,
+                             self.messages, self)
+        self.exports = Exports(self.grid, self.ai_session, self.settings, self.messages, self)
+        self.menus_view = ViewMenus(self.grid, self.settings, self.messages, self)
+        self.dialogs = WindowDialogs(self.ai_session, self.settings, lambda: self.ai_display.colormaps, self.messages,
+                                     lambda model_changed: self.apply_settings(model_changed=model_changed), self)
+        start_folder = lambda: str(self.folder_panel.folder or self.settings.last_directory)  # noqa: E731 - on screen
+        self.folder_analysis = FolderAnalysis(self.ai_session, self.analysis, self.settings, self.messages,
+                                              self.open_path, start_folder, self)
+        self.actions_by_name = window_actions.build_actions(self, self._action_handlers(), self.toggle_tool)
+        self.menus = window_actions.build_menus(self.menuBar(), self.actions_by_name,
+                                                (self.folder_dock, self.ai_dock, self.tags_dock),
+                                                self.opener.recent_menu, self.menus_view.window_menu)
+        self.tools_menu = self.menus["tools"]
         self.toolbar = window_actions.build_toolbar(self, self.actions_by_name, self.settings.toolbar_text)
-        self._build_status_bar()
-        self.ai = AiCoordinator(self.analysis, self.ai_panel, self.grid, self.settings, self.model_status_label, self)
+        self.addToolBar(self.toolbar)
+        labels = window_docks.add_status_labels(self.statusBar())
+        self.pixel_label, self.spacing_label, self.model_status_label = labels.pixel, labels.spacing, labels.model
+        self.ai_display = AiDisplay(self.ai_session, self.ai_panel, self.grid, self.model_status_label, self.settings)
         self._wire()
         self._apply_settings_to_widgets()
-        self.set_layout(self.settings.viewport_layout if self.settings.viewport_layout in
-                        ("1x1", "1x2", "2x1", "2x2") else "1x1")
+        self.set_layout(self.settings.viewport_layout if self.settings.viewport_layout in LAYOUT_TITLES else "1x1")
         self._restore_geometry()
         self._show_active(self.grid.active)
         error_reporting.set_notifier(self.show_error)
@@ -102,46 +90,34 @@ class MainWindow(QMainWindow):
         if icon_path.is_file():
             self.setWindowIcon(QIcon(str(icon_path)))
 
-    def _dock(self, title: str, name: str, widget, area) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(name)
-        dock.setWidget(widget)
-        self.addDockWidget(area, dock)
-        return dock
-
-    def _build_docks(self) -> None:
-        self.ai_panel = AiPanel([])
-        scroll = QScrollArea()
-        scroll.setWidget(self.ai_panel)
-        scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(310)
-        right, left = Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.LeftDockWidgetArea
-        self.ai_dock = self._dock("AI", "aiDock", scroll, right)
-        self.tag_tree = TagTree()
-        self.tags_dock = self._dock("DICOM tags", "tagsDock", self.tag_tree, right)
-        self.tabifyDockWidget(self.ai_dock, self.tags_dock)
-        self.ai_dock.raise_()
-        self.folder_panel = FolderPanel()
-        self.folder_dock = self._dock("Studies", "folderDock", self.folder_panel, left)
-        self.folder_dock.hide()
-
-    def _build_status_bar(self) -> None:
-        status = self.statusBar()
-        self.pixel_label = QLabel("")
-        self.pixel_label.setAccessibleName("Pixel value under the cursor")
-        self.spacing_label = QLabel("")
-        self.spacing_label.setAccessibleName("Pixel spacing")
-        self.model_status_label = QLabel("")
-        self.model_status_label.setAccessibleName("Model status")
-        for label in (self.pixel_label, self.spacing_label, self.model_status_label):
-            status.addPermanentWidget(label)
+    def _action_handlers(self) -> dict:
+        opener, exports, menus, grid, dialogs = self.opener, self.exports, self.menus_view, self.grid, self.dialogs
+        return {
+            **window_actions.view_handlers(lambda: grid.active.view),
+            "open": opener.ask_open_files, "open_folder": opener.ask_open_folder,
+            "open_dicomdir": opener.ask_open_dicomdir, "open_sample": opener.open_sample,
+            "next_image": lambda: opener.step(1), "previous_image": lambda: opener.step(-1),
+            "compare_prior": opener.compare_with_prior,
+            "export_png": exports.ask_export_png, "export_pdf": exports.ask_export_pdf,
+            "save_gsps": exports.ask_save_presentation_state, "send_gsps": exports.send_presentation_state,
+            "save_ai_dicom": exports.ask_save_ai_dicom, "send_ai_pacs": exports.send_ai_result_to_pacs,
+            "deidentify_exports": self.set_deidentify_exports,
+            "analyze_folder": self.folder_analysis.ask, "run_ai": self.run_prediction,
+            "model_card": dialogs.show_model_card, "heatmap": self.set_heatmap_visible,
+            "corner_text": self.set_corner_text_visible, "corner_layout": menus.edit_corner_layout,
+            "save_window_preset": menus.ask_save_window_preset, "toolbar_text": self.set_toolbar_text,
+            "sync_window": grid.set_sync_window, "sync_zoom_pan": grid.set_sync_zoom_pan,
+            **{f"layout_{name}": (lambda _checked, name=name: self.set_layout(name)) for name in LAYOUT_TITLES},
+            "settings": dialogs.open_settings, "quit": self.close, "shortcuts": dialogs.show_shortcuts,
+            "about": dialogs.show_about, "log_file": dialogs.show_log_location,
+        }
 
     def _wire(self) -> None:
         for viewport in self.grid.all_viewports():
             view = viewport.view
             view.pixel_info.connect(self.pixel_label.setText)
-            view.measurement_added.connect(lambda title, text: self.statusBar().showMessage(
-                f"{title}: {' / '.join(text.splitlines())}" if text else title, 8000))
+            view.measurement_added.connect(lambda title, text: self.messages.info(
+                f"{title}: {' / '.join(text.splitlines())}" if text else title))
             view.annotations_changed.connect(self._update_edit_actions)
             view.tool_changed.connect(self._on_tool_changed)
             view.corner_layout = self.menus_view.corner_lines
@@ -151,33 +127,22 @@ class MainWindow(QMainWindow):
             viewport.files_dropped.connect(lambda vp, paths: self.open_paths(paths, vp))
         self.grid.active_changed.connect(self._show_active)
         self.folder_panel.open_requested.connect(self.open_path)
-        panel = self.ai_panel
-        panel.run_requested.connect(self.run_prediction)
-        panel.auto_run_toggled.connect(lambda on: setattr(self.settings, "auto_run", bool(on)))
-        panel.heatmap_toggled.connect(self.set_heatmap_visible)
-        panel.opacity_changed.connect(self._set_opacity)
-        panel.colormap_changed.connect(self._set_colormap)
-        panel.cam_method_changed.connect(self._set_cam_method)
-        panel.model_card_requested.connect(self.show_model_card)
-        self.ai.model_state_changed.connect(self.model_state_changed)
-        self.ai.prediction_shown.connect(self.prediction_shown)
-        self.ai.prediction_shown.connect(lambda _: self._update_result_actions())
-        self.ai.message.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        self.ai_panel.heatmap_toggled.connect(self.set_heatmap_visible)
+        self.ai_panel.model_card_requested.connect(self.dialogs.show_model_card)
+        session = self.ai_session
+        session.model_state_changed.connect(self.model_state_changed)
+        session.prediction_shown.connect(lambda _viewport, prediction: self.prediction_shown.emit(prediction))
+        session.viewport_changed.connect(lambda *_: self._update_result_actions())
+        session.message.connect(lambda text: self.messages.info(text, 10000))
         self.analysis.audit_failed.connect(self.show_error)
 
     def _apply_settings_to_widgets(self) -> None:
         s = self.settings
-        self.ai_panel.set_controls(auto_run=s.auto_run, heatmap_visible=s.overlay_visible, opacity=s.overlay_opacity,
-                                   colormap=s.overlay_colormap, cam_method=s.cam_method)
-        self.ai_panel.set_show_call_anyway(s.show_call_when_ood)
-        self.analysis.show_call_anyway = s.show_call_when_ood
-        acts = self.actions_by_name
-        acts["heatmap"].setChecked(s.overlay_visible)
-        acts["corner_text"].setChecked(s.corner_text_visible)
-        acts["deidentify_exports"].setChecked(s.deidentify_exports)
-        acts["toolbar_text"].setChecked(s.toolbar_text)
-        self.ai.set_heatmap_visible(s.overlay_visible)
-        self.ai.set_opacity(s.overlay_opacity)
+        self.ai_display.show_settings()
+        self.ai_session.set_show_anyway(s.show_call_when_ood)
+        for name, on in (("heatmap", s.overlay_visible), ("corner_text", s.corner_text_visible),
+                         ("deidentify_exports", s.deidentify_exports), ("toolbar_text", s.toolbar_text)):
+            self.actions_by_name[name].setChecked(on)
         for viewport in self.grid.all_viewports():
             viewport.view.set_corner_text_visible(s.corner_text_visible)
 
@@ -205,22 +170,27 @@ class MainWindow(QMainWindow):
 
     @property
     def prediction(self):
-        return self.grid.active.prediction
+        return self.ai_session.state(self.grid.active).prediction
+
+    @property
+    def window_menu(self):
+        return self.menus_view.window_menu
 
     @property
     def model_state(self) -> str:
-        return self.ai.model_state
+        return self.ai_session.model.state
 
     @property
     def loaded_bundle(self):
-        return self.ai.loaded_bundle
+        return self.ai_session.loaded_bundle
 
     @property
     def model_choice_reason(self) -> str:
-        return self.ai.model_choice_reason
+        return self.ai_session.model_choice_reason
 
     def _show_active(self, viewport) -> None:
-        """Title, tags, spacing, presets, tool and edit actions follow the active viewport."""
+        """Title, tags, spacing, presets, tool and edit actions follow the active viewport (the AI panel too:
+        desktop.ai_display)."""
         image = viewport.image
         if image is not None:
             from desktop.image_adapter import display_name, spacing_description
@@ -239,7 +209,6 @@ class MainWindow(QMainWindow):
         self._on_tool_changed(viewport.view.tool_id)
         self._update_edit_actions()
         self._update_result_actions()
-        self.ai.show_viewport(viewport)
 
     def set_layout(self, name: str) -> None:
         self.grid.set_layout(name)
@@ -251,7 +220,7 @@ class MainWindow(QMainWindow):
         """`tool_id` in every viewport (one tool for all, as in other viewers)."""
         for viewport in self.grid.all_viewports():
             viewport.view.set_tool(tool_id)
-        self.statusBar().showMessage(TOOLS_BY_ID[tool_id].tool.hint, 6000)
+        self.messages.info(TOOLS_BY_ID[tool_id].tool.hint, 6000)
 
     def toggle_tool(self, tool_id: str) -> None:
         """A tool's key or button: that tool; pressed again while it is active: back to Pan."""
@@ -267,40 +236,31 @@ class MainWindow(QMainWindow):
         store = self.view.annotations
         self.actions_by_name["undo"].setEnabled(store.can_undo)
         self.actions_by_name["redo"].setEnabled(store.can_redo)
-        has_image = self.image is not None
         for name in ("save_gsps", "send_gsps", "clear_measurements", "save_window_preset", "delete_annotation"):
-            self.actions_by_name[name].setEnabled(has_image)
+            self.actions_by_name[name].setEnabled(self.image is not None)
 
-    # ==================================================================================== plug-in points
+    def _update_result_actions(self) -> None:
+        has_result = self.image is not None and self.prediction is not None
+        for name in ("save_ai_dicom", "send_ai_pacs"):
+            self.actions_by_name[name].setEnabled(has_result)
+
+    # ==================================================================================== the tool host (tool_host)
     def add_tool_actions(self, *actions) -> None:
-        """Tools menu hook (PACS, audit log, ...): adds the actions and shows the menu."""
+        """Tools menu: adds the actions and shows the menu."""
         for action in actions:
             action.setParent(self)
             self.tools_menu.addAction(action)
         self.tools_menu.menuAction().setVisible(not self.tools_menu.isEmpty())
 
-    def _install_optional_tools(self) -> None:
-        """Modules in OPTIONAL_TOOL_MODULES that exist and define `install_tools(main_window)` add their menu
-        actions (via add_tool_actions). Absent modules are fine; a broken one is logged, never fatal."""
-        if self.tools_installed:
-            return
-        self.tools_installed = True
-        for name in OPTIONAL_TOOL_MODULES:
-            try:
-                module = importlib.import_module(name)
-            except ModuleNotFoundError as error:
-                if error.name != name:
-                    error_reporting.report_unexpected(error, f"loading {name}")
-                continue
-            except Exception as error:  # noqa: BLE001 - a broken optional tool must not stop the viewer
-                error_reporting.report_unexpected(error, f"loading {name}")
-                continue
-            install = getattr(module, "install_tools", None)
-            if callable(install):
-                try:
-                    install(self)
-                except Exception as error:  # noqa: BLE001
-                    error_reporting.report_unexpected(error, f"installing {name}")
+    def active_model_path(self) -> Path | None:
+        predictor = self.analysis.predictor
+        return Path(predictor.bundle.path) if predictor is not None else None
+
+    def keep_tool_dialog(self, name: str, dialog) -> None:
+        self._tool_dialogs[name] = dialog
+
+    def tool_dialog(self, name: str):
+        return self._tool_dialogs.get(name)
 
     # ==================================================================================== start-up
     def showEvent(self, event) -> None:  # noqa: N802
@@ -312,26 +272,19 @@ class MainWindow(QMainWindow):
             # optional tools (training wizard, PACS) import their own modules: after the window is up
             QTimer.singleShot(0, self._install_optional_tools)
 
+    def _install_optional_tools(self) -> None:
+        if not self.tools_installed:
+            self.tools_installed = True
+            install_optional_tools(self)
+
     def _start_background_preparation(self) -> None:
-        job = Job(_prepare_libraries, name="prepare libraries")
-        job.finished.connect(self._on_libraries_ready)
-        job.failed.connect(lambda error: error_reporting.report_unexpected(error, "preparing libraries"))
-        if self._start_model_on_show:
-            job.done.connect(self.start_model_loading)
-        self._prepare_job = job
-        job.start()
-
-    def _on_libraries_ready(self, colormaps: list[str]) -> None:
-        self.ai.colormaps = list(colormaps)
-        self.ai_panel.set_colormaps(self.ai.colormaps, self.settings.overlay_colormap)
-        from desktop.heatmap_layer import colormap_lut_for_bar
-
-        self.ai_panel.colour_bar.set_lut(colormap_lut_for_bar(self.settings.overlay_colormap))
+        self._prepare_job = startup.prepare_in_background(
+            self.ai_display.set_colormaps, self.start_model_loading if self._start_model_on_show else None)
 
     def start_model_loading(self) -> None:
-        self.ai.start_model_loading()
+        self.ai_session.start_model_loading(self.image)
 
-    # ==================================================================================== opening (desktop.opening)
+    # ==================================================================================== opening (opening)
     def open_paths(self, paths, viewport=None) -> None:
         self.opener.open_paths(paths, viewport)
 
@@ -342,31 +295,22 @@ class MainWindow(QMainWindow):
         self.opener.open_path(path, viewport, presentation_state)
 
     def _on_image_shown(self, viewport, image) -> None:
-        notices = list(getattr(image, "notices", []) or [])
-        notices += self.folder_panel.presentation_state_notice(image)
-        self.statusBar().showMessage(f"Opened {image.path}" + (f" — {'; '.join(notices)}" if notices else ""), 8000)
+        notices = list(getattr(image, "notices", []) or []) + self.folder_panel.presentation_state_notice(image)
+        self.messages.info(f"Opened {image.path}" + (f" — {'; '.join(notices)}" if notices else ""))
         self.settings.add_recent_file(str(viewport.requested_path))
         if viewport is self.grid.active:
             self._show_active(viewport)
-        self.ai.image_shown(viewport, image)
-        self._update_result_actions()
+        self.ai_session.image_shown(viewport, image, choose_model=viewport is self.grid.active)
         self.image_shown.emit(image)
 
     def _on_image_failed(self, viewport, message: str) -> None:
         self.show_error(message)
-        self.ai.image_failed(viewport, message)
+        self.ai_session.image_failed(viewport, message)
         if viewport is self.grid.active:
             self._show_active(viewport)
         self.image_failed.emit(message)
 
-    def next_image(self) -> None:
-        self.opener.step(1)
-
-    def previous_image(self) -> None:
-        self.opener.step(-1)
-
-    # drag and drop onto the window (a viewport takes its own drops) ---------------------------------------
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - a viewport takes its own drops
         if event.mimeData().hasUrls() and any(url.isLocalFile() for url in event.mimeData().urls()):
             event.acceptProposedAction()
 
@@ -376,107 +320,24 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.open_paths(paths)
 
-    # ==================================================================================== AI
+    # ==================================================================================== AI (ai_session)
     def run_prediction(self) -> None:
-        self.ai.run()
+        self.ai_session.run(self.grid.active)
 
     def set_heatmap_visible(self, visible: bool) -> None:
-        visible = bool(visible)
-        self.settings.overlay_visible = visible
-        self.ai.set_heatmap_visible(visible)
-        self.actions_by_name["heatmap"].setChecked(visible)
-        if self.ai_panel.heatmap_check.isChecked() != visible:
-            self.ai_panel.heatmap_check.blockSignals(True)
-            self.ai_panel.heatmap_check.setChecked(visible)
-            self.ai_panel.heatmap_check.blockSignals(False)
-
-    def _set_opacity(self, opacity: float) -> None:
-        self.settings.overlay_opacity = opacity
-        self.ai.set_opacity(opacity)
-
-    def _set_colormap(self, name: str) -> None:
-        self.settings.overlay_colormap = name
-        if self.ai.colormaps:  # the colormap module is loaded (after start-up)
-            from desktop.heatmap_layer import colormap_lut_for_bar
-
-            self.ai_panel.colour_bar.set_lut(colormap_lut_for_bar(name))
-        self.ai.recolour_all()
-
-    def _set_cam_method(self, method: str) -> None:
-        self.settings.cam_method = method
-        self.ai.rerun_all()
-
-    def set_corner_text_visible(self, visible: bool) -> None:
-        self.settings.corner_text_visible = bool(visible)
-        for viewport in self.grid.all_viewports():
-            viewport.view.set_corner_text_visible(bool(visible))
-
-    def set_toolbar_text(self, on: bool) -> None:
-        self.settings.toolbar_text = bool(on)
-        window_actions.set_toolbar_text(self.toolbar, bool(on))
-
-    def show_model_card(self) -> None:
-        if self.analysis.predictor is None:
-            self.show_error("No AI model is loaded.")
-            return
-        from desktop.model_card_dialog import ModelCardDialog
-
-        ModelCardDialog(self.ai.card(), self).exec()
-
-    def _update_result_actions(self) -> None:
-        has_result = self.image is not None and self.prediction is not None
-        for name in ("save_ai_dicom", "send_ai_pacs"):
-            self.actions_by_name[name].setEnabled(has_result)
-
-    # batch ------------------------------------------------------------------------------------------------
-    def ask_analyze_folder(self) -> None:
-        start = str(self.folder_panel.folder or self.settings.last_directory)  # the folder on screen, if any
-        folder = QFileDialog.getExistingDirectory(self, "Analyze folder", start)
-        if folder:
-            self.analyze_folder(folder)
+        self.ai_display.set_heatmap_visible(bool(visible))
+        self.actions_by_name["heatmap"].setChecked(bool(visible))
 
     def analyze_folder(self, folder: str | Path):
         """Opens the results dialog and starts the run; returns the dialog (None without a model)."""
-        predictor = self.analysis.predictor
-        if predictor is None:
-            self.show_error("Analyze folder needs a loaded AI model.")
-            return None
-        from desktop.batch_dialog import BatchDialog
-        from inference.image_files import find_images
+        return self.folder_analysis.analyze(folder)
 
-        paths = find_images(folder)
-        if not paths:
-            self.show_error(f"{folder}: no images found in this folder")
-            return None
-        if self._batch_dialog is not None and self._batch_dialog.is_running():
-            self._batch_dialog.cancel()
-        dialog = BatchDialog(Path(folder), list(predictor.labels), predictor.positive_label,
-                             self.ai_panel.threshold, self, deidentify=self.settings.deidentify_exports,
-                             show_anyway=self.settings.show_call_when_ood)
-        dialog.open_requested.connect(self.open_path)
-        self._batch_dialog = dialog
-        dialog.show()
-        job = self.analysis.analyze_folder_job(paths)
-        job.progress.connect(self._on_batch_row)
-        dialog.start(job, len(paths))
-        return dialog
-
-    def _on_batch_row(self, done: int, total: int, row) -> None:
-        if isinstance(row, dict) and row.get("audit_error"):
-            self.show_error(row["audit_error"])
-
-    # ==================================================================================== export (desktop.exports)
+    # ==================================================================================== export (exports)
     def export_png(self, target: Path) -> Path | None:
         return self.exports.export_png(target)
 
     def export_pdf(self, target: Path) -> Path | None:
         return self.exports.export_pdf(target)
-
-    def _export_stem(self) -> str:
-        return self.exports.export_stem()
-
-    def set_deidentify_exports(self, on: bool) -> None:
-        self.settings.deidentify_exports = bool(on)
 
     def save_ai_dicom(self, folder: str | Path) -> list[Path]:
         return self.exports.save_ai_dicom(folder)
@@ -487,64 +348,40 @@ class MainWindow(QMainWindow):
     def save_presentation_state(self, folder: str | Path | None = None) -> Path | None:
         return self.exports.save_presentation_state(folder)
 
+    # ==================================================================================== settings and help
+    def set_corner_text_visible(self, visible: bool) -> None:
+        self.settings.corner_text_visible = bool(visible)
+        for viewport in self.grid.all_viewports():
+            viewport.view.set_corner_text_visible(bool(visible))
 
-    # ==================================================================================== settings & help
-    def open_settings(self) -> None:
-        from desktop.heatmap_layer import colormap_names
-        from desktop.settings_dialog import SettingsDialog
+    def set_deidentify_exports(self, on: bool) -> None:
+        self.settings.deidentify_exports = bool(on)
 
-        self.ai.colormaps = self.ai.colormaps or colormap_names()
-        before = (self.settings.device, self.settings.model_path, self.settings.user_models_dir)
-        dialog = SettingsDialog(self.settings, self.ai.colormaps, self)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return
-        dialog.apply()
-        self.apply_settings(model_changed=before != (self.settings.device, self.settings.model_path,
-                                                     self.settings.user_models_dir))
+    def set_toolbar_text(self, on: bool) -> None:
+        self.settings.toolbar_text = bool(on)
+        window_actions.set_toolbar_text(self.toolbar, bool(on))
 
     def apply_settings(self, model_changed: bool = False) -> None:
         from desktop.theme import apply_theme
 
         apply_theme(QApplication.instance(), self.settings.theme)
         self._apply_settings_to_widgets()
-        self.ai.recolour_all()
+        self.ai_session.recolour()
         if model_changed:
-            self.ai.reload_model()
-            self._update_result_actions()
-        elif self.analysis.predictor is not None:
-            card = self.ai.card()
-            threshold = self.settings.threshold_override
-            if threshold is None and card.get("threshold") is not None:
-                threshold = float(card["threshold"])
-            if threshold is not None and self.ai_panel.threshold is not None:
-                self.ai_panel.set_threshold(threshold)
-
-    def show_shortcuts(self) -> None:
-        from desktop.about_dialog import show_shortcuts
-
-        show_shortcuts(self)
-
-    def show_about(self) -> None:
-        from desktop.about_dialog import AboutDialog
-
-        AboutDialog(self.ai.card() if self.analysis.predictor is not None else None, self).exec()
-
-    def show_log_location(self) -> None:
-        from desktop.paths import log_file_path
-
-        QMessageBox.information(self, "Log file", f"Unexpected errors are logged to:\n{log_file_path()}")
+            self.ai_session.reload_model(self.image)
+        else:
+            self.ai_session.restore_threshold()
 
     def show_error(self, message: str) -> None:
         """Errors the user should see: the status bar (long enough to read), never a modal box."""
-        self.statusBar().showMessage(message, 15000)
+        self.messages.error(message)
 
     # ==================================================================================== shutdown
     def closeEvent(self, event) -> None:  # noqa: N802
         self.settings.qsettings.setValue("ui/geometry", self.saveGeometry())
         self.settings.qsettings.setValue("ui/state", self.saveState())
         self.settings.sync()
-        if self._batch_dialog is not None:
-            self._batch_dialog.cancel()
+        self.folder_analysis.cancel()
         self.folder_panel.cancel()
         for viewport in self.grid.all_viewports():
             viewport.cancel()

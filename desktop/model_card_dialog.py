@@ -7,36 +7,37 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayo
 
 from desktop import card_facts
 from desktop import prediction_adapter as pa
+from inference.model_card import Metric, ModelCard
 
 
-def _metrics_table(metrics: list) -> str:
+def _metrics_table(metrics: list[Metric] | tuple[Metric, ...]) -> str:
     """Metric, value, 95% CI, threshold, n: every number rounded, every CI shown."""
     esc = html.escape
     rows = []
     for m in metrics:
-        ci = m.get("ci95")
-        rows.append(f"<tr><td>{esc(str(m.get('name')))}</td><td>{pa.number(m.get('value'))}</td>"
+        ci = m.ci95
+        rows.append(f"<tr><td>{esc(m.name)}</td><td>{pa.number(m.value)}</td>"
                     f"<td>{pa.number(ci[0]) + '-' + pa.number(ci[1]) if ci else '—'}</td>"
-                    f"<td>{pa.number(m.get('threshold'))}</td><td>{esc(str(m.get('n', '')))}</td></tr>")
+                    f"<td>{pa.number(m.threshold)}</td><td>{esc('' if m.n is None else str(m.n))}</td></tr>")
     return ("<table border='1' cellpadding='3'><tr><th>Metric</th><th>Value</th><th>95% CI</th><th>Threshold</th>"
             f"<th>n</th></tr>{''.join(rows)}</table>")
 
 
-def card_html(card: dict) -> str:
+def card_html(card: ModelCard) -> str:
     esc = html.escape
-    parts = [f"<h2>{esc(pa.model_title(card))}</h2>"]
-    if card.get("experimental"):
+    parts = [f"<h2>{esc(card.title)}</h2>"]
+    if card.experimental:
         parts.append("<p><b>Experimental model</b> — not validated for use.</p>")
-    if card.get("description"):
-        parts.append(f"<p>{esc(str(card['description']))}</p>")
-    parts.append(f"<p><b>Architecture:</b> {esc(str(card.get('architecture', '')))}<br>"
-                 f"<b>Labels:</b> {esc(', '.join(card.get('labels', [])))}<br>"
-                 f"<b>Positive label:</b> {esc(str(card.get('positive_label', '—')))}<br>"
-                 f"<b>Operating threshold:</b> {esc(pa.number(card.get('threshold')))}</p>")
-    parts.append(f"<h3>Intended use</h3><p>{esc(str(card.get('intended_use', '')))}</p>")
-    limitations = "".join(f"<li>{esc(str(item))}</li>" for item in card.get("limitations", []))
+    if card.description:
+        parts.append(f"<p>{esc(card.description)}</p>")
+    parts.append(f"<p><b>Architecture:</b> {esc(card.architecture)}<br>"
+                 f"<b>Labels:</b> {esc(', '.join(card.labels))}<br>"
+                 f"<b>Positive label:</b> {esc(card.positive_label or '—')}<br>"
+                 f"<b>Operating threshold:</b> {esc(pa.number(card.threshold))}</p>")
+    parts.append(f"<h3>Intended use</h3><p>{esc(card.intended_use)}</p>")
+    limitations = "".join(f"<li>{esc(item)}</li>" for item in card.limitations)
     parts.append(f"<h3>Limitations</h3><ul>{limitations}</ul>")
-    metrics = card.get("metrics") or []
+    metrics = card.metrics
     parts.append("<h3>Measured performance: internal test</h3>")
     if metrics:
         parts.append(f"<p>On {esc(card_facts.internal_set(card).description)}.</p>" + _metrics_table(metrics))
@@ -46,37 +47,36 @@ def card_html(card: dict) -> str:
     if external:
         parts.append("<h3>External validation</h3>")
         for measured, entry in external:
-            counts = ", ".join(f"{n} {label}" for label, n in (entry.get("counts") or {}).items())
-            parts.append(f"<p><b>{esc(str(entry.get('dataset')))}</b>: {esc(measured.description)}; {esc(counts)}; "
-                         f"threshold {pa.number(entry.get('threshold'))}, temperature "
-                         f"{pa.number(entry.get('temperature'))}; set sha256 "
-                         f"<code>{esc(str(entry.get('set_sha256', ''))[:16])}…</code></p>"
-                         + _metrics_table(entry.get("metrics") or []))
+            counts = ", ".join(f"{n} {label}" for label, n in entry.counts.items())
+            parts.append(f"<p><b>{esc(entry.dataset)}</b>: {esc(measured.description)}; {esc(counts)}; "
+                         f"threshold {pa.number(entry.threshold)}, temperature "
+                         f"{pa.number(entry.temperature)}; set sha256 "
+                         f"<code>{esc(entry.set_sha256[:16])}…</code></p>" + _metrics_table(entry.metrics))
     site_lines = card_facts.site_calibration_lines(card)
     if site_lines:
         parts.append("<h3>Site calibration</h3><ul>" + "".join(f"<li>{esc(line)}</li>" for line in site_lines)
                      + "</ul>")
     table = pa.threshold_rows(card)
     if table:
-        rows = "".join(f"<tr><td>{esc(str(r.get('name', '')))}</td><td>{pa.number(r['threshold'])}</td>"
-                       f"<td>{pa.number(r['sensitivity'])}</td><td>{pa.number(r['specificity'])}</td></tr>"
+        rows = "".join(f"<tr><td>{esc(r.name)}</td><td>{pa.number(r.threshold)}</td>"
+                       f"<td>{pa.number(r.sensitivity)}</td><td>{pa.number(r.specificity)}</td></tr>"
                        for r in table)
         parts.append(f"<h3>Threshold table</h3><p>Measured on "
                      f"{esc(card_facts.threshold_table_set(card).description)}.</p>"
                      "<table border='1' cellpadding='3'><tr><th></th><th>Threshold</th>"
                      f"<th>Sensitivity</th><th>Specificity</th></tr>{rows}</table>")
-    data = card.get("training_data") or []
+    data = card.training_data
     if data:
-        items = "".join(f"<li>{esc(str(d.get('name')))} — {int(d.get('n_images', 0))} images; licence "
-                        f"{esc(str(d.get('licence')))}; {esc(str(d.get('attribution')))}</li>" for d in data)
+        items = "".join(f"<li>{esc(d.name)} — {d.n_images} images; licence "
+                        f"{esc(d.licence)}; {esc(d.attribution)}</li>" for d in data)
         parts.append(f"<h3>Training data</h3><ul>{items}</ul>")
     return "".join(parts)
 
 
 class ModelCardDialog(QDialog):
-    def __init__(self, card: dict, parent=None):
+    def __init__(self, card: ModelCard, parent=None):
         super().__init__(parent)
-        self.setWindowTitle(f"Model card — {pa.model_title(card)}")
+        self.setWindowTitle(f"Model card — {card.title}")
         self.resize(620, 640)
         layout = QVBoxLayout(self)
         self.browser = QTextBrowser()

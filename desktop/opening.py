@@ -5,33 +5,43 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QMenu
 
 from desktop.paths import sample_image_path
 from inference.image_files import expand_paths, file_dialog_filter
 
 
 class Opener:
-    def __init__(self, window):
-        self.w = window
+    def __init__(self, grid, session, folder_panel, show_folder_panel, settings, messages, dialog_parent):
+        """`grid`: the viewports (files open in the active one unless told otherwise); `session`: the AI session
+        (told when a viewport starts opening a file); `folder_panel` and `show_folder_panel()`: the study browser
+        and what brings its dock up; `messages`: desktop.status_messages.StatusMessages; `dialog_parent`: the
+        widget the file dialogs belong to."""
+        self._grid, self._session, self._folders, self._show_folders = grid, session, folder_panel, show_folder_panel
+        self._settings, self._messages, self._parent = settings, messages, dialog_parent
+        self.recent_menu = QMenu("Open &Recent", dialog_parent)
+        self.recent_menu.aboutToShow.connect(self.fill_recent_menu)
 
     def _status(self, text: str, ms: int = 8000) -> None:
-        self.w.statusBar().showMessage(text, ms)
+        self._messages.info(text, ms)
+
+    def _error(self, text: str) -> None:
+        self._messages.error(text)
 
     # -- asking --------------------------------------------------------------------------------------------
     def ask_open_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self.w, "Open radiographs", self.w.settings.last_directory,
+        paths, _ = QFileDialog.getOpenFileNames(self._parent, "Open radiographs", self._settings.last_directory,
                                                 file_dialog_filter())
         if paths:
             self.open_paths(paths)
 
     def ask_open_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.w, "Open folder", self.w.settings.last_directory)
+        folder = QFileDialog.getExistingDirectory(self._parent, "Open folder", self._settings.last_directory)
         if folder:
             self.open_folder(folder)
 
     def ask_open_dicomdir(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.w, "Open DICOMDIR", self.w.settings.last_directory,
+        path, _ = QFileDialog.getOpenFileName(self._parent, "Open DICOMDIR", self._settings.last_directory,
                                               "DICOMDIR (DICOMDIR dicomdir);;All files (*)")
         if path:
             self.open_dicomdir(path)
@@ -43,7 +53,6 @@ class Opener:
     def open_paths(self, paths, viewport=None) -> None:
         """Command line, drag and drop, PACS retrieve: a folder opens in the study browser; several files are
         listed there; one file opens with its own folder listed."""
-        w = self.w
         paths = [Path(p) for p in paths]
         folders = [p for p in paths if p.is_dir()]
         if folders:
@@ -55,51 +64,49 @@ class Opener:
             return
         files = expand_paths(paths)
         if len(files) > 1:
-            w.folder_dock.show()
-            w.folder_panel.set_files(files)
+            self._show_folders()
+            self._folders.set_files(files)
         elif files and files[0].parent.is_dir():
-            w.folder_dock.show()
-            w.folder_panel.set_siblings(files[0])
+            self._show_folders()
+            self._folders.set_siblings(files[0])
         if files:
             self.open_path(str(files[0]), viewport)
 
     def open_folder(self, folder) -> None:
-        w = self.w
-        w.settings.last_directory = str(folder)
-        w.folder_dock.show()
-        found = w.folder_panel.set_folder(folder)
+        self._settings.last_directory = str(folder)
+        self._show_folders()
+        found = self._folders.set_folder(folder)
         if found:
-            self.open_path(str(w.folder_panel.first_image() or found[0]))
+            self.open_path(str(self._folders.first_image() or found[0]))
         else:
-            w.show_error(f"{folder}: no images found in this folder")
+            self._error(f"{folder}: no images found in this folder")
 
     def open_dicomdir(self, path) -> None:
         from desktop.studies import dicomdir_files
 
-        w = self.w
         try:
             files = dicomdir_files(path)
         except (OSError, ValueError) as error:
-            w.show_error(f"{path}: not a readable DICOMDIR ({error})")
+            self._error(f"{path}: not a readable DICOMDIR ({error})")
             return
         if not files:
-            w.show_error(f"{path}: the DICOMDIR lists no images")
+            self._error(f"{path}: the DICOMDIR lists no images")
             return
-        w.settings.last_directory = str(Path(path).parent)
-        w.folder_dock.show()
-        w.folder_panel.set_files(files, title=f"{Path(path).parent.name or path} (DICOMDIR)")
+        self._settings.last_directory = str(Path(path).parent)
+        self._show_folders()
+        self._folders.set_files(files, title=f"{Path(path).parent.name or path} (DICOMDIR)")
         self.open_path(str(files[0]))
 
     def open_path(self, path, viewport=None, presentation_state=None) -> None:
         """Loads `path` into `viewport` (the active one by default) on a worker thread; a presentation state
         file goes onto the image it refers to (Viewport.presentation_state_opened)."""
-        viewport = viewport or self.w.grid.active
+        viewport = viewport or self._grid.active
         self._status(f"Opening {Path(path).name}…", 0)
-        self.w.analysis.discard_current(viewport)  # whatever runs now belongs to the previous image
+        self._session.image_opening(viewport)  # whatever runs now belongs to the previous image
         viewport.open(path, presentation_state)
 
     def on_presentation_state(self, viewport, path: str, state) -> None:
-        self.w.ai.resume(viewport)  # opening the file set the viewport's AI request aside
+        self._session.resume(viewport)  # opening the file set the viewport's AI request aside
         self.open_presentation_state(path, state)
 
     def open_presentation_state(self, path, state) -> None:
@@ -107,58 +114,57 @@ class Opener:
         beside the file) is opened with it."""
         from desktop.studies import find_instance_file
 
-        w = self.w
         if isinstance(state, str):  # the reason it could not be read
-            w.show_error(state)
+            self._error(state)
             return
-        for viewport in w.grid.viewports():
+        for viewport in self._grid.viewports():
             image = viewport.image
             uid = str((getattr(image, "metadata", None) or {}).get("SOPInstanceUID") or "")
             if uid and state.applies_to(uid):
                 viewport.apply_presentation_state(state)
-                w.grid.set_active(viewport)
+                self._grid.set_active(viewport)
                 self._status(f"Presentation state {Path(path).name}: {len(state.annotations)} annotation(s) on "
                              f"{Path(image.path).name}")
                 return
-        target = find_instance_file(state.referenced_sop_instance_uids, w.folder_panel.index_paths(),
+        target = find_instance_file(state.referenced_sop_instance_uids, self._folders.index_paths(),
                                     Path(path).parent)
         if target is None:
-            w.show_error(f"{Path(path).name}: the image it refers to is not open and not in its folder")
+            self._error(f"{Path(path).name}: the image it refers to is not open and not in its folder")
             return
         self.open_path(str(target), presentation_state=state)
 
     # -- moving on -----------------------------------------------------------------------------------------
     def step(self, step: int) -> None:
-        current = self.w.grid.active.requested_path
+        current = self._grid.active.requested_path
         if current is None:
             return
-        target = self.w.folder_panel.neighbour(current, step)  # from the last file asked for, even if unreadable
+        target = self._folders.neighbour(current, step)  # from the last file asked for, even if unreadable
         if target:
             self.open_path(target)
 
     def compare_with_prior(self) -> None:
         """The same patient's most recent earlier study (from the study browser) beside the current image."""
-        w = self.w
-        image = w.image
+        image = self._grid.active.image
         if image is None:
-            w.show_error("Open an image first.")
+            self._error("Open an image first.")
             return
-        prior = w.folder_panel.prior_image_for(image)
+        prior = self._folders.prior_image_for(image)
         if prior is None:
-            w.show_error(w.folder_panel.no_prior_reason(image))
+            self._error(self._folders.no_prior_reason(image))
             return
-        target = w.grid.other_viewport(w.grid.active)
+        target = self._grid.other_viewport(self._grid.active)
         self.open_path(str(prior), target)
         self._status(f"Prior study: {Path(prior).name}")
 
     def fill_recent_menu(self) -> None:
-        menu = self.w.recent_menu
+        """File > Open Recent, filled as it opens."""
+        menu = self.recent_menu
         menu.clear()
-        recent = self.w.settings.recent_files
+        recent = self._settings.recent_files
         for path in recent:
             menu.addAction(path, lambda p=path: self.open_paths([p]))
         if not recent:
             menu.addAction("(none)").setEnabled(False)
         else:
             menu.addSeparator()
-            menu.addAction("Clear list", self.w.settings.clear_recent_files)
+            menu.addAction("Clear list", self._settings.clear_recent_files)

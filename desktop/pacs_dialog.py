@@ -653,23 +653,23 @@ class SendResultsDialog(QDialog):
 
 # --- viewer integration -----------------------------------------------------------------------------------------
 
-def open_pacs_dialog(main_window) -> PacsDialog:
-    """Non-modal, one at a time; retrieved files open in the viewer."""
-    dialog = getattr(main_window, "pacs_dialog", None)
+def open_pacs_dialog(host) -> PacsDialog:
+    """Non-modal, one at a time; retrieved files open in the viewer. `host`: desktop.tool_host.ToolHost."""
+    dialog = host.tool_dialog("pacs")
     if dialog is None:
-        dialog = PacsDialog(main_window.settings.qsettings, parent=main_window)
-        dialog.filesRetrieved.connect(main_window.open_paths)
-        main_window.pacs_dialog = dialog
+        dialog = PacsDialog(host.settings.qsettings, parent=host)
+        dialog.filesRetrieved.connect(host.open_paths)
+        host.keep_tool_dialog("pacs", dialog)
     dialog.show()
     dialog.raise_()
     return dialog
 
 
-def install_tools(main_window) -> None:
-    """Called by MainWindow after it is shown: adds Tools > PACS query/retrieve…"""
+def install_tools(host) -> None:
+    """Called by the viewer after it is shown (desktop.tool_host): adds Tools > PACS query/retrieve…"""
     from PySide6.QtGui import QAction
 
-    action = QAction("&PACS query/retrieve…", main_window)
+    action = QAction("&PACS query/retrieve…", host)
     action.setObjectName("pacs_query")
-    action.triggered.connect(lambda: open_pacs_dialog(main_window))
-    main_window.add_tool_actions(action)
+    action.triggered.connect(lambda: open_pacs_dialog(host))
+    host.add_tool_actions(action)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from inference.model_card import ModelCard, ThresholdRow
 from inference.results import Call, Prediction
 
 NO_CALL_TEXT = "No call"
@@ -15,14 +16,9 @@ SHOWN_ANYWAY_EXPLANATION = ("Shown anyway (expert setting): the image is unlike 
                             "call may mean nothing.")
 
 
-def card_of(predictor) -> dict[str, Any]:
-    """The loaded Predictor's model card ({} when no model is loaded)."""
-    return dict(predictor.bundle.card) if predictor is not None else {}
-
-
-def model_title(card: dict[str, Any]) -> str:
-    title = f"{card.get('name', 'model')} {card.get('version', '')}".strip()
-    return title + (" (experimental)" if card.get("experimental") else "")
+def card_of(predictor) -> ModelCard | None:
+    """The loaded Predictor's model card (None when no model is loaded)."""
+    return predictor.bundle.model_card if predictor is not None else None
 
 
 THRESHOLD_DIGITS = 3  # thresholds, sensitivities and specificities print with 3 decimals everywhere
@@ -38,35 +34,21 @@ def number(value: Any, digits: int = THRESHOLD_DIGITS) -> str:
         return str(value)
 
 
-def threshold_rows(card: dict[str, Any]) -> list[dict[str, Any]]:
+def threshold_rows(card: ModelCard) -> list[ThresholdRow]:
     """The card's threshold table as printed: one row per printed threshold. When two rows print alike (an
     operating point at 0.5002 beside the standard 0.5 row), the named row (the operating point) is kept."""
-    table = [row for row in card.get("threshold_table") or [] if "threshold" in row]
-    kept: dict[str, dict[str, Any]] = {}
-    for row in table:
-        key = number(row["threshold"])
-        if key not in kept or (row.get("name") and not kept[key].get("name")):
+    kept: dict[str, ThresholdRow] = {}
+    for row in card.threshold_table:
+        key = number(row.threshold)
+        if key not in kept or (row.name and not kept[key].name):
             kept[key] = row
     return list(kept.values())
 
 
-def nearby_thresholds(card: dict[str, Any], threshold: float, count: int = 3) -> list[dict[str, float]]:
+def nearby_thresholds(card: ModelCard, threshold: float, count: int = 3) -> list[ThresholdRow]:
     """The card's threshold-table rows closest to `threshold`, sorted by threshold (no threshold printed twice)."""
-    table = threshold_rows(card)
-    closest = sorted(table, key=lambda row: abs(float(row["threshold"]) - threshold))[:count]
-    return sorted(closest, key=lambda row: float(row["threshold"]))
-
-
-def headline_metrics(card: dict[str, Any], limit: int = 6) -> list[str]:
-    lines = []
-    for metric in (card.get("metrics") or [])[:limit]:
-        text = f"{metric.get('name')}: {float(metric.get('value', 0)):.3f}"
-        if metric.get("ci95"):
-            low, high = metric["ci95"]
-            text += f" (95% CI {float(low):.3f}-{float(high):.3f})"
-        text += f" on {metric.get('dataset')} {metric.get('split')}, n={metric.get('n')}"
-        lines.append(text)
-    return lines
+    closest = sorted(threshold_rows(card), key=lambda row: abs(row.threshold - threshold))[:count]
+    return sorted(closest, key=lambda row: row.threshold)
 
 
 def ood_warning_text(prediction: Prediction) -> str:

@@ -10,6 +10,7 @@ from desktop import prediction_adapter as pa
 from desktop.image_adapter import render_display, spacing_description
 from desktop.qimage_convert import gray01_to_qimage, rgba8_to_qimage
 from desktop.report_export import ReportContent, file_sha256
+from inference.model_card import ModelCard
 from inference.results import Call
 
 PATIENT_KEYS = (("Name", "PatientName"), ("Patient ID", "PatientID"), ("Birth date", "PatientBirthDate"),
@@ -65,10 +66,11 @@ def content_box(display01: np.ndarray) -> tuple[slice, slice]:
     return slice(rows[0], rows[-1] + 1), slice(columns[0], columns[-1] + 1)
 
 
-def build_report_content(image, view, prediction, card: dict, threshold: float | None, call: Call | None,
-                         colormap: str, opacity: float, deidentify: bool = False) -> ReportContent:
-    """What the PDF report shows. `call` is the call on screen (AiPanel.current_call), `threshold` the slider's,
-    colormap/opacity the heatmap's look on screen. `deidentify`: patient identifiers are replaced (inference.deid)
+def build_report_content(image, view, prediction, card: ModelCard | None, threshold: float | None,
+                         call: Call | None, colormap: str, opacity: float, deidentify: bool = False) -> ReportContent:
+    """What the PDF report shows. `call` is the call on screen and `threshold` the one it was made at (both from
+    the AI session, desktop.ai_session: the report never decides a call itself), colormap/opacity the heatmap's
+    look on screen. `deidentify`: patient identifiers are replaced (inference.deid)
     and the file's path and hash left out, since a file name or folder often carries the patient's name and a
     hash links back to the original file."""
     from inference.overlay import blend, colormap_lut
@@ -111,15 +113,16 @@ def build_report_content(image, view, prediction, card: dict, threshold: float |
         content.colour_lut = [tuple(int(v) for v in rgb) for rgb in colormap_lut(colormap)]
         content.colormap = colormap
     if prediction is not None:
-        if not isinstance(call, Call):  # the call on screen, else the one rule at this threshold
-            call = prediction.call(threshold)
+        if not isinstance(call, Call):
+            raise TypeError("a report of an AI result needs the call shown with it (AiSession's viewport state)")
         content.probabilities = dict(prediction.probabilities)
         content.call = pa.call_text(call)
         content.call_withheld = call.withheld
         content.positive_label = prediction.positive_label
-        content.threshold_text = _operating_point(card, prediction, threshold)
-        content.performance_lines = (card_facts.internal_lines(card, limit=4) + card_facts.external_lines(card)
-                                     + card_facts.site_calibration_lines(card))
+        known = card if card is not None else ModelCard({})  # a result without its card: no card numbers
+        content.threshold_text = _operating_point(known, prediction, threshold)
+        content.performance_lines = (card_facts.internal_lines(known, limit=4) + card_facts.external_lines(known)
+                                     + card_facts.site_calibration_lines(known))
         if prediction.cam_method:  # naming the heatmap's label would give a withheld call away
             content.heatmap_text = f"Heatmap: {prediction.cam_method}" + (
                 f" for {prediction.cam_label}" if prediction.cam_label and not call.withheld else "") + (
@@ -131,10 +134,10 @@ def build_report_content(image, view, prediction, card: dict, threshold: float |
     return content
 
 
-def _operating_point(card: dict, prediction, threshold: float | None) -> str:
+def _operating_point(card: ModelCard, prediction, threshold: float | None) -> str:
     if threshold is None:
         return "Call: most probable label (multi-class model)."
-    card_threshold = card.get("threshold")
+    card_threshold = card.threshold
     text = f"Operating threshold on P({prediction.positive_label}): {pa.number(threshold)}"
     if card_threshold is not None and abs(threshold - float(card_threshold)) > 1e-9:
         text += f" (user-adjusted; model card: {pa.number(card_threshold)})"
@@ -143,24 +146,24 @@ def _operating_point(card: dict, prediction, threshold: float | None) -> str:
     rows = pa.nearby_thresholds(card, threshold, 1)
     if rows:
         row = rows[0]
-        text += (f". At {pa.number(row['threshold'])}: sensitivity {pa.number(row['sensitivity'])}, specificity "
-                 f"{pa.number(row['specificity'])}, measured on {card_facts.threshold_table_set(card).description}")
+        text += (f". At {pa.number(row.threshold)}: sensitivity {pa.number(row.sensitivity)}, specificity "
+                 f"{pa.number(row.specificity)}, measured on {card_facts.threshold_table_set(card).description}")
     return text + "."
 
 
-def _model_block(card: dict, prediction) -> tuple[list[str], list[str]]:
-    if not card:
+def _model_block(card: ModelCard | None, prediction) -> tuple[list[str], list[str]]:
+    if card is None:
         return ["No AI model was loaded."], []
     model = prediction.model if prediction is not None else {}
-    lines = [f"{pa.model_title(card)} — architecture {card.get('architecture', '')}"]
-    weights = model.get("sha256") or (card.get("weights") or {}).get("sha256")
+    lines = [f"{card.title} — architecture {card.architecture}"]
+    weights = model.get("sha256") or card.weights_sha256
     if weights:
         lines.append(f"Weights SHA-256: {weights}")
     if model.get("manifest_sha256"):
         lines.append(f"Bundle manifest SHA-256 (card + weights + guard): {model['manifest_sha256']}")
-    if card.get("created_utc"):
-        lines.append(f"Created: {card['created_utc']}")
-    lines.append(f"Intended use: {card.get('intended_use', '')}")
+    if card.created_utc:
+        lines.append(f"Created: {card.created_utc}")
+    lines.append(f"Intended use: {card.intended_use}")
     if prediction is not None:
         lines.append(f"Device: {prediction.device}; time {prediction.total_time_ms:.0f} ms")
-    return lines, [str(item) for item in card.get("limitations") or []]
+    return lines, card.limitations

@@ -208,6 +208,7 @@ def check_model(bundle_dir: Path, samples: Path, outcome: dict) -> str:
 # ------------------------------------------------------------------------------------------------ report
 def check_report(samples: Path, outcome: dict, out_dir: Path, keep: bool) -> str:
     from desktop import prediction_adapter as pa
+    from desktop.ai_state import OperatingPoint
     from desktop.image_adapter import default_window_of
     from desktop.report_builder import build_report_content
     from desktop.report_export import write_pdf_report
@@ -215,11 +216,11 @@ def check_report(samples: Path, outcome: dict, out_dir: Path, keep: bool) -> str
 
     image = outcome.get("image") or load_image(samples / "chest-pa-sample.dcm")
     prediction, predictor = outcome.get("prediction"), outcome.get("predictor")
-    card = pa.card_of(predictor) if predictor is not None else {}
     view = SimpleNamespace(window=default_window_of(image), inverted=False)
-    threshold = predictor.threshold if predictor is not None else None
-    content = build_report_content(image, view, prediction, card, threshold,
-                                   prediction.label if prediction is not None else None, "jet", 0.45)
+    operating_point = OperatingPoint(predictor.threshold if predictor is not None else None)
+    call = operating_point.call(prediction) if prediction is not None else None
+    content = build_report_content(image, view, prediction, pa.card_of(predictor), operating_point.threshold, call,
+                                   "jet", 0.45)
     target = write_pdf_report(content, out_dir / "self-test-report.pdf")
     data = target.read_bytes()
     assert data.startswith(b"%PDF-") and b"%%EOF" in data[-1024:], f"{target} is not a complete PDF"

@@ -1,8 +1,8 @@
-"""One viewport: an ImageView with what belongs to the image in it — the image, its AI result and heatmap, its
-annotations (one AnnotationStore per image this viewport showed this session, so stepping back brings them back),
-and the file it was asked to open. It loads on a worker thread; only the latest open it was asked for is shown.
-A file that cannot be opened empties the viewport and says why in it, so no stale image or result stays on
-screen under the new file's name."""
+"""One viewport: an ImageView with what belongs to the image in it — the image, its annotations (one
+AnnotationStore per image this viewport showed this session, so stepping back brings them back), and the file it
+was asked to open. It loads on a worker thread; only the latest open it was asked for is shown. A file that cannot
+be opened empties the viewport and says why in it, so no stale image stays on screen under the new file's name.
+Its AI result is kept by the window's AI session (desktop.ai_session), keyed by the viewport."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -69,8 +69,6 @@ class Viewport(QFrame):
         layout.addWidget(self.header)
         layout.addWidget(self.view, 1)
         self.image = None
-        self.prediction = None
-        self.heatmap_rgba = None
         self.requested_path: str | None = None
         self._previous_path: str | None = None
         self._asked_path: str | None = None
@@ -119,7 +117,7 @@ class Viewport(QFrame):
             self._update_header()
             self.presentation_state_opened.emit(self, str(self._asked_path), image)
             return
-        self.image, self.prediction, self.heatmap_rgba, self.failure = image, None, None, ""
+        self.image, self.failure = image, ""
         self.view.set_image(image, renderer=renderer)
         self.view.set_annotation_store(self._stores.setdefault(image_key(image), AnnotationStore()))
         state, self._pending_state = self._pending_state, None
@@ -139,24 +137,10 @@ class Viewport(QFrame):
         else:
             error_reporting.report_unexpected(error, "opening an image")
             message = f"{path}: could not be opened ({type(error).__name__}: {error})"
-        self.image, self.prediction, self.heatmap_rgba, self.failure = None, None, None, message
+        self.image, self.failure = None, message
         self.view.clear(message)
         self._update_header()
         self.image_failed.emit(self, message)
-
-    # -- AI result --------------------------------------------------------------------------------------------
-    def set_prediction(self, prediction, heatmap_rgba=None) -> None:
-        self.prediction = prediction
-        self.heatmap_rgba = heatmap_rgba
-        if heatmap_rgba is not None:
-            self.view.set_heatmap_rgba(heatmap_rgba)
-        else:
-            self.view.clear_heatmap()
-
-    def clear_prediction(self) -> None:
-        self.prediction = None
-        self.heatmap_rgba = None
-        self.view.clear_heatmap()
 
     # -- presentation state ---------------------------------------------------------------------------------
     def view_state(self) -> ViewState:

@@ -1,64 +1,76 @@
-"""The main window's actions, menus and toolbar, made from tables: ACTIONS (id, text, slot, icon, checkable),
-the keyboard shortcuts (desktop.shortcuts.SHORTCUTS) and the tools (desktop.tools.TOOLS). Slots are names on
-the main window or on one of its parts ("view.fit" acts on the active viewport's view when triggered), so every
-action follows the active viewport."""
+"""The main window's actions, menus and toolbar, made from tables: ACTIONS (id, text, icon, checkable), the
+keyboard shortcuts (desktop.shortcuts.SHORTCUTS) and the tools (desktop.tools.TOOLS). Each action is bound to a
+callable the window gives for its id (`build_actions(owner, handlers, ...)`); the view actions act on the active
+viewport's view, looked up when triggered (`view_handlers`), so every action follows the active viewport."""
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu, QToolBar
 
 from desktop.icons import icon
+from desktop.image_view import ImageView
 from desktop.shortcuts import SHORTCUTS
 from desktop.tools import TOOLS
 from desktop.viewport_grid import LAYOUT_TITLES
 
-# id: (menu text, slot, icon or "", checkable)
-ACTIONS: dict[str, tuple[str, str, str, bool]] = {
-    "open": ("&Open…", "opener.ask_open_files", "open", False),
-    "open_folder": ("Open &Folder…", "opener.ask_open_folder", "folder", False),
-    "open_dicomdir": ("Open &DICOMDIR…", "opener.ask_open_dicomdir", "", False),
-    "export_png": ("Export View as &PNG…", "exports.ask_export_png", "", False),
-    "export_pdf": ("Export PDF &Report…", "exports.ask_export_pdf", "report", False),
-    "save_gsps": ("&Save Presentation State (GSPS)…", "exports.ask_save_presentation_state", "save", False),
-    "send_gsps": ("Send Presentation State to PA&CS…", "exports.send_presentation_state", "", False),
-    "analyze_folder": ("&Analyze Folder…", "ask_analyze_folder", "batch", False),
-    "run_ai": ("&Run AI on This Image", "run_prediction", "run_ai", False),
-    "settings": ("&Settings…", "open_settings", "", False),
-    "quit": ("&Quit", "close", "", False),
-    "fit": ("&Fit to Window", "view.fit", "fit", False),
-    "actual_size": ("Actual Size (&1:1)", "view.actual_size", "actual_size", False),
-    "zoom_in": ("Zoom &In", "view.zoom_in", "", False),
-    "zoom_out": ("Zoom &Out", "view.zoom_out", "", False),
-    "rotate_cw": ("Rotate 90° &Clockwise", "view.rotate_cw", "rotate", False),
-    "rotate_ccw": ("Rotate 90° Counter-clockwise", "view.rotate_ccw", "", False),
-    "flip_h": ("Flip &Horizontal", "view.flip_horizontal", "flip", False),
-    "flip_v": ("Flip &Vertical", "view.flip_vertical", "", False),
-    "invert": ("&Invert", "view.toggle_invert", "invert", False),
-    "reset": ("&Reset View", "view.reset", "reset", False),
-    "heatmap": ("Show &Heatmap", "set_heatmap_visible", "heatmap", True),
-    "corner_text": ("Corner &Information", "set_corner_text_visible", "corner_text", True),
-    "corner_layout": ("Corner Information &Layout…", "menus_view.edit_corner_layout", "", False),
-    "undo": ("&Undo", "view.annotations.undo", "undo", False),
-    "redo": ("&Redo", "view.annotations.redo", "redo", False),
-    "delete_annotation": ("&Delete Selected Annotation", "view.delete_selected", "", False),
-    "clear_measurements": ("Clear &Measurements and Annotations", "view.clear_measurements", "", False),
-    "save_window_preset": ("Save Current Window as Preset…", "menus_view.ask_save_window_preset", "", False),
-    "next_image": ("&Next Image", "next_image", "", False),
-    "previous_image": ("&Previous Image", "previous_image", "", False),
-    "compare_prior": ("&Compare with Prior", "opener.compare_with_prior", "compare", False),
-    "sync_window": ("Sync &Window/Level", "grid.set_sync_window", "sync", True),
-    "sync_zoom_pan": ("Sync &Zoom and Pan", "grid.set_sync_zoom_pan", "", True),
-    "toolbar_text": ("Toolbar &Text Labels", "set_toolbar_text", "", True),
-    "shortcuts": ("&Tools and Keyboard Shortcuts", "show_shortcuts", "", False),
-    "save_ai_dicom": ("Save AI Result as &DICOM (SC + SR)…", "exports.ask_save_ai_dicom", "", False),
-    "send_ai_pacs": ("Send AI Result to &PACS…", "send_ai_result_to_pacs", "", False),
-    "deidentify_exports": ("De-&identify Exports", "set_deidentify_exports", "", True),
-    "open_sample": ("Open &Sample Image", "opener.open_sample", "", False),
-    "model_card": ("&Model Card…", "show_model_card", "", False),
-    "about": ("&About XRayView", "show_about", "", False),
-    "log_file": ("Show &Log File Location", "show_log_location", "", False),
-    **{f"layout_{name}": (title, f"layout:{name}", f"layout_{name}", True) for name, title in LAYOUT_TITLES.items()},
+# id: (menu text, icon or "", checkable); a checkable action's handler takes the new checked state
+ACTIONS: dict[str, tuple[str, str, bool]] = {
+    "open": ("&Open…", "open", False),
+    "open_folder": ("Open &Folder…", "folder", False),
+    "open_dicomdir": ("Open &DICOMDIR…", "", False),
+    "export_png": ("Export View as &PNG…", "", False),
+    "export_pdf": ("Export PDF &Report…", "report", False),
+    "save_gsps": ("&Save Presentation State (GSPS)…", "save", False),
+    "send_gsps": ("Send Presentation State to PA&CS…", "", False),
+    "analyze_folder": ("&Analyze Folder…", "batch", False),
+    "run_ai": ("&Run AI on This Image", "run_ai", False),
+    "settings": ("&Settings…", "", False),
+    "quit": ("&Quit", "", False),
+    "fit": ("&Fit to Window", "fit", False),
+    "actual_size": ("Actual Size (&1:1)", "actual_size", False),
+    "zoom_in": ("Zoom &In", "", False),
+    "zoom_out": ("Zoom &Out", "", False),
+    "rotate_cw": ("Rotate 90° &Clockwise", "rotate", False),
+    "rotate_ccw": ("Rotate 90° Counter-clockwise", "", False),
+    "flip_h": ("Flip &Horizontal", "flip", False),
+    "flip_v": ("Flip &Vertical", "", False),
+    "invert": ("&Invert", "invert", False),
+    "reset": ("&Reset View", "reset", False),
+    "heatmap": ("Show &Heatmap", "heatmap", True),
+    "corner_text": ("Corner &Information", "corner_text", True),
+    "corner_layout": ("Corner Information &Layout…", "", False),
+    "undo": ("&Undo", "undo", False),
+    "redo": ("&Redo", "redo", False),
+    "delete_annotation": ("&Delete Selected Annotation", "", False),
+    "clear_measurements": ("Clear &Measurements and Annotations", "", False),
+    "save_window_preset": ("Save Current Window as Preset…", "", False),
+    "next_image": ("&Next Image", "", False),
+    "previous_image": ("&Previous Image", "", False),
+    "compare_prior": ("&Compare with Prior", "compare", False),
+    "sync_window": ("Sync &Window/Level", "sync", True),
+    "sync_zoom_pan": ("Sync &Zoom and Pan", "", True),
+    "toolbar_text": ("Toolbar &Text Labels", "", True),
+    "shortcuts": ("&Tools and Keyboard Shortcuts", "", False),
+    "save_ai_dicom": ("Save AI Result as &DICOM (SC + SR)…", "", False),
+    "send_ai_pacs": ("Send AI Result to &PACS…", "", False),
+    "deidentify_exports": ("De-&identify Exports", "", True),
+    "open_sample": ("Open &Sample Image", "", False),
+    "model_card": ("&Model Card…", "", False),
+    "about": ("&About XRayView", "", False),
+    "log_file": ("Show &Log File Location", "", False),
+    **{f"layout_{name}": (title, f"layout_{name}", True) for name, title in LAYOUT_TITLES.items()},
+}
+# the actions on the active viewport's view
+VIEW_ACTIONS: dict[str, Callable[[ImageView], object]] = {
+    "fit": ImageView.fit, "actual_size": ImageView.actual_size, "zoom_in": ImageView.zoom_in,
+    "zoom_out": ImageView.zoom_out, "rotate_cw": ImageView.rotate_cw, "rotate_ccw": ImageView.rotate_ccw,
+    "flip_h": ImageView.flip_horizontal, "flip_v": ImageView.flip_vertical, "invert": ImageView.toggle_invert,
+    "reset": ImageView.reset, "delete_annotation": ImageView.delete_selected,
+    "clear_measurements": ImageView.clear_measurements,
+    "undo": lambda view: view.annotations.undo(), "redo": lambda view: view.annotations.redo(),
 }
 TOOLBAR = ("open", "open_folder", None, "fit", "actual_size", "rotate_cw", "flip_h", "invert", "reset", None,
            "TOOLS", None, "undo", "redo", None, "layout_1x1", "layout_1x2", "layout_2x2", "compare_prior",
@@ -70,30 +82,20 @@ ICON_TEXT = {"open": "Open", "open_folder": "Folder", "fit": "Fit", "actual_size
              "layout_1x2": "1x2", "layout_2x1": "2x1", "layout_2x2": "2x2"}
 
 
-def _slot(window, slot: str):
-    """"name" is window.name; "part.name" is window.part.name, looked up when triggered (window.view is the
-    active viewport's view at that moment); "layout:NAME" sets that layout."""
-    if slot.startswith("layout:"):
-        name = slot[len("layout:"):]
-        return lambda *_: window.set_layout(name)
-    def target():
-        obj = window
-        for part in slot.split("."):
-            obj = getattr(obj, part)
-        return obj
-
-    if ACTIONS_BY_SLOT_CHECKABLE.get(slot):
-        return lambda checked: target()(checked)
-    return lambda *_: target()()
+def view_handlers(active_view: Callable[[], ImageView]) -> dict[str, Callable[[], object]]:
+    """VIEW_ACTIONS bound to `active_view()`, called when the action is triggered."""
+    return {name: (lambda method=method: method(active_view())) for name, method in VIEW_ACTIONS.items()}
 
 
-ACTIONS_BY_SLOT_CHECKABLE = {slot: checkable for _, slot, _, checkable in ACTIONS.values()}
-
-
-def build_actions(window) -> dict[str, QAction]:
+def build_actions(owner, handlers: Mapping[str, Callable], toggle_tool: Callable[[str], None]) -> dict[str, QAction]:
+    """One QAction per ACTIONS id, bound to `handlers[id]` (every id needs one), and one per tool, bound to
+    `toggle_tool(tool id)`. They are added to `owner`, so their shortcuts work even when the toolbar is hidden."""
+    missing = sorted(set(ACTIONS) - set(handlers))
+    if missing:
+        raise KeyError(f"no handler for the actions {', '.join(missing)}")
     actions: dict[str, QAction] = {}
-    for name, (text, slot, icon_name, checkable) in ACTIONS.items():
-        action = QAction(text, window)
+    for name, (text, icon_name, checkable) in ACTIONS.items():
+        action = QAction(text, owner)
         action.setObjectName(name)
         action.setCheckable(checkable)
         if icon_name:
@@ -103,16 +105,20 @@ def build_actions(window) -> dict[str, QAction]:
             action.setShortcut(QKeySequence(key))
             action.setToolTip(f"{description} ({key})")
         action.setIconText(ICON_TEXT.get(name, text.replace("&", "").rstrip("…")))
-        action.triggered.connect(_slot(window, slot))
-        window.addAction(action)  # shortcuts work even when the toolbar is hidden
+        handler = handlers[name]
+        if checkable:
+            action.triggered.connect(lambda checked, handler=handler: handler(checked))
+        else:
+            action.triggered.connect(lambda _checked=False, handler=handler: handler())
+        owner.addAction(action)
         actions[name] = action
-    layouts = QActionGroup(window)
+    layouts = QActionGroup(owner)
     for name in LAYOUT_TITLES:
         layouts.addAction(actions[f"layout_{name}"])
-    window.tool_group = QActionGroup(window)
-    window.tool_group.setExclusive(True)
+    tool_group = QActionGroup(owner)
+    tool_group.setExclusive(True)
     for spec in TOOLS:
-        action = QAction(spec.title, window)
+        action = QAction(spec.title, owner)
         action.setObjectName(spec.action_name)
         action.setCheckable(True)
         action.setIcon(icon(spec.icon))
@@ -120,17 +126,18 @@ def build_actions(window) -> dict[str, QAction]:
         action.setToolTip(f"{spec.title} ({spec.shortcut}): {spec.help}")
         action.setStatusTip(spec.help)
         action.setIconText(spec.title.split(" ")[0])
-        action.triggered.connect(lambda _checked=False, tool=spec.id: window.toggle_tool(tool))
-        window.tool_group.addAction(action)
-        window.addAction(action)
+        action.triggered.connect(lambda _checked=False, tool=spec.id: toggle_tool(tool))
+        tool_group.addAction(action)
+        owner.addAction(action)
         actions[spec.action_name] = action
     actions["deidentify_exports"].setToolTip(
         "PNG/PDF/CSV exports and AI DICOM results leave out the patient's name, ID and dates")
     return actions
 
 
-def build_menus(window, actions: dict[str, QAction], docks) -> dict[str, QMenu]:
-    bar = window.menuBar()
+def build_menus(bar, actions: dict[str, QAction], docks, recent_menu: QMenu, presets_menu: QMenu) -> dict[str, QMenu]:
+    """The menu bar's menus (File > Open Recent and View > Window/Level Presets are filled by their owners); the
+    Tools menu stays hidden until a tool adds an action."""
     menus: dict[str, QMenu] = {}
 
     def add(menu: QMenu, *names) -> None:
@@ -142,9 +149,7 @@ def build_menus(window, actions: dict[str, QAction], docks) -> dict[str, QMenu]:
 
     file_menu = menus["file"] = bar.addMenu("&File")
     add(file_menu, "open", "open_folder", "open_dicomdir")
-    window.recent_menu = QMenu("Open &Recent", window)
-    window.recent_menu.aboutToShow.connect(window.opener.fill_recent_menu)
-    file_menu.addMenu(window.recent_menu)
+    file_menu.addMenu(recent_menu)
     add(file_menu, None, "save_gsps", "send_gsps", None, "export_png", "export_pdf", "deidentify_exports", None,
         "settings", "quit")
 
@@ -154,9 +159,7 @@ def build_menus(window, actions: dict[str, QAction], docks) -> dict[str, QMenu]:
     view_menu = menus["view"] = bar.addMenu("&View")
     add(view_menu, "fit", "actual_size", "zoom_in", "zoom_out", None, "rotate_cw", "rotate_ccw", "flip_h", "flip_v",
         "invert", "reset", None)
-    window.window_menu = QMenu("&Window/Level Presets", window)
-    window.window_menu.setEnabled(False)
-    view_menu.addMenu(window.window_menu)
+    view_menu.addMenu(presets_menu)
     add(view_menu, "save_window_preset", None, "heatmap", "corner_text", "corner_layout", None, "next_image",
         "previous_image", None, "toolbar_text")
     view_menu.addSeparator()
@@ -174,16 +177,17 @@ def build_menus(window, actions: dict[str, QAction], docks) -> dict[str, QMenu]:
     ai_menu = menus["ai"] = bar.addMenu("&AI")
     add(ai_menu, "run_ai", "analyze_folder", "model_card", None, "save_ai_dicom", "send_ai_pacs")
 
-    window.tools_menu = menus["tools"] = bar.addMenu("&Tools")
-    window.tools_menu.menuAction().setVisible(False)  # shown once a tool (e.g. PACS) adds an action
+    menus["tools"] = bar.addMenu("&Tools")
+    menus["tools"].menuAction().setVisible(False)  # shown once a tool (e.g. PACS) adds an action
 
     help_menu = menus["help"] = bar.addMenu("&Help")
     add(help_menu, "open_sample", "shortcuts", "log_file", "about")
     return menus
 
 
-def build_toolbar(window, actions: dict[str, QAction], show_text: bool) -> QToolBar:
-    toolbar = QToolBar("Toolbar", window)
+def build_toolbar(owner, actions: dict[str, QAction], show_text: bool) -> QToolBar:
+    """The toolbar (the caller adds it to the window)."""
+    toolbar = QToolBar("Toolbar", owner)
     toolbar.setObjectName("viewToolbar")
     toolbar.setMovable(False)
     for name in TOOLBAR:
@@ -195,7 +199,6 @@ def build_toolbar(window, actions: dict[str, QAction], show_text: bool) -> QTool
         else:
             toolbar.addAction(actions[name])
     set_toolbar_text(toolbar, show_text)
-    window.addToolBar(toolbar)
     return toolbar
 
 

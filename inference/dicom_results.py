@@ -53,10 +53,11 @@ NO_CALL_TEXT = "No call: image unlike the model's training data"
 SHOWN_ANYWAY_TEXT = "shown anyway: image unlike the training data"
 
 
-def result_call(prediction: Any, call: Call | None = None) -> Call:
-    """The call the objects carry: the one given (what the viewer shows), else the one rule at the prediction's
-    own threshold (inference.results: no call when the OOD guard warned)."""
-    return call if call is not None else prediction.call()
+def result_call(prediction: Any, call: Call | None = None, threshold: float | None = None) -> Call:
+    """The call the objects carry: the one given (the viewer passes the call on screen, from its AI session; it is
+    never decided again here), else, for a caller without one, the one rule at `threshold` (default: the
+    prediction's own; inference.results: no call when the OOD guard warned)."""
+    return call if call is not None else prediction.call(threshold)
 
 
 def call_description(call: Call) -> str:
@@ -314,10 +315,9 @@ def build_results(image: Any, prediction: Any, *, deidentifier: Any = None, call
                   threshold: float | None = None) -> list[Dataset]:
     """The result objects for one prediction: the Secondary Capture, plus the SR when the source is a DICOM.
     Pass an inference.deid.Deidentifier to export them de-identified (one per export session). `call`: the call
-    on screen (default: the one rule at the prediction's threshold) and `threshold` the one it was made at;
-    colormap/opacity: the heatmap's look on screen."""
-    if call is None:
-        call = prediction.call(threshold)
+    on screen (default: result_call) and `threshold` the one it was made at; colormap/opacity: the heatmap's look
+    on screen."""
+    call = result_call(prediction, call, threshold)
     results = [build_secondary_capture(image, prediction, call=call, colormap=colormap, opacity=opacity,
                                        threshold=threshold)]
     if _source_header(image) is not None:

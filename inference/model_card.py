@@ -1,4 +1,5 @@
-"""The model card, without torch: its schema, a typed view (`ModelCard`, `InputSpec`), strict reading and
+"""The model card, without torch: its schema, a typed view (`ModelCard`, `InputSpec`, `OODSettings` and the nested
+blocks: `Metric`, `ThresholdRow`, `TrainingData`, `ExternalValidation`, `SiteCalibration`), strict reading and
 checking, the plain file names it may give, and the bundle's manifest hash.
 
 Reading is strict: the JSON must be UTF-8, hold no NaN/Infinity and no key twice; every number the schema knows
@@ -462,13 +463,195 @@ class ModelCard:
         return [str(item) for item in self.data.get("limitations") or []]
 
     @property
-    def metrics(self) -> list[dict[str, Any]]:
-        return [dict(metric) for metric in self.data.get("metrics") or []]
+    def created_utc(self) -> str:
+        return str(self.data.get("created_utc", ""))
 
     @property
-    def threshold_table(self) -> list[dict[str, Any]]:
-        return [dict(row) for row in self.data.get("threshold_table") or []]
+    def metrics(self) -> list[Metric]:
+        """The internal test metrics (the test split carved from the training data)."""
+        return [Metric.from_card(metric) for metric in self.data.get("metrics") or []]
 
     @property
-    def training_data(self) -> list[dict[str, Any]]:
-        return [dict(item) for item in self.data.get("training_data") or []]
+    def threshold_table(self) -> list[ThresholdRow]:
+        return [ThresholdRow.from_card(row) for row in self.data.get("threshold_table") or [] if "threshold" in row]
+
+    @property
+    def training_data(self) -> list[TrainingData]:
+        return [TrainingData.from_card(item) for item in self.data.get("training_data") or []]
+
+    @property
+    def external_validation(self) -> list[ExternalValidation]:
+        return [ExternalValidation.from_card(entry) for entry in self.data.get("external_validation") or []]
+
+    @property
+    def site_calibration(self) -> SiteCalibration | None:
+        """The site's operating point (xrayview-calibrate), or None for a bundle that was not site-calibrated."""
+        block = self.data.get("site_calibration")
+        return SiteCalibration.from_card(block) if block else None
+
+
+# The card's nested blocks, read leniently: the viewer also shows cards written before a field existed, so a
+# missing value is None (printed as a dash), never an error. Validation (validate_card) is where a card is refused.
+def _float(value: Any) -> float | None:
+    return None if value is None or isinstance(value, bool) else float(value)
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None or isinstance(value, bool) else int(value)
+
+
+def _pair(value: Any) -> tuple[float, float] | None:
+    return (float(value[0]), float(value[1])) if value else None
+
+
+def _counts(value: Any) -> dict[str, int]:
+    return {str(label): int(n) for label, n in (value or {}).items()}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One measured number (`metrics` items, and each external set's metrics)."""
+
+    name: str
+    value: float | None
+    dataset: str = ""
+    split: str = ""
+    n: int | None = None
+    threshold: float | None = None
+    ci95: tuple[float, float] | None = None
+
+    @classmethod
+    def from_card(cls, block: Mapping[str, Any]) -> Metric:
+        return cls(name=str(block.get("name", "")), value=_float(block.get("value")),
+                   dataset=str(block.get("dataset", "")), split=str(block.get("split", "")), n=_int(block.get("n")),
+                   threshold=_float(block.get("threshold")), ci95=_pair(block.get("ci95")))
+
+
+@dataclass(frozen=True)
+class ThresholdRow:
+    """A `threshold_table` row: sensitivity and specificity at one threshold (`name`: e.g. "operating point")."""
+
+    threshold: float
+    sensitivity: float | None
+    specificity: float | None
+    name: str = ""
+
+    @classmethod
+    def from_card(cls, block: Mapping[str, Any]) -> ThresholdRow:
+        return cls(threshold=float(block["threshold"]), sensitivity=_float(block.get("sensitivity")),
+                   specificity=_float(block.get("specificity")), name=str(block.get("name") or ""))
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """A `training_data` entry: a data set the model was trained on, with its licence and attribution."""
+
+    name: str
+    n_images: int
+    licence: str
+    attribution: str
+
+    @classmethod
+    def from_card(cls, block: Mapping[str, Any]) -> TrainingData:
+        return cls(name=str(block.get("name", "")), n_images=int(block.get("n_images") or 0),
+                   licence=str(block.get("licence", "")), attribution=str(block.get("attribution", "")))
+
+
+@dataclass(frozen=True)
+class ExternalValidation:
+    """An `external_validation` entry: a labelled set from elsewhere, measured at `threshold` and `temperature`."""
+
+    dataset: str
+    n: int | None
+    counts: dict[str, int]
+    threshold: float | None
+    temperature: float | None
+    measured_utc: str
+    set_sha256: str
+    metrics: tuple[Metric, ...]
+
+    @classmethod
+    def from_card(cls, block: Mapping[str, Any]) -> ExternalValidation:
+        return cls(dataset=str(block.get("dataset") or "external set"), n=_int(block.get("n")),
+                   counts=_counts(block.get("counts")), threshold=_float(block.get("threshold")),
+                   temperature=_float(block.get("temperature")), measured_utc=str(block.get("measured_utc") or ""),
+                   set_sha256=str(block.get("set_sha256", "")),
+                   metrics=tuple(Metric.from_card(m) for m in block.get("metrics") or []))
+
+    def metric(self, name: str) -> Metric | None:
+        return next((m for m in self.metrics if m.name == name), None)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A site-calibration rate: k of n, with its 95% confidence interval."""
+
+    value: float | None
+    ci95: tuple[float, float] | None = None
+    k: int | None = None
+    n: int | None = None
+
+    @classmethod
+    def from_card(cls, block: Mapping[str, Any]) -> Rate:
+        return cls(value=_float(block.get("value")), ci95=_pair(block.get("ci95")), k=_int(block.get("k")),
+                   n=_int(block.get("n")))
+
+
+@dataclass(frozen=True)
+class SiteRates:
+    """Sensitivity, specificity and accuracy of a site-calibrated operating point (None: not given);
+    `folds` for the cross-validated ones."""
+
+    rates: dict[str, Rate]
+    folds: int | None = None
+
+    @classmethod
+    def from_card(cls, block: Mapping[str, Any] | None) -> SiteRates:
+        block = block or {}
+        return cls(rates={name: Rate.from_card(value) for name, value in block.items()
+                          if name != "folds" and isinstance(value, Mapping)}, folds=_int(block.get("folds")))
+
+    def rate(self, name: str) -> Rate | None:
+        return self.rates.get(name)
+
+
+@dataclass(frozen=True)
+class PreviousOperatingPoint:
+    """What a site calibration replaced."""
+
+    version: str
+    threshold: float | None
+    temperature: float | None
+
+
+@dataclass(frozen=True)
+class SiteCalibration:
+    """The `site_calibration` block: the operating point fitted on a site's own films."""
+
+    dataset: str
+    n: int | None
+    counts: dict[str, int]
+    measured_utc: str
+    target_sensitivity: float | None
+    temperature: float | None
+    threshold: float | None
+    set_sha256: str
+    in_sample: SiteRates
+    cross_validated: SiteRates
+    warnings: tuple[str, ...]
+    previous: PreviousOperatingPoint | None
+
+    @classmethod
+    def from_card(cls, block: Mapping[str, Any]) -> SiteCalibration:
+        previous = block.get("previous") or {}
+        return cls(dataset=str(block.get("dataset", "")), n=_int(block.get("n")), counts=_counts(block.get("counts")),
+                   measured_utc=str(block.get("measured_utc") or ""),
+                   target_sensitivity=_float(block.get("target_sensitivity")),
+                   temperature=_float(block.get("temperature")), threshold=_float(block.get("threshold")),
+                   set_sha256=str(block.get("set_sha256", "")), in_sample=SiteRates.from_card(block.get("in_sample")),
+                   cross_validated=SiteRates.from_card(block.get("cross_validated")),
+                   warnings=tuple(str(w) for w in block.get("warnings") or ()),
+                   previous=PreviousOperatingPoint(version=str(previous.get("version")),
+                                                   threshold=_float(previous.get("threshold")),
+                                                   temperature=_float(previous.get("temperature")))
+                   if previous else None)

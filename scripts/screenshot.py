@@ -154,7 +154,8 @@ def compare_screenshot(args) -> int:
 
     def wait_for_results() -> None:
         viewports = window.grid.viewports()
-        if window.model_state in ("none", "failed") or all(v.prediction is not None for v in viewports):
+        if window.model_state in ("none", "failed") or \
+                all(window.ai_session.state(v).prediction is not None for v in viewports):
             QTimer.singleShot(1000, shoot)  # let the panels and the lens-free view paint
         else:
             QTimer.singleShot(500, wait_for_results)

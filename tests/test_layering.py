@@ -47,3 +47,26 @@ def test_import_linter_contracts_hold():
     exe = next((str(path) for path in candidates if path.exists()), "lint-imports")
     result = subprocess.run([exe], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_desktop_reads_model_cards_through_the_typed_view():
+    """desktop/ reads cards through inference.model_card.ModelCard, never as raw dicts (the training wizard,
+    desktop/wizard/, writes cards and is reworked separately)."""
+    import re
+
+    raw = re.compile(r"\bcard(?:\.data)?(?:\.get\(|\[)")
+    found = [f"{path.relative_to(PROJECT_ROOT)}:{number}: {line.strip()}"
+             for path in sorted((PROJECT_ROOT / "desktop").rglob("*.py")) if "wizard" not in path.parts
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if raw.search(line)]
+    assert found == [], "\n".join(found)
+
+
+def test_one_function_gives_the_positive_probabilities_of_logits():
+    """training.evaluate.positive_probs is the one softmax-at-a-temperature for P(positive); the trainer's
+    validation uses it too."""
+    import re
+
+    definitions = [str(path.relative_to(PROJECT_ROOT)) for package in ("inference", "training", "desktop")
+                   for path in sorted((PROJECT_ROOT / package).rglob("*.py"))
+                   if re.search(r"^def positive_prob", path.read_text(encoding="utf-8"), re.MULTILINE)]
+    assert definitions == ["training/evaluate.py"]

@@ -31,6 +31,7 @@ from training.augment import AugmentConfig, augment_batch
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.consistency import DegradeConfig, consistency_loss, degrade_views
 from training.ema import WeightEMA
+from training.evaluate import positive_probs
 from training.lung_focus import (FeatureTap, classifier_head, log_odds_weights, outside_share,
                                  map_fill_fraction, mirror_ramp, mirrored, shared_map_correlation)
 from training.metrics import roc_auc
@@ -232,11 +233,6 @@ def predict_logits(model: nn.Module, split: TensorSplit, normalisation: Normalis
     if not outputs:
         return np.zeros((0, 0), dtype=np.float32)
     return torch.cat(outputs).numpy()
-
-
-def positive_probabilities(logits: np.ndarray, positive_index: int, temperature: float = 1.0) -> np.ndarray:
-    z = torch.from_numpy(np.asarray(logits, dtype=np.float32)) / temperature
-    return torch.softmax(z, dim=1)[:, positive_index].numpy()
 
 
 class _EtaClock:
@@ -542,7 +538,7 @@ def train(
                                     amp=use_amp)
             val_labels = val_split.labels.numpy()
             val_loss = float(F.cross_entropy(torch.from_numpy(logits), val_split.labels).item())
-            probs = positive_probabilities(logits, positive_index)
+            probs = positive_probs(logits, positive_index)
             auc = roc_auc((val_labels == positive_index).astype(int), probs) if num_classes == 2 else None
             val_acc = float((logits.argmax(1) == val_labels).mean())
             score = auc if auc is not None else val_acc

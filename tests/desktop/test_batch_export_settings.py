@@ -92,8 +92,9 @@ def test_pdf_report_is_a_real_pdf(make_window, qtbot, tiny_bundle, chest_dicom, 
     assert data.rstrip().endswith(b"%%EOF")
     assert len(data) > 20_000  # two embedded images, not an empty page
     from desktop.report_builder import build_report_content
-    content = build_report_content(window.image, window.view, window.prediction, {"threshold": 0.5}, 0.5,
-                                   window.ai_panel.current_call(), "jet", 0.5)
+    from inference.model_card import ModelCard
+    content = build_report_content(window.image, window.view, window.prediction, ModelCard({"threshold": 0.5}), 0.5,
+                                   window.ai_session.state(window.active_viewport).call, "jet", 0.5)
     identity = dict(content.identity)
     assert identity["File"] == "chest.dcm"
     assert len(identity["SHA-256"]) == 64
@@ -213,12 +214,10 @@ def test_unexpected_errors_are_logged_and_shown_once(make_window, isolated_user_
 
 
 def test_model_card_dialog_shows_intended_use_and_threshold_table(qtbot, tiny_bundle):
-    import json
-
     from desktop.model_card_dialog import ModelCardDialog
+    from inference.model_card import read_card
 
-    card = json.loads((tiny_bundle / "model_card.json").read_text())
-    dialog = ModelCardDialog(card)
+    dialog = ModelCardDialog(read_card(tiny_bundle))
     qtbot.addWidget(dialog)
     text = dialog.browser.toPlainText()
     assert "not for diagnostic use" in text

@@ -35,7 +35,7 @@ def _open_dialog(qtbot, window):
     action = next(a for a in window.tools_menu.actions() if a.objectName() == "calibrate_model")
     assert action.text() == "&Calibrate model to this site…"
     action.trigger()
-    dialog = window.calibration_dialog
+    dialog = window.tool_dialog("calibration")
     qtbot.addWidget(dialog)
     return dialog
 

@@ -6,23 +6,24 @@ import numpy as np
 
 from desktop import prediction_adapter as pa
 from desktop.model_card_dialog import card_html
+from inference.model_card import ModelCard
 
-USER_CARD = {"name": "user-model", "version": "1", "threshold": 0.5001662373542786, "positive_label": "PNEUMONIA",
+USER_CARD = ModelCard({"name": "user-model", "version": "1", "threshold": 0.5001662373542786, "positive_label": "PNEUMONIA",
              "labels": ["NORMAL", "PNEUMONIA"],
              "threshold_table": [
                  {"threshold": 0.5001662373542786, "sensitivity": 0.8123456789, "specificity": 0.7012345678,
                   "name": "operating point (youden, chosen on validation)"},
                  {"threshold": 0.3, "sensitivity": 0.9, "specificity": 0.6},
                  {"threshold": 0.5, "sensitivity": 0.8125, "specificity": 0.69},
-                 {"threshold": 0.7, "sensitivity": 0.6, "specificity": 0.85}]}
+                 {"threshold": 0.7, "sensitivity": 0.6, "specificity": 0.85}]})
 
 
 def test_rows_that_print_alike_collapse_to_the_operating_point():
     rows = pa.threshold_rows(USER_CARD)
-    printed = [pa.number(r["threshold"]) for r in rows]
+    printed = [pa.number(r.threshold) for r in rows]
     assert printed == ["0.500", "0.300", "0.700"]
-    assert rows[0]["name"].startswith("operating point")
-    assert [pa.number(r["threshold"]) for r in pa.nearby_thresholds(USER_CARD, 0.5)] == ["0.300", "0.500", "0.700"]
+    assert rows[0].name.startswith("operating point")
+    assert [pa.number(r.threshold) for r in pa.nearby_thresholds(USER_CARD, 0.5)] == ["0.300", "0.500", "0.700"]
 
 
 def test_card_dialog_prints_rounded_numbers_once():

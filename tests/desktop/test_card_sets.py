@@ -7,6 +7,7 @@ import copy
 
 from desktop import card_facts
 from desktop.model_card_dialog import card_html
+from inference.model_card import ModelCard
 
 RATE = lambda value, low, high, k, n: {"value": value, "ci95": [low, high], "k": k, "n": n}  # noqa: E731
 
@@ -49,7 +50,7 @@ def test_panel_names_the_set_of_every_row_and_shows_external_numbers(qtbot):
 
     panel = AiPanel(["jet"])
     qtbot.addWidget(panel)
-    panel.set_model(CARD, "cpu")
+    panel.set_model(ModelCard(CARD), "cpu")
     rows = _table(panel)
     assert ["0.303", "0.982", "0.978", "internal test"] in rows
     assert ["0.303", "0.995", "0.692", "external: external-a"] in rows
@@ -68,7 +69,7 @@ def test_panel_and_card_dialog_show_a_site_calibrated_operating_point(qtbot):
     card["threshold_table"][0]["threshold"] = 0.62
     panel = AiPanel(["jet"])
     qtbot.addWidget(panel)
-    panel.set_model(card, "cpu")
+    panel.set_model(ModelCard(card), "cpu")
     assert not panel.calibration_label.isHidden()
     assert panel.calibration_label.text() == "Site-calibrated on site-x (n=60, 2026-12-01)"
     assert panel.threshold_note.text().startswith("Site-calibrated operating point.")
@@ -79,10 +80,10 @@ def test_panel_and_card_dialog_show_a_site_calibrated_operating_point(qtbot):
            "(95% CI 0.801-0.974; 37/40)" in validation
     assert "Warning: only 20 NORMAL film(s)" in validation
 
-    text = card_html(card)
+    text = card_html(ModelCard(card))
     for expected in ("<h3>Site calibration</h3>", "In-sample (the fitting films)", "specificity 0.850 (95% CI "
                      "0.640-0.948; 17/20)", "Replaces version 2.0 (threshold 0.303", "<h3>External validation</h3>",
                      "external-a", "0.972-0.999", "Measured on site calibration set site-x", "Measured performance: "
                      "internal test", "0.992-0.999"):
         assert expected in text, expected
-    assert card_facts.site_badge(CARD) == ""
+    assert card_facts.site_badge(ModelCard(CARD)) == ""

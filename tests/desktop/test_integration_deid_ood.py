@@ -65,7 +65,7 @@ def test_deidentified_exports_hold_no_patient_identifiers(qtbot, make_window, ti
 
     window.actions_by_name["deidentify_exports"].trigger()  # the File menu checkbox
     assert window.settings.deidentify_exports
-    assert "DOE" not in window._export_stem() and "PID-42" not in window._export_stem()
+    assert "DOE" not in window.exports.export_stem() and "PID-42" not in window.exports.export_stem()
     pdf = window.export_pdf(tmp_path / "report.pdf")
     png = window.export_png(tmp_path / "view.png")
     text = _pdf_text(pdf)

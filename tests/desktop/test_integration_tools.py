@@ -60,15 +60,15 @@ def test_tools_menu_audit_trail_and_dicom_results(qtbot, make_window, tiny_bundl
     send.close()
 
     window.tools_menu.actions()[[a.objectName() for a in window.tools_menu.actions()].index("audit_log")].trigger()
-    assert len(window.audit_log_dialog.records()) == 1
-    window.audit_log_dialog.close()
+    assert len(window.tool_dialog("audit_log").records()) == 1
+    window.tool_dialog("audit_log").close()
 
     next(a for a in window.tools_menu.actions() if a.objectName() == "pacs_query").trigger()
-    assert window.pacs_dialog.isVisible()
+    assert window.tool_dialog("pacs").isVisible()
     with qtbot.waitSignal(window.image_shown, timeout=30_000) as blocker:
-        window.pacs_dialog.filesRetrieved.emit([str(chest_png)])  # what a finished C-MOVE/C-GET emits
+        window.tool_dialog("pacs").filesRetrieved.emit([str(chest_png)])  # what a finished C-MOVE/C-GET emits
     assert Path(blocker.args[0].path) == chest_png
-    window.pacs_dialog.close()
+    window.tool_dialog("pacs").close()
 
     folder = tmp_path / "batch"
     folder.mkdir()

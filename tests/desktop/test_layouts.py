@@ -68,14 +68,15 @@ def test_each_viewport_keeps_its_own_image_window_zoom_annotations_and_ai_result
     with qtbot.waitSignal(window.prediction_shown, timeout=60_000) as second:
         open_and_wait(qtbot, window, chest_dicom)
     assert left.image.path == chest_png and right.image.path == chest_dicom
-    assert left.prediction is first.args[0] and right.prediction is second.args[0]
-    assert left.prediction.probabilities != right.prediction.probabilities  # two different films
+    left_ai, right_ai = window.ai_session.state(left), window.ai_session.state(right)
+    assert left_ai.prediction is first.args[0] and right_ai.prediction is second.args[0]
+    assert left_ai.prediction.probabilities != right_ai.prediction.probabilities  # two different films
     # the AI panel shows the active viewport's result
     panel = window.ai_panel
-    assert panel._bars["PNEUMONIA"].value() == round(right.prediction.probabilities["PNEUMONIA"] * 1000)
+    assert panel._bars["PNEUMONIA"].value() == round(right_ai.prediction.probabilities["PNEUMONIA"] * 1000)
     window.grid.set_active(left)
-    assert panel._bars["PNEUMONIA"].value() == round(left.prediction.probabilities["PNEUMONIA"] * 1000)
-    assert window.windowTitle().startswith("chest.png") and window.prediction is left.prediction
+    assert panel._bars["PNEUMONIA"].value() == round(left_ai.prediction.probabilities["PNEUMONIA"] * 1000)
+    assert window.windowTitle().startswith("chest.png") and window.prediction is left_ai.prediction
     assert "DICOM" in window.tag_tree.visible_names()[0] or window.tag_tree.apply_filter("PatientID") == 0
     # window, zoom and annotations stay in their own viewport
     right.view.set_window(1000, 500)

@@ -41,8 +41,8 @@ def test_screen_pdf_and_secondary_capture_show_the_same_overlay(qtbot, make_wind
 
     from desktop.report_builder import build_report_content
 
-    content = build_report_content(window.image, view, prediction, {}, window.ai_panel.threshold,
-                                   window.ai_panel.current_call(), "inferno", 0.7)
+    content = build_report_content(window.image, view, prediction, None, window.ai_panel.threshold,
+                                   window.ai_session.state(window.active_viewport).call, "inferno", 0.7)
     from desktop.report_builder import content_box
 
     rows_kept, columns_kept = content_box(window.image.render())  # the PDF crops black margins off

@@ -141,8 +141,8 @@ def test_what_pacs_retrieved_lists_as_studies(make_window, qtbot, patient_folder
     window = make_window()
     next(a for a in window.tools_menu.actions() if a.objectName() == "pacs_query").trigger()
     with qtbot.waitSignal(window.folder_panel.index_ready, timeout=30_000):
-        window.pacs_dialog.filesRetrieved.emit([str(made["prior"]), str(made["older"])])  # a finished C-GET
-    window.pacs_dialog.close()
+        window.tool_dialog("pacs").filesRetrieved.emit([str(made["prior"]), str(made["older"])])  # a finished C-GET
+    window.tool_dialog("pacs").close()
     rows = _tree_texts(window.folder_panel.tree)
     assert [text for depth, text in rows if depth == 1] == ["2023-03-10  XR CHEST 2023  Acc. A-2023",
                                                             "2022-01-01  XR CHEST 2022  Acc. A-2022"]

@@ -222,7 +222,7 @@ def test_every_tool_has_an_action_a_button_a_key_and_a_line_in_f1(window, qtbot)
     shown = {}
 
     def read_and_close():
-        dialog = window.shortcuts_dialog
+        dialog = window.dialogs.shortcuts_dialog
         shown["text"] = dialog.browser.toPlainText()
         dialog.accept()
 

@@ -200,7 +200,7 @@ def test_wizard_trains_evaluates_saves_and_the_viewer_predicts(qtbot, make_windo
     probabilities = shown_prediction.args[0].probabilities
     assert set(probabilities) == set(CLASSES)
     assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-5)
-    assert pa.card_of(window.analysis.predictor)["name"] == "wizard test model"
+    assert pa.card_of(window.analysis.predictor).name == "wizard test model"
 
 
 def test_report_flags_leakage_and_unreadable_files_and_cancel_leaves_nothing(qtbot, settings, shared_data,
