@@ -25,6 +25,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 from annotations.model import Annotation
+from dicom_common.derived import apply_series_anatomy, copy_deidentification, reference_header
 from annotations.presentation import PresentationState, ViewState
 
 GSPS_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.11.1"
@@ -62,33 +63,60 @@ def _arrow_head(tail, tip) -> np.ndarray:
     return np.array([left, tip, right], dtype=np.float64)
 
 
-def _graphics_for(annotation: Annotation, group) -> list:
-    """The GSPS graphic objects that draw `annotation` (in order; reading relies on it)."""
+def _pixel_graphics(annotation: Annotation) -> list[tuple[str, np.ndarray]]:
+    """(graphic type, points in image pixels) of the GSPS graphic objects that draw `annotation`, in order
+    (reading relies on it)."""
     points = np.asarray(annotation.points, dtype=np.float64)
-
-    def graphic(kind: str, data, filled: bool = False):
-        return hd.pr.GraphicObject(graphic_type=kind, graphic_data=np.asarray(data, dtype=np.float64),
-                                   units="PIXEL", is_filled=filled, graphic_group=group)
-
     kind = annotation.kind
     if kind in ("distance", "angle", "polyline"):
-        return [graphic("POLYLINE", points)]
+        return [("POLYLINE", points)]
     if kind in ("cobb", "ctr"):
-        return [graphic("POLYLINE", points[:2]), graphic("POLYLINE", points[2:])]
+        return [("POLYLINE", points[:2]), ("POLYLINE", points[2:])]
     if kind == "rectangle":
         (x0, y0), (x1, y1) = points
-        return [graphic("POLYLINE", [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)])]
+        return [("POLYLINE", np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]))]
     if kind == "polygon":
-        return [graphic("POLYLINE", np.vstack([points, points[:1]]))]
+        return [("POLYLINE", np.vstack([points, points[:1]]))]
     if kind == "ellipse":
         (x0, y0), (x1, y1) = points
         xc, yc = (x0 + x1) / 2.0, (y0 + y1) / 2.0
-        return [graphic("ELLIPSE", [(x0, yc), (x1, yc), (xc, y0), (xc, y1)])]
+        return [("ELLIPSE", np.array([(x0, yc), (x1, yc), (xc, y0), (xc, y1)]))]
     if kind == "arrow":
-        return [graphic("POLYLINE", points), graphic("POLYLINE", _arrow_head(points[0], points[1]))]
+        return [("POLYLINE", points), ("POLYLINE", _arrow_head(points[0], points[1]))]
     if kind == "point":
-        return [graphic("POINT", points)]
+        return [("POINT", points)]
     return []  # text: a text object only
+
+
+class _Placement:
+    """Where the graphics are written. Marks on the image use PIXEL units. A mark that leaves the image (an arrow
+    started in the margin beyond the pixel grid) cannot: PIXEL coordinates are non-negative (PS3.3 C.10.5.1.2),
+    so then the Displayed Area is widened to cover every mark (its corners may lie outside the image, C.10.4) and
+    all graphics are written in DISPLAY units, fractions of that area: nothing is clipped or moved."""
+
+    def __init__(self, columns: int, rows: int, points: np.ndarray):
+        self.area: tuple[int, int, int, int] | None = None  # 1-based TLHC x, y and BRHC x, y pixel indices
+        if not points.size:
+            return
+        (low_x, low_y), (high_x, high_y) = points.min(axis=0), points.max(axis=0)
+        if min(low_x, low_y) < 0 or high_x > columns or high_y > rows:
+            x0 = min(1, math.floor(points[:, 0].min()) + 1)
+            y0 = min(1, math.floor(points[:, 1].min()) + 1)
+            x1 = max(columns, math.ceil(points[:, 0].max()))
+            y1 = max(rows, math.ceil(points[:, 1].max()))
+            self.area = (x0, y0, x1, y1)
+
+    @property
+    def units(self) -> str:
+        return "PIXEL" if self.area is None else "DISPLAY"
+
+    def convert(self, points: np.ndarray) -> np.ndarray:
+        if self.area is None:
+            return points
+        x0, y0, x1, y1 = self.area  # the inverse of _to_pixels
+        converted = np.column_stack([(points[:, 0] - (x0 - 1)) / (x1 - x0 + 1),
+                                     (points[:, 1] - (y0 - 1)) / (y1 - y0 + 1)])
+        return np.clip(converted, 0.0, 1.0)  # only rounding can leave [0, 1]: the area covers every point
 
 
 def _text_value(annotation: Annotation, lines: Sequence[str]) -> str:
@@ -117,6 +145,7 @@ def build_presentation_state(source: Dataset, annotations: Sequence[Annotation],
     object beside it; annotations without an entry get no measurement text.
     """
     _require_image(source)
+    source = reference_header(source)  # a source without, e.g., a birth date or Study ID gets them empty
     view = view or ViewState()
     labels = labels or {}
     layers = {MEASUREMENT_LAYER: hd.pr.GraphicLayer(layer_name=MEASUREMENT_LAYER, order=1,
@@ -125,26 +154,34 @@ def build_presentation_state(source: Dataset, annotations: Sequence[Annotation],
               ANNOTATION_LAYER: hd.pr.GraphicLayer(layer_name=ANNOTATION_LAYER, order=2, description="Annotations",
                                                    display_color=hd.color.CIELabColor.from_rgb(128, 222, 234))}
     groups, per_layer = [], {MEASUREMENT_LAYER: ([], []), ANNOTATION_LAYER: ([], [])}
-    texts = []
-    for number, annotation in enumerate(annotations, start=1):
-        text = _text_value(annotation, labels.get(annotation.uid, ()))
-        texts.append(text)
+    texts = [_text_value(annotation, labels.get(annotation.uid, ())) for annotation in annotations]
+    graphics = [_pixel_graphics(annotation) for annotation in annotations]
+    anchors = [annotation.label_anchor() if text else None for annotation, text in zip(annotations, texts)]
+    every_point = [data for drawn in graphics for _, data in drawn] + [np.asarray([a], dtype=np.float64)
+                                                                       for a in anchors if a is not None]
+    placement = _Placement(int(source.Columns), int(source.Rows),
+                           np.vstack(every_point) if every_point else np.zeros((0, 2)))
+    for number, (annotation, text) in enumerate(zip(annotations, texts), start=1):
         group = hd.pr.GraphicGroup(graphic_group_id=number, label=f"{GROUP_PREFIX}{annotation.kind.upper()}",
                                    description=text.replace("\r\n", "; ")[:1024] or None)
         groups.append(group)
         layer = MEASUREMENT_LAYER if annotation.kind in MEASUREMENT_KINDS else ANNOTATION_LAYER
         graphic_objects, text_objects = per_layer[layer]
-        graphic_objects.extend(_graphics_for(annotation, group))
+        graphic_objects.extend(
+            hd.pr.GraphicObject(graphic_type=kind, graphic_data=placement.convert(data), units=placement.units,
+                                graphic_group=group)
+            for kind, data in graphics[number - 1])
         if text:
-            anchor = annotation.label_anchor()
-            text_objects.append(hd.pr.TextObject(text_value=text, units="PIXEL", anchor_point=anchor,
-                                                 anchor_point_visible=False,
-                                                 graphic_group=group))
+            anchor = placement.convert(np.asarray([anchors[number - 1]], dtype=np.float64))[0]
+            text_objects.append(hd.pr.TextObject(text_value=text, units=placement.units, anchor_point=tuple(anchor),
+                                                 anchor_point_visible=False, graphic_group=group))
     graphic_annotations = [
         hd.pr.GraphicAnnotation(referenced_images=[source], graphic_layer=layers[name],
                                 graphic_objects=objects or None, text_objects=text_objects or None)
         for name, (objects, text_objects) in per_layer.items() if objects or text_objects]
     voi = None
+    if view.window_center is None or view.window_width is None:
+        view = _with_source_window(view, source)
     if view.window_center is not None and view.window_width is not None:
         voi = [hd.pr.SoftcopyVOILUTTransformation(
             window_center=float(view.window_center), window_width=max(float(view.window_width), 1.0),
@@ -164,12 +201,32 @@ def build_presentation_state(source: Dataset, annotations: Sequence[Annotation],
         raise PresentationStateError(f"cannot build the presentation state: {error}") from None
     if voi and view.window_name:  # set here: highdicom splits a str explanation into characters
         state.SoftcopyVOILUTSequence[0].WindowCenterWidthExplanation = view.window_name[:64]
+    if placement.area is not None:
+        x0, y0, x1, y1 = placement.area
+        area = state.DisplayedAreaSelectionSequence[0]
+        area.DisplayedAreaTopLeftHandCorner, area.DisplayedAreaBottomRightHandCorner = [x0, y0], [x1, y1]
+    apply_series_anatomy(state, source, has_general_image=False)
+    copy_deidentification(state, source)
     flip, rotation = dicom_spatial(view.rotation, view.flip_horizontal, view.flip_vertical)
     state.ImageHorizontalFlip = "Y" if flip else "N"
     state.ImageRotation = rotation
     if _needs_unicode(texts + [creator]):
         state.SpecificCharacterSet = "ISO_IR 192"
     return state
+
+
+def _with_source_window(view: ViewState, source: Dataset) -> ViewState:
+    """The view with the image's own first window when the view names none: a presentation state holds one
+    window (VM 1), where the image may list several."""
+    from dataclasses import replace
+
+    try:
+        center = float(_first(source.get("WindowCenter", "")))
+        width = float(_first(source.get("WindowWidth", "")))
+    except (TypeError, ValueError):
+        return view
+    name = str(_first(source.get("WindowCenterWidthExplanation", "")) or "")
+    return replace(view, window_center=center, window_width=width, window_name=view.window_name or name)
 
 
 def dicom_spatial(rotation: int, flip_h: bool, flip_v: bool) -> tuple[bool, int]:
@@ -277,8 +334,9 @@ def _foreign_annotation(obj: Dataset, points: np.ndarray) -> Annotation | None:
     return None
 
 
-def _own_annotation(kind: str, objects: list[tuple[Dataset, np.ndarray]], texts: list[Dataset]) -> Annotation:
-    """Rebuilds an XRayView group (inverse of _graphics_for)."""
+def _own_annotation(kind: str, objects: list[tuple[Dataset, np.ndarray]], texts: list[Dataset],
+                    displayed_area=None) -> Annotation:
+    """Rebuilds an XRayView group (inverse of _pixel_graphics)."""
     arrays = [points for _, points in objects]
     if kind in ("distance", "angle", "polyline"):
         return Annotation(kind, tuple(map(tuple, arrays[0])))
@@ -297,7 +355,7 @@ def _own_annotation(kind: str, objects: list[tuple[Dataset, np.ndarray]], texts:
     if kind == "point":
         return Annotation(kind, (tuple(arrays[0][0]),))
     if kind == "text":
-        return _text_annotation(texts[0])
+        return _text_annotation(texts[0], displayed_area)
     raise PresentationStateError(f"unknown XRayView graphic group kind {kind!r}")
 
 
@@ -375,7 +433,7 @@ def read_presentation_state(ds: Dataset, sop_instance_uid: str | None = None) ->
         objects, texts = own[group_id]
         kind = group_labels[group_id][len(GROUP_PREFIX):].lower()
         try:
-            ours.append(_own_annotation(kind, objects, texts))
+            ours.append(_own_annotation(kind, objects, texts, displayed_area))
         except (PresentationStateError, IndexError, ValueError) as error:
             skipped.append(f"graphic group {group_id} ({kind}): {error}")
     return PresentationState(
