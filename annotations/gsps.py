@@ -88,35 +88,65 @@ def _pixel_graphics(annotation: Annotation) -> list[tuple[str, np.ndarray]]:
     return []  # text: a text object only
 
 
-class _Placement:
-    """Where the graphics are written. Marks on the image use PIXEL units. A mark that leaves the image (an arrow
-    started in the margin beyond the pixel grid) cannot: PIXEL coordinates are non-negative (PS3.3 C.10.5.1.2),
-    so then the Displayed Area is widened to cover every mark (its corners may lie outside the image, C.10.4) and
-    all graphics are written in DISPLAY units, fractions of that area: nothing is clipped or moved."""
+CLIPPED_NOTE = "clipped at the image edge: drawn partly outside the image"
 
-    def __init__(self, columns: int, rows: int, points: np.ndarray):
-        self.area: tuple[int, int, int, int] | None = None  # 1-based TLHC x, y and BRHC x, y pixel indices
-        if not points.size:
-            return
-        (low_x, low_y), (high_x, high_y) = points.min(axis=0), points.max(axis=0)
-        if min(low_x, low_y) < 0 or high_x > columns or high_y > rows:
-            x0 = min(1, math.floor(points[:, 0].min()) + 1)
-            y0 = min(1, math.floor(points[:, 1].min()) + 1)
-            x1 = max(columns, math.ceil(points[:, 0].max()))
-            y1 = max(rows, math.ceil(points[:, 1].max()))
-            self.area = (x0, y0, x1, y1)
 
-    @property
-    def units(self) -> str:
-        return "PIXEL" if self.area is None else "DISPLAY"
+class _ImageFrame:
+    """Graphics in PIXEL units must lie on the image (PS3.3 C.10.5.1.2: 0.0 is the top left corner of the top left
+    pixel, Columns\\Rows the bottom right corner of the last). A mark the tools let the user draw partly outside
+    (an arrow started in the black margin) is clipped at the image edge: lines are cut where they cross it (their
+    direction is kept), points and ellipse axes are moved onto it, and the graphic group says so. (A Displayed
+    Area reaching beyond the image would keep such marks whole, but its negative corner is misread by common
+    validators, dciodvfy among them, as an error.)"""
 
-    def convert(self, points: np.ndarray) -> np.ndarray:
-        if self.area is None:
+    def __init__(self, columns: int, rows: int):
+        self.columns, self.rows = float(columns), float(rows)
+
+    def contains(self, points: np.ndarray) -> bool:
+        return bool(points.size == 0 or (points.min() >= 0.0 and points[:, 0].max() <= self.columns
+                                         and points[:, 1].max() <= self.rows))
+
+    def clamp(self, points: np.ndarray) -> np.ndarray:
+        return np.column_stack([np.clip(points[:, 0], 0.0, self.columns), np.clip(points[:, 1], 0.0, self.rows)])
+
+    def clip(self, kind: str, points: np.ndarray) -> np.ndarray | None:
+        """The part of the graphic on the image (None: none of it is)."""
+        if self.contains(points):
             return points
-        x0, y0, x1, y1 = self.area  # the inverse of _to_pixels
-        converted = np.column_stack([(points[:, 0] - (x0 - 1)) / (x1 - x0 + 1),
-                                     (points[:, 1] - (y0 - 1)) / (y1 - y0 + 1)])
-        return np.clip(converted, 0.0, 1.0)  # only rounding can leave [0, 1]: the area covers every point
+        if kind != "POLYLINE" or len(points) < 2:
+            return self.clamp(points)
+        pieces: list[list[np.ndarray]] = []
+        for start, end in zip(points[:-1], points[1:]):
+            segment = self._clip_segment(start, end)
+            if segment is None:
+                continue
+            if pieces and np.allclose(pieces[-1][-1], segment[0]):
+                pieces[-1].append(segment[1])
+            else:
+                pieces.append(list(segment))
+        if not pieces:
+            return None
+        longest = max(pieces, key=lambda piece: sum(np.hypot(*(b - a)) for a, b in zip(piece[:-1], piece[1:])))
+        return np.asarray(longest, dtype=np.float64)
+
+    def _clip_segment(self, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Liang-Barsky: the part of the segment inside [0, columns] x [0, rows]."""
+        delta = end - start
+        low, high = 0.0, 1.0
+        for p, q in ((-delta[0], start[0]), (delta[0], self.columns - start[0]),
+                     (-delta[1], start[1]), (delta[1], self.rows - start[1])):
+            if p == 0:
+                if q < 0:
+                    return None
+                continue
+            ratio = q / p
+            if p < 0:
+                low = max(low, ratio)
+            else:
+                high = min(high, ratio)
+            if low > high:
+                return None
+        return start + low * delta, start + high * delta
 
 
 def _text_value(annotation: Annotation, lines: Sequence[str]) -> str:
@@ -157,23 +187,25 @@ def build_presentation_state(source: Dataset, annotations: Sequence[Annotation],
     texts = [_text_value(annotation, labels.get(annotation.uid, ())) for annotation in annotations]
     graphics = [_pixel_graphics(annotation) for annotation in annotations]
     anchors = [annotation.label_anchor() if text else None for annotation, text in zip(annotations, texts)]
-    every_point = [data for drawn in graphics for _, data in drawn] + [np.asarray([a], dtype=np.float64)
-                                                                       for a in anchors if a is not None]
-    placement = _Placement(int(source.Columns), int(source.Rows),
-                           np.vstack(every_point) if every_point else np.zeros((0, 2)))
+    frame = _ImageFrame(int(source.Columns), int(source.Rows))
     for number, (annotation, text) in enumerate(zip(annotations, texts), start=1):
+        drawn = [(kind, frame.clip(kind, data)) for kind, data in graphics[number - 1]]
+        anchor = anchors[number - 1]
+        clipped = any(clip is None or clip is not data for (_, clip), (_, data) in zip(drawn, graphics[number - 1]))
+        if anchor is not None and not frame.contains(np.asarray([anchor], dtype=np.float64)):
+            anchor, clipped = tuple(frame.clamp(np.asarray([anchor], dtype=np.float64))[0]), True
+        description = "; ".join(part for part in (text.replace("\r\n", "; "), CLIPPED_NOTE if clipped else "")
+                                if part)
         group = hd.pr.GraphicGroup(graphic_group_id=number, label=f"{GROUP_PREFIX}{annotation.kind.upper()}",
-                                   description=text.replace("\r\n", "; ")[:1024] or None)
+                                   description=description[:1024] or None)
         groups.append(group)
         layer = MEASUREMENT_LAYER if annotation.kind in MEASUREMENT_KINDS else ANNOTATION_LAYER
         graphic_objects, text_objects = per_layer[layer]
-        graphic_objects.extend(
-            hd.pr.GraphicObject(graphic_type=kind, graphic_data=placement.convert(data), units=placement.units,
-                                graphic_group=group)
-            for kind, data in graphics[number - 1])
+        graphic_objects.extend(hd.pr.GraphicObject(graphic_type=kind, graphic_data=data, units="PIXEL",
+                                                   graphic_group=group)
+                               for kind, data in drawn if data is not None)
         if text:
-            anchor = placement.convert(np.asarray([anchors[number - 1]], dtype=np.float64))[0]
-            text_objects.append(hd.pr.TextObject(text_value=text, units=placement.units, anchor_point=tuple(anchor),
+            text_objects.append(hd.pr.TextObject(text_value=text, units="PIXEL", anchor_point=tuple(anchor),
                                                  anchor_point_visible=False, graphic_group=group))
     graphic_annotations = [
         hd.pr.GraphicAnnotation(referenced_images=[source], graphic_layer=layers[name],
@@ -201,10 +233,6 @@ def build_presentation_state(source: Dataset, annotations: Sequence[Annotation],
         raise PresentationStateError(f"cannot build the presentation state: {error}") from None
     if voi and view.window_name:  # set here: highdicom splits a str explanation into characters
         state.SoftcopyVOILUTSequence[0].WindowCenterWidthExplanation = view.window_name[:64]
-    if placement.area is not None:
-        x0, y0, x1, y1 = placement.area
-        area = state.DisplayedAreaSelectionSequence[0]
-        area.DisplayedAreaTopLeftHandCorner, area.DisplayedAreaBottomRightHandCorner = [x0, y0], [x1, y1]
     apply_series_anatomy(state, source, has_general_image=False)
     copy_deidentification(state, source)
     flip, rotation = dicom_spatial(view.rotation, view.flip_horizontal, view.flip_vertical)

@@ -53,9 +53,10 @@ def series_anatomy(source: Dataset | None, *, has_general_image: bool) -> dict[s
     """Body Part Examined, Laterality and Image Laterality for the series of an object derived from one image.
 
     Laterality (General Series, Type 2C) is required when the body part is paired and the object carries no Image
-    Laterality: it is the source's Laterality, else its Image Laterality when that is R or L; it is left out for
-    an unpaired body part (CHEST, SKULL, ...) or an image the source marks as unpaired (Image Laterality U); and it
-    is present but empty (PS3.5 7.4.4: "unknown") when the part may be paired and no side is known.
+    Laterality, and not present otherwise: an object with the General Image module carries the source's Image
+    Laterality instead; else it is the source's Laterality, or its Image Laterality when that is R or L; it is left
+    out for an unpaired body part (CHEST, SKULL, ...) or an image the source marks as unpaired (Image Laterality
+    U); and it is present but empty (unknown) when the part may be paired and no side is known.
     `has_general_image`: the derived IOD has the General Image module, so Image Laterality can be copied."""
     if source is None:
         return {"Laterality": ""}
@@ -66,12 +67,12 @@ def series_anatomy(source: Dataset | None, *, has_general_image: bool) -> dict[s
     series_side = str(source.get("Laterality", "") or "").strip().upper()
     image_side = str(source.get("ImageLaterality", "") or "").strip().upper()
     if image_side in ("R", "L", "U", "B") and has_general_image:
-        anatomy["ImageLaterality"] = image_side
-    if series_side in ("R", "L"):
+        anatomy["ImageLaterality"] = image_side  # then Laterality is not required, and may not be present
+    elif series_side in ("R", "L"):
         anatomy["Laterality"] = series_side
     elif image_side in ("R", "L"):
         anatomy["Laterality"] = image_side
-    elif body_part not in UNPAIRED_BODY_PARTS and image_side != "U" and "ImageLaterality" not in anatomy:
+    elif body_part not in UNPAIRED_BODY_PARTS and image_side != "U":
         anatomy["Laterality"] = ""
     return anatomy
 

@@ -219,10 +219,11 @@ def _stamp_content_time(ds: Dataset) -> None:
 # --- Structured Report -------------------------------------------------------------------------------------------
 
 def _call_group(prediction: Any, call: Call, algorithm: Any, source: Dataset):
-    """The call as a Finding (the label's finding, "Indeterminate result" when the guard withheld it), the guard's
-    verdict, and whether the call was shown although the guard warned."""
+    """The call as the group's Finding (TID 1501 row "Finding", DCM 121071: the label's finding, "Indeterminate
+    result" when the guard withheld it), the guard's verdict, and whether the call was shown although the guard
+    warned."""
     finding = result_codes.INDETERMINATE_RESULT if call.withheld else result_codes.label_concept(str(call.label))
-    evaluations = [hd.sr.QualitativeEvaluation(name=result_codes.FINDING, value=finding)]
+    evaluations = []
     ood = getattr(prediction, "ood", None)
     if ood is not None:  # the guard's verdict travels with the call it qualifies
         evaluations.append(hd.sr.QualitativeEvaluation(
@@ -231,7 +232,7 @@ def _call_group(prediction: Any, call: Call, algorithm: Any, source: Dataset):
         evaluations.append(hd.sr.QualitativeEvaluation(name=result_codes.SHOWN_ANYWAY, value=result_codes.YES))
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier="AI classification result"),
-        algorithm_id=algorithm, qualitative_evaluations=evaluations,
+        finding_type=finding, algorithm_id=algorithm, qualitative_evaluations=evaluations or None,
         source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)])
 
 

@@ -10,7 +10,6 @@ import highdicom as hd
 
 LOCAL_SCHEME = "99XRAYVIEW"
 
-FINDING = hd.sr.CodedConcept(value="121071", scheme_designator="DCM", meaning="Finding")
 PROBABILITY = hd.sr.CodedConcept(value="122157", scheme_designator="DCM", meaning="Probability")
 THRESHOLD = hd.sr.CodedConcept(value="122411", scheme_designator="DCM", meaning="Threshold Value")
 NO_UNITS = hd.sr.CodedConcept(value="1", scheme_designator="UCUM", meaning="no units")

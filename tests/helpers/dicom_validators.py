@@ -22,8 +22,10 @@ KNOWN_WARNINGS = {
     # its private coding scheme (PS3.16 8.2), which dciodvfy does not know
     r"Unrecognized defined term <99XRAYVIEW> for value 1 of attribute <Coding Scheme Designator>":
         "private coding scheme for the guard's verdict",
-    # a de-identified export empties the Study ID (PS3.15 E.1-1 action Z); only a DICOMDIR would need one
-    r"Missing attribute or value that would be needed to build DICOMDIR - Study ID": "de-identified Study ID",
+    # Type 2 values the source image does not have (or a de-identified export empties, PS3.15 E.1-1 action Z):
+    # present and empty, as the IOD allows; only a DICOMDIR would need them
+    r"Missing attribute or value that would be needed to build DICOMDIR - (Patient ID|Study Date|Study Time|Study ID)$":
+        "empty Type 2 identifiers",
     # Laterality present but empty: the body part may be paired and the source does not say which side
     # (PS3.3 C.7.3.1: Type 2C, empty when unknown)
     r"is only permitted to be empty when actually unknown; should be absent \(not empty\) if an unpaired body part":
@@ -46,7 +48,8 @@ def tool(name: str) -> str:
 
 
 def _run(*command: str) -> subprocess.CompletedProcess:
-    return subprocess.run([tool(command[0]), *command[1:]], capture_output=True, text=True, timeout=120)
+    return subprocess.run([tool(command[0]), *command[1:]], capture_output=True, text=True, errors="replace",
+                          timeout=120)
 
 
 def dciodvfy(path: str | Path) -> Findings:
