@@ -14,8 +14,6 @@ intended, PS3.4 N.2.1.1), and rotation/flip (Spatial Transformation: rotate cloc
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -25,8 +23,9 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 from annotations.model import Annotation
-from dicom_common.derived import apply_series_anatomy, copy_deidentification, reference_header
 from annotations.presentation import PresentationState, ViewState
+from dicom_common.derived import apply_series_anatomy, copy_deidentification, reference_header
+from dicom_common.files import save_new
 
 GSPS_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.11.1"
 GROUP_PREFIX = "XRAYVIEW "
@@ -278,17 +277,11 @@ def save_presentation_state(state: Dataset, folder: str | Path, stem: str) -> Pa
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     number = 1
-    while (folder / f"{stem}.pr{number}.dcm").exists():
-        number += 1
-    target = folder / f"{stem}.pr{number}.dcm"
-    handle, temporary = tempfile.mkstemp(prefix=".pr-", suffix=".dcm", dir=folder)
-    os.close(handle)
-    try:
-        state.save_as(temporary, enforce_file_format=True)
-        os.link(temporary, target)  # fails instead of replacing a file that appeared meanwhile
-    finally:
-        Path(temporary).unlink(missing_ok=True)
-    return target
+    while True:
+        try:
+            return save_new(state, folder / f"{stem}.pr{number}.dcm")
+        except FileExistsError:
+            number += 1
 
 
 # --- reading ------------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from dicom_common.dates import dicom_date, dicom_time
 from dicom_common.derived import apply_series_anatomy, copy_deidentification, reference_header
+from dicom_common.files import save_new
 from inference import result_codes
 from inference.errors import DicomResultError
 from inference.overlay import DEFAULT_OPACITY, blend, gray_to_rgb
@@ -41,7 +42,7 @@ def _model_identity(prediction: Any) -> dict[str, str]:
     return {key: str(model.get(key, "") or "") for key in ("name", "version", "sha256")}
 
 
-def _source_header(image: Any) -> Dataset | None:
+def source_header(image: Any) -> Dataset | None:
     """The source DICOM header when the image came from a DICOM file with the UIDs a reference needs."""
     dataset = getattr(image, "dataset", None)
     if isinstance(dataset, Dataset) and all(k in dataset for k in ("SOPClassUID", "SOPInstanceUID",
@@ -150,7 +151,7 @@ def build_secondary_capture(image: Any, prediction: Any, *, rgb: np.ndarray | No
     call = result_call(prediction, call)
     pixels = render_result_picture(image, prediction, rgb=rgb, lines=lines, call=call, colormap=colormap,
                                    opacity=opacity, threshold=threshold)
-    source = _source_header(image)
+    source = source_header(image)
     series_uid = series_instance_uid or generate_uid()
     orientation = _patient_orientation(source)
     common = dict(pixel_array=pixels, photometric_interpretation="RGB", bits_allocated=8,
@@ -244,7 +245,7 @@ def build_structured_report(image: Any, prediction: Any, *, series_instance_uid:
     holds the Threshold Value the call was made at), each with the algorithm identification (name, version, sha256
     and device as parameters). Standard codes where they exist (inference.result_codes). Needs a DICOM source:
     the report references the source image."""
-    source = _source_header(image)
+    source = source_header(image)
     if source is None:
         raise DicomResultError(getattr(image, "path", None),
                                "a Structured Report needs a DICOM source image to reference (this image is "
@@ -307,7 +308,7 @@ def build_results(image: Any, prediction: Any, *, deidentifier: Any = None, call
         call = prediction.call(threshold)
     results = [build_secondary_capture(image, prediction, call=call, colormap=colormap, opacity=opacity,
                                        threshold=threshold)]
-    if _source_header(image) is not None:
+    if source_header(image) is not None:
         results.append(build_structured_report(image, prediction, call=call, threshold=threshold))
     if deidentifier is not None:
         results = [deidentifier.deidentify_dataset(ds) for ds in results]
@@ -316,14 +317,13 @@ def build_results(image: Any, prediction: Any, *, deidentifier: Any = None, call
 
 # --- saving ------------------------------------------------------------------------------------------------------
 
+FILE_KIND = {"SR": "SR", "DOC": "PDF"}  # by Modality; every other object here is a Secondary Capture
+
+
 def save_results(datasets: Iterable[Dataset], folder: str | Path) -> list[Path]:
-    """Writes each dataset as a DICOM Part 10 file named by its modality and SOP Instance UID."""
+    """Writes each dataset as a DICOM Part 10 file named by its kind and SOP Instance UID (SC_, SR_, PDF_),
+    never replacing a file."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for ds in datasets:
-        kind = "SR" if ds.Modality == "SR" else "SC"
-        path = out / f"{kind}_{ds.SOPInstanceUID}.dcm"
-        ds.save_as(path, enforce_file_format=True)
-        paths.append(path)
-    return paths
+    return [save_new(ds, out / f"{FILE_KIND.get(str(ds.Modality), 'SC')}_{ds.SOPInstanceUID}.dcm")
+            for ds in datasets]
