@@ -550,6 +550,9 @@ def _default_download_dir() -> Path:
 
 # --- sending results back ---------------------------------------------------------------------------------------
 
+OBJECT_KINDS = {"SR": "Structured Report", "PR": "Presentation State", "DOC": "Encapsulated PDF report"}
+
+
 class SendResultsDialog(QDialog):
     """Sends already built result objects (inference.dicom_results.build_results) to a configured node by
     C-STORE or STOW-RS, with progress and cancel. Emits `sent(StoreResult)` when the server answered."""
@@ -570,8 +573,7 @@ class SendResultsDialog(QDialog):
         selected = self._settings.value(SELECTED_KEY, "")
         if selected in names:
             self.node_combo.setCurrentIndex(names.index(selected))
-        kinds = ", ".join(sorted({"Structured Report" if ds.Modality == "SR" else "Secondary Capture"
-                                  for ds in self._datasets}))
+        kinds = ", ".join(sorted({OBJECT_KINDS.get(str(ds.Modality), "Secondary Capture") for ds in self._datasets}))
         self.summary = QLabel(f"{len(self._datasets)} object(s): {kinds}. They join the source image's study.")
         self.summary.setWordWrap(True)
         self.status = QLabel("" if self._nodes else "No PACS server configured: add one in the PACS dialog.")

@@ -119,3 +119,24 @@ def test_secondary_capture_pixels_show_the_heatmap(dimse_node, predictor, tmp_pa
     assert heat.max() > 0.5
     colourful = np.abs(pixels[..., 0] - pixels[..., 2]).mean()
     assert colourful > 2.0
+
+
+@pytest.mark.parametrize("transport", ["dimse", "dicomweb"])
+def test_the_report_as_encapsulated_pdf_goes_to_the_pacs(transport, dimse_node, dicomweb_node, orthanc, predictor,
+                                                        tmp_path):
+    """The PDF report's DICOM form (the GUI's File > Send PDF Report to PACS and xrayview-predict --report send
+    this object) is stored next to the study by C-STORE and STOW-RS, and comes back with the same PDF."""
+    from inference.encapsulated_pdf import build_encapsulated_pdf, pdf_of
+
+    _, study, image, _ = _retrieve_and_predict(dimse_node, predictor, tmp_path)
+    pdf = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+           b"trailer<</Root 1 0 R>>\n%%EOF\n")
+    report = build_encapsulated_pdf(pdf, image.dataset)
+    sender = client_for(dimse_node if transport == "dimse" else dicomweb_node)
+    result = sender.store([report])
+    assert result.ok and result.stored == [report.SOPInstanceUID]
+    orthanc_id = orthanc.find_instance(report.SOPInstanceUID)
+    tags = orthanc.get(f"/instances/{orthanc_id}/simplified-tags").json()
+    assert tags["StudyInstanceUID"] == study.study_instance_uid and tags["Modality"] == "DOC"
+    back = pydicom.dcmread(io.BytesIO(orthanc.instance_file(orthanc_id)))
+    assert pdf_of(back) == pdf
