@@ -34,7 +34,7 @@ from desktop.workers import Job
 
 APP_TITLE = "XRayView"
 OPTIONAL_TOOL_MODULES = ("desktop.pacs_dialog", "desktop.audit_log_dialog", "desktop.wizard",
-                         "desktop.calibration_dialog", "desktop.report_dicom")
+                         "desktop.calibration_dialog", "desktop.report_dicom", "desktop.overlay_layer")
 
 
 def _prepare_libraries(*, progress, cancel) -> list[str]:

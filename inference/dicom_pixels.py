@@ -483,10 +483,30 @@ def _identity(values: np.ndarray) -> np.ndarray:
     return np.asarray(values).astype(np.float32)
 
 
+_PALETTE_DATA = tuple(f"{prefix}{colour}PaletteColorLookupTableData" for prefix in ("", "Segmented")
+                      for colour in ("Red", "Green", "Blue", "Alpha"))
+
+
+def _palette_in_little_endian(ds: Dataset) -> Dataset:
+    """pydicom 3.0.2's apply_color_lut reads the palette's OW words in little-endian order whatever the file's byte
+    order, so a big-endian file renders near black: its words are swapped to little endian first (in a copy)."""
+    if _transfer_syntax(ds) != ExplicitVRBigEndian:
+        return ds
+    swapped = Dataset()
+    for element in ds:
+        if element.keyword in _PALETTE_DATA and element.VR in ("OW", "OB or OW", "US or OW") \
+                and isinstance(element.value, (bytes, bytearray)) and len(element.value) % 2 == 0:
+            words = np.frombuffer(element.value, dtype=">u2").astype("<u2").tobytes()
+            swapped.add_new(element.tag, "OW", words)
+        else:
+            swapped.add(element)
+    return swapped
+
+
 def _colour_to_gray(path: Path, ds: Dataset, stored: np.ndarray, photometric: str, notices: list[str]) -> np.ndarray:
     if photometric == "PALETTE COLOR":
         try:
-            stored = apply_color_lut(stored, ds)
+            stored = apply_color_lut(stored, _palette_in_little_endian(ds))
         except Exception as exc:  # noqa: BLE001 - malformed palettes come in many shapes
             raise ImageLoadError(path, f"the PALETTE COLOR lookup table is unusable ({exc})") from None
         if stored.dtype != np.uint8:
