@@ -268,7 +268,8 @@ def build_structured_report(image: Any, prediction: Any, *, series_instance_uid:
             measurements.append(hd.sr.Measurement(name=result_codes.THRESHOLD, value=float(threshold),
                                                   unit=result_codes.NO_UNITS, algorithm_id=algorithm))
         groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
-            tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=f"AI probability: {label}"[:64]),
+            tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(),
+                                                         identifier=f"AI probability: {label}"[:64]),
             finding_type=result_codes.label_concept(label), algorithm_id=algorithm, measurements=measurements,
             source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)]))
     observer = hd.sr.ObserverContext(
