@@ -43,3 +43,13 @@ def dicom_date(value: dt.date) -> str:
 def dicom_time(value: dt.datetime | dt.time) -> str:
     """A time (or datetime) as a DICOM TM value, "HHMMSS"."""
     return value.strftime("%H%M%S")
+
+
+def age_in_years(birth: object, on: object) -> int | None:
+    """Whole years from the DICOM date `birth` to the DICOM date `on`; None when either is not a valid date or
+    `on` comes first."""
+    born, seen = parse_date(birth), parse_date(on)
+    if born is None or seen is None:
+        return None
+    years = seen.year - born.year - ((seen.month, seen.day) < (born.month, born.day))
+    return years if years >= 0 else None
