@@ -7,6 +7,10 @@ viewer draws. Each XRayView annotation is one Graphic Group labelled "XRAYVIEW <
 viewers show the numbers too. Graphics from other viewers' presentation states come back as polylines,
 polygons, ellipses, points and text.
 
+The patient and study come from the image through dicom_common.derived (Type 2 attributes the image lacks are
+written empty, the series laterality only where its condition applies); a mark drawn partly off the image is
+clipped at the image edge, and its graphic group says so (see _ImageFrame).
+
 Display settings (`ViewState`): the window (Softcopy VOI LUT), the polarity (Presentation LUT Shape INVERSE
 when the picture shown is inverted relative to MONOCHROME2, which is how a GSPS shows a MONOCHROME1 image as
 intended, PS3.4 N.2.1.1), and rotation/flip (Spatial Transformation: rotate clockwise, then flip).
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import highdicom as hd
@@ -245,8 +250,6 @@ def build_presentation_state(source: Dataset, annotations: Sequence[Annotation],
 def _with_source_window(view: ViewState, source: Dataset) -> ViewState:
     """The view with the image's own first window when the view names none: a presentation state holds one
     window (VM 1), where the image may list several."""
-    from dataclasses import replace
-
     try:
         center = float(_first(source.get("WindowCenter", "")))
         width = float(_first(source.get("WindowWidth", "")))
