@@ -21,12 +21,15 @@ def overlay_item(view) -> QGraphicsPixmapItem | None:
 
 def show_overlay_planes(view, visible: bool) -> list[str]:
     """Draws (or hides) the overlay planes of the image in `view`; returns the reasons for planes left out."""
-    from desktop.qimage_convert import rgba8_to_qimage
-    from inference.overlay_planes import overlay_planes
-
     frame, image = view.image_item(), view.image
     if frame is None or image is None:
         return []
+    from desktop import libraries
+
+    libraries.image_stack()  # pydicom's first import happens under the one lock (a loader may be importing it)
+    from desktop.qimage_convert import rgba8_to_qimage
+    from inference.overlay_planes import overlay_planes
+
     item = overlay_item(view)
     problems: list[str] = []
     if item is None:
