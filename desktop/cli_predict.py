@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+WRAPPED_TOOL = "inference.cli_predict"  # the tool itself; `python -m inference.cli_predict` runs it without --report
+
 
 def report_renderer(image, prediction, predictor, call, *, deidentify: bool = False) -> bytes:
     from desktop.report_pdf import headless_report_pdf
