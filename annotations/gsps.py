@@ -7,6 +7,10 @@ viewer draws. Each XRayView annotation is one Graphic Group labelled "XRAYVIEW <
 viewers show the numbers too. Graphics from other viewers' presentation states come back as polylines,
 polygons, ellipses, points and text.
 
+The patient and study come from the image through dicom_common.derived (Type 2 attributes the image lacks are
+written empty, the series laterality only where its condition applies); a mark drawn partly off the image is
+clipped at the image edge, and its graphic group says so (see _ImageFrame).
+
 Display settings (`ViewState`): the window (Softcopy VOI LUT), the polarity (Presentation LUT Shape INVERSE
 when the picture shown is inverted relative to MONOCHROME2, which is how a GSPS shows a MONOCHROME1 image as
 intended, PS3.4 N.2.1.1), and rotation/flip (Spatial Transformation: rotate clockwise, then flip).
@@ -14,9 +18,8 @@ intended, PS3.4 N.2.1.1), and rotation/flip (Spatial Transformation: rotate cloc
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import highdicom as hd
@@ -26,6 +29,8 @@ from pydicom.uid import generate_uid
 
 from annotations.model import Annotation
 from annotations.presentation import PresentationState, ViewState
+from dicom_common.derived import apply_series_anatomy, copy_deidentification, reference_header
+from dicom_common.files import save_new
 
 GSPS_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.11.1"
 GROUP_PREFIX = "XRAYVIEW "
@@ -62,33 +67,90 @@ def _arrow_head(tail, tip) -> np.ndarray:
     return np.array([left, tip, right], dtype=np.float64)
 
 
-def _graphics_for(annotation: Annotation, group) -> list:
-    """The GSPS graphic objects that draw `annotation` (in order; reading relies on it)."""
+def _pixel_graphics(annotation: Annotation) -> list[tuple[str, np.ndarray]]:
+    """(graphic type, points in image pixels) of the GSPS graphic objects that draw `annotation`, in order
+    (reading relies on it)."""
     points = np.asarray(annotation.points, dtype=np.float64)
-
-    def graphic(kind: str, data, filled: bool = False):
-        return hd.pr.GraphicObject(graphic_type=kind, graphic_data=np.asarray(data, dtype=np.float64),
-                                   units="PIXEL", is_filled=filled, graphic_group=group)
-
     kind = annotation.kind
     if kind in ("distance", "angle", "polyline"):
-        return [graphic("POLYLINE", points)]
+        return [("POLYLINE", points)]
     if kind in ("cobb", "ctr"):
-        return [graphic("POLYLINE", points[:2]), graphic("POLYLINE", points[2:])]
+        return [("POLYLINE", points[:2]), ("POLYLINE", points[2:])]
     if kind == "rectangle":
         (x0, y0), (x1, y1) = points
-        return [graphic("POLYLINE", [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)])]
+        return [("POLYLINE", np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]))]
     if kind == "polygon":
-        return [graphic("POLYLINE", np.vstack([points, points[:1]]))]
+        return [("POLYLINE", np.vstack([points, points[:1]]))]
     if kind == "ellipse":
         (x0, y0), (x1, y1) = points
         xc, yc = (x0 + x1) / 2.0, (y0 + y1) / 2.0
-        return [graphic("ELLIPSE", [(x0, yc), (x1, yc), (xc, y0), (xc, y1)])]
+        return [("ELLIPSE", np.array([(x0, yc), (x1, yc), (xc, y0), (xc, y1)]))]
     if kind == "arrow":
-        return [graphic("POLYLINE", points), graphic("POLYLINE", _arrow_head(points[0], points[1]))]
+        return [("POLYLINE", points), ("POLYLINE", _arrow_head(points[0], points[1]))]
     if kind == "point":
-        return [graphic("POINT", points)]
+        return [("POINT", points)]
     return []  # text: a text object only
+
+
+CLIPPED_NOTE = "clipped at the image edge: drawn partly outside the image"
+
+
+class _ImageFrame:
+    """Graphics in PIXEL units must lie on the image (PS3.3 C.10.5.1.2: 0.0 is the top left corner of the top left
+    pixel, Columns\\Rows the bottom right corner of the last). A mark the tools let the user draw partly outside
+    (an arrow started in the black margin) is clipped at the image edge: lines are cut where they cross it (their
+    direction is kept), points and ellipse axes are moved onto it, and the graphic group says so. (A Displayed
+    Area reaching beyond the image would keep such marks whole, but its negative corner is misread by common
+    validators, dciodvfy among them, as an error.)"""
+
+    def __init__(self, columns: int, rows: int):
+        self.columns, self.rows = float(columns), float(rows)
+
+    def contains(self, points: np.ndarray) -> bool:
+        return bool(points.size == 0 or (points.min() >= 0.0 and points[:, 0].max() <= self.columns
+                                         and points[:, 1].max() <= self.rows))
+
+    def clamp(self, points: np.ndarray) -> np.ndarray:
+        return np.column_stack([np.clip(points[:, 0], 0.0, self.columns), np.clip(points[:, 1], 0.0, self.rows)])
+
+    def clip(self, kind: str, points: np.ndarray) -> np.ndarray | None:
+        """The part of the graphic on the image (None: none of it is)."""
+        if self.contains(points):
+            return points
+        if kind != "POLYLINE" or len(points) < 2:
+            return self.clamp(points)
+        pieces: list[list[np.ndarray]] = []
+        for start, end in zip(points[:-1], points[1:]):
+            segment = self._clip_segment(start, end)
+            if segment is None:
+                continue
+            if pieces and np.allclose(pieces[-1][-1], segment[0]):
+                pieces[-1].append(segment[1])
+            else:
+                pieces.append(list(segment))
+        if not pieces:
+            return None
+        longest = max(pieces, key=lambda piece: sum(np.hypot(*(b - a)) for a, b in zip(piece[:-1], piece[1:])))
+        return np.asarray(longest, dtype=np.float64)
+
+    def _clip_segment(self, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Liang-Barsky: the part of the segment inside [0, columns] x [0, rows]."""
+        delta = end - start
+        low, high = 0.0, 1.0
+        for p, q in ((-delta[0], start[0]), (delta[0], self.columns - start[0]),
+                     (-delta[1], start[1]), (delta[1], self.rows - start[1])):
+            if p == 0:
+                if q < 0:
+                    return None
+                continue
+            ratio = q / p
+            if p < 0:
+                low = max(low, ratio)
+            else:
+                high = min(high, ratio)
+            if low > high:
+                return None
+        return start + low * delta, start + high * delta
 
 
 def _text_value(annotation: Annotation, lines: Sequence[str]) -> str:
@@ -117,6 +179,7 @@ def build_presentation_state(source: Dataset, annotations: Sequence[Annotation],
     object beside it; annotations without an entry get no measurement text.
     """
     _require_image(source)
+    source = reference_header(source)  # a source without, e.g., a birth date or Study ID gets them empty
     view = view or ViewState()
     labels = labels or {}
     layers = {MEASUREMENT_LAYER: hd.pr.GraphicLayer(layer_name=MEASUREMENT_LAYER, order=1,
@@ -125,26 +188,36 @@ def build_presentation_state(source: Dataset, annotations: Sequence[Annotation],
               ANNOTATION_LAYER: hd.pr.GraphicLayer(layer_name=ANNOTATION_LAYER, order=2, description="Annotations",
                                                    display_color=hd.color.CIELabColor.from_rgb(128, 222, 234))}
     groups, per_layer = [], {MEASUREMENT_LAYER: ([], []), ANNOTATION_LAYER: ([], [])}
-    texts = []
-    for number, annotation in enumerate(annotations, start=1):
-        text = _text_value(annotation, labels.get(annotation.uid, ()))
-        texts.append(text)
+    texts = [_text_value(annotation, labels.get(annotation.uid, ())) for annotation in annotations]
+    graphics = [_pixel_graphics(annotation) for annotation in annotations]
+    anchors = [annotation.label_anchor() if text else None for annotation, text in zip(annotations, texts)]
+    frame = _ImageFrame(int(source.Columns), int(source.Rows))
+    for number, (annotation, text) in enumerate(zip(annotations, texts), start=1):
+        drawn = [(kind, frame.clip(kind, data)) for kind, data in graphics[number - 1]]
+        anchor = anchors[number - 1]
+        clipped = any(clip is None or clip is not data for (_, clip), (_, data) in zip(drawn, graphics[number - 1]))
+        if anchor is not None and not frame.contains(np.asarray([anchor], dtype=np.float64)):
+            anchor, clipped = tuple(frame.clamp(np.asarray([anchor], dtype=np.float64))[0]), True
+        description = "; ".join(part for part in (text.replace("\r\n", "; "), CLIPPED_NOTE if clipped else "")
+                                if part)
         group = hd.pr.GraphicGroup(graphic_group_id=number, label=f"{GROUP_PREFIX}{annotation.kind.upper()}",
-                                   description=text.replace("\r\n", "; ")[:1024] or None)
+                                   description=description[:1024] or None)
         groups.append(group)
         layer = MEASUREMENT_LAYER if annotation.kind in MEASUREMENT_KINDS else ANNOTATION_LAYER
         graphic_objects, text_objects = per_layer[layer]
-        graphic_objects.extend(_graphics_for(annotation, group))
+        graphic_objects.extend(hd.pr.GraphicObject(graphic_type=kind, graphic_data=data, units="PIXEL",
+                                                   graphic_group=group)
+                               for kind, data in drawn if data is not None)
         if text:
-            anchor = annotation.label_anchor()
-            text_objects.append(hd.pr.TextObject(text_value=text, units="PIXEL", anchor_point=anchor,
-                                                 anchor_point_visible=False,
-                                                 graphic_group=group))
+            text_objects.append(hd.pr.TextObject(text_value=text, units="PIXEL", anchor_point=tuple(anchor),
+                                                 anchor_point_visible=False, graphic_group=group))
     graphic_annotations = [
         hd.pr.GraphicAnnotation(referenced_images=[source], graphic_layer=layers[name],
                                 graphic_objects=objects or None, text_objects=text_objects or None)
         for name, (objects, text_objects) in per_layer.items() if objects or text_objects]
     voi = None
+    if view.window_center is None or view.window_width is None:
+        view = _with_source_window(view, source)
     if view.window_center is not None and view.window_width is not None:
         voi = [hd.pr.SoftcopyVOILUTTransformation(
             window_center=float(view.window_center), window_width=max(float(view.window_width), 1.0),
@@ -164,12 +237,26 @@ def build_presentation_state(source: Dataset, annotations: Sequence[Annotation],
         raise PresentationStateError(f"cannot build the presentation state: {error}") from None
     if voi and view.window_name:  # set here: highdicom splits a str explanation into characters
         state.SoftcopyVOILUTSequence[0].WindowCenterWidthExplanation = view.window_name[:64]
+    apply_series_anatomy(state, source, has_general_image=False)
+    copy_deidentification(state, source)
     flip, rotation = dicom_spatial(view.rotation, view.flip_horizontal, view.flip_vertical)
     state.ImageHorizontalFlip = "Y" if flip else "N"
     state.ImageRotation = rotation
     if _needs_unicode(texts + [creator]):
         state.SpecificCharacterSet = "ISO_IR 192"
     return state
+
+
+def _with_source_window(view: ViewState, source: Dataset) -> ViewState:
+    """The view with the image's own first window when the view names none: a presentation state holds one
+    window (VM 1), where the image may list several."""
+    try:
+        center = float(_first(source.get("WindowCenter", "")))
+        width = float(_first(source.get("WindowWidth", "")))
+    except (TypeError, ValueError):
+        return view
+    name = str(_first(source.get("WindowCenterWidthExplanation", "")) or "")
+    return replace(view, window_center=center, window_width=width, window_name=view.window_name or name)
 
 
 def dicom_spatial(rotation: int, flip_h: bool, flip_v: bool) -> tuple[bool, int]:
@@ -193,17 +280,11 @@ def save_presentation_state(state: Dataset, folder: str | Path, stem: str) -> Pa
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     number = 1
-    while (folder / f"{stem}.pr{number}.dcm").exists():
-        number += 1
-    target = folder / f"{stem}.pr{number}.dcm"
-    handle, temporary = tempfile.mkstemp(prefix=".pr-", suffix=".dcm", dir=folder)
-    os.close(handle)
-    try:
-        state.save_as(temporary, enforce_file_format=True)
-        os.link(temporary, target)  # fails instead of replacing a file that appeared meanwhile
-    finally:
-        Path(temporary).unlink(missing_ok=True)
-    return target
+    while True:
+        try:
+            return save_new(state, folder / f"{stem}.pr{number}.dcm")
+        except FileExistsError:
+            number += 1
 
 
 # --- reading ------------------------------------------------------------------------------------------------------
@@ -277,8 +358,9 @@ def _foreign_annotation(obj: Dataset, points: np.ndarray) -> Annotation | None:
     return None
 
 
-def _own_annotation(kind: str, objects: list[tuple[Dataset, np.ndarray]], texts: list[Dataset]) -> Annotation:
-    """Rebuilds an XRayView group (inverse of _graphics_for)."""
+def _own_annotation(kind: str, objects: list[tuple[Dataset, np.ndarray]], texts: list[Dataset],
+                    displayed_area=None) -> Annotation:
+    """Rebuilds an XRayView group (inverse of _pixel_graphics)."""
     arrays = [points for _, points in objects]
     if kind in ("distance", "angle", "polyline"):
         return Annotation(kind, tuple(map(tuple, arrays[0])))
@@ -297,7 +379,7 @@ def _own_annotation(kind: str, objects: list[tuple[Dataset, np.ndarray]], texts:
     if kind == "point":
         return Annotation(kind, (tuple(arrays[0][0]),))
     if kind == "text":
-        return _text_annotation(texts[0])
+        return _text_annotation(texts[0], displayed_area)
     raise PresentationStateError(f"unknown XRayView graphic group kind {kind!r}")
 
 
@@ -375,7 +457,7 @@ def read_presentation_state(ds: Dataset, sop_instance_uid: str | None = None) ->
         objects, texts = own[group_id]
         kind = group_labels[group_id][len(GROUP_PREFIX):].lower()
         try:
-            ours.append(_own_annotation(kind, objects, texts))
+            ours.append(_own_annotation(kind, objects, texts, displayed_area))
         except (PresentationStateError, IndexError, ValueError) as error:
             skipped.append(f"graphic group {group_id} ({kind}): {error}")
     return PresentationState(

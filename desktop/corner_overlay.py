@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from desktop.image_adapter import first_metadata as _first
+from dicom_common.dates import age_in_years, display_date, display_time
 
 CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
 CORNER_TITLES = {"top_left": "Top left", "top_right": "Top right", "bottom_left": "Bottom left",
@@ -15,24 +16,13 @@ CORNER_TITLES = {"top_left": "Top left", "top_right": "Top right", "bottom_left"
 MODALITIES = ("*", "DX", "CR", "MG", "RF", "XA", "OT")  # "*" = every modality without its own layout
 
 
-def _date(value: str) -> str:
-    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 and value.isdigit() else value
-
-
-def _time(value: str) -> str:
-    return f"{value[:2]}:{value[2:4]}" if len(value) >= 4 and value[:4].isdigit() else value
-
-
 def _age(image) -> str:
     """Patient Age ("034Y" -> "34 y"), else worked out from the birth and study dates."""
     age = _first(image, "PatientAge")
     if len(age) == 4 and age[:3].isdigit() and age[3] in "DWMY":
         return f"{int(age[:3])} {age[3].lower()}"
-    birth, study = _first(image, "PatientBirthDate"), _first(image, "StudyDate")
-    if len(birth) == 8 and len(study) == 8 and birth.isdigit() and study.isdigit():
-        years = int(study[:4]) - int(birth[:4]) - ((study[4:] < birth[4:]) and 1 or 0)
-        return f"{years} y" if years >= 0 else ""
-    return ""
+    years = age_in_years(_first(image, "PatientBirthDate"), _first(image, "StudyDate"))
+    return f"{years} y" if years is not None else ""
 
 
 def _join(*parts: str) -> str:
@@ -55,13 +45,13 @@ FIELDS: dict[str, tuple[str, Callable]] = {
     "patient_name": ("Patient name", lambda im: _first(im, "PatientName", "patient_name").replace("^", " ").strip()),
     "patient_id_sex_birth": ("Patient ID, sex, birth date", lambda im: _join(
         _first(im, "PatientID", "patient_id"), _first(im, "PatientSex", "patient_sex"),
-        _date(_first(im, "PatientBirthDate", "patient_birth_date")))),
+        display_date(_first(im, "PatientBirthDate", "patient_birth_date")))),
     "age_sex": ("Age / sex", lambda im: " / ".join(p for p in (_age(im), _first(im, "PatientSex")) if p)
                 if _age(im) else ""),
     "institution": ("Institution", lambda im: _first(im, "InstitutionName")),
     "study_description": ("Study description", lambda im: _first(im, "StudyDescription", "study_description")),
-    "study_date_time": ("Study date and time", lambda im: _join(_date(_first(im, "StudyDate", "study_date")),
-                                                               _time(_first(im, "StudyTime", "study_time")))),
+    "study_date_time": ("Study date and time", lambda im: _join(display_date(_first(im, "StudyDate", "study_date")),
+                                                               display_time(_first(im, "StudyTime", "study_time")))),
     "accession": ("Accession number", lambda im: _first(im, "AccessionNumber")),
     "referring_physician": ("Referring physician", lambda im: _first(im, "ReferringPhysicianName").replace("^", " ")),
     "modality_body_view": ("Modality, body part, view", lambda im: _join(

@@ -24,16 +24,13 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.workers import Job
+from dicom_common.dates import display_date
 from inference.image_files import find_images
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 PATHS_ROLE = Qt.ItemDataRole.UserRole + 1  # every image file under a tree item (for dragging a study)
 THUMBNAIL_SIZE = 96  # desktop.thumbnails renders at this size
 TREE_ICON_SIZE = 48
-
-
-def _date(value: str) -> str:
-    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 and value.isdigit() else (value or "no date")
 
 
 def _make_thumbnails(paths, *, progress, cancel):
@@ -191,13 +188,13 @@ class FolderPanel(QWidget):
         bold = QFont()
         bold.setBold(True)
         for patient in index.patients:
-            details = ", ".join(v for v in (patient.id, patient.sex, _date(patient.birth_date)
+            details = ", ".join(v for v in (patient.id, patient.sex, display_date(patient.birth_date, "no date")
                                             if patient.birth_date else "") if v)
             patient_item = self._tree_item(self.tree, f"{patient.name or 'Unnamed'} ({details})",
                                            [i.path for s in patient.studies for i in s.images])
             patient_item.setFont(0, bold)
             for study in patient.studies:
-                text = "  ".join(v for v in (_date(study.date), study.description or "Study",
+                text = "  ".join(v for v in (display_date(study.date, "no date"), study.description or "Study",
                                              f"Acc. {study.accession}" if study.accession else "") if v)
                 study_item = self._tree_item(patient_item, text, [i.path for i in study.images])
                 study_item.setToolTip(0, f"Study Instance UID {study.uid}")

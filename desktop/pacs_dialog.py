@@ -7,7 +7,6 @@ Emits `filesRetrieved(list[str])` with the downloaded DICOM paths; the viewer op
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 from PySide6.QtCore import QDate, QSettings, Qt, Signal
@@ -39,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.workers import Job
+from dicom_common.dates import display_date
 from inference.errors import PacsConfigError, XRayViewError
 from inference.pacs import (
     DicomWebNode,
@@ -199,10 +199,6 @@ def _item(text: object) -> QTableWidgetItem:
     item = QTableWidgetItem("" if text is None else str(text))
     item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
     return item
-
-
-def _pretty_date(value: str) -> str:
-    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if re.fullmatch(r"\d{8}", value or "") else value
 
 
 class PacsDialog(QDialog):
@@ -487,7 +483,7 @@ class PacsDialog(QDialog):
         self._studies = list(studies)
         self.studies_table.setRowCount(len(studies))
         for row, s in enumerate(studies):
-            values = (s.patient_name.replace("^", " ").strip(), s.patient_id, _pretty_date(s.study_date),
+            values = (s.patient_name.replace("^", " ").strip(), s.patient_id, display_date(s.study_date),
                       s.study_description, s.modalities, s.accession_number, s.number_of_series,
                       s.number_of_instances)
             for column, value in enumerate(values):
@@ -550,6 +546,9 @@ def _default_download_dir() -> Path:
 
 # --- sending results back ---------------------------------------------------------------------------------------
 
+OBJECT_KINDS = {"SR": "Structured Report", "PR": "Presentation State", "DOC": "Encapsulated PDF report"}
+
+
 class SendResultsDialog(QDialog):
     """Sends already built result objects (inference.dicom_results.build_results) to a configured node by
     C-STORE or STOW-RS, with progress and cancel. Emits `sent(StoreResult)` when the server answered."""
@@ -570,8 +569,7 @@ class SendResultsDialog(QDialog):
         selected = self._settings.value(SELECTED_KEY, "")
         if selected in names:
             self.node_combo.setCurrentIndex(names.index(selected))
-        kinds = ", ".join(sorted({"Structured Report" if ds.Modality == "SR" else "Secondary Capture"
-                                  for ds in self._datasets}))
+        kinds = ", ".join(sorted({OBJECT_KINDS.get(str(ds.Modality), "Secondary Capture") for ds in self._datasets}))
         self.summary = QLabel(f"{len(self._datasets)} object(s): {kinds}. They join the source image's study.")
         self.summary.setWordWrap(True)
         self.status = QLabel("" if self._nodes else "No PACS server configured: add one in the PACS dialog.")

@@ -11,6 +11,7 @@ from desktop.image_adapter import render_display, spacing_description
 from desktop.qimage_convert import gray01_to_qimage, rgba8_to_qimage
 from desktop.report_export import ReportContent, file_sha256
 from inference.model_card import ModelCard
+from dicom_common.dates import age_in_years, display_date
 from inference.results import Call
 
 PATIENT_KEYS = (("Name", "PatientName"), ("Patient ID", "PatientID"), ("Birth date", "PatientBirthDate"),
@@ -22,26 +23,14 @@ SEXES = {"M": "male", "F": "female", "O": "other"}
 CONTENT_LEVEL = 0.02  # display values below this at the image's edges are black margin, cropped off
 
 
-def _dicom_date(value: str) -> str:
-    value = str(value or "").strip()
-    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 and value.isdigit() else value
-
-
 def _age(metadata: dict) -> str:
     """PatientAge as written ("045Y" -> "45 years"), else computed from the birth and study dates."""
     raw = str(metadata.get("PatientAge") or "").strip()
     units = {"Y": "years", "M": "months", "W": "weeks", "D": "days"}
     if len(raw) == 4 and raw[:3].isdigit() and raw[3] in units:
         return f"{int(raw[:3])} {units[raw[3]]}"
-    import datetime as dt
-
-    try:
-        born = dt.datetime.strptime(str(metadata.get("PatientBirthDate") or ""), "%Y%m%d").date()
-        seen = dt.datetime.strptime(str(metadata.get("StudyDate") or ""), "%Y%m%d").date()
-    except ValueError:
-        return raw
-    years = seen.year - born.year - ((seen.month, seen.day) < (born.month, born.day))
-    return f"{years} years (at the study date)" if years >= 0 else raw
+    years = age_in_years(metadata.get("PatientBirthDate"), metadata.get("StudyDate"))
+    return f"{years} years (at the study date)" if years is not None else raw
 
 
 def _field_value(key: str, metadata: dict) -> str:
@@ -51,7 +40,7 @@ def _field_value(key: str, metadata: dict) -> str:
     if value in (None, ""):
         return ""
     if key.endswith("Date"):
-        return _dicom_date(str(value))
+        return display_date(value)
     if key == "PatientSex":
         return SEXES.get(str(value).upper(), str(value))
     return str(value).replace("^", " ").strip()

@@ -15,6 +15,7 @@ from annotations.store import AnnotationStore
 from desktop import error_reporting
 from desktop.image_view import ImageView
 from desktop.workers import Job
+from dicom_common.dates import display_date
 
 ACTIVE_BORDER = "#3d8fd6"
 IDLE_BORDER = "#2a3036"
@@ -181,8 +182,7 @@ class Viewport(QFrame):
             from desktop.image_adapter import display_name
 
             metadata = self.image.metadata or {}
-            date = str(metadata.get("StudyDate") or "")
-            date = f"{date[:4]}-{date[4:6]}-{date[6:]}" if len(date) == 8 and date.isdigit() else date
+            date = display_date(metadata.get("StudyDate"))
             text = "  ·  ".join(part for part in (display_name(self.image), date) if part)
         elif self.failure:
             text = f"{Path(self.requested_path or '').name}: could not be opened"

@@ -1,5 +1,5 @@
 """`xrayview-predict PATH... [--model DIR] [--device auto|cpu|cuda|mps] [--cam METHOD] [--cam-out DIR]
-[--threshold T] [--format jsonl|csv] [--recursive] [--show-ood-call]`
+[--threshold T] [--format jsonl|csv] [--recursive] [--show-ood-call] [--dicom-out DIR [--report] [--deidentify]]`
 
 "label" is the call: null when the out-of-distribution guard warns (the image is unlike the training data; the
 probabilities and "ood" are still printed), unless --show-ood-call asks for it anyway ("call_status":
@@ -7,6 +7,11 @@ probabilities and "ood" are still printed), unless --show-ood-call asks for it a
 
 One JSON object (or CSV row) per image on stdout, written as soon as the image is done: strict JSON in UTF-8 (a
 file name that is not valid UTF-8 is shown with \\xNN escapes, its exact bytes in "path_bytes_hex"; no NaN).
+
+--dicom-out DIR writes, per input DICOM, the result's SR and heatmap SC (and with --report the PDF report as an
+Encapsulated PDF) into DIR, never over an existing file (inference.dicom_out); each record then has "dicom_out":
+the paths written, or a "note" for a non-DICOM input. --report needs the viewer's PDF renderer, which the
+installed `xrayview-predict` (desktop.cli_predict) plugs in.
 
 Exit status:
     0    every image succeeded
@@ -21,7 +26,7 @@ import argparse
 import csv
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -54,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--show-ood-call", action="store_true",
                         help="expert use: give the call even when the image is unlike the training data (the "
                              "out-of-distribution guard warned); such calls are marked call_status=shown_anyway")
+    parser.add_argument("--dicom-out", metavar="DIR", type=Path,
+                        help="write the AI result of each DICOM input as DICOM objects into DIR: Structured Report "
+                             "and heatmap Secondary Capture in the image's study (implies --cam gradcam); never "
+                             "overwrites a file")
+    parser.add_argument("--report", action="store_true",
+                        help="with --dicom-out: also the PDF report, as a DICOM Encapsulated PDF")
+    parser.add_argument("--deidentify", action="store_true",
+                        help="with --dicom-out: de-identify what is written (PS3.15 basic profile), the report too")
     parser.add_argument("--audit-path", default="full", choices=("full", "folder"),
                         help="what the audit log keeps of each file's name: the full path, or only its folder "
                              "(the file is identified by its SHA-256) for names that identify a patient")
@@ -97,22 +110,28 @@ class _OverlayNamer:
 
 
 class _Writer:
-    def __init__(self, stream: TextIO, fmt: str, labels: Sequence[str]):
+    def __init__(self, stream: TextIO, fmt: str, labels: Sequence[str], *, dicom_out: bool = False):
         self.stream, self.fmt, self.labels = stream, fmt, list(labels)
+        self.dicom_out = dicom_out  # one more CSV column, only when --dicom-out is given
         self.csv = None
         if fmt == "csv":
             self.csv = csv.writer(stream, lineterminator="\n")
             self.csv.writerow(["path", "label", "threshold", *[f"p_{label}" for label in self.labels], "device",
                                "model_name", "model_version", "model_sha256", "load_ms", "preprocess_ms",
                                "predict_ms", "cam_ms", "overlay", "notices", "error_type", "error_message",
-                               "call_status", "ood_warning", "model_manifest_sha256"])
+                               "call_status", "ood_warning", "model_manifest_sha256"]
+                              + (["dicom_out"] if dicom_out else []))
 
     def write(self, record: dict[str, Any]) -> None:
         record = json_safe(record)
         if self.csv is None:
             self.stream.write(dumps(record) + "\n")
         else:
-            self.csv.writerow(self._row(record))
+            row = self._row(record)
+            if self.dicom_out:
+                written = record.get("dicom_out") or {}
+                row.append(written.get("note") or " | ".join(v for k, v in written.items() if k != "note"))
+            self.csv.writerow(row)
         self.stream.flush()
 
     def _row(self, r: dict[str, Any]) -> list[Any]:
@@ -143,7 +162,18 @@ def _load_predictor(args: argparse.Namespace):
         raise _UsageError(str(exc)) from None
 
 
-def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def _prepare_out_folder(folder: Path, option: str) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise _UsageError(f"{folder}: {option} must be a folder, and this is a file")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _UsageError(f"{folder}: cannot create the {option} folder ({exc.strerror or exc})") from None
+
+
+def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None, *,
+        report_renderer: Callable[..., bytes] | None = None) -> int:
+    """report_renderer(image, prediction, predictor, call, deidentify=...) -> PDF bytes, for --report."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     parser = build_parser()
@@ -151,16 +181,17 @@ def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed the usage message
         return EXIT_USAGE if exc.code else EXIT_OK
-    cam_method = args.cam or ("gradcam" if args.cam_out else None)
+    cam_method = args.cam or ("gradcam" if args.cam_out or args.dicom_out else None)
     try:
+        if (args.report or args.deidentify) and args.dicom_out is None:
+            raise _UsageError("--report and --deidentify go with --dicom-out DIR")
+        if args.report and report_renderer is None:
+            raise _UsageError("--report needs the viewer's PDF renderer: run the installed xrayview-predict "
+                              "(python -m desktop.cli_predict)")
         if args.cam_out is not None:
-            if args.cam_out.exists() and not args.cam_out.is_dir():
-                raise _UsageError(f"{args.cam_out}: --cam-out must be a folder, and this is a file")
-            try:
-                args.cam_out.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise _UsageError(f"{args.cam_out}: cannot create the --cam-out folder ({exc.strerror or exc})") \
-                    from None
+            _prepare_out_folder(args.cam_out, "--cam-out")
+        if args.dicom_out is not None:
+            _prepare_out_folder(args.dicom_out, "--dicom-out")
         from inference.image_files import expand_paths
 
         files = expand_paths(args.paths, recursive=args.recursive)
@@ -170,16 +201,30 @@ def run(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr:
     except _UsageError as exc:
         print(f"xrayview-predict: error: {exc}", file=stderr)
         return EXIT_USAGE
-    return _predict_all(predictor, files, args, cam_method, stdout)
+    return _predict_all(predictor, files, args, cam_method, stdout, report_renderer)
+
+
+def _write_dicom_out(predictor, result, args: argparse.Namespace, report_renderer) -> dict[str, str]:
+    """The --dicom-out objects of one image; a failure raises DicomResultError or OSError."""
+    from inference.dicom_out import write_dicom_results
+    from inference.dicom_results import source_header
+
+    prediction = result.prediction
+    call = prediction.call(predictor.threshold, show_anyway=args.show_ood_call)
+    report = None
+    if args.report and source_header(result.image) is not None:
+        report = report_renderer(result.image, prediction, predictor, call, deidentify=args.deidentify)
+    return write_dicom_results(args.dicom_out, result.image, prediction, call=call, threshold=predictor.threshold,
+                               report_pdf=report, deidentify=args.deidentify)
 
 
 def _predict_all(predictor, files: list[Path], args: argparse.Namespace, cam_method: str | None,
-                 stdout: TextIO) -> int:
+                 stdout: TextIO, report_renderer=None) -> int:
     from inference.audit import append_ai_result_for_image
-    from inference.errors import AuditLogError
+    from inference.errors import AuditLogError, DicomResultError
     from inference.overlay import save_overlay_png
 
-    writer = _Writer(stdout, args.format, predictor.labels)
+    writer = _Writer(stdout, args.format, predictor.labels, dicom_out=args.dicom_out is not None)
     namer = _OverlayNamer(args.cam_out, files, cam_method) if args.cam_out is not None else None
     failed = False
     # keep_images: the audit record takes the SOP Instance UID from the loaded DICOM (one image at a time)
@@ -205,13 +250,22 @@ def _predict_all(predictor, files: list[Path], args: argparse.Namespace, cam_met
                 failed = True
                 record["error"] = {"type": "OverlayWriteError",
                                    "message": f"{target}: cannot write the overlay PNG ({exc.strerror or exc})"}
+        if args.dicom_out is not None:
+            try:
+                record["dicom_out"] = _write_dicom_out(predictor, result, args, report_renderer)
+            except DicomResultError as exc:
+                failed, record["error"] = True, {"type": type(exc).__name__, "message": str(exc)}
+            except OSError as exc:
+                failed = True
+                record["error"] = {"type": "DicomWriteError", "message": f"{args.dicom_out}: cannot write the "
+                                                                         f"DICOM objects ({exc.strerror or exc})"}
         writer.write(record)
     return EXIT_IMAGE_FAILED if failed else EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None, *, report_renderer: Callable[..., bytes] | None = None) -> None:
     try:
-        code = run(argv)
+        code = run(argv, report_renderer=report_renderer)
     except KeyboardInterrupt:
         print("xrayview-predict: interrupted", file=sys.stderr)
         code = EXIT_INTERRUPTED

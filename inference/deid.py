@@ -22,6 +22,8 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import generate_uid
 
 ANONYMOUS_NAME = "ANONYMOUS"
+# the same in a PN element: with the family^given delimiter (one bare component is the retired ACR-NEMA form)
+ANONYMOUS_PERSON_NAME = "ANONYMOUS^"
 REMOVED = "[removed]"
 DUMMY_DATE, DUMMY_TIME, DUMMY_DATETIME = "19000101", "000000", "19000101000000"
 STANDARD_UID_ROOT = "1.2.840.10008."  # SOP classes, transfer syntaxes, coding schemes: not identifying
@@ -45,7 +47,7 @@ REMOVE = frozenset({
     "RequestingPhysician", "RequestingService", "ConsultingPhysicianName", "StationName", "DeviceSerialNumber",
     "DeviceUID", "PlateID", "DetectorID", "GantryID", "CassetteID", "StudyDescription", "SeriesDescription",
     "ImageComments", "RequestAttributesSequence", "ReferencedPatientSequence", "ReferencedStudySequence",
-    "ReferencedPerformedProcedureStepSequence", "AdmittingDiagnosesDescription", "AdmittingDiagnosesCodeSequence",
+    "AdmittingDiagnosesDescription", "AdmittingDiagnosesCodeSequence",
     "AdmissionID", "IssuerOfAdmissionIDSequence", "PerformedProcedureStepDescription", "PerformedProcedureStepID",
     "PerformedProcedureStepStartDate", "PerformedProcedureStepStartTime", "PerformedProcedureStepEndDate",
     "PerformedProcedureStepEndTime", "PerformedLocation", "PerformedStationName", "PerformedStationAETitle",
@@ -59,9 +61,10 @@ REMOVE = frozenset({
     "MACParametersSequence", "DataSetTrailingPadding", "InstanceCreatorUID", "IssuerOfAccessionNumberSequence",
     "FillerOrderNumberImagingServiceRequest", "PlacerOrderNumberImagingServiceRequest", "DetectorDescription",
 })
-# Type 2 attributes the profile empties (Z) instead of removing, so the object stays valid.
+# Type 2 attributes the profile empties (Z) instead of removing, so the object stays valid (the SR Document
+# Series requires Referenced Performed Procedure Step Sequence, Type 2: its E.1-1 action X/Z/D allows Z).
 EMPTY = frozenset({"PatientSex", "AccessionNumber", "ReferringPhysicianName", "StudyID", "ContentCreatorName",
-                   "PatientBirthDate"})
+                   "PatientBirthDate", "ReferencedPerformedProcedureStepSequence"})
 # Identifying metadata keys (image.metadata / export text) and what an export prints instead.
 _METADATA_DROP = REMOVE | EMPTY | {"PatientBirthDate", "StudyDate", "StudyTime", "SeriesDate", "SeriesTime",
                                    "AcquisitionDate", "AcquisitionTime", "ContentDate", "ContentTime",
@@ -102,7 +105,7 @@ class Deidentifier:
         original_patient_id = str(ds.get("PatientID", "") or "")
         self._clean(ds)
         if "PatientName" in ds or "PatientID" in ds:
-            ds.PatientName = ANONYMOUS_NAME
+            ds.PatientName = ANONYMOUS_PERSON_NAME
             ds.PatientID = self.pseudonym(original_patient_id) or "ANON"
         file_meta = getattr(ds, "file_meta", None)
         if file_meta is not None and "MediaStorageSOPInstanceUID" in file_meta:
@@ -145,7 +148,7 @@ class Deidentifier:
             elif element.value:
                 element.value = self.new_uid(element.value)
         elif vr == "PN" and element.value:
-            element.value = ANONYMOUS_NAME if element.keyword in ("PatientName",) else None
+            element.value = ANONYMOUS_PERSON_NAME if element.keyword in ("PatientName",) else None
         elif vr == "DA" and element.value:
             element.value = DUMMY_DATE
         elif vr == "TM" and element.value:

@@ -9,6 +9,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
+from inference.error_words import in_words
 from inference.windowing import LINEAR, VOI_FUNCTIONS, WindowPreset, lut_preset, window_from_range
 from inference.xray_image import METADATA_KEYWORDS
 
@@ -51,7 +52,7 @@ def file_presets(ds: Dataset, signed: bool, notices: list[str]) -> list[WindowPr
             try:
                 lut, first_mapped, bits = lut_table(item, signed, little_endian(ds))
             except (ValueError, AttributeError, IndexError, KeyError) as exc:
-                notices.append(f"VOI LUT {number} ignored: it is malformed ({exc})")
+                notices.append(f"VOI LUT {number} ignored: it is malformed ({in_words(str(exc))})")
                 continue
             name = str(item.get("LUTExplanation", "") or f"VOI LUT {number}")
             presets.append(lut_preset(name, lut, first_mapped, bits))

@@ -60,6 +60,7 @@ from inference.errors import (
     TruncatedFileError,
     UnsupportedFormatError,
 )
+from inference.error_words import decoders_in_words, in_words
 from inference.raster_io import rgb_to_gray
 from inference.xray_image import XRayImage, check_pixel_count, colourfulness, mask_non_finite
 
@@ -217,22 +218,25 @@ def _read_dataset(path: Path) -> Dataset:
         # pydicom reports a cut-off sequence or encapsulated Pixel Data only as a warning (and may drop data).
         for warning in caught:
             if "end of file" in str(warning.message).lower():
-                raise TruncatedFileError(path, "the file is cut short: it ends inside a DICOM element "
-                                               f"({warning.message})")
+                in_words(str(warning.message), path)  # the parser's words go to the log
+                raise TruncatedFileError(path, "the file is cut short: it ends inside a DICOM element")
         return ds
     except _HeaderTooLarge:
         raise ImageLoadError(path, "the DICOM header is damaged: it holds far more elements than any image "
                                    "header, so reading it was stopped") from None
     except InvalidDicomError as exc:
-        raise UnsupportedFormatError(path, f"this is not a readable DICOM file ({exc})") from None
+        raise UnsupportedFormatError(path, f"this is not a readable DICOM file ({in_words(str(exc), path)})") from None
     except (EOFError, struct.error) as exc:
-        raise TruncatedFileError(path, f"the DICOM file ends before its data is complete ({exc})") from None
+        in_words(str(exc), path)
+        raise TruncatedFileError(path, "the DICOM file ends before its data is complete") from None
     except zlib.error as exc:
         if "-5" in str(exc) or "truncated" in str(exc):
             raise TruncatedFileError(path, "the deflate-compressed DICOM data ends early; the file is cut short") from None
-        raise ImageLoadError(path, f"the deflate-compressed DICOM data is damaged ({exc})") from None
+        in_words(str(exc), path)
+        raise ImageLoadError(path, "the deflate-compressed DICOM data is damaged: it cannot be inflated") from None
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError, NotImplementedError) as exc:
-        raise ImageLoadError(path, f"the DICOM header is damaged and cannot be read ({exc})") from None
+        raise ImageLoadError(path, f"the DICOM header is damaged and cannot be read: {in_words(str(exc), path)}") \
+            from None
 
 
 def _check_deflated_size(path: Path) -> None:
@@ -314,7 +318,7 @@ def _decode_first_frame(path: Path, ds: Dataset, transfer_syntax: UID) -> tuple[
         try:
             return decoder.as_array(ds, index=0, as_rgb=True)
         except Exception as exc:  # noqa: BLE001 - reported as damage below
-            raise _decode_error(path, transfer_syntax, [str(exc)]) from None
+            raise _decode_error(path, transfer_syntax, [("", str(exc))]) from None
 
     # Compressed: every codec runs in the decoder worker process (a panic, abort or crash there is this file's
     # error); each plugin is tried in its own request, so a crash in one still lets the next one try.
@@ -340,9 +344,9 @@ def _decode_first_frame(path: Path, ds: Dataset, transfer_syntax: UID) -> tuple[
                                                         "attrs": attrs}, blobs, path, deadline)
             return array, info
         except decoder_sandbox.DecoderFailed as exc:
-            failures.append(f"{plugin}: {' '.join(str(exc).split())}")
+            failures.append((plugin, str(exc)))
         except DecoderCrashedError as exc:
-            failures.append(f"{plugin}: {exc.reason}")
+            failures.append((plugin, exc.reason))
     raise _decode_error(path, transfer_syntax, failures)
 
 
@@ -376,18 +380,20 @@ def _first_frame(path: Path, ds: Dataset) -> bytes:
     try:
         return bytes(get_frame(ds.PixelData, 0, extended_offsets=extended, number_of_frames=frames))
     except (ValueError, IndexError, KeyError, TypeError, struct.error) as exc:
-        raise _decode_error(path, _transfer_syntax(ds), [f"the encapsulated pixel data is damaged: {exc}"]) from None
+        raise _decode_error(path, _transfer_syntax(ds), [("", f"encapsulated pixel data: {exc}")]) from None
 
 
-def _decode_error(path: Path, transfer_syntax: UID, failures: list[str]) -> ImageLoadError:
-    message = "; ".join(failures) or "no decoder produced an image"
-    lowered = message.lower()
+def _decode_error(path: Path, transfer_syntax: UID, failures: list[tuple[str, str]]) -> ImageLoadError:
+    """failures: (decoder, its exception text) for every decoder tried; the message says in words what is wrong
+    (inference.error_words), the decoders' own text goes to the log."""
+    lowered = " ".join(text for _, text in failures).lower()
     if any(word in lowered for word in ("truncat", "end of file", "premature end", "insufficient",
                                         "not enough", "shorter than")):
+        in_words(lowered, path)
         return TruncatedFileError(path, f"the {transfer_syntax.name} pixel data is cut short")
-    detail = message if len(message) <= 200 else message[:197] + "..."
-    return ImageLoadError(path, f"the {transfer_syntax.name} pixel data is damaged and could not be decoded "
-                                f"(decoder said: {detail})")
+    reason = decoders_in_words(failures, path) if failures else "no decoder produced an image"
+    return ImageLoadError(path, f"the {transfer_syntax.name} pixel data is damaged and could not be decoded: "
+                                f"{reason}")
 
 
 def _check_native_length(path: Path, ds: Dataset, transfer_syntax: UID) -> None:
@@ -449,7 +455,7 @@ def _modality_transform(ds: Dataset, signed: bool, notices: list[str]):
         try:
             lut, first_mapped, _bits = lut_table(item, signed, little_endian(ds))
         except (ValueError, AttributeError, IndexError) as exc:
-            notices.append(f"Modality LUT ignored: it is malformed ({exc})")
+            notices.append(f"Modality LUT ignored: it is malformed ({in_words(str(exc))})")
         else:
             table = lut.astype(np.float32)
 
@@ -483,12 +489,33 @@ def _identity(values: np.ndarray) -> np.ndarray:
     return np.asarray(values).astype(np.float32)
 
 
+_PALETTE_DATA = tuple(f"{prefix}{colour}PaletteColorLookupTableData" for prefix in ("", "Segmented")
+                      for colour in ("Red", "Green", "Blue", "Alpha"))
+
+
+def _palette_in_little_endian(ds: Dataset) -> Dataset:
+    """pydicom 3.0.2's apply_color_lut reads the palette's OW words in little-endian order whatever the file's byte
+    order, so a big-endian file renders near black: its words are swapped to little endian first (in a copy)."""
+    if _transfer_syntax(ds) != ExplicitVRBigEndian:
+        return ds
+    swapped = Dataset()
+    for element in ds:
+        if element.keyword in _PALETTE_DATA and element.VR in ("OW", "OB or OW", "US or OW") \
+                and isinstance(element.value, (bytes, bytearray)) and len(element.value) % 2 == 0:
+            words = np.frombuffer(element.value, dtype=">u2").astype("<u2").tobytes()
+            swapped.add_new(element.tag, "OW", words)
+        else:
+            swapped.add(element)
+    return swapped
+
+
 def _colour_to_gray(path: Path, ds: Dataset, stored: np.ndarray, photometric: str, notices: list[str]) -> np.ndarray:
     if photometric == "PALETTE COLOR":
         try:
-            stored = apply_color_lut(stored, ds)
+            stored = apply_color_lut(stored, _palette_in_little_endian(ds))
         except Exception as exc:  # noqa: BLE001 - malformed palettes come in many shapes
-            raise ImageLoadError(path, f"the PALETTE COLOR lookup table is unusable ({exc})") from None
+            raise ImageLoadError(path, f"the PALETTE COLOR lookup table is unusable: {in_words(str(exc), path)}") \
+                from None
         if stored.dtype != np.uint8:
             stored = (stored.astype(np.float64) / 257.0).round().astype(np.uint8)
         notices.append("palette colour image converted to grayscale (ITU-R BT.601 luma)")

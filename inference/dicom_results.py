@@ -17,6 +17,10 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.sr.codedict import codes
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
+from dicom_common.dates import dicom_date, dicom_time
+from dicom_common.derived import apply_series_anatomy, copy_deidentification, reference_header
+from dicom_common.files import save_new
+from inference import result_codes
 from inference.errors import DicomResultError
 from inference.overlay import DEFAULT_OPACITY, blend, gray_to_rgb
 from inference.results import Call
@@ -27,8 +31,6 @@ MANUFACTURER = "XRayView"
 SC_SERIES_NUMBER = 9901
 SR_SERIES_NUMBER = 9902
 SECONDARY_CAPTURE_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.7"
-# local coding scheme for concepts no standard terminology names (PS3.16 8.2: designators starting with "99")
-LOCAL_SCHEME = "99XRAYVIEW"
 _MIN_SC_WIDTH = 512  # small sources (e.g. 224 px) are enlarged so the burned-in text stays legible
 _FONT_CANDIDATES = ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
@@ -40,7 +42,7 @@ def _model_identity(prediction: Any) -> dict[str, str]:
     return {key: str(model.get(key, "") or "") for key in ("name", "version", "sha256")}
 
 
-def _source_header(image: Any) -> Dataset | None:
+def source_header(image: Any) -> Dataset | None:
     """The source DICOM header when the image came from a DICOM file with the UIDs a reference needs."""
     dataset = getattr(image, "dataset", None)
     if isinstance(dataset, Dataset) and all(k in dataset for k in ("SOPClassUID", "SOPInstanceUID",
@@ -150,7 +152,7 @@ def build_secondary_capture(image: Any, prediction: Any, *, rgb: np.ndarray | No
     call = result_call(prediction, call)
     pixels = render_result_picture(image, prediction, rgb=rgb, lines=lines, call=call, colormap=colormap,
                                    opacity=opacity, threshold=threshold)
-    source = _source_header(image)
+    source = source_header(image)
     series_uid = series_instance_uid or generate_uid()
     orientation = _patient_orientation(source)
     common = dict(pixel_array=pixels, photometric_interpretation="RGB", bits_allocated=8,
@@ -161,7 +163,7 @@ def build_secondary_capture(image: Any, prediction: Any, *, rgb: np.ndarray | No
                   transfer_syntax_uid=ExplicitVRLittleEndian)
     try:
         if source is not None:
-            sc = hd.sc.SCImage.from_ref_dataset(ref_dataset=_with_patient_defaults(source), **common)
+            sc = hd.sc.SCImage.from_ref_dataset(ref_dataset=reference_header(source), **common)
         else:
             meta = getattr(image, "metadata", {}) or {}
             sc = hd.sc.SCImage(study_instance_uid=generate_uid(), patient_id=str(meta.get("PatientID", "") or ""),
@@ -181,6 +183,9 @@ def build_secondary_capture(image: Any, prediction: Any, *, rgb: np.ndarray | No
                                 f"{call_description(call)}.")[:1024]
     sc.SoftwareVersions = [v for v in ("XRayView", model["version"]) if v]
     _stamp_content_time(sc)
+    apply_series_anatomy(sc, source, has_general_image=True)
+    if source is not None:
+        copy_deidentification(sc, reference_header(source))
     if source is not None:
         reference = _image_reference(source)
         sc.SourceImageSequence = DicomSequence([reference])
@@ -207,39 +212,41 @@ def _image_reference(source: Dataset) -> Dataset:
     return item
 
 
-def _with_patient_defaults(source: Dataset) -> Dataset:
-    """highdicom copies the patient/study modules from the reference; type 2 attributes must at least exist."""
-    ref = Dataset()
-    for element in source:
-        if element.tag.group != 0x7FE0:
-            ref.add(element)
-    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "AccessionNumber", "StudyID",
-                    "StudyDate", "StudyTime", "ReferringPhysicianName"):
-        if keyword not in ref:
-            setattr(ref, keyword, "")
-    return ref
-
-
 def _stamp_content_time(ds: Dataset) -> None:
     now = dt.datetime.now()
-    ds.ContentDate = now.strftime("%Y%m%d")
-    ds.ContentTime = now.strftime("%H%M%S")
+    ds.ContentDate, ds.ContentTime = dicom_date(now), dicom_time(now)
     ds.InstanceCreationDate, ds.InstanceCreationTime = ds.ContentDate, ds.ContentTime
 
 
 # --- Structured Report -------------------------------------------------------------------------------------------
 
-def _local_code(value: str, meaning: str) -> hd.sr.CodedConcept:
-    return hd.sr.CodedConcept(value=value[:16], scheme_designator=LOCAL_SCHEME, meaning=meaning[:64])
+def _call_group(prediction: Any, call: Call, algorithm: Any, source: Dataset):
+    """The call as the group's Finding (TID 1501 row "Finding", DCM 121071: the label's finding, "Indeterminate
+    result" when the guard withheld it), the guard's verdict, and whether the call was shown although the guard
+    warned."""
+    finding = result_codes.INDETERMINATE_RESULT if call.withheld else result_codes.label_concept(str(call.label))
+    evaluations = []
+    ood = getattr(prediction, "ood", None)
+    if ood is not None:  # the guard's verdict travels with the call it qualifies
+        evaluations.append(hd.sr.QualitativeEvaluation(
+            name=result_codes.OOD_GUARD, value=result_codes.OOD_WARNING if ood.warning else result_codes.OOD_NONE))
+    if call.shown_anyway:
+        evaluations.append(hd.sr.QualitativeEvaluation(name=result_codes.SHOWN_ANYWAY, value=result_codes.YES))
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier="AI classification result"),
+        finding_type=finding, algorithm_id=algorithm, qualitative_evaluations=evaluations or None,
+        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)])
 
 
 def build_structured_report(image: Any, prediction: Any, *, series_instance_uid: str | None = None,
                             instance_number: int = 1, call: Call | None = None,
                             threshold: float | None = None) -> Dataset:
-    """A Comprehensive SR (TID 1500) with the call as a qualitative evaluation, one probability measurement per
-    label, the decision threshold, and the algorithm identification (name, version, sha256 and device as
-    parameters). Needs a DICOM source: the report references the source image."""
-    source = _source_header(image)
+    """A Comprehensive SR (TID 1500): one measurement group with the call (a Finding, with the guard's verdict),
+    then one group per label (its finding as the finding type, its Probability; the positive label's group also
+    holds the Threshold Value the call was made at), each with the algorithm identification (name, version, sha256
+    and device as parameters). Standard codes where they exist (inference.result_codes). Needs a DICOM source:
+    the report references the source image."""
+    source = source_header(image)
     if source is None:
         raise DicomResultError(getattr(image, "path", None),
                                "a Structured Report needs a DICOM source image to reference (this image is "
@@ -251,40 +258,21 @@ def build_structured_report(image: Any, prediction: Any, *, series_instance_uid:
         parameters=[p for p in (f"sha256={model['sha256']}" if model["sha256"] else "",
                                 f"device={device}" if device else "") if p] or None,
     )
-    unitless = hd.sr.CodedConcept(value="1", scheme_designator="UCUM", meaning="no units")
-    measurements = [
-        hd.sr.Measurement(name=_local_code(f"P-{label}", f"Probability of {label}"), value=float(p), unit=unitless,
-                          algorithm_id=algorithm)
-        for label, p in prediction.probabilities.items()
-    ]
+    header = reference_header(source)
+    groups = [_call_group(prediction, result_call(prediction, call), algorithm, source)]
     threshold = getattr(prediction, "threshold", None) if threshold is None else threshold
-    if threshold is not None:
-        positive = getattr(prediction, "positive_label", None) or prediction.label
-        measurements.append(hd.sr.Measurement(
-            name=_local_code("THRESHOLD", f"Decision threshold for {positive}"), value=float(threshold),
-            unit=unitless, algorithm_id=algorithm))
-    # named with a local code: TID 1501 reserves the standard "Finding" concept for the group's finding type
-    call = result_call(prediction, call)
-    if call.withheld:
-        value = _local_code("NO-CALL", NO_CALL_TEXT)
-    elif call.shown_anyway:
-        value = _local_code(str(call.label), f"{call.label} (shown anyway)")
-    else:
-        value = _local_code(str(call.label), str(call.label))
-    evaluations = [hd.sr.QualitativeEvaluation(name=_local_code("AI-CALL", "AI classification result"), value=value)]
-    ood = getattr(prediction, "ood", None)
-    if ood is not None:  # the guard's verdict travels with the probabilities it qualifies
-        verdict = (_local_code("OOD-WARNING", "Image unlike the model's training data") if ood.warning
-                   else _local_code("OOD-NONE", "Image like the model's training data"))
-        evaluations.append(hd.sr.QualitativeEvaluation(
-            name=_local_code("AI-OOD", "Out-of-distribution guard"), value=verdict))
-    group = hd.sr.MeasurementsAndQualitativeEvaluations(
-        tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier="AI classification"),
-        algorithm_id=algorithm,
-        measurements=measurements,
-        qualitative_evaluations=evaluations,
-        source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)],
-    )
+    positive = getattr(prediction, "positive_label", None) or prediction.label
+    for label, p in prediction.probabilities.items():  # one group per label: its finding and its probability
+        measurements = [hd.sr.Measurement(name=result_codes.PROBABILITY, value=float(p), unit=result_codes.NO_UNITS,
+                                          algorithm_id=algorithm)]
+        if threshold is not None and label == positive:  # the call's threshold is on this probability
+            measurements.append(hd.sr.Measurement(name=result_codes.THRESHOLD, value=float(threshold),
+                                                  unit=result_codes.NO_UNITS, algorithm_id=algorithm))
+        groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(),
+                                                         identifier=f"AI probability: {label}"[:64]),
+            finding_type=result_codes.label_concept(label), algorithm_id=algorithm, measurements=measurements,
+            source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)]))
     observer = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
@@ -294,17 +282,18 @@ def build_structured_report(image: Any, prediction: Any, *, series_instance_uid:
         observation_context=hd.sr.ObservationContext(observer_device_context=observer),
         procedure_reported=codes.LN.RadiographicImaging if hasattr(codes.LN, "RadiographicImaging")
         else hd.sr.CodedConcept(value="43468-8", scheme_designator="LN", meaning="XR Study"),
-        imaging_measurements=[group],
+        imaging_measurements=groups,
     )
     try:
         sr = hd.sr.ComprehensiveSR(
-            evidence=[_with_patient_defaults(source)], content=report, series_instance_uid=series_instance_uid
+            evidence=[header], content=report, series_instance_uid=series_instance_uid
             or generate_uid(), series_number=SR_SERIES_NUMBER, sop_instance_uid=generate_uid(),
             instance_number=instance_number, manufacturer=MANUFACTURER, is_complete=True, is_final=False,
         )
     except (ValueError, TypeError, AttributeError) as error:
         raise DicomResultError(getattr(image, "path", None), f"cannot build the Structured Report: {error}") from None
     sr.SeriesDescription = NOT_FOR_DIAGNOSIS_ASCII
+    copy_deidentification(sr, header)
     return sr
 
 
@@ -320,7 +309,7 @@ def build_results(image: Any, prediction: Any, *, deidentifier: Any = None, call
     call = result_call(prediction, call, threshold)
     results = [build_secondary_capture(image, prediction, call=call, colormap=colormap, opacity=opacity,
                                        threshold=threshold)]
-    if _source_header(image) is not None:
+    if source_header(image) is not None:
         results.append(build_structured_report(image, prediction, call=call, threshold=threshold))
     if deidentifier is not None:
         results = [deidentifier.deidentify_dataset(ds) for ds in results]
@@ -329,14 +318,13 @@ def build_results(image: Any, prediction: Any, *, deidentifier: Any = None, call
 
 # --- saving ------------------------------------------------------------------------------------------------------
 
+FILE_KIND = {"SR": "SR", "DOC": "PDF"}  # by Modality; every other object here is a Secondary Capture
+
+
 def save_results(datasets: Iterable[Dataset], folder: str | Path) -> list[Path]:
-    """Writes each dataset as a DICOM Part 10 file named by its modality and SOP Instance UID."""
+    """Writes each dataset as a DICOM Part 10 file named by its kind and SOP Instance UID (SC_, SR_, PDF_),
+    never replacing a file."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for ds in datasets:
-        kind = "SR" if ds.Modality == "SR" else "SC"
-        path = out / f"{kind}_{ds.SOPInstanceUID}.dcm"
-        ds.save_as(path, enforce_file_format=True)
-        paths.append(path)
-    return paths
+    return [save_new(ds, out / f"{FILE_KIND.get(str(ds.Modality), 'SC')}_{ds.SOPInstanceUID}.dcm")
+            for ds in datasets]

@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 from inference.dicom_pixels import read_dicom
+from inference.error_words import in_words
 from inference.errors import EmptyFileError, ImageLoadError, NotARegularFileError, UnsupportedFormatError
 from inference.image_files import non_regular_kind, sniff_format  # which files are images
 from inference.raster_io import read_raster
@@ -44,10 +45,8 @@ def load_image(path: str | os.PathLike) -> XRayImage:
         # Damaged files reach pydicom/Pillow/codec code paths that raise many exception types (ValueError,
         # struct.error, NotImplementedError for an unknown VR, pydicom's BytesLengthException, ...). For an
         # untrusted file they all mean "damaged", so they are reported, with their type, instead of crashing.
-        detail = " ".join(str(exc).split())
-        detail = detail if len(detail) <= 200 else detail[:197] + "..."
-        raise ImageLoadError(path, f"the file is damaged or inconsistent and cannot be read "
-                                   f"({type(exc).__name__}: {detail})") from None
+        reason = in_words(f"{type(exc).__name__}: {exc}", path)
+        raise ImageLoadError(path, f"the file is damaged or inconsistent and cannot be read: {reason}") from None
 
 
 def _load(path: Path) -> XRayImage:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from inference.error_words import in_words
 from inference.errors import ImageLoadError, ImageTooLargeError, TruncatedFileError, UnsupportedFormatError
 from inference.windowing import window_from_range
 from inference.xray_image import (MAX_PIXELS, METADATA_KEYWORDS, XRayImage, check_pixel_count, colourfulness,
@@ -40,7 +41,8 @@ def read_raster(path: Path) -> XRayImage:
     try:
         info, (pixels,) = decoder_sandbox.run("raster", {}, [os.fsencode(path)], path)
     except decoder_sandbox.DecoderFailed as exc:
-        raise ImageLoadError(path, f"the file is damaged or inconsistent and cannot be read ({exc})") from None
+        reason = in_words(str(exc), path)
+        raise ImageLoadError(path, f"the file is damaged or inconsistent and cannot be read: {reason}") from None
     notices = list(info.get("notices", []))
     bits = int(info["bits"])
     fmt = str(info["format"])
@@ -94,10 +96,12 @@ def decode_raster(path: str | Path) -> tuple[np.ndarray, dict]:
             oriented = _upright(image, notices)
         except OSError as exc:
             if "truncated" in str(exc).lower() or "broken data stream" in str(exc).lower():
-                raise TruncatedFileError(path, f"the {fmt.upper()} file is cut short: {exc}") from None
-            raise ImageLoadError(path, f"the {fmt.upper()} data could not be decoded: {exc}") from None
+                in_words(str(exc), path)
+                raise TruncatedFileError(path, f"the {fmt.upper()} file is cut short") from None
+            raise ImageLoadError(path, f"the {fmt.upper()} data could not be decoded: {in_words(str(exc), path)}") \
+                from None
         except (ValueError, SyntaxError) as exc:  # Pillow reports some corrupt headers this way
-            raise ImageLoadError(path, f"the {fmt.upper()} data is damaged: {exc}") from None
+            raise ImageLoadError(path, f"the {fmt.upper()} data is damaged: {in_words(str(exc), path)}") from None
         chroma = colourfulness(np.asarray(oriented.convert("RGB"))) if oriented.mode not in GRAY_MODES else 0.0
         pixels, bits = _gray_pixels(oriented, notices)
     return pixels, {"bits": bits, "format": fmt, "notices": notices, "colourfulness": float(chroma)}

@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v dcmdump >/dev/null || need_apt+=(dcmtk)
+# dciodvfy checks every DICOM object the product writes against its IOD (tests/helpers/dicom_validators.py)
+command -v dciodvfy >/dev/null || need_apt+=(dicom3tools)
 command -v Xvfb >/dev/null || need_apt+=(xvfb)
 # the PDF report tests render the report (pdftoppm) and read its text back (pdftotext)
 { command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null; } || need_apt+=(poppler-utils)

@@ -19,6 +19,8 @@ def test_seeded_fuzz_run_is_clean(tmp_path):
     failures = json.dumps(report["failures"], indent=1)[:4000]
     assert report["outcomes"]["untyped"] == 0 and report["outcomes"]["bad_output"] == 0, failures
     assert report["outcomes"]["hang"] == 0 and report["outcomes"]["crash"] == 0, failures
+    # every typed error says what is wrong in the file in words, not a library's exception text
+    assert report["raw_exception_text"] == [], json.dumps(report["raw_exception_text"], indent=1)[:4000]
     assert done.returncode == 0
     # the mutations reach both outcomes: files that still load and files refused with a typed error
     assert report["outcomes"]["ok"] > 30 and report["outcomes"]["typed"] > 100

@@ -18,7 +18,7 @@ def _module_names(package: str) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("package", ["inference", "training", "annotations"])
+@pytest.mark.parametrize("package", ["inference", "training", "annotations", "dicom_common"])
 def test_package_never_imports_qt(package):
     modules = _module_names(package)
     code = (

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dicom_common.dates import dicom_date
+
 # progress(done, total, what) for retrieve/store in both clients
 ProgressFn = Callable[[int, int, str], None]
 
@@ -36,8 +38,8 @@ class StudyQuery:
         if name:
             keys["PatientName"] = name if any(c in name for c in "*?") else f"{name}*"
         if self.date_from or self.date_to:
-            start = self.date_from.strftime("%Y%m%d") if self.date_from else ""
-            end = self.date_to.strftime("%Y%m%d") if self.date_to else ""
+            start = dicom_date(self.date_from) if self.date_from else ""
+            end = dicom_date(self.date_to) if self.date_to else ""
             keys["StudyDate"] = start if start == end else f"{start}-{end}"
         if self.modality.strip():
             keys["ModalitiesInStudy"] = self.modality.strip().upper()

@@ -7,7 +7,7 @@ if __name__ == "__main__":
     run_if_requested()  # `<exe> --xrayview-decode-worker` is an image decoder process (inference.decoder_sandbox)
     import multiprocessing
 
-    from inference.cli_predict import main
+    from desktop.cli_predict import main  # inference.cli_predict with the PDF renderer for --report
 
     multiprocessing.freeze_support()  # data-loader workers re-enter the frozen exe (Windows/macOS spawn)
     sys.exit(main())

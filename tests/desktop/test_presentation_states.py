@@ -161,3 +161,38 @@ def test_delete_removes_the_selected_annotation_from_the_edit_menu(make_window, 
     assert len(window.view.annotations) == 0
     window.actions_by_name["undo"].trigger()
     assert len(window.view.annotations) == 1
+
+
+def test_ctrl_s_on_a_dx_without_type2_attributes_and_an_arrow_from_the_margin(make_window, qtbot, tmp_path,
+                                                                             project_root):
+    """Issue 25 items 1 and 2 through the window: a DX without Patient's Birth Date, Study ID, Accession Number
+    and the other Type 2 attributes, a distance and an arrow started in the black margin beside the film, saved
+    with the action behind Ctrl+S: the presentation state is written and passes dciodvfy, dcmpschk and dcmdump."""
+    from tests.annotations.test_gsps_validity import MISSING
+    from tests.helpers.dicom_validators import assert_valid
+
+    ds = pydicom.dcmread(project_root / "resources/samples/chest-pa-sample.dcm")
+    for keyword in MISSING:
+        if keyword in ds:
+            delattr(ds, keyword)
+    folder = tmp_path / "bare"
+    folder.mkdir()
+    source = folder / "bare-dx.dcm"
+    ds.save_as(source, enforce_file_format=True)
+    window = make_window()
+    open_and_wait(qtbot, window, source)
+    view = window.view
+    window.choose_tool("distance")
+    drag(view, (200, 600), (800, 600))
+    window.choose_tool("arrow")
+    drag(view, (-40, -40), (400, 300))
+    arrow = list(view.annotations.items())[-1]
+    assert arrow.kind == "arrow" and min(arrow.points[0]) < 0  # the tail lies off the pixel grid
+    assert window.actions_by_name["save_gsps"].shortcut().toString() == "Ctrl+S"
+    window.actions_by_name["save_gsps"].trigger()
+    saved = folder / "bare-dx.pr1.dcm"
+    assert saved.is_file(), window.statusBar().currentMessage()
+    assert "Saved presentation state (2 annotation(s)" in window.statusBar().currentMessage()
+    assert_valid(saved)
+    written = pydicom.dcmread(saved)
+    assert all(keyword in written for keyword in MISSING)

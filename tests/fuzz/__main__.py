@@ -6,6 +6,7 @@ import json
 import os
 import queue
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FAILING_OUTCOMES = ("untyped", "bad_output", "hang", "crash")
+# a typed error must say what is wrong in the file in words, not carry a library's exception text (issue 25)
+RAW_EXCEPTION_TEXT = re.compile(r"\b\w+(Error|Exception)\b:|invalid literal|could not convert|has no attribute|"
+                                r"NoneType|Traceback|decoder said|available plugins|\([0-9A-Fa-f]{4},[0-9A-Fa-f]{4}\) '")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,7 +203,11 @@ def run(args) -> dict:
         "untyped_exceptions": dict(sorted(untyped.items())),
         # typed errors whose decoder panicked (pyo3 PanicException, a BaseException) inside the decoder worker
         "decoder_panics_contained": sum(1 for r in results if r["outcome"] == "typed"
-                                        and "PanicException" in r.get("detail", "")),
+                                        and "internal panic" in r.get("detail", "")),
+        # typed errors whose message carries raw exception text instead of words
+        "raw_exception_text": [{k: r[k] for k in ("index", "seed_file", "what", "type", "detail")}
+                               for r in results if r["outcome"] == "typed"
+                               and RAW_EXCEPTION_TEXT.search(r.get("detail", ""))],
         # decoder worker deaths (abort, segfault, memory cap) and time-outs the files' typed errors report
         "decoder_crashes_contained": sum(1 for r in results if r.get("contained") == "crash"
                                          or "decoder crashed" in r.get("detail", "")),
@@ -207,7 +215,7 @@ def run(args) -> dict:
                                           or "limit per file" in r.get("detail", "")),
         "contained_examples": [{k: r[k] for k in ("index", "seed_file", "what", "type", "detail")}
                                for r in results if r["outcome"] == "typed" and (
-                                   r.get("contained") or "PanicException" in r.get("detail", "")
+                                   r.get("contained") or "internal panic" in r.get("detail", "")
                                    or "decoder crashed" in r.get("detail", ""))][:12],
         "by_mutation": {name: dict(sorted(counts.items())) for name, counts in sorted(by_mutation.items())},
         "seeds": sorted(name for name, _ in seed_bytes),

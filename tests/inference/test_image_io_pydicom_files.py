@@ -141,3 +141,24 @@ def test_truncated_pixel_data_is_reported():
     with pytest.raises(TruncatedFileError) as info:
         load_image(shipped("MR_truncated.dcm"))
     assert "MR_truncated.dcm" in str(info.value) and "cut short" in str(info.value)
+
+
+def corpus(name: str) -> Path:
+    """A file of pydicom's public test corpus (the pydicom-data package, a dev dependency; never downloaded)."""
+    path = get_testdata_file(name, download=False)
+    assert path is not None, f"{name}: pydicom's test corpus is missing (pip install pydicom-data)"
+    return Path(path)
+
+
+def test_big_endian_palette_colour_renders_as_its_little_endian_twin():
+    """OBXXXX1A_expb.dcm is OBXXXX1A.dcm in Explicit VR Big Endian. pydicom 3.0.2's apply_color_lut reads the
+    palette's OW words as little endian, which rendered it near black; it must match its twin pixel for pixel."""
+    little = load_image(corpus("OBXXXX1A.dcm"))
+    big = load_image(corpus("OBXXXX1A_expb.dcm"))
+    assert big.metadata["TransferSyntaxUID"] == "1.2.840.10008.1.2.2"
+    assert big.shape == little.shape == (600, 800)
+    np.testing.assert_array_equal(big.modality, little.modality)
+    np.testing.assert_array_equal(big.render(), little.render())
+    assert little.modality.max() == 254  # the palette reaches near white: not the black of the misread LUT
+    for name in ("OBXXXX1A_expb_2frame.dcm", "OBXXXX1A_rle.dcm"):
+        np.testing.assert_array_equal(load_image(corpus(name)).modality, little.modality)

@@ -10,7 +10,7 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset
 
-from inference.deid import ANONYMOUS_NAME, Deidentifier
+from inference.deid import ANONYMOUS_NAME, ANONYMOUS_PERSON_NAME, Deidentifier
 from inference.dicom_results import build_secondary_capture, build_structured_report, save_results
 from inference.image_io import load_image
 from inference.predictor import Predictor
@@ -83,7 +83,7 @@ def test_no_identifier_survives_in_sc_sr_and_source_exports(identified, tiny_bun
     assert sc.StudyInstanceUID == sr.StudyInstanceUID == dx.StudyInstanceUID == deid.uid_map[source.StudyInstanceUID]
     assert sc.SOPClassUID == "1.2.840.10008.5.1.4.1.1.7"  # standard UIDs are not remapped
     assert {sc.PatientID, sr.PatientID, dx.PatientID} == {deid.pseudonym(IDENTIFIERS["PatientID"])}
-    assert str(dx.PatientName) == ANONYMOUS_NAME and dx.PatientIdentityRemoved == "YES"
+    assert str(dx.PatientName) == ANONYMOUS_PERSON_NAME and dx.PatientIdentityRemoved == "YES"
     assert dx.DeidentificationMethodCodeSequence[0].CodeValue == "113100"
     assert not any(element.tag.is_private for element in dx.iterall())
     np.testing.assert_array_equal(dx.pixel_array, source.pixel_array)  # the picture itself is kept

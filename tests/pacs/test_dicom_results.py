@@ -103,17 +103,23 @@ def test_ood_result_objects_carry_no_call_unless_shown_anyway(predictor, source_
     assert prediction.label not in sc.DerivationDescription.split("result")[-1]
     assert "No call" in sc.DerivationDescription
     text = str(sr)
-    assert "NO-CALL" in text and "OOD-WARNING" in text and "Image unlike the model's training data" in text
-    assert f"'{prediction.label}'" not in text.split("AI classification result")[-1].split("Out-of-distribution")[0]
+    assert "Indeterminate result" in text and "OOD-WARNING" in text and "Image unlike the model's training data" in text
+    import highdicom as hd
+
+    call_group = hd.sr.ComprehensiveSR.from_dataset(sr).content.get_image_measurement_groups()[0]
+    evaluations = {e.name.meaning: e.value.meaning for e in call_group.get_qualitative_evaluations()}
+    assert call_group.finding_type.meaning == "Indeterminate result"  # the withheld label is not the finding
+    assert evaluations == {"Out-of-distribution guard": "Image unlike the model's training data"}
 
     anyway = prediction.call(show_anyway=True)
     sc, sr = build_results(image, prediction, call=anyway)
     assert f"{prediction.label} (shown anyway" in sc.DerivationDescription
-    assert f"{prediction.label} (shown anyway)" in str(sr)
+    assert "Call shown although the guard warned" in str(sr)
     assert result_text_lines(prediction, anyway)[1].startswith(f"Result: {prediction.label} (shown anyway")
 
     plain = predictor.predict(image, cam_method=None)
-    assert "OOD-NONE" in str(build_structured_report(image, plain)) and "NO-CALL" not in str(build_results(image, plain)[1])
+    assert "OOD-NONE" in str(build_structured_report(image, plain))
+    assert "Indeterminate result" not in str(build_results(image, plain)[1])
 
 
 def test_sc_overlay_is_the_shared_blend_with_the_screens_colormap_and_opacity(predictor, shared_data, tmp_path):

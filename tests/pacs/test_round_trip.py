@@ -53,9 +53,10 @@ def _text_items(ds) -> dict[str, list[str]]:
     return found
 
 
-def _measurements(sr: hd.sr.ComprehensiveSR) -> dict[str, float]:
-    (group,) = sr.content.get_image_measurement_groups()
-    return {m.name.meaning: m.value for m in group.get_measurements()}
+def _measurements(sr: hd.sr.ComprehensiveSR) -> dict[str, dict[str, float]]:
+    """Each label group's measurements, by the group's finding (Pneumonia, Normal, ...)."""
+    return {group.finding_type.meaning: {m.name.meaning: m.value for m in group.get_measurements()}
+            for group in sr.content.get_image_measurement_groups()[1:]}
 
 
 @pytest.mark.parametrize("transport", ["dimse", "dicomweb"])
@@ -90,12 +91,13 @@ def test_results_go_back_to_the_pacs(request, transport, dimse_node, dicomweb_no
     sr_path.write_bytes(orthanc.instance_file(orthanc.find_instance(sr.SOPInstanceUID)))
     sr_back = hd.sr.srread(sr_path)
     measured = _measurements(sr_back)
+    finding = {"PNEUMONIA": "Pneumonia", "NORMAL": "Normal"}  # the SNOMED CT concepts of the tiny model's labels
     for label, p in prediction.probabilities.items():
-        assert measured[f"Probability of {label}"] == pytest.approx(p, abs=1e-6)
-    assert measured[f"Decision threshold for {prediction.positive_label}"] == pytest.approx(prediction.threshold)
-    (group,) = sr_back.content.get_image_measurement_groups()
+        assert measured[finding[label]]["Probability"] == pytest.approx(p, abs=1e-6)
+    assert measured["Pneumonia"]["Threshold Value"] == pytest.approx(prediction.threshold)
+    group = sr_back.content.get_image_measurement_groups()[0]  # the call
     evaluations = {item.name.meaning: item.value.meaning for item in group.get_qualitative_evaluations()}
-    assert evaluations["AI classification result"] == prediction.label
+    assert group.finding_type.meaning == finding[prediction.label]
     assert evaluations["Out-of-distribution guard"] == ("Image unlike the model's training data"
                                                         if prediction.ood.warning else
                                                         "Image like the model's training data")
@@ -117,3 +119,24 @@ def test_secondary_capture_pixels_show_the_heatmap(dimse_node, predictor, tmp_pa
     assert heat.max() > 0.5
     colourful = np.abs(pixels[..., 0] - pixels[..., 2]).mean()
     assert colourful > 2.0
+
+
+@pytest.mark.parametrize("transport", ["dimse", "dicomweb"])
+def test_the_report_as_encapsulated_pdf_goes_to_the_pacs(transport, dimse_node, dicomweb_node, orthanc, predictor,
+                                                        tmp_path):
+    """The PDF report's DICOM form (the GUI's File > Send PDF Report to PACS and xrayview-predict --report send
+    this object) is stored next to the study by C-STORE and STOW-RS, and comes back with the same PDF."""
+    from inference.encapsulated_pdf import build_encapsulated_pdf, pdf_of
+
+    _, study, image, _ = _retrieve_and_predict(dimse_node, predictor, tmp_path)
+    pdf = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+           b"trailer<</Root 1 0 R>>\n%%EOF\n")
+    report = build_encapsulated_pdf(pdf, image.dataset)
+    sender = client_for(dimse_node if transport == "dimse" else dicomweb_node)
+    result = sender.store([report])
+    assert result.ok and result.stored == [report.SOPInstanceUID]
+    orthanc_id = orthanc.find_instance(report.SOPInstanceUID)
+    tags = orthanc.get(f"/instances/{orthanc_id}/simplified-tags").json()
+    assert tags["StudyInstanceUID"] == study.study_instance_uid and tags["Modality"] == "DOC"
+    back = pydicom.dcmread(io.BytesIO(orthanc.instance_file(orthanc_id)))
+    assert pdf_of(back) == pdf
