@@ -147,14 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="share of batches with CutMix (a box of another film pasted in, labels weighted by "
                             "area): evidence that follows the film, so the heatmap does too")
     model.add_argument("--consistency", type=float, default=0.0, metavar="WEIGHT",
-                       help="adds WEIGHT x the squared log-odds difference between each film and a degraded second "
-                            "view of it (noise, JPEG, resampling with a random filter, 8-bit rounding): the same film "
-                            "must get the same answer (training.consistency)")
-    model.add_argument("--consistency-noise", type=float, default=3.0 / 255.0, metavar="STD",
-                       help="second views: Gaussian noise std up to this (0..1 range; default 3 grey levels)")
-    model.add_argument("--consistency-jpeg-min", type=int, default=60, metavar="Q",
+                       help="adds WEIGHT x the Jensen-Shannon divergence between the probabilities of each film and a "
+                            "degraded second view of it (noise, JPEG, resampling with a random filter, 8-bit "
+                            "rounding): the same film must get the same answer (training.consistency; AugMix used 12)")
+    model.add_argument("--consistency-noise", type=float, default=2.0 / 255.0, metavar="STD",
+                       help="second views: Gaussian noise std up to this (0..1 range; default 2 grey levels)")
+    model.add_argument("--consistency-jpeg-min", type=int, default=70, metavar="Q",
                        help="second views: JPEG round trip at a quality from Q to 95 on half of them (0 = off)")
-    model.add_argument("--consistency-rescale", type=float, default=1.0, metavar="R",
+    model.add_argument("--consistency-rescale", type=float, default=0.25, metavar="R",
                        help="second views: down by up to 1+R with a random filter and back up, on half of them")
     model.add_argument("--consistency-fraction", type=_fraction, default=1.0, metavar="F",
                        help="share of each batch's films that get a second view (the cost of a batch grows by F)")

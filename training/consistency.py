@@ -3,27 +3,29 @@ same answer.
 
 Each training batch is paired with a second view of every film: the same augmented film after sensor noise, a JPEG
 round trip at a random quality, a down-and-up resampling with a random filter (how a full-resolution film reaches
-the model size by another resizer) and 8-bit rounding. The loss adds the weight times the mean squared difference
-of the two views' log-odds, so the model is pushed
-to answer the same where it answered differently, not only to label both views right (which plain augmentation
-already asks, and which left one grey level of noise moving p by up to 0.55 on 2.1.0).
+the model size by another resizer) and 8-bit rounding. The loss adds the weight times the Jensen-Shannon divergence
+of the two views' probabilities, so the model is pushed to answer the same where it answered differently, not only
+to label both views right (which plain augmentation already asks, and which left one grey level of noise moving p
+by up to 0.55 on 2.1.0).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import math
+
 import torch
 import torch.nn.functional as F
 
 # the filters a resizer may use between the film and the model input (the benchmark measures the same ones)
-RESAMPLE_MODES = ("bilinear", "bicubic", "area", "nearest")
+RESAMPLE_MODES = ("bilinear", "bicubic", "area")
 
 
 @dataclass(frozen=True)
 class DegradeConfig:
-    noise: float = 3.0 / 255.0  # Gaussian noise, std drawn from [0, noise] (image range 0..1)
-    jpeg_quality_min: int = 60  # JPEG round trip at a quality drawn from [q, 95] on half of the views; 0 = off
-    rescale: float = 1.0  # down by a factor drawn from [1, 1 + r] with a random filter, back up, on half the views
+    noise: float = 2.0 / 255.0  # Gaussian noise, std drawn from [0, noise] (image range 0..1)
+    jpeg_quality_min: int = 70  # JPEG round trip at a quality drawn from [q, 95] on half of the views; 0 = off
+    rescale: float = 0.25  # down by a factor drawn from [1, 1 + r] with a random filter, back up, on half the views
     fraction: float = 1.0  # share of each batch's films that get a second view (the first ones; batches are shuffled)
 
     def views_for(self, films: int) -> int:
@@ -47,7 +49,7 @@ def _resample(image: torch.Tensor, factor: float, down_mode: str, up_mode: str) 
         return image
 
     def resize(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
-        if mode == "area" or mode == "nearest":
+        if mode == "area":
             return F.interpolate(x, size=size, mode=mode)
         return F.interpolate(x, size=size, mode=mode, align_corners=False, antialias=size[0] < x.shape[-2])
 
@@ -62,7 +64,7 @@ def degrade_views(images: torch.Tensor, config: DegradeConfig, generator: torch.
     if config.rescale > 0:
         chosen = torch.rand(batch, generator=generator) < 0.5
         factors = 1.0 + torch.rand(batch, generator=generator) * config.rescale
-        modes = torch.randint(len(RESAMPLE_MODES), (batch, 2), generator=generator)
+        modes = torch.randint(len(RESAMPLE_MODES), (batch, 2), generator=generator)  # back up: bilinear or bicubic
         out = torch.stack([
             _resample(image, float(f), RESAMPLE_MODES[int(m[0])], RESAMPLE_MODES[int(m[1]) % 2]) if c else image
             for image, f, m, c in zip(out, factors, modes, chosen.tolist())])
@@ -79,9 +81,13 @@ def degrade_views(images: torch.Tensor, config: DegradeConfig, generator: torch.
 
 
 def consistency_loss(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch of twice the summed squared difference of the two views' centred logits: for two
-    classes exactly the squared log-odds difference. Softmax ignores a shared shift of the logits, so the shift is
-    taken out first."""
-    a = logits_a - logits_a.mean(dim=1, keepdim=True)
-    b = logits_b - logits_b.mean(dim=1, keepdim=True)
-    return 2.0 * ((a - b) ** 2).sum(dim=1).mean()
+    """Mean over the batch of the Jensen-Shannon divergence (nats) between the two views' class probabilities, as
+    AugMix's consistency term. It is measured where the answer is read, in probability: for two classes about
+    (dp)^2 / (8 m (1 - m)) at mean probability m, so it weighs a change of p near the threshold and leaves alone
+    log-odds that differ only where both views are already sure (a squared log-odds difference tried first
+    dominated the loss, 5.0 against a cross-entropy of 0.3, and held validation AUC at 0.95 after one epoch)."""
+    log_a, log_b = torch.log_softmax(logits_a.float(), dim=1), torch.log_softmax(logits_b.float(), dim=1)
+    log_mix = torch.logsumexp(torch.stack([log_a, log_b]), dim=0) - math.log(2.0)
+    kl_a = (log_a.exp() * (log_a - log_mix)).sum(dim=1)
+    kl_b = (log_b.exp() * (log_b - log_mix)).sum(dim=1)
+    return (0.5 * (kl_a + kl_b)).mean()

@@ -434,7 +434,8 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
                        "weighted by the film's lung prior (training.lung_focus.shared_map_correlation)"},
         "consistency": None if not config.consistency else {
             "weight": config.consistency, "views": config.consistency_views.to_dict(),
-            "penalty": "squared log-odds difference between each training film (as augmented) and a second view of "
+            "penalty": "Jensen-Shannon divergence between the class probabilities of each training film (as augmented) "
+                       "and a second view of "
                        "it with Gaussian noise, a JPEG round trip and a down-and-up resampling with a random filter, "
                        "rounded to 8 bits (training.consistency)"},
         "map_focus": None if not config.map_focus else {

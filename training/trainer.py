@@ -77,8 +77,8 @@ class TrainConfig:
     wise_alpha: float = 1.0
     # CutMix (training.cutmix): share of batches that get another film's box pasted in; 0 = off
     cutmix: float = 0.0
-    # consistency training (training.consistency): weight of the squared log-odds difference between each film and
-    # a degraded second view of it (noise, JPEG, resampling, 8-bit rounding); 0 = off
+    # consistency training (training.consistency): weight of the Jensen-Shannon divergence between the probabilities
+    # of each film and a degraded second view of it (noise, JPEG, resampling, 8-bit rounding); 0 = off
     consistency: float = 0.0
     consistency_views: DegradeConfig = field(default_factory=DegradeConfig)
 

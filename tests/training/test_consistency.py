@@ -52,13 +52,20 @@ def test_noise_of_the_views_has_the_drawn_spread():
     assert 1.5 < float(spreads.mean()) < 2.6 and float(spreads.max()) < 4.5
 
 
-def test_the_loss_is_the_squared_log_odds_difference_and_ignores_a_shared_shift():
-    a = torch.tensor([[0.0, 1.0], [2.0, -1.0]])
-    b = torch.tensor([[0.5, 0.5], [2.0, -1.0]]) + 7.0  # a shift of both logits changes no probability
-    log_odds_a, log_odds_b = a[:, 1] - a[:, 0], b[:, 1] - b[:, 0]
-    expected = ((log_odds_a - log_odds_b) ** 2).mean()
-    assert float(consistency_loss(a, b)) == pytest.approx(float(expected))
-    assert float(consistency_loss(a, a + 3.0)) == 0.0
+def test_the_loss_is_the_jensen_shannon_divergence_of_the_probabilities():
+    a = torch.tensor([[0.0, 1.0], [2.0, -1.0], [0.0, 9.0]])
+    b = torch.tensor([[0.5, 0.5], [2.0, -1.0], [0.0, 8.0]]) + 7.0  # a shift of both logits changes no probability
+    p, q = torch.softmax(a, 1).double().numpy(), torch.softmax(b, 1).double().numpy()
+    m = (p + q) / 2
+    expected = np.mean(0.5 * (p * np.log(p / m)).sum(1) + 0.5 * (q * np.log(q / m)).sum(1))
+    assert float(consistency_loss(a, b)) == pytest.approx(expected, rel=1e-5)
+    assert float(consistency_loss(a, a + 3.0)) == pytest.approx(0.0, abs=1e-7)
+    assert float(consistency_loss(b, a)) == pytest.approx(float(consistency_loss(a, b)), rel=1e-6)
+    # sure views whose log-odds differ by 1 cost far less than a change of p near the threshold
+    sure = consistency_loss(torch.tensor([[0.0, 9.0]]), torch.tensor([[0.0, 8.0]]))
+    unsure = consistency_loss(torch.tensor([[0.0, -0.7]]), torch.tensor([[0.0, -0.4]]))
+    assert float(sure) < float(unsure) / 10
+    assert float(consistency_loss(torch.tensor([[0.0, 50.0]]), torch.tensor([[50.0, 0.0]]))) <= np.log(2) + 1e-6
 
 
 def test_the_share_of_films_given_a_second_view():
