@@ -33,9 +33,9 @@ from inference.model_card import (  # noqa: F401  (card_schema, validate_card: p
     check_manifest,
     manifest_block,
     read_card_dict,
-    sha256_file,
     validate_card,
 )
+from inference.file_hash import sha256_file
 
 DEFAULT_WEIGHTS_FILE = "model.safetensors"
 LEGACY_CARD_NOTICE = ("its model card carries no manifest hash (written before XRayView recorded one), so a change "
