@@ -58,3 +58,28 @@ def test_the_walk_finds_a_second_file_hash(tmp_path, copy):
         (tmp_path / package).mkdir()
     (tmp_path / "desktop" / "copy.py").write_text(copy, encoding="utf-8")
     assert [name for _, name in file_hash_functions(tmp_path)] in (["file_sha256"], ["sha256_file"])
+
+
+def manifest_file_mentions(root: Path) -> list[str]:
+    """Modules that name the manifest file in code (docstrings aside): each would be reading or writing it."""
+    found = []
+    for path, tree in _sources(root):
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+                      and node.body and isinstance(node.body[0], ast.Expr)}
+        if any(isinstance(n, ast.Constant) and n.value == "data_manifest.csv" and id(n) not in docstrings
+               for n in ast.walk(tree)):
+            found.append(path.relative_to(root).as_posix())
+    return found
+
+
+def test_only_the_manifest_module_opens_the_data_manifest():
+    assert manifest_file_mentions(PROJECT_ROOT) == ["training/data_manifest.py"]
+
+
+def test_the_walk_finds_a_second_manifest_reader(tmp_path):
+    for package in PACKAGES:
+        (tmp_path / package).mkdir()
+    (tmp_path / "desktop" / "reader.py").write_text(
+        '"""Reads data_manifest.csv."""\ndef rows(folder):\n    return (folder / "data_manifest.csv").read_text()\n')
+    assert manifest_file_mentions(tmp_path) == ["desktop/reader.py"]

@@ -20,7 +20,6 @@ lung outline) to look at.
 """
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from inference.errors import XRayViewError
+from training.data_manifest import read_manifest
 from training.lung_fields import atlas_mask, body_mask, build_atlas, lung_field_mask, mass_inside
 
 SHEET_TILE = 192
@@ -86,16 +86,13 @@ def check(bundle_dir: Path, data_root: Path, split: str = "test", cam_method: st
     positive = card.get("positive_label")
     if not positive:
         raise XRayViewError(f"{bundle_dir}: the card names no positive_label; the check needs one")
-    manifest = bundle_dir / "data_manifest.csv"
-    if not manifest.is_file():
-        raise XRayViewError(f"{manifest}: missing; the bundle does not record its test split")
-    manifest_rows = list(csv.DictReader(manifest.open(newline="", encoding="utf-8")))
-    rows = [r for r in manifest_rows if r["split"] == split and r["label"] == positive]
+    manifest_rows = read_manifest(bundle_dir)
+    rows = [r for r in manifest_rows if r.split == split and r.label == positive]
     if limit:
         rows = rows[:limit]
     # The atlas comes from the validation split's other-label (normal) images, never from the cases measured.
-    atlas_sources = [data_root / r["relpath"] for r in manifest_rows if r["split"] == ATLAS_SPLIT
-                     and r["label"] != positive][:atlas_limit]
+    atlas_sources = [r.path(data_root) for r in manifest_rows if r.split == ATLAS_SPLIT
+                     and r.label != positive][:atlas_limit]
     outlined = [m for m in (lung_field_mask(load_image(p).render()) for p in atlas_sources) if m.ok]
     if not outlined:
         raise XRayViewError(f"{bundle_dir}: no {ATLAS_SPLIT} image could be outlined to build the lung atlas")
@@ -104,7 +101,7 @@ def check(bundle_dir: Path, data_root: Path, split: str = "test", cam_method: st
     model_inputs = []
     true_positives = empty = 0
     for row in rows:
-        image = load_image(data_root / row["relpath"])
+        image = load_image(row.path(data_root))
         prediction = predictor.predict(image, cam_method=cam_method)
         if prediction.label != positive or prediction.heatmap is None:
             continue
@@ -155,7 +152,7 @@ def check(bundle_dir: Path, data_root: Path, split: str = "test", cam_method: st
                    "image from a classical intensity segmentation (three-class Otsu inside the body, one region "
                    "per side, convex hull, dilated; images it cannot outline are counted, not guessed), and for "
                    f"every image from an atlas: the mean of the {ATLAS_SPLIT} split's outlined "
-                   f"{'/'.join(sorted(set(r['label'] for r in manifest_rows) - {positive}))} lungs, "
+                   f"{'/'.join(sorted(set(r.label for r in manifest_rows) - {positive}))} lungs, "
                    "thresholded at 0.5, in the squashed frame the model sees"),
         "split": split,
         "label": positive,

@@ -6,7 +6,6 @@ bundle that was trained before (its data_manifest.csv says which file was in whi
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from pathlib import Path
@@ -22,6 +21,7 @@ from inference.errors import XRayViewError
 from inference.image_files import find_images
 from inference.ood import METHOD, OOD_FILE, FeatureGuard, capture_features, guard_grid, guard_layer
 from inference.preprocess import InputSpec, normalise_spec_batch
+from training.data_manifest import paths_by_split, read_manifest
 
 DEFAULT_QUANTILE = 0.995
 DEFAULT_COMPONENTS = 64
@@ -87,17 +87,6 @@ def guard_file_bytes(guard: FeatureGuard) -> bytes:
     from safetensors.torch import save
 
     return save(guard.tensors())
-
-
-def manifest_splits(bundle_dir: Path, data_root: Path) -> dict[str, list[Path]]:
-    manifest = bundle_dir / "data_manifest.csv"
-    if not manifest.is_file():
-        raise XRayViewError(f"{manifest}: missing; the bundle does not record its training splits")
-    splits: dict[str, list[Path]] = {}
-    with manifest.open(newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            splits.setdefault(row["split"], []).append(data_root / row["relpath"])
-    return splits
 
 
 def require_layer(model: nn.Module, layer: str, bundle_dir: Path, architecture: str) -> None:
@@ -206,7 +195,7 @@ def add_guard_to_bundle(bundle_dir: Path, data_root: Path, out_dir: Path | None 
     if grid < 1 or (grid > 1 and not layer):
         raise XRayViewError(f"--grid {grid}: the grid must be at least 1, and above 1 it needs --layer (the "
                             "classifier's input features are already pooled over the whole image)")
-    splits = manifest_splits(bundle_dir, data_root)
+    splits = paths_by_split(read_manifest(bundle_dir), data_root)
     decoded, features = {}, {}
     for step, (name, paths) in enumerate(splits.items()):
         emit({"event": "ood", "stage": f"reading the {name} split", "done": step, "total": 2 * len(splits)})

@@ -8,7 +8,6 @@ test exactly as `xrayview-train` does. Weights and every other file of the bundl
 """
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import torch
 from inference.bundle import load_bundle, rewrite_bundle
 from inference.errors import XRayViewError
 from inference.preprocess import InputSpec
+from training.data_manifest import read_manifest
 from training.evaluate import choose_operating_point, metrics_from_logits, positive_probs
 from training.metrics import roc_points
 from training.pipeline import _metric_entries, operating_table
@@ -26,13 +26,12 @@ from training.trainer import Normalisation, TensorSplit, predict_logits
 def _manifest_split(bundle_dir: Path, data_root: Path, split: str, labels: list[str], spec: InputSpec) -> TensorSplit:
     from training.cache import decode_images
 
-    rows = [r for r in csv.DictReader((bundle_dir / "data_manifest.csv").open(newline="", encoding="utf-8"))
-            if r["split"] == split]
-    decoded = decode_images([data_root / r["relpath"] for r in rows], spec)
+    rows = [row for row in read_manifest(bundle_dir) if row.split == split]
+    decoded = decode_images([row.path(data_root) for row in rows], spec)
     if not decoded.ok.all():
         missing = [str(p) for p, ok in zip(decoded.paths, decoded.ok) if not ok][:3]
         raise XRayViewError(f"{data_root}: {split} images of the manifest cannot be read: {missing}")
-    return TensorSplit(decoded.images, torch.tensor([labels.index(r["label"]) for r in rows], dtype=torch.int64))
+    return TensorSplit(decoded.images, torch.tensor([labels.index(row.label) for row in rows], dtype=torch.int64))
 
 
 def rechoose(bundle_dir: Path, data_root: Path, target_sensitivity: float | None, out: Path | None = None,

@@ -18,11 +18,12 @@ from inference.errors import DatasetError, TrainingError
 from inference.preprocess import InputSpec
 from training import distributed
 from training.cache import DecodedImages, decode_images
+from training.data_manifest import MANIFEST_FILE, ManifestRow, manifest_bytes, relative_path
 from training.datasets import DatasetInventory, ImageFile, discover
 from training.evaluate import (bootstrap_auc_interval, choose_operating_point, metrics_from_logits,
                                positive_probs, wilson_interval)
 from training.export import (GENERIC_LIMITATIONS, KERMANY_DATA, KERMANY_LIMITATIONS, CardInputs, build_card,
-                             choose_positive_label, looks_like_kermany, manifest_csv, package_versions,
+                             choose_positive_label, looks_like_kermany, package_versions,
                              sha256_bytes)
 from training.jpeg_source import source_jpeg_quality
 from training.lung_focus import LungPrior, build_lung_prior
@@ -186,17 +187,11 @@ def prepare_data(options: DataOptions, spec: InputSpec, seed: int, positive_labe
         rows = torch.tensor([index_of[f.path] for f in items], dtype=torch.int64)
         splits[split] = TensorSplit(images=decoded.images[rows].clone(),
                                     labels=torch.tensor([label_index[f.label] for f in items], dtype=torch.int64))
-    rows = []
-    for split, items in assigned.items():
-        for f in items:
-            try:
-                rel = f.path.relative_to(options.data)
-            except ValueError:
-                rel = f.path
-            rows.append((split, f.label, rel.as_posix(), f.sha256))
+    rows = [ManifestRow(split, f.label, relative_path(f.path, options.data), f.sha256)
+            for split, items in assigned.items() for f in items]
     all_paths = [f.path for items in assigned.values() for f in items]
     return PreparedData(classes=classes, positive_label=choose_positive_label(classes, positive_label),
-                        spec=spec, report=report, splits=splits, split_files=assigned, manifest=manifest_csv(rows),
+                        spec=spec, report=report, splits=splits, split_files=assigned, manifest=manifest_bytes(rows),
                         kermany=looks_like_kermany(all_paths, classes), test_given="test" in readable,
                         split_seed=seed)
 
@@ -488,7 +483,7 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
     extra_files = {
         "dataset_report.json": json.dumps(prepared.report.to_dict(), indent=2).encode(),
         "dataset_report.txt": prepared.report.to_text().encode(),
-        "data_manifest.csv": prepared.manifest,
+        MANIFEST_FILE: prepared.manifest,
         "evaluation.json": json.dumps(evaluation, indent=2).encode(),
         **plots,
     }

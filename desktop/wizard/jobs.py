@@ -241,14 +241,9 @@ def fit_ood_guard(bundle_dir: Path, data_root: Path, *, progress: Callable[[dict
 
 def test_split_files(bundle_dir: Path, data_root: Path) -> list[tuple[Path, str]]:
     """(path, label) of the test split from the bundle's data manifest (paths relative to the data root)."""
-    lines = (Path(bundle_dir) / "data_manifest.csv").read_text(encoding="utf-8").splitlines()[1:]
-    files = []
-    for line in lines:
-        split, label, rest = line.split(",", 2)
-        relpath, _sha = rest.rsplit(",", 1)
-        if split == "test":
-            files.append((Path(data_root) / relpath, label))
-    return files
+    from training.data_manifest import read_manifest
+
+    return [(row.path(data_root), row.label) for row in read_manifest(bundle_dir) if row.split == "test"]
 
 
 def predict_test_split(bundle_dir: Path, data_root: Path, device, cancel: threading.Event | None = None
