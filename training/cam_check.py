@@ -21,13 +21,15 @@ lung outline) to look at.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from inference.errors import XRayViewError
-from training.data_manifest import read_manifest
+from inference.vocabulary import DEFAULT_CAM_METHOD
+from training.data_manifest import ManifestRow, read_manifest
 from training.lung_fields import atlas_mask, body_mask, build_atlas, lung_field_mask, mass_inside
 
 SHEET_TILE = 192
@@ -59,6 +61,34 @@ def _tile(display: np.ndarray, heatmap: np.ndarray, lungs: np.ndarray | None) ->
     return np.asarray(tile)
 
 
+@dataclass(frozen=True)
+class HeatmapCheckOptions:
+    """What to measure: `python -m training.cli_cam_check` flags and the recipe's [heatmap] table
+    (training.option_table declares both)."""
+    split: str = "test"
+    method: str = DEFAULT_CAM_METHOD
+    limit: int | None = None  # at most this many positive cases
+    sheet: Path | None = None  # a contact sheet PNG of the first cases
+    detail_layer: str | None = None  # measure the product of the target layer's map and this layer's
+    no_detail_layer: bool = False  # measure the target layer's map alone (a card's detail layer dropped)
+    target_power: float | None = None  # with detail_layer: the target map's power in the product
+
+    def detail_layer_to_measure(self) -> Any:
+        """check()'s detail_layer: the one given, none, or the card's own."""
+        return None if self.no_detail_layer else (self.detail_layer or FROM_CARD)
+
+
+def check_options_problem(options: HeatmapCheckOptions) -> str | None:
+    """Why these options cannot be measured (None when they can), in flag terms."""
+    if options.detail_layer and options.no_detail_layer:
+        return "--detail-layer and --no-detail-layer exclude each other"
+    if options.target_power is not None and not options.detail_layer:
+        return "--target-power needs --detail-layer"
+    if options.target_power is not None and not 0.25 <= options.target_power <= 8:
+        return "--target-power must be between 0.25 and 8"
+    return None
+
+
 def check(bundle_dir: Path, data_root: Path, split: str = "test", cam_method: str = "gradcam",
           limit: int | None = None, sheet: Path | None = None, sheet_cases: int = 24,
           atlas_limit: int | None = None, detail_layer: Any = FROM_CARD,
@@ -67,26 +97,43 @@ def check(bundle_dir: Path, data_root: Path, split: str = "test", cam_method: st
     default the card's own setting. target_power: the target map's power in the product (default: the card's
     when the layers are the card's, else 1). `write_to_card` stores the setting measured, so the card's numbers
     always describe the heatmap the viewer draws."""
-    from inference.image_io import load_image
     from inference.predictor import Predictor
 
     predictor = Predictor(bundle_dir, device="cpu")
-    card = predictor.bundle.card
+    use_layers(predictor, detail_layer, target_power, bundle_dir)
+    return check_predictor(predictor, read_manifest(bundle_dir), data_root, bundle_dir, split, cam_method, limit,
+                           sheet, sheet_cases, atlas_limit)
+
+
+def use_layers(predictor, detail_layer: Any = FROM_CARD, target_power: float | None = None,
+               where: Path | str = "") -> None:
+    """Make `predictor` draw the heatmap to measure: the card's (FROM_CARD), the target layer alone (None), or the
+    product with `detail_layer`, the target map raised to `target_power`."""
     if detail_layer is not FROM_CARD:
         if detail_layer is not None:
             try:
                 predictor.model.get_submodule(detail_layer)
             except AttributeError:
-                raise XRayViewError(f"{bundle_dir}: {detail_layer!r} is not a layer of "
+                raise XRayViewError(f"{where}: {detail_layer!r} is not a layer of "
                                     f"{predictor.bundle.architecture}") from None
         predictor.cam_detail_layer = detail_layer
         predictor.cam_target_power = 1.0
     if target_power is not None:
         predictor.cam_target_power = float(target_power)
+
+
+def check_predictor(predictor, manifest_rows: list[ManifestRow], data_root: Path, where: Path | str,
+                    split: str = "test", cam_method: str = "gradcam", limit: int | None = None,
+                    sheet: Path | None = None, sheet_cases: int = 24,
+                    atlas_limit: int | None = None) -> dict[str, Any]:
+    """check() on a predictor whose heatmap layers are set (use_layers): a written bundle's, or the training run's
+    model before it is sealed; `manifest_rows` are its data manifest's, `where` names the model in errors."""
+    from inference.image_io import load_image
+
+    card = predictor.bundle.card
     positive = card.get("positive_label")
     if not positive:
-        raise XRayViewError(f"{bundle_dir}: the card names no positive_label; the check needs one")
-    manifest_rows = read_manifest(bundle_dir)
+        raise XRayViewError(f"{where}: the card names no positive_label; the check needs one")
     rows = [r for r in manifest_rows if r.split == split and r.label == positive]
     if limit:
         rows = rows[:limit]
@@ -95,7 +142,7 @@ def check(bundle_dir: Path, data_root: Path, split: str = "test", cam_method: st
                      and r.label != positive][:atlas_limit]
     outlined = [m for m in (lung_field_mask(load_image(p).render()) for p in atlas_sources) if m.ok]
     if not outlined:
-        raise XRayViewError(f"{bundle_dir}: no {ATLAS_SPLIT} image could be outlined to build the lung atlas")
+        raise XRayViewError(f"{where}: no {ATLAS_SPLIT} image could be outlined to build the lung atlas")
     atlas = build_atlas([m.mask for m in outlined])
     lung_mass, lung_area, atlas_lung_mass, outside_mass, failures, tiles = [], [], [], [], {}, []
     model_inputs = []
@@ -234,15 +281,10 @@ def limitation_text(result: dict[str, Any]) -> str:
             "the evidence is, not as a localisation of the finding.")
 
 
-def write_to_card(bundle_dir: Path, result: dict[str, Any], command: str = "") -> None:
-    """Store the result in the bundle's card (`cam.lung_field_check`) and word the card's heatmap limitation
-    from it; the bundle is rewritten through inference.bundle (new manifest)."""
-    from inference.bundle import load_bundle, rewrite_bundle
-
-    bundle = load_bundle(bundle_dir)
-    card = json.loads(json.dumps(bundle.card))
-    if command:
-        result["command"] = command
+def with_heatmap_check(card: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `card` holding the check (`cam.lung_field_check`), drawing the layers it measured, with the heatmap
+    limitation worded from it (replacing the previous one)."""
+    card = json.loads(json.dumps(card))
     cam = card.setdefault("cam", {})
     cam["lung_field_check"] = result
     # the numbers describe the layers they were measured with: the viewer must draw the same heatmap
@@ -254,4 +296,15 @@ def write_to_card(bundle_dir: Path, result: dict[str, Any], command: str = "") -
             cam["target_power"] = result["target_power"]
     card["limitations"] = [text for text in card.get("limitations", [])
                            if not text.startswith(CAM_LIMITATION_PREFIX)] + [limitation_text(result)]
-    rewrite_bundle(bundle, card)
+    return card
+
+
+def write_to_card(bundle_dir: Path, result: dict[str, Any], command: str = "") -> None:
+    """Store the result in the bundle's card (with_heatmap_check); the bundle is rewritten through
+    inference.bundle (new manifest)."""
+    from inference.bundle import load_bundle, rewrite_bundle
+
+    bundle = load_bundle(bundle_dir)
+    if command:
+        result["command"] = command
+    rewrite_bundle(bundle, with_heatmap_check(bundle.card, result))

@@ -63,7 +63,7 @@ def test_a_missing_or_foreign_manifest_is_a_bundle_error_naming_the_file(tmp_pat
 def test_a_training_data_file_named_with_a_comma_comes_back_from_the_manifest(shared_data, tmp_path):
     """prepare_data writes the manifest of a real folder whose file names hold commas; every row names a file
     that exists (before, the reader split the name at the comma)."""
-    from training.pipeline import DataOptions, prepare_data, input_spec_for
+    from training.stages.prepare import DataOptions, prepare_data, input_spec_for
 
     source = shared_data / "chest-xray-pneumonia" / "train"
     root = tmp_path / "data"
