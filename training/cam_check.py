@@ -266,6 +266,11 @@ CAM_LIMITATION_PREFIX = "Grad-CAM heatmaps"
 def limitation_text(result: dict[str, Any]) -> str:
     """The card's heatmap limitation, worded from the measured check (replaces the previous one)."""
     inside = result["atlas_lung_field_mass"]["median"]
+    if inside is None:  # no true positive to measure: say so instead of a number
+        return (f"{CAM_LIMITATION_PREFIX} were not checked against the lung fields: none of the "
+                f"{result['n_positive_cases']} positive {result['split']} images was called positive "
+                "(cam.lung_field_check). Read the heatmap as a coarse hint of where the evidence is, not as a "
+                "localisation of the finding.")
     measured = (f"on the {result['n_true_positives']} true-positive {result['split']} images a median "
                 f"{inside:.0%} of the heatmap's mass lies inside the lung fields, which cover "
                 f"{result['atlas_lung_area_share']:.0%} of the image ({result['share_mostly_inside_atlas']:.0%} of "

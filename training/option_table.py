@@ -492,26 +492,33 @@ def exclusive_problem(values: dict[str, Any], options: tuple[Option, ...] = OPTI
     return None if clash is None else f"{' and '.join(clash)} exclude each other: give one"
 
 
-def run_options(values: dict[str, Any], command: str = "", recipe: Any = None):
-    """training.run_options.RunOptions from resolved values (every name of OPTIONS; defaults where missing)."""
+def train_config(values: dict[str, Any]):
+    """training.trainer.TrainConfig from option values (defaults where missing)."""
     from inference.vocabulary import ARCHITECTURE_INFO
     from training.augment import AugmentConfig
     from training.consistency import DegradeConfig
-    from training.run_options import ExportOptions, RunOptions
-    from training.stages.prepare import DataOptions
     from training.trainer import TrainConfig
 
-    problem = exclusive_problem(values)
-    if problem:
-        raise OptionError(problem)
-    fields = _fields(values, OPTIONS)
+    fields = _fields(values, TRAIN_OPTIONS)
     train = fields["train"]
     if train["pretrained"] is None:  # by default, start from ImageNet weights where XRayView ships them
         info = ARCHITECTURE_INFO.get(train["arch"])
         train["pretrained"] = bool(info and info.pretrained_weights)
     train["pretrained"] = bool(train["pretrained"] and not train["pretrained_path"])
     augment = AugmentConfig.none() if values.get("no-augment") else AugmentConfig(**fields["augment"])
-    config = TrainConfig(**train, augment=augment, consistency_views=DegradeConfig(**fields["views"]))
+    return TrainConfig(**train, augment=augment, consistency_views=DegradeConfig(**fields["views"]))
+
+
+def run_options(values: dict[str, Any], command: str = "", recipe: Any = None):
+    """training.run_options.RunOptions from resolved values (every name of OPTIONS; defaults where missing)."""
+    from training.run_options import ExportOptions, RunOptions
+    from training.stages.prepare import DataOptions
+
+    problem = exclusive_problem(values)
+    if problem:
+        raise OptionError(problem)
+    fields = _fields(values, OPTIONS)
+    config = train_config(values)
     export = ExportOptions(**fields["export"], card_extra=_card_extra(values.get("card-extra")), command=command)
     guard = guard_options(values) if values.get("guard-fit") else None
     heatmaps = heatmap_options(values) if values.get("heatmap-check") else None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from inference.errors import TrainingError
 from training import distributed
 from training.events import (ProgressCallback, RunFinished, Stage, StageSkipped, StageStarted, no_progress)
 from training.output_dir import check_output_dir
@@ -54,6 +55,22 @@ def _summary(sealed: SealedBundle, run: RunOptions, prepared: PreparedData, trai
             "previous_output_moved_to": None if sealed.previous_moved_to is None else str(sealed.previous_moved_to)}
 
 
+def check_stage_layers(run: RunOptions) -> None:
+    """The layers the guard and the heatmap check name exist in the architecture (before any training: a typo
+    must not cost an hour of training). The layer names do not depend on the number of labels."""
+    if run.guard is None and (run.heatmaps is None or not run.heatmaps.detail_layer):
+        return
+    from inference.architectures import build_model
+    from training.ood_fit import check_layer_and_grid, require_layer
+
+    arch = run.config.arch
+    model = build_model(arch, 2, in_channels=1)
+    if run.guard is not None:
+        check_layer_and_grid(model, run.guard, "--guard-layer", arch)
+    if run.heatmaps is not None and run.heatmaps.detail_layer:
+        require_layer(model, run.heatmaps.detail_layer, "--heatmap-detail-layer", arch)
+
+
 def run_training(run: RunOptions, device: torch.device, progress: ProgressCallback | None = None,
                  cancel: threading.Event | None = None, prepared: PreparedData | None = None,
                  stop: threading.Event | None = None,
@@ -72,6 +89,7 @@ def run_training(run: RunOptions, device: torch.device, progress: ProgressCallba
     out, work_dir = Path(export.out), run.checkpoint_dir
     is_main = distributed.rank() == 0
     check_output_dir(out, export.overwrite)  # before any image is read: never after an hour of training
+    check_stage_layers(run)
     guard_sets = None
     if run.guard is not None:  # the sets the guard is measured on are found (or refused) before training, too
         from training.ood_fit import guard_sets as resolve_guard_sets
@@ -85,6 +103,9 @@ def run_training(run: RunOptions, device: torch.device, progress: ProgressCallba
     else:
         prepared = reuse_prepared(prepared, spec, export.positive_label)
     check_positive_label(prepared, export.positive_label)
+    if run.heatmaps is not None and prepared.positive_label is None:
+        raise TrainingError("the heatmap check measures the calls of a two-class model; this data set has "
+                            f"{len(prepared.classes)} classes")
     external_sets = load_external_sets(data, spec, prepared.classes, emit, cancel) if is_main else []
 
     emit(StageStarted(Stage.TRAIN, counts=prepared.counts()))

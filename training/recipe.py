@@ -46,9 +46,10 @@ class RecipeError(XRayViewError):
 
 # -------------------------------------------------------------------------------------------------- reading values
 def _describe(value: Any) -> str:
-    kind = {bool: "true/false", int: "the whole number", float: "the number", str: "the text", list: "the list",
+    kind = {bool: "the boolean", int: "the whole number", float: "the number", str: "the text", list: "the list",
             dict: "the table"}.get(type(value), type(value).__name__)
-    return f"{kind} {json.dumps(value) if isinstance(value, (bool, int, float, str)) else value!r}"
+    shown = json.dumps(value) if isinstance(value, (bool, int, float, str)) else repr(value)
+    return f"{kind} {shown}"
 
 
 def _checked_scalar(option: Option, value: Any) -> Any:

@@ -17,7 +17,6 @@ from typing import Callable
 import numpy as np
 
 from training import events
-from training.stages.prepare import DataOptions
 
 # The report reads every file once; decoding to a small array is enough to learn which files are readable,
 # their sizes and the split assignment. Training decodes again at the chosen input size.
@@ -50,7 +49,7 @@ def forward_events(progress: JobProgress | None) -> events.ProgressCallback:
 # ==================================================================================== dataset report
 @dataclass
 class DatasetScan:
-    data: DataOptions  # the folders the report was made for
+    data: object  # training.stages.prepare.DataOptions: the folders the report was made for
     report: object  # training.report.DatasetReport
     classes: list[str]
     decode_seconds: float
@@ -70,7 +69,7 @@ def scan_dataset(data_dir: Path, val_dir: Path | None = None, test_dir: Path | N
                  progress: JobProgress | None = None, cancel: threading.Event | None = None) -> DatasetScan:
     """The dataset report exactly as training will see it: same discovery, decoding and split assignment."""
     from inference.preprocess import InputSpec
-    from training.stages.prepare import prepare_data
+    from training.stages.prepare import DataOptions, prepare_data
 
     options = DataOptions(data=Path(data_dir), val=Path(val_dir) if val_dir else None,
                           test=Path(test_dir) if test_dir else None, img_size=REPORT_IMAGE_SIZE)
@@ -233,27 +232,42 @@ def activation_concerns(card: dict, test_counts: dict[str, int], ood_error: str 
     return concerns
 
 
-def train_model(config, data: DataOptions, device: str, staging_dir: Path, target_sensitivity: float | None = None,
-                *, progress: JobProgress | None = None, cancel: threading.Event | None = None,
-                stop: threading.Event | None = None) -> TrainedModel:
-    """The whole training run into `staging_dir/bundle`: every stage of `xrayview-train`, the out-of-distribution
-    guard included (with the guard tool's defaults; a model it cannot be fitted to is kept without one, and the
-    save page says so). `stop` ends training early with the best epoch so far (the run goes on to evaluate and
-    seal it); `cancel` abandons the run.
+def wizard_recipe(choices: dict, data_dir: Path, val_dir: Path | None = None, test_dir: Path | None = None) -> str:
+    """The recipe file of a wizard run (training.recipe): the options page's keys, the folders, the model's name
+    and description, and the out-of-distribution guard every wizard model gets (the guard tool's defaults; a model
+    it cannot be fitted to is kept without one, and the save page says so)."""
+    from training.option_table import defaults
+    from training.recipe import render_recipe
+
+    arch = choices["arch"]
+    values = {**choices, "data": Path(data_dir), "val": Path(val_dir) if val_dir else None,
+              "test": Path(test_dir) if test_dir else None, "name": f"{arch}-wizard",
+              "description": f"{arch} classifier trained with the XRayView training wizard on {Path(data_dir).name}.",
+              "guard-fit": True, "guard-optional": True}
+    return render_recipe({**defaults(), **values},
+                         "Written by the XRayView training wizard; the model was trained from this file.\n"
+                         "Replay: xrayview-train --recipe recipe.toml --out DIR")
+
+
+def train_model(recipe: str, device: str, staging_dir: Path, *, progress: JobProgress | None = None,
+                cancel: threading.Event | None = None, stop: threading.Event | None = None) -> TrainedModel:
+    """The whole training run of `recipe` (a recipe file's text, see wizard_recipe) into `staging_dir/bundle`,
+    through every stage of `xrayview-train`: the file is written to `staging_dir/recipe.toml`, read back from
+    there and trained from, and goes into the bundle as it is. `stop` ends training early with the best epoch so
+    far (the run goes on to evaluate and seal it); `cancel` abandons the run.
 
     Nothing is written to the user's models folder here: the save page copies the bundle there once the
     user has named it. The caller removes `staging_dir` when the run is cancelled, fails or is discarded.
     """
     from inference.device import resolve_device
-    from training.ood_fit import GuardOptions
+    from training.option_table import run_options
     from training.pipeline import run_training
-    from training.run_options import ExportOptions, RunOptions
+    from training.recipe import RECIPE_FILE, resolve
 
-    export = ExportOptions(out=Path(staging_dir) / "bundle", name=f"{config.arch}-wizard",
-                           target_sensitivity=target_sensitivity, command=WIZARD_COMMAND,
-                           description=f"{config.arch} classifier trained with the XRayView training wizard "
-                                       f"on {Path(data.data).name}.")
-    run = RunOptions(config, data, export, guard=GuardOptions(), guard_optional=True)
+    recipe_path = Path(staging_dir) / RECIPE_FILE
+    recipe_path.write_text(recipe, encoding="utf-8")
+    values, record = resolve(recipe_path, {"out": Path(staging_dir) / "bundle"}, [], source=WIZARD_COMMAND)
+    run = run_options(values, command=WIZARD_COMMAND, recipe=record)
     outcome = run_training(run, resolve_device(device), progress=forward_events(progress), cancel=cancel, stop=stop)
     return TrainedModel(bundle_dir=outcome.bundle_dir, card=outcome.card, summary=outcome.summary,
                         test=TestPredictions.of_run(outcome), ood_error=outcome.guard_error)

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, Q
 
 from desktop.wizard.context import WizardContext, format_duration
 from desktop.wizard.curve_plot import CurvePlot
-from desktop.wizard.jobs import remove_tree, train_model
+from desktop.wizard.jobs import remove_tree, train_model, wizard_recipe
 from desktop.wizard.report_page import describe_failure
 from desktop.workers import Job
 from training.events import (BatchDone, DecodeProgress, EpochDone, GuardProgress, Stage, StageStarted,
@@ -100,15 +100,11 @@ class TrainingPage(QWizardPage):
         context.trained = None
         context.saved_path = None
         choices = context.choices
-        from training.stages.prepare import DataOptions
-
-        data = DataOptions(data=context.data_dir, val=context.val_dir, test=context.test_dir,
-                           img_size=choices.img_size)
+        recipe = wizard_recipe(choices.recipe, context.data_dir, context.val_dir, context.test_dir)
         staging = context.new_staging_dir()
         self._reset_view(choices.config.epochs)
         self.stop_event = threading.Event()
-        job = Job(train_model, choices.config, data, choices.device, staging, choices.target_sensitivity,
-                  name="training", stop=self.stop_event)
+        job = Job(train_model, recipe, choices.device, staging, name="training", stop=self.stop_event)
         job.progress.connect(self._on_progress)
         job.finished.connect(lambda trained, j=job: self._on_finished(j, trained))
         job.failed.connect(lambda error, j=job: self._on_failed(j, error))
