@@ -91,7 +91,7 @@ def run_training(run: RunOptions, device: torch.device, progress: ProgressCallba
     check_output_dir(out, export.overwrite)  # before any image is read: never after an hour of training
     check_stage_layers(run)
     guard_sets = None
-    if run.guard is not None:  # the sets the guard is measured on are found (or refused) before training, too
+    if run.guard is not None and is_main:  # the guard's measurement sets are found (or refused) before training too
         from training.ood_fit import guard_sets as resolve_guard_sets
 
         guard_sets = resolve_guard_sets(run.guard, Path(data.data))

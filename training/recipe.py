@@ -96,44 +96,42 @@ def value_from_toml(option: Option, value: Any) -> Any:
 
 
 def value_from_text(option: Option, text: str) -> Any:
-    """A --set value (text, as on the command line; a list as a TOML array); ValueError says why not."""
+    """A --set value: text read exactly as the option's flag reads it (a list also as a TOML array); ValueError
+    says why not. An empty text is the default."""
     if text == "":
         return default_of(option)
-    if option.repeat or option.kind == NUMBERS:
-        if text.lstrip().startswith("["):
-            try:
-                items = tomllib.loads(f"value = {text}")["value"]
-            except tomllib.TOMLDecodeError as exc:
-                raise ValueError(f"not a TOML list: {exc}") from None
-            return value_from_toml(option, items)
-        if option.kind == NUMBERS:
-            try:
-                items = [float(part) for part in text.split(",")]
-            except ValueError:
-                raise ValueError(f"expected {option.count} comma-separated numbers, got {text!r}") from None
-            return value_from_toml(option, items)
-        return value_from_toml(option, [_scalar_from_text(option, text)])
-    return value_from_toml(option, _scalar_from_text(option, text))
+    if (option.repeat or option.kind == NUMBERS) and text.lstrip().startswith("["):
+        try:
+            items = tomllib.loads(f"value = {text}")["value"]
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"not a TOML list: {exc}") from None
+        return value_from_toml(option, items)
+    if option.kind == NUMBERS and not option.joined:
+        parts = text.split(",")
+        if len(parts) != option.count:
+            raise ValueError(f"expected {option.count} comma-separated numbers, got {text!r}")
+        return [_flag_value(option, part) for part in parts]
+    value = _flag_value(option, text)
+    if option.kind == NUMBERS:
+        return list(value)
+    return [value] if option.repeat else value
 
 
-def _scalar_from_text(option: Option, text: str) -> Any:
-    """The TOML value the text stands for (so one set of checks serves recipes and --set)."""
+def _flag_value(option: Option, text: str) -> Any:
+    """One value as the option's flag reads it."""
     if option.kind in (FLAG, SWITCH):
         lowered = text.strip().lower()
         if lowered not in ("true", "false"):
             raise ValueError(f"expected true or false, got {text!r}")
         return lowered == "true"
-    if option.kind == INT:
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError(f"expected a whole number, got {text!r}") from None
-    if option.kind == FLOAT:
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError(f"expected a number, got {text!r}") from None
-    return text
+    if option.kind == CHOICE and text not in option.choices:
+        raise ValueError(f"expected one of {', '.join(option.choices)}, got {text!r}")
+    if option.kind == PATH:
+        return Path(text)
+    try:
+        return option.parse(text) if option.parse else text
+    except argparse.ArgumentTypeError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _suggestion(word: str, candidates) -> str:

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 from training.option_table import (BY_NAME, GUARD_TOOL_OPTIONS, HEATMAP_TOOL_OPTIONS, OPTIONS, OptionError,
                                    defaults, given_values, guard_options, heatmap_options)
-from training.recipe import RecipeError, parse_assignment, parse_recipe, render_recipe, resolve
+from training.recipe import parse_assignment, parse_recipe, render_recipe, resolve
 
 CHEST_RECIPE = PROJECT_ROOT / "training" / "recipes" / "chest-xray-pneumonia.toml"
 FRACTURE_RECIPE = PROJECT_ROOT / "training" / "recipes" / "bone-fracture-experimental.toml"
@@ -172,6 +172,8 @@ def test_set_checks_the_key_and_the_value():
     assert parse_assignment("guard-exclude-default-set=fracture") == ("guard-exclude-default-set", ["fracture"])
     assert parse_assignment('limitation=["one, two", "three"]') == ("limitation", ["one, two", "three"])
     assert parse_assignment("split=0.7,0.2,0.1") == ("split", [0.7, 0.2, 0.1])
+    assert parse_assignment("split=[0.7, 0.2, 0.1]") == ("split", [0.7, 0.2, 0.1])
+    assert parse_assignment("guard-reference-blur=0.3,1") == ("guard-reference-blur", [0.3, 1.0])
     assert parse_assignment("miss-cost=") == ("miss-cost", None)  # empty: back to the default
     assert parse_assignment("epochs=") == ("epochs", 10)
     for text, message in [("epoch=1", "no option 'epoch' (did you mean 'epochs'?)"),
@@ -180,7 +182,8 @@ def test_set_checks_the_key_and_the_value():
                           ("epochs", "expected KEY=VALUE"),
                           ("tta=yes", "tta: expected true or false, got 'yes'"),
                           ("arch=vgg", "arch: expected one of efficientnet_lite0"),
-                          ("split=0.5,0.5", "split: expected a list of 3 numbers"),
+                          ("split=0.5,0.5", "split: expected three comma-separated numbers, got '0.5,0.5'"),
+                          ("guard-reference-blur=0.5", "guard-reference-blur: expected 2 comma-separated numbers"),
                           ("external=nofolder", "external: expected NAME=DIR, got 'nofolder'"),
                           ('limitation=["a", 2]', "limitation: expected text, got the whole number 2")]:
         with pytest.raises(OptionError, match=re.escape(message)):
