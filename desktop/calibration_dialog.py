@@ -35,8 +35,10 @@ def calibrate_job(bundle_dir: str, data_dir: str, out: str, target_sensitivity: 
     (done, total, event) to the Job's progress."""
     from training.site_calibration import calibrate_bundle
 
-    def on_event(event: dict) -> None:
-        done, total = (event.get("done", 0), event.get("total", 0)) if event.get("event") == "decode" else (0, 0)
+    from training.events import DecodeProgress
+
+    def on_event(event) -> None:
+        done, total = (event.done, event.total) if isinstance(event, DecodeProgress) else (0, 0)
         progress(int(done), int(total), event)
 
     return calibrate_bundle(Path(bundle_dir), Path(data_dir), Path(out), target_sensitivity=target_sensitivity,

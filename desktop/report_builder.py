@@ -9,9 +9,10 @@ from desktop import card_facts
 from desktop import prediction_adapter as pa
 from desktop.image_adapter import render_display, spacing_description
 from desktop.qimage_convert import gray01_to_qimage, rgba8_to_qimage
-from desktop.report_export import ReportContent, file_sha256
-from inference.model_card import ModelCard
+from desktop.report_export import ReportContent
 from dicom_common.dates import age_in_years, display_date
+from inference.file_hash import sha256_file
+from inference.model_card import ModelCard
 from inference.results import Call
 
 PATIENT_KEYS = (("Name", "PatientName"), ("Patient ID", "PatientID"), ("Birth date", "PatientBirthDate"),
@@ -95,7 +96,7 @@ def build_report_content(image, view, prediction, card: ModelCard | None, thresh
     if metadata.get("SOPInstanceUID"):
         identity.append(("SOP Instance UID", str(metadata["SOPInstanceUID"])))
     if path is not None and path.is_file() and not deidentify:
-        identity += [("Size", f"{path.stat().st_size:,} bytes"), ("SHA-256", file_sha256(path))]
+        identity += [("Size", f"{path.stat().st_size:,} bytes"), ("SHA-256", sha256_file(path))]
     content = ReportContent(file_path=path, image=gray01_to_qimage(np.ascontiguousarray(display01[crop])),
                             overlay=overlay, identity=identity, patient=patient, study=study)
     if overlay is not None:

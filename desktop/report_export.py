@@ -8,7 +8,6 @@ every page carries a footer with the page number and the notice."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,16 +46,6 @@ def export_view_png(view_image: QImage, target: Path) -> Path:
     if not view_image.save(str(target), "PNG"):
         raise OSError(f"{target}: could not write the PNG file (check the folder exists and is writable)")
     return target
-
-
-def file_sha256(path: Path | None) -> str:
-    if path is None or not Path(path).is_file():
-        return ""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_pdf_report(content: ReportContent, target: Path) -> Path:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from inference.errors import AuditLogError
+from inference.file_hash import sha256_file
 from inference.json_output import json_safe, text
 from inference.results import decide_call
 
@@ -41,7 +42,6 @@ ORIGINS = ("viewer", "batch", "cli")
 SOURCE_PATH_POLICIES = ("full", "folder")
 SCHEMA_VERSION = 2
 GENESIS_HASH = "0" * 64
-_HASH_CHUNK = 1 << 20
 
 
 def default_audit_log_path() -> Path:
@@ -60,14 +60,6 @@ def default_audit_log_path() -> Path:
     else:
         base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "XRayView"
     return base / "audit" / "ai-results.jsonl"
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _os_user() -> str:
@@ -92,7 +84,7 @@ def make_record(prediction: Any, *, source_path: str | Path | None = None, sop_i
         raise ValueError("an audit record needs the source file or its SOP Instance UID")
     if source_path is not None and source_sha256 is None:
         try:
-            source_sha256 = file_sha256(source_path)
+            source_sha256 = sha256_file(source_path)
         except OSError as error:
             raise AuditLogError(source_path, f"cannot hash the source file for the audit log: "
                                              f"{error.strerror or error}") from None

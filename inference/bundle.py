@@ -33,9 +33,9 @@ from inference.model_card import (  # noqa: F401  (card_schema, validate_card: p
     check_manifest,
     manifest_block,
     read_card_dict,
-    sha256_file,
     validate_card,
 )
+from inference.file_hash import sha256_file
 
 DEFAULT_WEIGHTS_FILE = "model.safetensors"
 LEGACY_CARD_NOTICE = ("its model card carries no manifest hash (written before XRayView recorded one), so a change "
@@ -66,6 +66,8 @@ class ModelBundle:
     weights_path: Path
     _state: dict[str, torch.Tensor] | None = field(default=None, repr=False)
     notices: list[str] = field(default_factory=list)  # said with every result of this model
+    # a draft's other files, held in memory (draft_bundle); None for a bundle on disk
+    files: dict[str, bytes] | None = field(default=None, repr=False)
 
     # ---- identity and card accessors (the typed view: inference.model_card.ModelCard)
     @property
@@ -128,6 +130,18 @@ class ModelBundle:
         """name, version, sha256 (the weights) and manifest_sha256 (card + weights + guard)."""
         return self.model_card.identity()
 
+    def read_file(self, name: str, what: str) -> bytes:
+        """The bytes of a file the card names (e.g. the OOD guard), as a plain name inside the bundle."""
+        if self.files is not None:
+            if name not in self.files:
+                raise BundleError(self.path / name, f"the {what} named in the model card is not in the bundle")
+            return self.files[name]
+        path = bundle_file(self.path, name, what)
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise BundleError(path, f"cannot read the {what} ({exc.strerror or exc})") from None
+
     # ---- weights and model
     def state_dict(self) -> dict[str, torch.Tensor]:
         if self._state is None:
@@ -186,6 +200,15 @@ def _check_weights_fit_card(model: nn.Module, state: dict[str, torch.Tensor], la
     if conv_weight is not None and conv_weight.ndim == 4 and conv_weight.shape[1] != channels:
         raise BundleError(weights_path, f"the weights do not fit the model card: they take {conv_weight.shape[1]} "
                                         f"input channel(s), the card's input has {channels}")
+
+
+def draft_bundle(path: str | Path, card: dict[str, Any], state_dict: dict[str, torch.Tensor],
+                 files: dict[str, bytes]) -> ModelBundle:
+    """A bundle not written yet, held in memory: what a tool measures before `write_bundle` seals it at `path`
+    (the training pipeline's heatmap check). Unchecked: only write_bundle's result is a validated bundle."""
+    path = Path(path)
+    return ModelBundle(path=path, card=card, weights_path=path / card["weights"]["file"], _state=state_dict,
+                       files=dict(files))
 
 
 def load_bundle(path: str | Path, verify_hash: bool = True) -> ModelBundle:

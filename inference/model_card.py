@@ -31,7 +31,6 @@ SCHEMA_PATH = Path(__file__).with_name("model_card.schema.json")
 MANIFEST_KEY = "manifest"
 RESIZE_MODES = ("squash", "letterbox")
 MAX_CARD_BYTES = 4 << 20  # the shipped cards are ~20 kB; a card this large is not a model card
-_HASH_CHUNK = 1 << 20
 
 
 # ============================================================================ the schema and its checks
@@ -152,14 +151,6 @@ def bundle_file(folder: str | Path, name: str, what: str) -> Path:
     if not path.is_file():
         raise BundleError(path, f"the {what} named in the model card is not a regular file")
     return path
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # ============================================================================ manifest hash

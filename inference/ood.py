@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from inference.errors import BundleError, WeightsHashMismatchError
-from inference.model_card import OODSettings, bundle_file
+from inference.model_card import OODSettings
 from inference.results import OODResult
 from inference.xray_image import colourfulness  # noqa: F401  (re-exported for callers)
 
@@ -235,11 +235,8 @@ def load_guard(bundle: Any) -> FeatureGuard | None:
     settings = OODSettings.from_card(bundle.card)
     if not settings.file:
         return None
-    path = bundle_file(bundle.path, settings.file, "OOD guard file")
-    try:
-        payload = path.read_bytes()
-    except OSError as exc:
-        raise BundleError(path, f"cannot read the OOD guard file ({exc.strerror or exc})") from None
+    payload = bundle.read_file(settings.file, "OOD guard file")
+    path = Path(bundle.path) / settings.file
     import hashlib
 
     if hashlib.sha256(payload).hexdigest() != settings.sha256:

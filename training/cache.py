@@ -11,7 +11,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from inference.errors import XRayViewError
 from inference.preprocess import InputSpec, model_input_u8
+from training.events import DecodeProgress, ProgressCallback
 
 
 @dataclass
@@ -68,7 +69,7 @@ def default_workers() -> int:
 
 
 def decode_images(paths: Sequence[Path], spec: InputSpec, workers: int | None = None,
-                  progress: Callable[[dict], None] | None = None,
+                  progress: ProgressCallback | None = None,
                   cancel: threading.Event | None = None) -> DecodedImages:
     paths = [Path(p) for p in paths]
     count = len(paths)
@@ -95,5 +96,5 @@ def decode_images(paths: Sequence[Path], spec: InputSpec, workers: int | None = 
             errors[index] = error
         done += len(batch)
         if progress is not None:
-            progress({"event": "decode", "done": done, "total": count})
+            progress(DecodeProgress(done=done, total=count))
     return DecodedImages(paths=paths, images=images, ok=ok, original_shapes=shapes, errors=errors)

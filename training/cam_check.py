@@ -20,14 +20,16 @@ lung outline) to look at.
 """
 from __future__ import annotations
 
-import csv
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from inference.errors import XRayViewError
+from inference.vocabulary import DEFAULT_CAM_METHOD
+from training.data_manifest import ManifestRow, read_manifest
 from training.lung_fields import atlas_mask, body_mask, build_atlas, lung_field_mask, mass_inside
 
 SHEET_TILE = 192
@@ -59,6 +61,34 @@ def _tile(display: np.ndarray, heatmap: np.ndarray, lungs: np.ndarray | None) ->
     return np.asarray(tile)
 
 
+@dataclass(frozen=True)
+class HeatmapCheckOptions:
+    """What to measure: `python -m training.cli_cam_check` flags and the recipe's [heatmap] table
+    (training.option_table declares both)."""
+    split: str = "test"
+    method: str = DEFAULT_CAM_METHOD
+    limit: int | None = None  # at most this many positive cases
+    sheet: Path | None = None  # a contact sheet PNG of the first cases
+    detail_layer: str | None = None  # measure the product of the target layer's map and this layer's
+    no_detail_layer: bool = False  # measure the target layer's map alone (a card's detail layer dropped)
+    target_power: float | None = None  # with detail_layer: the target map's power in the product
+
+    def detail_layer_to_measure(self) -> Any:
+        """check()'s detail_layer: the one given, none, or the card's own."""
+        return None if self.no_detail_layer else (self.detail_layer or FROM_CARD)
+
+
+def check_options_problem(options: HeatmapCheckOptions) -> str | None:
+    """Why these options cannot be measured (None when they can), in flag terms."""
+    if options.detail_layer and options.no_detail_layer:
+        return "--detail-layer and --no-detail-layer exclude each other"
+    if options.target_power is not None and not options.detail_layer:
+        return "--target-power needs --detail-layer"
+    if options.target_power is not None and not 0.25 <= options.target_power <= 8:
+        return "--target-power must be between 0.25 and 8"
+    return None
+
+
 def check(bundle_dir: Path, data_root: Path, split: str = "test", cam_method: str = "gradcam",
           limit: int | None = None, sheet: Path | None = None, sheet_cases: int = 24,
           atlas_limit: int | None = None, detail_layer: Any = FROM_CARD,
@@ -67,44 +97,58 @@ def check(bundle_dir: Path, data_root: Path, split: str = "test", cam_method: st
     default the card's own setting. target_power: the target map's power in the product (default: the card's
     when the layers are the card's, else 1). `write_to_card` stores the setting measured, so the card's numbers
     always describe the heatmap the viewer draws."""
-    from inference.image_io import load_image
     from inference.predictor import Predictor
 
     predictor = Predictor(bundle_dir, device="cpu")
-    card = predictor.bundle.card
+    use_layers(predictor, detail_layer, target_power, bundle_dir)
+    return check_predictor(predictor, read_manifest(bundle_dir), data_root, bundle_dir, split, cam_method, limit,
+                           sheet, sheet_cases, atlas_limit)
+
+
+def use_layers(predictor, detail_layer: Any = FROM_CARD, target_power: float | None = None,
+               where: Path | str = "") -> None:
+    """Make `predictor` draw the heatmap to measure: the card's (FROM_CARD), the target layer alone (None), or the
+    product with `detail_layer`, the target map raised to `target_power`."""
     if detail_layer is not FROM_CARD:
         if detail_layer is not None:
             try:
                 predictor.model.get_submodule(detail_layer)
             except AttributeError:
-                raise XRayViewError(f"{bundle_dir}: {detail_layer!r} is not a layer of "
+                raise XRayViewError(f"{where}: {detail_layer!r} is not a layer of "
                                     f"{predictor.bundle.architecture}") from None
         predictor.cam_detail_layer = detail_layer
         predictor.cam_target_power = 1.0
     if target_power is not None:
         predictor.cam_target_power = float(target_power)
+
+
+def check_predictor(predictor, manifest_rows: list[ManifestRow], data_root: Path, where: Path | str,
+                    split: str = "test", cam_method: str = "gradcam", limit: int | None = None,
+                    sheet: Path | None = None, sheet_cases: int = 24,
+                    atlas_limit: int | None = None) -> dict[str, Any]:
+    """check() on a predictor whose heatmap layers are set (use_layers): a written bundle's, or the training run's
+    model before it is sealed; `manifest_rows` are its data manifest's, `where` names the model in errors."""
+    from inference.image_io import load_image
+
+    card = predictor.bundle.card
     positive = card.get("positive_label")
     if not positive:
-        raise XRayViewError(f"{bundle_dir}: the card names no positive_label; the check needs one")
-    manifest = bundle_dir / "data_manifest.csv"
-    if not manifest.is_file():
-        raise XRayViewError(f"{manifest}: missing; the bundle does not record its test split")
-    manifest_rows = list(csv.DictReader(manifest.open(newline="", encoding="utf-8")))
-    rows = [r for r in manifest_rows if r["split"] == split and r["label"] == positive]
+        raise XRayViewError(f"{where}: the card names no positive_label; the check needs one")
+    rows = [r for r in manifest_rows if r.split == split and r.label == positive]
     if limit:
         rows = rows[:limit]
     # The atlas comes from the validation split's other-label (normal) images, never from the cases measured.
-    atlas_sources = [data_root / r["relpath"] for r in manifest_rows if r["split"] == ATLAS_SPLIT
-                     and r["label"] != positive][:atlas_limit]
+    atlas_sources = [r.path(data_root) for r in manifest_rows if r.split == ATLAS_SPLIT
+                     and r.label != positive][:atlas_limit]
     outlined = [m for m in (lung_field_mask(load_image(p).render()) for p in atlas_sources) if m.ok]
     if not outlined:
-        raise XRayViewError(f"{bundle_dir}: no {ATLAS_SPLIT} image could be outlined to build the lung atlas")
+        raise XRayViewError(f"{where}: no {ATLAS_SPLIT} image could be outlined to build the lung atlas")
     atlas = build_atlas([m.mask for m in outlined])
     lung_mass, lung_area, atlas_lung_mass, outside_mass, failures, tiles = [], [], [], [], {}, []
     model_inputs = []
     true_positives = empty = 0
     for row in rows:
-        image = load_image(data_root / row["relpath"])
+        image = load_image(row.path(data_root))
         prediction = predictor.predict(image, cam_method=cam_method)
         if prediction.label != positive or prediction.heatmap is None:
             continue
@@ -155,7 +199,7 @@ def check(bundle_dir: Path, data_root: Path, split: str = "test", cam_method: st
                    "image from a classical intensity segmentation (three-class Otsu inside the body, one region "
                    "per side, convex hull, dilated; images it cannot outline are counted, not guessed), and for "
                    f"every image from an atlas: the mean of the {ATLAS_SPLIT} split's outlined "
-                   f"{'/'.join(sorted(set(r['label'] for r in manifest_rows) - {positive}))} lungs, "
+                   f"{'/'.join(sorted(set(r.label for r in manifest_rows) - {positive}))} lungs, "
                    "thresholded at 0.5, in the squashed frame the model sees"),
         "split": split,
         "label": positive,
@@ -222,6 +266,11 @@ CAM_LIMITATION_PREFIX = "Grad-CAM heatmaps"
 def limitation_text(result: dict[str, Any]) -> str:
     """The card's heatmap limitation, worded from the measured check (replaces the previous one)."""
     inside = result["atlas_lung_field_mass"]["median"]
+    if inside is None:  # no true positive to measure: say so instead of a number
+        return (f"{CAM_LIMITATION_PREFIX} were not checked against the lung fields: none of the "
+                f"{result['n_positive_cases']} positive {result['split']} images was called positive "
+                "(cam.lung_field_check). Read the heatmap as a coarse hint of where the evidence is, not as a "
+                "localisation of the finding.")
     measured = (f"on the {result['n_true_positives']} true-positive {result['split']} images a median "
                 f"{inside:.0%} of the heatmap's mass lies inside the lung fields, which cover "
                 f"{result['atlas_lung_area_share']:.0%} of the image ({result['share_mostly_inside_atlas']:.0%} of "
@@ -237,15 +286,10 @@ def limitation_text(result: dict[str, Any]) -> str:
             "the evidence is, not as a localisation of the finding.")
 
 
-def write_to_card(bundle_dir: Path, result: dict[str, Any], command: str = "") -> None:
-    """Store the result in the bundle's card (`cam.lung_field_check`) and word the card's heatmap limitation
-    from it; the bundle is rewritten through inference.bundle (new manifest)."""
-    from inference.bundle import load_bundle, rewrite_bundle
-
-    bundle = load_bundle(bundle_dir)
-    card = json.loads(json.dumps(bundle.card))
-    if command:
-        result["command"] = command
+def with_heatmap_check(card: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `card` holding the check (`cam.lung_field_check`), drawing the layers it measured, with the heatmap
+    limitation worded from it (replacing the previous one)."""
+    card = json.loads(json.dumps(card))
     cam = card.setdefault("cam", {})
     cam["lung_field_check"] = result
     # the numbers describe the layers they were measured with: the viewer must draw the same heatmap
@@ -257,4 +301,15 @@ def write_to_card(bundle_dir: Path, result: dict[str, Any], command: str = "") -
             cam["target_power"] = result["target_power"]
     card["limitations"] = [text for text in card.get("limitations", [])
                            if not text.startswith(CAM_LIMITATION_PREFIX)] + [limitation_text(result)]
-    rewrite_bundle(bundle, card)
+    return card
+
+
+def write_to_card(bundle_dir: Path, result: dict[str, Any], command: str = "") -> None:
+    """Store the result in the bundle's card (with_heatmap_check); the bundle is rewritten through
+    inference.bundle (new manifest)."""
+    from inference.bundle import load_bundle, rewrite_bundle
+
+    bundle = load_bundle(bundle_dir)
+    if command:
+        result["command"] = command
+    rewrite_bundle(bundle, with_heatmap_check(bundle.card, result))

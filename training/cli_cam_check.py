@@ -12,47 +12,36 @@ import sys
 from pathlib import Path
 
 from inference.errors import XRayViewError
-from inference.vocabulary import CAM_METHODS, DEFAULT_CAM_METHOD
 
 PROG = "python -m training.cli_cam_check"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from training.option_table import HEATMAP_TOOL_OPTIONS, add_options
+
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", type=Path, required=True)
     parser.add_argument("--data", type=Path, required=True, help="the training data root the manifest refers to")
-    parser.add_argument("--split", default="test")
-    parser.add_argument("--method", default=DEFAULT_CAM_METHOD, choices=CAM_METHODS)
-    parser.add_argument("--limit", type=int, default=None, help="at most this many positive cases")
-    parser.add_argument("--sheet", type=Path, default=None, help="write a contact sheet PNG of the first cases")
-    layers = parser.add_mutually_exclusive_group()
-    layers.add_argument("--detail-layer", default=None, metavar="LAYER",
-                        help="measure the heatmap as the product of the card's target layer and LAYER "
-                             "(e.g. _blocks.10); with --write-card the card then draws it so")
-    layers.add_argument("--no-detail-layer", action="store_true",
-                        help="measure the target layer's map alone (and drop the card's detail layer with "
-                             "--write-card)")
-    parser.add_argument("--target-power", type=float, default=None, metavar="P",
-                        help="with --detail-layer: raise the target layer's map to P before the product (default 1)")
+    add_options(parser, HEATMAP_TOOL_OPTIONS, prefix="")
     parser.add_argument("--write-card", action="store_true",
                         help="store the result in the card's cam block (with the layers measured)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from training.cam_check import FROM_CARD, check, write_to_card
+    from training.cam_check import check, write_to_card
     from training.export import command_line
+    from training.option_table import HEATMAP_TOOL_OPTIONS, OptionError, given_values, heatmap_options
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.target_power is not None and not args.detail_layer:
-        parser.error("--target-power needs --detail-layer")
-    if args.target_power is not None and not 0.25 <= args.target_power <= 8:
-        parser.error("--target-power must be between 0.25 and 8")
     try:
-        detail = None if args.no_detail_layer else (args.detail_layer or FROM_CARD)
-        result = check(args.bundle, args.data, args.split, args.method, args.limit, args.sheet,
-                       detail_layer=detail, target_power=args.target_power)
+        options = heatmap_options(given_values(args, HEATMAP_TOOL_OPTIONS, prefix=""), prefix="")
+    except OptionError as exc:
+        parser.error(str(exc))
+    try:
+        result = check(args.bundle, args.data, options.split, options.method, options.limit, options.sheet,
+                       detail_layer=options.detail_layer_to_measure(), target_power=options.target_power)
         if args.write_card:
             write_to_card(args.bundle, result, command=command_line(argv, PROG))
     except XRayViewError as exc:

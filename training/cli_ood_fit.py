@@ -20,47 +20,25 @@ PROG = "python -m training.cli_ood_fit"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from training.ood_fit import DEFAULT_COMPONENTS, DEFAULT_QUANTILE
+    from training.option_table import GUARD_TOOL_OPTIONS, add_options
 
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", type=Path, required=True)
     parser.add_argument("--data", type=Path, required=True, help="the training data root the manifest refers to")
     parser.add_argument("--out", type=Path, default=None, help="write here instead of replacing --bundle")
-    parser.add_argument("--expected-body-part", action="append", default=[])
-    parser.add_argument("--quantile", type=float, default=DEFAULT_QUANTILE)
-    parser.add_argument("--components", type=int, default=DEFAULT_COMPONENTS)
-    parser.add_argument("--layer", default=None,
-                        help="model the pooled output of this module (default: the classifier's input features)")
-    parser.add_argument("--grid", type=int, default=1,
-                        help="average the --layer output over each region of a GRID x GRID split of the image "
-                             "(default 1: over the whole image)")
-    parser.add_argument("--reference-blur", type=float, nargs=2, metavar=("LOW", "HIGH"), default=None,
-                        help="also fit on training images blurred with a random sigma in [LOW, HIGH] px")
-    parser.add_argument("--measure-ood", action="store_true",
-                        help="also measure warning rates on CT/MR, photographs and bone-fracture images")
-    parser.add_argument("--exclude-default-set", action="append", default=[],
-                        help="leave out default OOD sets whose name contains this word (e.g. fracture)")
-    parser.add_argument("--ood-set", action="append", default=[], metavar="NAME=FOLDER",
-                        help="measure the warning rate on images of FOLDER (images that must be warned)")
-    parser.add_argument("--held-in-set", action="append", default=[], metavar="NAME=FOLDER",
-                        help="measure the false-warning rate on images like the training data")
-    parser.add_argument("--set-limit", type=int, default=200, help="images per --ood-set/--held-in-set folder")
-    parser.add_argument("--shared-data", type=Path, default=None)
+    add_options(parser, GUARD_TOOL_OPTIONS, prefix="")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     from training.export import command_line
-    from training.ood_fit import add_guard_to_bundle, folder_set
+    from training.ood_fit import add_guard_to_bundle
+    from training.option_table import GUARD_TOOL_OPTIONS, given_values, guard_options
 
     args = build_parser().parse_args(argv)
+    options = guard_options(given_values(args, GUARD_TOOL_OPTIONS, prefix=""))
     try:
-        block = add_guard_to_bundle(args.bundle, args.data, args.out, args.expected_body_part, args.quantile,
-                                    args.components, args.measure_ood, args.shared_data, args.layer,
-                                    tuple(args.reference_blur) if args.reference_blur else None,
-                                    dict(folder_set(s, args.set_limit) for s in args.ood_set),
-                                    dict(folder_set(s, args.set_limit) for s in args.held_in_set),
-                                    args.exclude_default_set, command=command_line(argv, PROG), grid=args.grid)
+        block = add_guard_to_bundle(args.bundle, args.data, options, args.out, command=command_line(argv, PROG))
     except XRayViewError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

@@ -8,11 +8,11 @@ candidate really decodes is decided by `inference.image_io.load_image` when the 
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from inference.errors import DatasetError
+from inference.file_hash import sha256_file
 from inference.image_files import find_images
 
 SPLIT_DIR_NAMES = ("train", "val", "test")
@@ -39,14 +39,6 @@ class DatasetInventory:
         return "unsplit" not in self.files
 
 
-def sha256_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _class_dirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
@@ -64,7 +56,7 @@ def scan_class_folder(folder: Path, classes: list[str] | None = None) -> tuple[l
     files: list[ImageFile] = []
     for name in found:
         for path in find_images(folder / name):
-            files.append(ImageFile(path=path, label=name, sha256=sha256_of_file(path),
+            files.append(ImageFile(path=path, label=name, sha256=sha256_file(path),
                                    size_bytes=path.stat().st_size))
     empty = [name for name in found if not any(f.label == name for f in files)]
     if empty:

@@ -1,4 +1,6 @@
-"""Data-parallel helpers for `torchrun --nproc_per_node=N -m training.cli_train ...`.
+"""Data-parallel helpers for `torchrun --nproc_per_node=N -m training.cli_train ...` (with flags or `--recipe`):
+every rank runs the same stages (training.pipeline); the data is prepared and the model trained on all of them,
+and rank 0 alone evaluates, calibrates, fits the guard, checks the heatmaps and seals the bundle.
 
 gloo on CPU, NCCL on CUDA. Outside torchrun (no WORLD_SIZE in the environment) everything degrades to
 single-process no-ops, so the trainer calls these unconditionally.
@@ -21,6 +23,21 @@ def init_if_needed(device_kind: str) -> None:
     if launched_by_torchrun() and not dist.is_initialized():
         backend = "nccl" if device_kind == "cuda" else "gloo"
         dist.init_process_group(backend=backend)
+
+
+def process_device(device: torch.device) -> torch.device:
+    """The device of this process: under torchrun, join the process group and take this rank's GPU (or its share
+    of the CPU cores, instead of every process using all of them); otherwise `device` as it is."""
+    init_if_needed(device.type)
+    if not launched_by_torchrun():
+        return device
+    if device.type == "cuda":
+        device = torch.device("cuda", local_rank())
+        torch.cuda.set_device(device)
+    from inference.device import usable_cpu_count
+
+    torch.set_num_threads(max(1, usable_cpu_count() // world_size()))
+    return device
 
 
 def active() -> bool:

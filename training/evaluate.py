@@ -6,13 +6,14 @@ import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from inference.errors import DatasetError
 from training.calibration import fit_temperature
+from training.events import ProgressCallback
 from training.metrics import (binary_metrics, expected_calibration_error, multiclass_metrics,
                               target_sensitivity_threshold, youden_threshold)
 
@@ -126,7 +127,7 @@ class ScoredSet:
 
 
 def score_bundle(bundle_dir: Path | None, data_dir: Path, tta: bool = False, device: str = "auto",
-                 batch_size: int = 64, progress: Callable[[dict], None] | None = None,
+                 batch_size: int = 64, progress: ProgressCallback | None = None,
                  cancel: threading.Event | None = None, set_name: str | None = None) -> ScoredSet:
     """Run a bundle (default: the bundled default model) over a `DIR/CLASS/*` folder, as the predictor would."""
     from inference.bundle import load_bundle
@@ -172,7 +173,7 @@ def summarise(scored: ScoredSet, threshold: float | None = None) -> dict:
 
 def evaluate_bundle(bundle_dir: Path | None, data_dir: Path, threshold: float | None = None, tta: bool = False,
                     device: str = "auto", batch_size: int = 64,
-                    progress: Callable[[dict], None] | None = None,
+                    progress: ProgressCallback | None = None,
                     cancel: threading.Event | None = None) -> dict:
     """Metrics of a bundle (default: the bundled default model) on a `DIR/CLASS/*` folder."""
     return summarise(score_bundle(bundle_dir, data_dir, tta, device, batch_size, progress, cancel), threshold)

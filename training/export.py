@@ -61,12 +61,6 @@ def looks_like_kermany(paths: list[Path], classes: list[str]) -> bool:
         all(_KERMANY_NAME.match(p.name) for p in paths)
 
 
-def manifest_csv(rows: list[tuple[str, str, str, str]]) -> bytes:
-    """split,label,relpath,sha256 per image used (sorted): the data the model saw, hashable and checkable."""
-    lines = ["split,label,relpath,sha256"] + [",".join(r) for r in sorted(rows)]
-    return ("\n".join(lines) + "\n").encode("utf-8")
-
-
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

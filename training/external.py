@@ -12,13 +12,14 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from inference.errors import DatasetError
 from inference.preprocess import InputSpec
+from training.events import ProgressCallback
 from training.evaluate import bootstrap_auc_interval, match_class_folders, positive_probs, wilson_interval
 from training.metrics import binary_metrics, roc_auc
 
@@ -48,7 +49,7 @@ def set_fingerprint(rows: Sequence[tuple[str, str, str]]) -> str:
 
 
 def load_labelled_set(folder: Path, spec: InputSpec, model_labels: Sequence[str], name: str | None = None,
-                      progress: Callable[[dict], None] | None = None,
+                      progress: ProgressCallback | None = None,
                       cancel: threading.Event | None = None) -> LabelledSet:
     """Read `folder/CLASS/*` (class folders named after the model's labels) exactly as the predictor would."""
     from training.cache import decode_images

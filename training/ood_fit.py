@@ -6,12 +6,12 @@ bundle that was trained before (its data_manifest.csv says which file was in whi
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from pathlib import Path
 import threading
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -22,6 +22,8 @@ from inference.errors import XRayViewError
 from inference.image_files import find_images
 from inference.ood import METHOD, OOD_FILE, FeatureGuard, capture_features, guard_grid, guard_layer
 from inference.preprocess import InputSpec, normalise_spec_batch
+from training.data_manifest import paths_by_split, read_manifest
+from training.events import GuardProgress, ProgressCallback, no_progress
 
 DEFAULT_QUANTILE = 0.995
 DEFAULT_COMPONENTS = 64
@@ -89,18 +91,7 @@ def guard_file_bytes(guard: FeatureGuard) -> bytes:
     return save(guard.tensors())
 
 
-def manifest_splits(bundle_dir: Path, data_root: Path) -> dict[str, list[Path]]:
-    manifest = bundle_dir / "data_manifest.csv"
-    if not manifest.is_file():
-        raise XRayViewError(f"{manifest}: missing; the bundle does not record its training splits")
-    splits: dict[str, list[Path]] = {}
-    with manifest.open(newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            splits.setdefault(row["split"], []).append(data_root / row["relpath"])
-    return splits
-
-
-def require_layer(model: nn.Module, layer: str, bundle_dir: Path, architecture: str) -> None:
+def require_layer(model: nn.Module, layer: str, bundle_dir: Path | str, architecture: str) -> None:
     """A clear error, naming the bundle, when the model has no module called `layer`."""
     try:
         model.get_submodule(layer)
@@ -108,7 +99,7 @@ def require_layer(model: nn.Module, layer: str, bundle_dir: Path, architecture: 
         raise XRayViewError(f"{bundle_dir}: the {architecture} model has no layer {layer!r}") from None
 
 
-def decode_split(paths: list[Path], spec: InputSpec, progress: Callable[[dict], None] | None = None,
+def decode_split(paths: list[Path], spec: InputSpec, progress: ProgressCallback | None = None,
                  cancel: threading.Event | None = None) -> torch.Tensor:
     from training.cache import decode_images
 
@@ -177,52 +168,94 @@ def folder_set(spec: str, limit: int = 200) -> tuple[str, list[Path]]:
     return name, files[:: max(1, len(files) // limit)][:limit]
 
 
-def add_guard_to_bundle(bundle_dir: Path, data_root: Path, out_dir: Path | None = None,
-                        expected_body_parts: Sequence[str] = (), quantile: float = DEFAULT_QUANTILE,
-                        n_components: int = DEFAULT_COMPONENTS, measure_ood: bool = False,
-                        shared_data: Path | None = None, layer: str | None = None,
-                        reference_blur: tuple[float, float] | None = None,
-                        extra_ood_sets: dict[str, list[Path]] | None = None,
-                        held_in_sets: dict[str, list[Path]] | None = None,
-                        exclude_default_sets: Sequence[str] = (), command: str | None = None,
-                        grid: int = 1, progress: Callable[[dict], None] | None = None,
-                        cancel: threading.Event | None = None) -> dict[str, Any]:
-    """Fits the guard on the bundle's own splits (data_manifest.csv) and rewrites the bundle with it (into
-    `out_dir`, default in place). `progress` gets {"event": "ood", "stage": ..., "done", "total"} dicts (and the
-    decoder's "decode" events); `cancel` stops it between steps with nothing written."""
-    emit = progress or (lambda event: None)
+@dataclass(frozen=True)
+class GuardOptions:
+    """How to fit a guard: `python -m training.cli_ood_fit` flags and the recipe's [guard] table
+    (training.option_table declares both)."""
+    expected_body_parts: tuple[str, ...] = ()
+    quantile: float = DEFAULT_QUANTILE
+    components: int = DEFAULT_COMPONENTS
+    layer: str | None = None  # model this module's pooled output (default: the classifier's input features)
+    grid: int = 1  # average `layer`'s output over each region of a grid x grid split of the image
+    reference_blur: tuple[float, float] | None = None
+    measure_ood: bool = False  # also measure the default sets (CT/MR, photographs, bone-fracture radiographs)
+    exclude_default_sets: tuple[str, ...] = ()
+    ood_sets: tuple[str, ...] = ()  # "NAME=FOLDER": images that must be warned
+    held_in_sets: tuple[str, ...] = ()  # "NAME=FOLDER": images like the training data
+    set_limit: int = 200  # images per --ood-set / --held-in-set folder
+    shared_data: Path | None = None  # where the default sets live (default: two folders above the data root)
 
-    def check_cancel() -> None:
-        if cancel is not None and cancel.is_set():
-            raise XRayViewError(f"{bundle_dir}: fitting the out-of-distribution guard was cancelled; the bundle "
-                                "is unchanged")
 
-    bundle = load_bundle(bundle_dir)
-    card = json.loads(json.dumps(bundle.card))
-    spec = InputSpec.from_card(card)
-    model = bundle.build("cpu")
-    if layer:
-        require_layer(model, layer, bundle_dir, card["architecture"])
-    if grid < 1 or (grid > 1 and not layer):
-        raise XRayViewError(f"--grid {grid}: the grid must be at least 1, and above 1 it needs --layer (the "
+@dataclass
+class GuardFit:
+    block: dict[str, Any]  # the card's `ood` block
+    payload: bytes  # the guard file (safetensors)
+
+
+@dataclass
+class GuardSets:
+    """The image sets a guard is measured on besides its own splits (name -> files)."""
+    held_in: dict[str, list[Path]]
+    must_warn: dict[str, list[Path]]
+
+
+def guard_sets(options: GuardOptions, data_root: Path) -> GuardSets:
+    """The sets the options name, resolved (and refused, naming the folder) before anything is fitted."""
+    held_in = dict(folder_set(s, options.set_limit) for s in options.held_in_sets)
+    must_warn = default_ood_sets(options.shared_data or data_root.parent.parent) if options.measure_ood else {}
+    must_warn = {name: paths for name, paths in must_warn.items()
+                 if not any(word.lower() in name.lower() for word in options.exclude_default_sets)}
+    must_warn.update(dict(folder_set(s, options.set_limit) for s in options.ood_sets))
+    return GuardSets(held_in=held_in, must_warn=must_warn)
+
+
+def check_layer_and_grid(model: nn.Module, options: GuardOptions, where: Path | str, architecture: str) -> None:
+    if options.layer:
+        require_layer(model, options.layer, where, architecture)
+    if options.grid < 1 or (options.grid > 1 and not options.layer):
+        raise XRayViewError(f"--grid {options.grid}: the grid must be at least 1, and above 1 it needs --layer (the "
                             "classifier's input features are already pooled over the whole image)")
-    splits = manifest_splits(bundle_dir, data_root)
-    decoded, features = {}, {}
-    for step, (name, paths) in enumerate(splits.items()):
-        emit({"event": "ood", "stage": f"reading the {name} split", "done": step, "total": 2 * len(splits)})
-        decoded[name] = decode_split(paths, spec, progress=progress, cancel=cancel)
-        check_cancel()
-    for step, (name, images) in enumerate(decoded.items(), start=len(splits)):
-        emit({"event": "ood", "stage": f"features of the {name} split", "done": step, "total": 2 * len(splits)})
+
+
+def fit_guard_on(model: nn.Module, card: dict[str, Any], splits: dict[str, torch.Tensor], sets: GuardSets,
+                 options: GuardOptions, command: str | None = None, progress: ProgressCallback | None = None,
+                 check_cancel: Callable[[], None] = lambda: None) -> GuardFit:
+    """The guard of `model` (eval mode, CPU; its layer and grid checked) fitted on `splits` (uint8 model inputs of
+    'train', 'val', optional 'test', in manifest order), with its card block measured on `sets`. `card` is the
+    model's card (its input spec, training data name and header rules)."""
+    emit = progress or no_progress
+    spec = InputSpec.from_card(card)
+    layer, grid = options.layer, options.grid
+    features = {}
+    for step, (name, images) in enumerate(splits.items(), start=len(splits)):
+        emit(GuardProgress(phase="features", split=name, done=step, total=2 * len(splits)))
         features[name] = split_features(model, images, spec, layer=layer, grid=grid)
         check_cancel()
     reference = features["train"]
-    if reference_blur is not None:
-        blurred = split_features(model, decoded["train"], spec, layer=layer, blur_sigma=reference_blur, grid=grid)
+    if options.reference_blur is not None:
+        blurred = split_features(model, splits["train"], spec, layer=layer, blur_sigma=options.reference_blur,
+                                 grid=grid)
         reference = np.concatenate([reference, blurred])
     dataset = (card.get("training_data") or [{}])[0].get("name", "")
-    guard, block = fit_guard(reference, features["val"], features.get("test"), quantile=quantile,
-                             n_components=n_components, dataset=dataset)
+    guard, block = fit_guard(reference, features["val"], features.get("test"), quantile=options.quantile,
+                             n_components=options.components, dataset=dataset)
+    _describe(block, options)
+    card = {**card, "ood": block}
+    if sets.held_in:
+        block["rates"].extend(dict(rate, kind="in-distribution")
+                              for rate in measure_ood_sets(model, spec, guard, card, sets.held_in))
+    if options.measure_ood or options.ood_sets:
+        block["rates"].extend(measure_ood_sets(model, spec, guard, card, sets.must_warn))
+    check_cancel()
+    payload = guard_file_bytes(guard)
+    block["sha256"] = hashlib.sha256(payload).hexdigest()
+    if command:
+        block["command"] = command
+    return GuardFit(block=block, payload=payload)
+
+
+def _describe(block: dict[str, Any], options: GuardOptions) -> None:
+    layer, grid = options.layer, options.grid
     if layer:
         block["layer"] = layer
         block["description"] = block["description"].replace(
@@ -233,26 +266,42 @@ def add_guard_to_bundle(bundle_dir: Path, data_root: Path, out_dir: Path | None 
             f"pooled features of layer {layer}",
             f"features of layer {layer}, averaged over each region of a {grid}x{grid} grid (so where the "
             f"image's textures lie counts, not only how much of each there is),")
-    if reference_blur is not None:
+    if options.reference_blur is not None:
+        low, high = options.reference_blur
         block["reference"] = (f"training split, plus each training image blurred with a Gaussian of random sigma "
-                              f"{reference_blur[0]}-{reference_blur[1]} px (images resized here from full "
+                              f"{low}-{high} px (images resized here from full "
                               f"resolution lack the 224 px copies' JPEG detail)")
-    if expected_body_parts:
-        block["expected_body_parts"] = [p.upper() for p in expected_body_parts]
-    card["ood"] = block
-    if held_in_sets:
-        block["rates"].extend(dict(rate, kind="in-distribution")
-                              for rate in measure_ood_sets(model, spec, guard, card, held_in_sets))
-    if measure_ood or extra_ood_sets:
-        sets = default_ood_sets(shared_data or data_root.parent.parent) if measure_ood else {}
-        sets = {name: paths for name, paths in sets.items()
-                if not any(word.lower() in name.lower() for word in exclude_default_sets)}
-        sets.update(extra_ood_sets or {})
-        block["rates"].extend(measure_ood_sets(model, spec, guard, card, sets))
-    check_cancel()
-    payload = guard_file_bytes(guard)
-    block["sha256"] = hashlib.sha256(payload).hexdigest()
-    if command:
-        block["command"] = command
-    rewrite_bundle(bundle, card, out_dir, replace_files={OOD_FILE: payload})
-    return block
+    if options.expected_body_parts:
+        block["expected_body_parts"] = [p.upper() for p in options.expected_body_parts]
+
+
+def add_guard_to_bundle(bundle_dir: Path, data_root: Path, options: GuardOptions = GuardOptions(),
+                        out_dir: Path | None = None, command: str | None = None,
+                        progress: ProgressCallback | None = None,
+                        cancel: threading.Event | None = None) -> dict[str, Any]:
+    """Fits the guard on the bundle's own splits (data_manifest.csv) and rewrites the bundle with it (into
+    `out_dir`, default in place); returns the card's new `ood` block. `progress` gets GuardProgress (and the
+    decoder's DecodeProgress) events; `cancel` stops it between steps with nothing written."""
+    emit = progress or no_progress
+
+    def check_cancel() -> None:
+        if cancel is not None and cancel.is_set():
+            raise XRayViewError(f"{bundle_dir}: fitting the out-of-distribution guard was cancelled; the bundle "
+                                "is unchanged")
+
+    bundle = load_bundle(bundle_dir)
+    card = json.loads(json.dumps(bundle.card))
+    spec = InputSpec.from_card(card)
+    model = bundle.build("cpu")
+    check_layer_and_grid(model, options, bundle_dir, card["architecture"])
+    sets = guard_sets(options, data_root)
+    splits = paths_by_split(read_manifest(bundle_dir), data_root)
+    decoded = {}
+    for step, (name, paths) in enumerate(splits.items()):
+        emit(GuardProgress(phase="reading", split=name, done=step, total=2 * len(splits)))
+        decoded[name] = decode_split(paths, spec, progress=progress, cancel=cancel)
+        check_cancel()
+    fitted = fit_guard_on(model, card, decoded, sets, options, command, progress, check_cancel)
+    card["ood"] = fitted.block
+    rewrite_bundle(bundle, card, out_dir, replace_files={OOD_FILE: fitted.payload})
+    return fitted.block

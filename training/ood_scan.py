@@ -19,7 +19,8 @@ from inference.bundle import load_bundle
 from inference.errors import XRayViewError
 from inference.ood import FeatureGuard, pool_regions
 from inference.preprocess import InputSpec
-from training.ood_fit import decode_split, manifest_splits, require_layer
+from training.data_manifest import paths_by_split, read_manifest
+from training.ood_fit import decode_split, require_layer
 
 
 @torch.no_grad()
@@ -84,7 +85,7 @@ def run_scan(bundle_dir: Path, data_root: Path, layer: str, grids: Sequence[int]
     spec = InputSpec.from_card(bundle.card)
     model = bundle.build("cpu").eval()
     require_layer(model, layer, bundle_dir, bundle.card["architecture"])
-    splits = manifest_splits(bundle_dir, data_root)
+    splits = paths_by_split(read_manifest(bundle_dir), data_root)
     maps = {name: layer_maps(model, layer, _split_batches(decode_split(splits[name], spec), spec))
             for name in ("train", "val", "test") if name in splits}
     for name, paths in {**must_warn_sets, **held_in_sets}.items():

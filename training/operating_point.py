@@ -8,7 +8,6 @@ test exactly as `xrayview-train` does. Weights and every other file of the bundl
 """
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -17,22 +16,22 @@ import torch
 from inference.bundle import load_bundle, rewrite_bundle
 from inference.errors import XRayViewError
 from inference.preprocess import InputSpec
+from training.data_manifest import read_manifest
 from training.evaluate import choose_operating_point, metrics_from_logits, positive_probs
-from training.metrics import roc_points
-from training.pipeline import _metric_entries, operating_table
+from training.stages.calibrate import operating_table, test_metric_entries
+from training.stages.card import roc_test_png
 from training.trainer import Normalisation, TensorSplit, predict_logits
 
 
 def _manifest_split(bundle_dir: Path, data_root: Path, split: str, labels: list[str], spec: InputSpec) -> TensorSplit:
     from training.cache import decode_images
 
-    rows = [r for r in csv.DictReader((bundle_dir / "data_manifest.csv").open(newline="", encoding="utf-8"))
-            if r["split"] == split]
-    decoded = decode_images([data_root / r["relpath"] for r in rows], spec)
+    rows = [row for row in read_manifest(bundle_dir) if row.split == split]
+    decoded = decode_images([row.path(data_root) for row in rows], spec)
     if not decoded.ok.all():
         missing = [str(p) for p, ok in zip(decoded.paths, decoded.ok) if not ok][:3]
         raise XRayViewError(f"{data_root}: {split} images of the manifest cannot be read: {missing}")
-    return TensorSplit(decoded.images, torch.tensor([labels.index(r["label"]) for r in rows], dtype=torch.int64))
+    return TensorSplit(decoded.images, torch.tensor([labels.index(row.label) for row in rows], dtype=torch.int64))
 
 
 def rechoose(bundle_dir: Path, data_root: Path, target_sensitivity: float | None, out: Path | None = None,
@@ -60,8 +59,8 @@ def rechoose(bundle_dir: Path, data_root: Path, target_sensitivity: float | None
     split_name = card["metrics"][0]["split"]
     card["threshold"] = operating.threshold
     card["threshold_table"] = operating_table(is_positive, probs, operating)
-    card["metrics"] = _metric_entries(test_metrics, dataset, split_name, operating.threshold, is_positive, probs,
-                                      card["training"].get("seed", 0))
+    card["metrics"] = test_metric_entries(test_metrics, dataset, split_name, operating.threshold, is_positive,
+                                          probs, card["training"].get("seed", 0))
     card["calibration"].update(temperature=round(operating.temperature, 6),
                                ece=None if operating.ece_after is None else round(operating.ece_after, 6),
                                ece_before=None if operating.ece_before is None else round(operating.ece_before, 6))
@@ -74,12 +73,7 @@ def rechoose(bundle_dir: Path, data_root: Path, target_sensitivity: float | None
     evaluation = json.loads(evaluation_path.read_text(encoding="utf-8") or "{}") if evaluation_path.is_file() else {}
     evaluation.update(test=test_metrics, validation=val_metrics, temperature=operating.temperature,
                       threshold=operating.threshold, threshold_method=operating.method)
-    from training import plots
-
-    roc = roc_points(is_positive, probs)
-    roc_png = plots.roc_curve_png(
-        roc["fpr"], roc["tpr"], test_metrics["auc"], f"ROC on the test split (n={test_metrics['n']})",
-        (1 - test_metrics["specificity"], test_metrics["sensitivity"]))
+    roc_png = roc_test_png(test_metrics, is_positive, probs)
     rewrite_bundle(bundle, card, out, replace_files={"evaluation.json": json.dumps(evaluation, indent=2).encode(),
                                                      "roc_test.png": roc_png})
     return {"threshold": operating.threshold, "method": operating.method, "previous": previous,

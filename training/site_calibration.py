@@ -13,12 +13,12 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from inference.errors import BundleError, DatasetError
 from training.calibration import fit_temperature
+from training.events import ProgressCallback
 from training.evaluate import positive_probs, wilson_interval
 from training.metrics import (DEFAULT_TABLE_THRESHOLDS, expected_calibration_error, target_sensitivity_threshold,
                               threshold_table, with_operating_point)
@@ -99,7 +99,7 @@ def small_set_warnings(counts: dict[str, int]) -> list[str]:
 def calibrate_bundle(bundle_dir: Path, data_dir: Path, out: Path, target_sensitivity: float =
                      DEFAULT_TARGET_SENSITIVITY, set_name: str | None = None, version: str | None = None,
                      command: str = "", device: str = "auto",
-                     progress: Callable[[dict], None] | None = None,
+                     progress: ProgressCallback | None = None,
                      cancel: threading.Event | None = None) -> CalibrationResult:
     """Fit temperature and threshold of `bundle_dir` on the labelled films in `data_dir` (`DIR/CLASS/*`, class
     folders named after the model's labels) and write the result as a new bundle at `out`."""

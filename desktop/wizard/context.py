@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from desktop.paths import default_user_models_dir, user_data_dir
 from desktop.settings import AppSettings
@@ -12,11 +13,20 @@ from desktop.settings import AppSettings
 
 @dataclass
 class TrainingChoices:
-    """The options page's result."""
-    config: object  # training.trainer.TrainConfig
-    img_size: int
+    """The options page's result: recipe keys (training.option_table names, as `xrayview-train` flags without
+    their dashes) and the device to run on."""
+    recipe: dict[str, Any]
     device: str
-    target_sensitivity: float | None = None
+
+    @property
+    def config(self):  # training.trainer.TrainConfig
+        from training.option_table import train_config
+
+        return train_config(self.recipe)
+
+    @property
+    def img_size(self) -> int:
+        return int(self.recipe["img-size"])
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Page 5: how the trained model does on the held-out test split: confusion matrix, ROC curve and the
-metrics at a threshold the user can move (computed from the written bundle's own test predictions)."""
+metrics at a threshold the user can move (from the test logits the training run computed the card's numbers
+from)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal

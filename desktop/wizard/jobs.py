@@ -1,7 +1,8 @@
 """The wizard's long-running steps as plain functions `fn(..., progress=, cancel=)` for `desktop.workers.Job`.
 
-No widgets here: each function wraps the Qt-free training API (`training.pipeline`) and forwards its event
-dicts to the Job's `progress(done, total, payload)` callback, so the pages only ever see signals.
+No widgets here: each function wraps the Qt-free training API (`training.pipeline`, the same stages the command
+line runs) and forwards its typed events (training.events) to the Job's `progress(done, total, event)` callback,
+so the pages only ever see signals.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from training.pipeline import DataOptions
+from training import events
 
 # The report reads every file once; decoding to a small array is enough to learn which files are readable,
 # their sizes and the split assignment. Training decodes again at the chosen input size.
@@ -27,20 +28,17 @@ WIZARD_COMMAND = "XRayView training wizard (desktop)"
 JobProgress = Callable[[int, int, object], None]
 
 
-def forward_events(progress: JobProgress | None) -> Callable[[dict], None]:
-    """Turns the pipeline's event dicts into Job progress calls with a (done, total) pair for the bar."""
+def forward_events(progress: JobProgress | None) -> events.ProgressCallback:
+    """Turns the pipeline's events into Job progress calls with a (done, total) pair for the bar."""
 
-    def emit(event: dict) -> None:
+    def emit(event: events.TrainingEvent) -> None:
         if progress is None:
             return
-        kind = event.get("event")
-        if kind == "decode":
-            done, total = event["done"], event["total"]
-        elif kind == "batch":
-            done = (event["epoch"] - 1) * event["batches"] + event["batch"]
-            total = event["epochs"] * event["batches"]
-        elif kind == "ood":
-            done, total = event["done"], event["total"]
+        if isinstance(event, (events.DecodeProgress, events.GuardProgress)):
+            done, total = event.done, event.total
+        elif isinstance(event, events.BatchDone):
+            done = (event.epoch - 1) * event.batches + event.batch
+            total = event.epochs * event.batches
         else:
             done, total = 0, 0
         progress(int(done), int(total), event)
@@ -51,7 +49,7 @@ def forward_events(progress: JobProgress | None) -> Callable[[dict], None]:
 # ==================================================================================== dataset report
 @dataclass
 class DatasetScan:
-    data: DataOptions  # the folders the report was made for
+    data: object  # training.stages.prepare.DataOptions: the folders the report was made for
     report: object  # training.report.DatasetReport
     classes: list[str]
     decode_seconds: float
@@ -71,7 +69,7 @@ def scan_dataset(data_dir: Path, val_dir: Path | None = None, test_dir: Path | N
                  progress: JobProgress | None = None, cancel: threading.Event | None = None) -> DatasetScan:
     """The dataset report exactly as training will see it: same discovery, decoding and split assignment."""
     from inference.preprocess import InputSpec
-    from training.pipeline import prepare_data
+    from training.stages.prepare import DataOptions, prepare_data
 
     options = DataOptions(data=Path(data_dir), val=Path(val_dir) if val_dir else None,
                           test=Path(test_dir) if test_dir else None, img_size=REPORT_IMAGE_SIZE)
@@ -114,9 +112,9 @@ def measure_throughput(arch: str, img_size: int, batch_size: int, pretrained: bo
                          early_stopping_patience=0, warmup_epochs=0)
     stamps: list[float] = []
 
-    def on_event(event: dict) -> None:
-        if event.get("event") == "batch":
-            stamps.append(float(event["elapsed_s"]))
+    def on_event(event: events.TrainingEvent) -> None:
+        if isinstance(event, events.BatchDone):
+            stamps.append(float(event.elapsed_s))
             if progress is not None:
                 progress(len(stamps), steps, event)
 
@@ -142,7 +140,8 @@ def estimate_seconds(scan: DatasetScan, throughput: Throughput, epochs: int) -> 
 # ==================================================================================== training
 @dataclass
 class TestPredictions:
-    """Calibrated per-image outputs of the trained bundle on the test split (for the threshold slider)."""
+    """Calibrated per-image outputs of the trained model on the test split (for the threshold slider): the logits
+    the run computed every test number from."""
     classes: list[str]
     positive_index: int | None
     logits: np.ndarray  # [N, K]
@@ -161,6 +160,17 @@ class TestPredictions:
 
         return metrics_from_logits(self.logits, self.labels, self.classes, self.positive_index, self.temperature,
                                    threshold)
+
+    @classmethod
+    def of_run(cls, outcome) -> TestPredictions:
+        """From a training.pipeline.RunOutcome."""
+        classes = list(outcome.card["labels"])
+        positive = outcome.card.get("positive_label")
+        operating = outcome.calibration.operating
+        return cls(classes=classes, positive_index=classes.index(positive) if positive else None,
+                   logits=outcome.evaluation.test.logits, labels=outcome.evaluation.test.labels,
+                   temperature=operating.temperature, threshold=operating.threshold,
+                   threshold_method=operating.method)
 
 
 @dataclass
@@ -222,91 +232,45 @@ def activation_concerns(card: dict, test_counts: dict[str, int], ood_error: str 
     return concerns
 
 
-def fit_ood_guard(bundle_dir: Path, data_root: Path, *, progress: Callable[[dict], None] | None = None,
-                  cancel: threading.Event | None = None) -> str:
-    """Fits the bundle's out-of-distribution guard in place with training.ood_fit (the recipes' function, its
-    defaults) on the run's own splits; returns "" or why no guard could be fitted (e.g. too few images)."""
-    from inference.errors import XRayViewError
-    from training.ood_fit import add_guard_to_bundle
+def wizard_recipe(choices: dict, data_dir: Path, val_dir: Path | None = None, test_dir: Path | None = None) -> str:
+    """The recipe file of a wizard run (training.recipe): the options page's keys, the folders, the model's name
+    and description, and the out-of-distribution guard every wizard model gets (the guard tool's defaults; a model
+    it cannot be fitted to is kept without one, and the save page says so)."""
+    from training.option_table import defaults
+    from training.recipe import render_recipe
 
-    try:
-        add_guard_to_bundle(Path(bundle_dir), Path(data_root), progress=progress, cancel=cancel,
-                            command=f"{WIZARD_COMMAND}: training.ood_fit.add_guard_to_bundle (defaults)")
-    except (ValueError, XRayViewError) as error:
-        if cancel is not None and cancel.is_set():
-            raise
-        return str(error)
-    return ""
-
-
-def test_split_files(bundle_dir: Path, data_root: Path) -> list[tuple[Path, str]]:
-    """(path, label) of the test split from the bundle's data manifest (paths relative to the data root)."""
-    lines = (Path(bundle_dir) / "data_manifest.csv").read_text(encoding="utf-8").splitlines()[1:]
-    files = []
-    for line in lines:
-        split, label, rest = line.split(",", 2)
-        relpath, _sha = rest.rsplit(",", 1)
-        if split == "test":
-            files.append((Path(data_root) / relpath, label))
-    return files
+    arch = choices["arch"]
+    values = {**choices, "data": Path(data_dir), "val": Path(val_dir) if val_dir else None,
+              "test": Path(test_dir) if test_dir else None, "name": f"{arch}-wizard",
+              "description": f"{arch} classifier trained with the XRayView training wizard on {Path(data_dir).name}.",
+              "guard-fit": True, "guard-optional": True}
+    return render_recipe({**defaults(), **values},
+                         "Written by the XRayView training wizard; the model was trained from this file.\n"
+                         "Replay: xrayview-train --recipe recipe.toml --out DIR")
 
 
-def predict_test_split(bundle_dir: Path, data_root: Path, device, cancel: threading.Event | None = None
-                       ) -> TestPredictions:
-    """Runs the written bundle (not the in-memory model) over the test split, as the viewer would."""
-    import torch
-
-    from inference.bundle import load_bundle
-    from inference.errors import TrainingError
-    from inference.preprocess import InputSpec
-    from training.cache import decode_images
-    from training.trainer import Normalisation, TensorSplit, predict_logits
-
-    bundle = load_bundle(bundle_dir)
-    spec = InputSpec.from_card(bundle.card)
-    files = test_split_files(bundle_dir, data_root)
-    decoded = decode_images([path for path, _ in files], spec, workers=0, cancel=cancel)
-    if not decoded.ok.all():
-        bad = [str(p) for p, ok in zip(decoded.paths, decoded.ok) if not ok]
-        raise TrainingError(f"test images became unreadable after training: {', '.join(bad[:3])}")
-    labels = torch.tensor([bundle.labels.index(label) for _, label in files], dtype=torch.int64)
-    logits = predict_logits(bundle.build(device), TensorSplit(decoded.images, labels),
-                            Normalisation.from_spec(spec), device, cancel=cancel)
-    positive = bundle.positive_label
-    training = bundle.card.get("training", {})
-    return TestPredictions(classes=bundle.labels, positive_index=bundle.labels.index(positive) if positive else None,
-                           logits=logits, labels=labels.numpy(), temperature=bundle.temperature,
-                           threshold=bundle.threshold, threshold_method=str(training.get("threshold_method", "")))
-
-
-def train_model(config, data: DataOptions, device: str, staging_dir: Path, target_sensitivity: float | None = None,
-                *, progress: JobProgress | None = None, cancel: threading.Event | None = None,
-                stop: threading.Event | None = None) -> TrainedModel:
-    """The whole training run into `staging_dir/bundle`, its out-of-distribution guard, then the test-split
-    predictions of that bundle. `stop` ends training early with the best epoch so far (the run goes on to
-    evaluate and export it); `cancel` abandons the run.
+def train_model(recipe: str, device: str, staging_dir: Path, *, progress: JobProgress | None = None,
+                cancel: threading.Event | None = None, stop: threading.Event | None = None) -> TrainedModel:
+    """The whole training run of `recipe` (a recipe file's text, see wizard_recipe) into `staging_dir/bundle`,
+    through every stage of `xrayview-train`: the file is written to `staging_dir/recipe.toml`, read back from
+    there and trained from, and goes into the bundle as it is. `stop` ends training early with the best epoch so
+    far (the run goes on to evaluate and seal it); `cancel` abandons the run.
 
     Nothing is written to the user's models folder here: the save page copies the bundle there once the
     user has named it. The caller removes `staging_dir` when the run is cancelled, fails or is discarded.
     """
     from inference.device import resolve_device
-    from training.pipeline import ExportOptions, run_training
+    from training.option_table import run_options
+    from training.pipeline import run_training
+    from training.recipe import RECIPE_FILE, resolve
 
-    torch_device = resolve_device(device)
-    emit = forward_events(progress)
-    export = ExportOptions(out=Path(staging_dir) / "bundle", name=f"{config.arch}-wizard",
-                           target_sensitivity=target_sensitivity, command=WIZARD_COMMAND,
-                           description=f"{config.arch} classifier trained with the XRayView training wizard "
-                                       f"on {Path(data.data).name}.")
-    outcome = run_training(config, data, export, torch_device, progress=emit, cancel=cancel, stop=stop)
-    emit({"event": "stage", "stage": "ood_guard"})
-    ood_error = fit_ood_guard(outcome.bundle_dir, data.data, progress=emit, cancel=cancel)
-    emit({"event": "stage", "stage": "test_predictions"})
-    test = predict_test_split(outcome.bundle_dir, data.data, torch_device, cancel)
-    from inference.bundle import load_bundle
-
-    return TrainedModel(bundle_dir=outcome.bundle_dir, card=dict(load_bundle(outcome.bundle_dir).card),
-                        summary=outcome.summary, test=test, ood_error=ood_error)
+    recipe_path = Path(staging_dir) / RECIPE_FILE
+    recipe_path.write_text(recipe, encoding="utf-8")
+    values, record = resolve(recipe_path, {"out": Path(staging_dir) / "bundle"}, [], source=WIZARD_COMMAND)
+    run = run_options(values, command=WIZARD_COMMAND, recipe=record)
+    outcome = run_training(run, resolve_device(device), progress=forward_events(progress), cancel=cancel, stop=stop)
+    return TrainedModel(bundle_dir=outcome.bundle_dir, card=outcome.card, summary=outcome.summary,
+                        test=TestPredictions.of_run(outcome), ood_error=outcome.guard_error)
 
 
 # ==================================================================================== saving

@@ -12,7 +12,7 @@ from desktop.workers import Job
 from inference.vocabulary import ARCHITECTURE_INFO, DEVICE_CHOICES
 IMBALANCE_TITLES = {"weighted_loss": "Weight the loss by class frequency", "sampler": "Oversample the rare class",
                     "none": "None"}
-LUNG_FOCUS_WEIGHT = 1.0  # the bundled chest model's recipe (scripts/train_chest_model.sh)
+LUNG_FOCUS_WEIGHT = 1.0  # the bundled chest model's recipe (training/recipes/chest-xray-pneumonia.toml)
 MEASURE_DELAY_MS = 400  # wait for the user to stop changing options before timing the model
 
 
@@ -138,19 +138,16 @@ class OptionsPage(QWizardPage):
         self.pretrained_check.setChecked(supports)
 
     def choices(self) -> TrainingChoices:
-        from training.augment import AugmentConfig
-        from training.trainer import TrainConfig
-
-        config = TrainConfig(
-            arch=self.arch(), epochs=self.epochs_spin.value(), batch_size=self.batch_spin.value(),
-            lr=self.lr_spin.value(), imbalance=str(self.imbalance_combo.currentData()),
-            early_stopping_patience=self.patience_spin.value(), seed=self.seed_spin.value(),
-            pretrained=self.pretrained_check.isEnabled() and self.pretrained_check.isChecked(),
-            augment=AugmentConfig() if self.augment_check.isChecked() else AugmentConfig.none(),
-            lung_focus=LUNG_FOCUS_WEIGHT if self.lung_focus_check.isChecked() else 0.0)
-        return TrainingChoices(config=config, img_size=self.img_size_spin.value(),
-                               device=str(self.device_combo.currentData()),
-                               target_sensitivity=self.target_spin.value() if self.target_check.isChecked() else None)
+        """The page's options as recipe keys (what the run's recipe file will say)."""
+        recipe = {"arch": self.arch(), "epochs": self.epochs_spin.value(), "batch-size": self.batch_spin.value(),
+                  "lr": self.lr_spin.value(), "imbalance": str(self.imbalance_combo.currentData()),
+                  "patience": self.patience_spin.value(), "seed": self.seed_spin.value(),
+                  "pretrained": self.pretrained_check.isEnabled() and self.pretrained_check.isChecked(),
+                  "no-augment": not self.augment_check.isChecked(),
+                  "lung-focus": LUNG_FOCUS_WEIGHT if self.lung_focus_check.isChecked() else 0.0,
+                  "img-size": self.img_size_spin.value(),
+                  "target-sensitivity": self.target_spin.value() if self.target_check.isChecked() else None}
+        return TrainingChoices(recipe=recipe, device=str(self.device_combo.currentData()))
 
     # -- estimate -----------------------------------------------------------------------------------------------
     def initializePage(self) -> None:  # noqa: N802

@@ -119,7 +119,9 @@ class ReportPage(QWizardPage):
 
     # -- job signals --------------------------------------------------------------------------------------------
     def _on_progress(self, done: int, total: int, event) -> None:
-        if isinstance(event, dict) and event.get("event") == "decode":
+        from training.events import DecodeProgress
+
+        if isinstance(event, DecodeProgress):
             self.progress_bar.setRange(0, max(1, total))
             self.progress_bar.setValue(done)
             self.status_label.setText(f"Reading images: {done} of {total}")

@@ -1,6 +1,7 @@
 """Page 4: the training run on a worker thread, with live loss and validation-AUC curves, the ETA and a
 Cancel button (honoured between batches). Once an epoch has been validated, "Stop and keep the best epoch" ends
-training early and goes on with the best epoch so far (evaluation, export, OOD guard), as early stopping would. A
+training early and goes on with the best epoch so far (evaluation, calibration, OOD guard, the bundle), as early
+stopping would. A
 cancelled or failed run leaves no bundle anywhere the viewer looks; the error stays on the page and Back is
 enabled again."""
 from __future__ import annotations
@@ -13,13 +14,17 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, Q
 
 from desktop.wizard.context import WizardContext, format_duration
 from desktop.wizard.curve_plot import CurvePlot
-from desktop.wizard.jobs import remove_tree, train_model
+from desktop.wizard.jobs import remove_tree, train_model, wizard_recipe
 from desktop.wizard.report_page import describe_failure
 from desktop.workers import Job
+from training.events import (BatchDone, DecodeProgress, EpochDone, GuardProgress, Stage, StageStarted,
+                             TrainingStopped)
 
-STAGE_TEXT = {"decode": "Reading the images", "train": "Training", "evaluate": "Evaluating on the test split",
-              "export": "Writing the model bundle", "ood_guard": "Fitting the out-of-distribution guard",
-              "test_predictions": "Checking the written model on the test split"}
+STAGE_TEXT = {Stage.PREPARE_DATA: "Reading the images", Stage.TRAIN: "Training",
+              Stage.EVALUATE: "Evaluating on the test split", Stage.CALIBRATE: "Choosing the operating threshold",
+              Stage.FIT_GUARD: "Fitting the out-of-distribution guard",
+              Stage.CHECK_HEATMAPS: "Checking where the heatmaps fall", Stage.WRITE_CARD: "Writing the model card",
+              Stage.SEAL: "Writing the model bundle"}
 
 
 class TrainingPage(QWizardPage):
@@ -95,15 +100,11 @@ class TrainingPage(QWizardPage):
         context.trained = None
         context.saved_path = None
         choices = context.choices
-        from training.pipeline import DataOptions
-
-        data = DataOptions(data=context.data_dir, val=context.val_dir, test=context.test_dir,
-                           img_size=choices.img_size)
+        recipe = wizard_recipe(choices.recipe, context.data_dir, context.val_dir, context.test_dir)
         staging = context.new_staging_dir()
         self._reset_view(choices.config.epochs)
         self.stop_event = threading.Event()
-        job = Job(train_model, choices.config, data, choices.device, staging, choices.target_sensitivity,
-                  name="training", stop=self.stop_event)
+        job = Job(train_model, recipe, choices.device, staging, name="training", stop=self.stop_event)
         job.progress.connect(self._on_progress)
         job.finished.connect(lambda trained, j=job: self._on_finished(j, trained))
         job.failed.connect(lambda error, j=job: self._on_failed(j, error))
@@ -167,49 +168,55 @@ class TrainingPage(QWizardPage):
 
     # -- job signals --------------------------------------------------------------------------------------------
     def _on_progress(self, done: int, total: int, event) -> None:
-        if not isinstance(event, dict) or self.job is None:
+        if self.job is None:
             return
         self.events_seen += 1
-        kind = event.get("event")
-        if kind == "stage":
-            self.stage_label.setText(STAGE_TEXT.get(event.get("stage"), str(event.get("stage"))) + "…")
-            if event.get("stage") in ("evaluate", "export", "test_predictions"):
+        if isinstance(event, StageStarted):
+            self.stage_label.setText(STAGE_TEXT[event.stage] + "…")
+            if event.stage not in (Stage.PREPARE_DATA, Stage.TRAIN):
                 self.progress_bar.setRange(0, 0)
                 self.eta_label.setText("")
-        elif kind == "decode":
+        elif isinstance(event, DecodeProgress):
             self.progress_bar.setRange(0, max(1, total))
             self.progress_bar.setValue(done)
             self.stage_label.setText(f"Reading the images: {done} of {total}")
-        elif kind == "batch":
+        elif isinstance(event, GuardProgress):
             self.progress_bar.setRange(0, max(1, total))
             self.progress_bar.setValue(done)
-            self.stage_label.setText(f"Training: epoch {event['epoch']} of {event['epochs']}, "
-                                     f"batch {event['batch']} of {event['batches']}")
-            self.eta_label.setText(f"About {format_duration(event['eta_s'])} left in training "
-                                   f"({format_duration(event['elapsed_s'])} so far)")
-            x = event["epoch"] - 1 + event["batch"] / event["batches"]
-            self._batch_losses.append((x, float(event["loss"])))
-            self.loss_plot.set_series("training loss (batches)", self._batch_losses, "#9ab7d3")
-        elif kind == "epoch":
-            epoch = float(event["epoch"])
-            self._epoch_train.append((epoch, float(event["train_loss"])))
-            self._epoch_val.append((epoch, float(event["val_loss"])))
-            self.loss_plot.set_series("training loss (epoch)", self._epoch_train, "#1f77b4", markers=True)
-            self.loss_plot.set_series("validation loss", self._epoch_val, "#ff7f0e", markers=True)
-            auc = event.get("val_auc", event.get("val_accuracy"))
-            if auc is not None:
-                self._epoch_auc.append((epoch, float(auc)))
-                self.auc_plot.set_series("validation AUC", self._epoch_auc, "#2ca02c", markers=True)
-            if not self.stop_event.is_set():
-                self.stop_button.setEnabled(True)  # a validated epoch exists: it can be kept
-            if event.get("stop") and self.stop_event.is_set():
-                self.result_label.setText(f"Stopped by you after epoch {event['epoch']}: the best epoch is kept.")
-            elif event.get("stop"):
-                self.result_label.setText(f"Stopped early after epoch {event['epoch']}: validation AUC "
-                                          "stopped improving.")
-        elif kind == "stopped":
-            self.result_label.setText(f"Stopped by you during epoch {event['epoch'] + 1}: the best epoch "
-                                      f"({event['best_epoch']}) is kept.")
+        elif isinstance(event, BatchDone):
+            self._show_batch(event, done, total)
+        elif isinstance(event, EpochDone):
+            self._show_epoch(event)
+        elif isinstance(event, TrainingStopped):
+            self.result_label.setText(f"Stopped by you during epoch {event.epoch + 1}: the best epoch "
+                                      f"({event.best_epoch}) is kept.")
+
+    def _show_batch(self, event: BatchDone, done: int, total: int) -> None:
+        self.progress_bar.setRange(0, max(1, total))
+        self.progress_bar.setValue(done)
+        self.stage_label.setText(f"Training: epoch {event.epoch} of {event.epochs}, "
+                                 f"batch {event.batch} of {event.batches}")
+        self.eta_label.setText(f"About {format_duration(event.eta_s)} left in training "
+                               f"({format_duration(event.elapsed_s)} so far)")
+        x = event.epoch - 1 + event.batch / event.batches
+        self._batch_losses.append((x, float(event.loss)))
+        self.loss_plot.set_series("training loss (batches)", self._batch_losses, "#9ab7d3")
+
+    def _show_epoch(self, event: EpochDone) -> None:
+        epoch = float(event.epoch)
+        self._epoch_train.append((epoch, float(event.train_loss)))
+        self._epoch_val.append((epoch, float(event.val_loss)))
+        self.loss_plot.set_series("training loss (epoch)", self._epoch_train, "#1f77b4", markers=True)
+        self.loss_plot.set_series("validation loss", self._epoch_val, "#ff7f0e", markers=True)
+        self._epoch_auc.append((epoch, float(event.val_score)))
+        self.auc_plot.set_series("validation AUC", self._epoch_auc, "#2ca02c", markers=True)
+        if not self.stop_event.is_set():
+            self.stop_button.setEnabled(True)  # a validated epoch exists: it can be kept
+        if event.stop and self.stop_event.is_set():
+            self.result_label.setText(f"Stopped by you after epoch {event.epoch}: the best epoch is kept.")
+        elif event.stop:
+            self.result_label.setText(f"Stopped early after epoch {event.epoch}: validation AUC "
+                                      "stopped improving.")
 
     def _on_run_ended(self, folder) -> None:
         """Whatever way a run ended, its staging folder goes unless it holds the model now on offer (a run

@@ -3,6 +3,9 @@ tmp folder): report -> options -> training on a worker -> evaluation -> save -> 
 saved bundle. Plus: leakage/unreadable warnings and cancel between batches; a failed run shows its error."""
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
 import json
 import os
 import shutil
@@ -78,7 +81,7 @@ def set_small_options(page, epochs: int, batch_size: int = 8) -> None:
 
 
 def test_wizard_trains_evaluates_saves_and_the_viewer_predicts(qtbot, make_window, settings, small_dataset,
-                                                                chest_png, no_shipped_models):
+                                                                chest_png, no_shipped_models, tmp_path):
     from PySide6.QtGui import QAction
     from PySide6.QtWidgets import QWizard
 
@@ -190,6 +193,21 @@ def test_wizard_trains_evaluates_saves_and_the_viewer_predicts(qtbot, make_windo
     assert json.loads((saved / "evaluation.json").read_text())["test"]["confusion_matrix"] == test["confusion_matrix"]
     assert settings.model_path == str(saved)
     assert all(not folder.exists() for folder in wizard.context.staging_dirs_made)
+    # the recipe the wizard trained from is in the bundle and its card; replayed on the command line, it trains the
+    # very same weights
+    recipe = saved / "recipe.toml"
+    recorded = bundle.card["training"]["recipe"]
+    assert recorded["sha256"] == hashlib.sha256(recipe.read_bytes()).hexdigest() and recorded["overrides"] == []
+    assert recorded["source"] == WIZARD_COMMAND and recorded["text"] == recipe.read_text(encoding="utf-8")
+    text = recipe.read_text(encoding="utf-8")
+    assert f"data = {json.dumps(str(small_dataset))}" in text and "[guard]\nfit = true\noptional = true" in text
+    assert 'arch = "compact_cnn"' in text and "epochs = 2" in text and "no-augment = true" in text
+    from training.cli_train import main as train_main
+
+    replay_out = io.StringIO()
+    with contextlib.redirect_stdout(replay_out):
+        assert train_main(["--recipe", str(recipe), "--out", str(tmp_path / "replayed"), "--quiet"]) == 0
+    assert json.loads(replay_out.getvalue().strip().splitlines()[-1])["weights_sha256"] == summary["weights_sha256"]
     assert wizard.button(QWizard.WizardButton.FinishButton).isEnabled()
     wizard.accept()
 

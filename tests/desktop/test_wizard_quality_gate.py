@@ -64,10 +64,12 @@ def test_stop_keeps_the_best_epoch_threshold_is_saved_and_activation_needs_confi
     training = wizard.training_page
     epochs_seen = []
 
+    from training.events import EpochDone
+
     def on_progress(done, total, event):
-        if isinstance(event, dict) and event.get("event") == "epoch":
-            epochs_seen.append(event["epoch"])
-            if event["epoch"] == 2:
+        if isinstance(event, EpochDone):
+            epochs_seen.append(event.epoch)
+            if event.epoch == 2:
                 training.stop_button.click()
 
     with qtbot.waitSignal(training.training_finished, timeout=300_000) as blocker:

@@ -116,7 +116,7 @@ def test_overwrite_moves_the_old_output_aside(trained_bundle, small_kermany, tmp
 def test_zero_byte_files_are_unreadable_not_conflicting_duplicates(small_kermany, tmp_path):
     """Two empty files (one per class) share one SHA-256: reported as unreadable, not as a duplicate group with
     conflicting labels (or leakage)."""
-    from training.pipeline import DataOptions, inspect_dataset
+    from training.stages.prepare import DataOptions, inspect_dataset
 
     root = tmp_path / "data"
     for label in ("NORMAL", "PNEUMONIA"):

@@ -8,7 +8,7 @@ import pytest
 from inference.errors import DatasetError
 from inference.preprocess import InputSpec
 from training.datasets import discover
-from training.pipeline import DataOptions, prepare_data
+from training.stages.prepare import DataOptions, prepare_data
 from training.report import ReportEntry, build_report
 from tests.training.conftest import copy_files, kermany_train
 

@@ -108,17 +108,20 @@ def test_train_cli_expected_failures_exit_2(tmp_path, capsys):
 
 def test_cancel_keeps_old_bundle_then_resume_completes(trained_bundle, small_kermany, tmp_path):
     from inference.device import resolve_device
-    from training.pipeline import DataOptions, ExportOptions, inspect_dataset, run_training
+    from training.events import BatchDone, DecodeProgress, EpochDone
+    from training.pipeline import run_training
+    from training.run_options import ExportOptions, RunOptions
+    from training.stages.prepare import DataOptions, inspect_dataset
 
     out = tmp_path / "bundle"
     shutil.copytree(trained_bundle[0], out)
     old_card = (out / "model_card.json").read_bytes()
     cancel = threading.Event()
-    events: list[dict] = []
+    events: list = []
 
-    def progress(event: dict) -> None:
+    def progress(event) -> None:
         events.append(event)
-        if event["event"] == "batch" and event["epoch"] == 2 and event["batch"] == 2:
+        if isinstance(event, BatchDone) and event.epoch == 2 and event.batch == 2:
             cancel.set()
 
     config = TrainConfig(arch="compact_cnn", epochs=3, batch_size=8, seed=1, early_stopping_patience=0)
@@ -126,17 +129,19 @@ def test_cancel_keeps_old_bundle_then_resume_completes(trained_bundle, small_ker
     inspected = inspect_dataset(data, pretrained=False, seed=1)  # the wizard's report page, then training
     assert sum(len(s) for s in inspected.splits.values()) == 48 and not inspected.report.has_leakage
     with pytest.raises(TrainingCancelled):
-        run_training(config, data, ExportOptions(out=out, overwrite=True), resolve_device("cpu"), progress=progress,
-                     cancel=cancel, prepared=inspected)
-    assert not any(e["event"] == "decode" for e in events)  # the inspected images were reused
+        run_training(RunOptions(config, data, ExportOptions(out=out, overwrite=True)), resolve_device("cpu"),
+                     progress=progress, cancel=cancel, prepared=inspected)
+    assert not any(isinstance(e, DecodeProgress) for e in events)  # the inspected images were reused
     assert (out / "model_card.json").read_bytes() == old_card  # untouched
     checkpoint = load_checkpoint(tmp_path / "bundle.partial")
     assert checkpoint["epoch"] == 1
-    epoch_events = [e for e in events if e["event"] == "epoch"]
-    assert len(epoch_events) == 1 and {"train_loss", "val_loss", "val_auc", "eta_s"} <= set(epoch_events[0])
-    assert all(e["batch"] <= 2 for e in events if e["event"] == "batch" and e["epoch"] == 2)
+    epoch_events = [e for e in events if isinstance(e, EpochDone)]
+    assert len(epoch_events) == 1 and epoch_events[0].score_name == "val_auc" and epoch_events[0].eta_s >= 0
+    assert {"train_loss", "val_loss", "val_auc"} <= set(epoch_events[0].record)
+    assert all(e.batch <= 2 for e in events if isinstance(e, BatchDone) and e.epoch == 2)
 
-    outcome = run_training(config, data, ExportOptions(out=out, overwrite=True), resolve_device("cpu"), resume=True)
+    outcome = run_training(RunOptions(config, data, ExportOptions(out=out, overwrite=True), resume=True),
+                           resolve_device("cpu"))
     assert outcome.card["training"]["resumed_from_epoch"] == 1
     assert [h["epoch"] for h in outcome.card["training"]["history"]] == [1, 2, 3]
     assert (out / "model_card.json").read_bytes() != old_card
@@ -222,7 +227,9 @@ def test_ddp_two_cpu_processes(small_kermany, tmp_path):
 
 def test_three_class_model_gets_a_valid_card(shared_data, tmp_path):
     from inference.device import resolve_device
-    from training.pipeline import DataOptions, ExportOptions, run_training
+    from training.pipeline import run_training
+    from training.run_options import ExportOptions, RunOptions
+    from training.stages.prepare import DataOptions
 
     train = shared_data / "chest-xray-pneumonia" / "train"
     root = tmp_path / "three"
@@ -231,7 +238,7 @@ def test_three_class_model_gets_a_valid_card(shared_data, tmp_path):
     link_files([p for p in pneumonia if "_bacteria_" in p.name][:12], root / "bacteria")
     link_files([p for p in pneumonia if "_virus_" in p.name][:12], root / "virus")
     config = TrainConfig(arch="compact_cnn", epochs=1, batch_size=8, seed=0)
-    outcome = run_training(config, DataOptions(data=root, img_size=32), ExportOptions(out=tmp_path / "b"),
+    outcome = run_training(RunOptions(config, DataOptions(data=root, img_size=32), ExportOptions(out=tmp_path / "b")),
                            resolve_device("cpu"))
     card = load_bundle(outcome.bundle_dir).card
     assert card["labels"] == ["bacteria", "normal", "virus"] and card["threshold"] is None
