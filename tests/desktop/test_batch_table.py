@@ -89,3 +89,37 @@ def test_unreadable_files_show_the_reason_and_honest_wording(qtbot, make_window,
 ])
 def test_summary_wording(state, analysed, unreadable, expected):
     assert summary_text(state, analysed, unreadable, "disk gone") == expected
+
+
+def test_file_names_show_whole_the_empty_warning_column_stays_narrow_and_the_threshold_is_shown(
+        qtbot, make_window, tiny_bundle, shared_data, tmp_path):
+    """Issue 25.10: the File column showed "NORMAL/ NORMAL2-..." on every row (wrapped and cut) while an empty
+    Warning column took the width, and the table had no threshold column. Geometry at the default size: each
+    relative path fits its cell on one line, the Warning column is no wider than its title while empty, and a
+    Threshold column gives the threshold each call was made at."""
+    source = shared_data / "samples/chest-xray-fullres"
+    folder = tmp_path / "fullres"
+    for label in ("NORMAL", "PNEUMONIA"):
+        (folder / label).mkdir(parents=True)
+        for film in sorted((source / label).iterdir())[-4:]:  # NORMAL2-IM-..., person..._bacteria_...
+            (folder / label / film.name).symlink_to(film)
+    window = make_window(tiny_bundle)
+    dialog = _run(qtbot, window, folder)
+    qtbot.waitExposed(dialog)
+    table, header = dialog.table, dialog.table.horizontalHeader()
+    metrics = table.fontMetrics()
+    assert not table.wordWrap()
+    files = [dialog.proxy.index(r, 0).data() for r in range(dialog.proxy.rowCount())]
+    assert len(set(files)) == 8 and any(f.startswith("NORMAL/NORMAL2-IM-") for f in files)
+    for text in files:
+        assert metrics.horizontalAdvance(text) + 8 <= header.sectionSize(0), text  # whole, on one line
+    warning_column, threshold_column = _column(dialog, "Warning"), _column(dialog, "Threshold")
+    warnings = [dialog.proxy.index(r, warning_column).data() for r in range(dialog.proxy.rowCount())]
+    if not any(warnings):  # no warning: the column is as wide as its title
+        assert header.sectionSize(warning_column) <= header.sectionSizeHint(warning_column)
+    assert header.sectionSize(0) > header.sectionSize(warning_column)
+    thresholds = {dialog.proxy.index(r, threshold_column).data() for r in range(dialog.proxy.rowCount())}
+    assert thresholds == {"0.500"}  # the session's operating point, as the panel prints it
+    last = header.sectionViewportPosition(header.count() - 1) + header.sectionSize(header.count() - 1)
+    assert last <= table.viewport().width()  # every column in view at the default size
+    dialog.close()
