@@ -32,6 +32,7 @@ class ToolsMixin:
         self._magnifier_pos: QPointF | None = None
         self.text_prompt = None  # callable(title, text) -> str | None; None asks with a dialog (tests set it)
         self.zoom_changed.connect(lambda _: self._layer.refresh_margins())
+        self.view_moved.connect(self._layer.separate_labels)  # a label near an edge may change sides
 
     # -- tools ----------------------------------------------------------------------------------------------------
     @property
@@ -137,6 +138,10 @@ class ToolsMixin:
 
     def measurement_labels(self) -> list[str]:
         return self._layer.labels()
+
+    def label_rects(self):
+        """uid -> where the annotation's measurement label is drawn (viewport pixels)."""
+        return self._layer.label_rects()
 
     def distance_label(self, start: QPointF, end: QPointF) -> str:
         """Length of a segment given in image pixel coordinates: mm when the spacing is known, else pixels."""
