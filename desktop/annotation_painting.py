@@ -19,6 +19,7 @@ HANDLE_PX = 4.0  # half-size of a selection handle on screen
 LABEL_OFFSET = QPointF(10.0, 4.0)  # device pixels from the label's point
 LABEL_GAP = 2.0  # device pixels kept between two labels moved apart
 RIM_COLOUR = QColor(0, 0, 0, 150)  # the dark rim keeps a thin line visible on white bone
+BACKDROP_COLOUR = QColor(0, 0, 0, 170)
 
 
 def label_font(points: float = 10.0) -> QFont:
@@ -60,41 +61,56 @@ def left_of_point(box: QRectF) -> QRectF:
     return box.translated(-box.width() - 2 * LABEL_OFFSET.x(), 0)
 
 
-def paint_label(painter: QPainter, rect: QRectF, text: str, colour: QColor, font: QFont) -> None:
-    """`text` in `rect` (device coordinates of the painter), in `colour` with a dark outline."""
+def paint_label(painter: QPainter, rect: QRectF, text: str, colour: QColor, font: QFont, *,
+                searchable: bool = False) -> None:
+    """`text` in `rect` (device coordinates of the painter), in `colour` with a dark outline. `searchable`: on a
+    dark backdrop instead, so a PDF holds the words once (copied or searched, they read as written)."""
     painter.setFont(font)
     flags = int(Qt.AlignmentFlag.AlignLeft)
-    painter.setPen(OUTLINE_COLOUR)
-    for dx, dy in OUTLINE_OFFSETS:
-        painter.drawText(rect.translated(dx, dy), flags, text)
+    if searchable:
+        painter.fillRect(rect.adjusted(-1, 0, 1, 0), BACKDROP_COLOUR)
+    else:
+        painter.setPen(OUTLINE_COLOUR)
+        for dx, dy in OUTLINE_OFFSETS:
+            painter.drawText(rect.translated(dx, dy), flags, text)
     painter.setPen(colour)
     painter.drawText(rect, flags, text)
 
 
-def shifts_apart(rects: Sequence[QRectF], gap: float = LABEL_GAP) -> list[float]:
-    """How far down to move each label (in order: the first stays) so that none overlaps one before it."""
+def shifts_apart(rects: Sequence[QRectF], gap: float = LABEL_GAP, top: float | None = None,
+                 bottom: float | None = None) -> list[float]:
+    """How far to move each label up or down (in order: the first stays) so that none overlaps one before it: to
+    the nearest free place just above or below the ones in the way, within `top`..`bottom` when given. A label
+    with no free place stays where it was."""
     placed: list[QRectF] = []
     shifts = []
     for rect in rects:
-        shift = 0.0
-        moved = QRectF(rect)
-        for _ in range(len(placed) + 1):  # each step ends below one of them, and labels only move down
-            blocker = next((other for other in placed
-                            if moved.intersects(other.adjusted(-gap, -gap, gap, gap))), None)
-            if blocker is None:
-                break
-            shift += blocker.bottom() + gap - moved.top()
-            moved = rect.translated(0, shift)
-        placed.append(moved)
-        shifts.append(shift)
+        def free(y: float) -> bool:
+            moved = QRectF(rect.left(), y, rect.width(), rect.height())
+            inside = (top is None or y >= top) and (bottom is None or moved.bottom() <= bottom)
+            return inside and not any(moved.intersects(other.adjusted(-gap, -gap, gap, gap)) for other in placed)
+
+        candidates = [rect.top()] + [other.bottom() + gap + 0.5 for other in placed] + \
+                     [other.top() - gap - 0.5 - rect.height() for other in placed]
+        y = min((c for c in candidates if free(c)), key=lambda c: abs(c - rect.top()), default=rect.top())
+        placed.append(QRectF(rect.left(), y, rect.width(), rect.height()))
+        shifts.append(y - rect.top())
     return shifts
 
 
+def kept_inside(box: QRectF, area: QRectF) -> QRectF:
+    """`box` moved (not resized) to lie inside `area`, as far as it fits (its top-left corner wins)."""
+    dx = max(area.left() - box.left(), min(0.0, area.right() - box.right()))
+    dy = max(area.top() - box.top(), min(0.0, area.bottom() - box.bottom()))
+    return box.translated(dx, dy)
+
+
 def paint_annotations(painter: QPainter, annotations: Iterable[Annotation], labels: dict[str, str],
-                      to_device: QTransform, picture: QRectF, font: QFont) -> list[QRectF]:
+                      to_device: QTransform, picture: QRectF, font: QFont, *, searchable: bool = False
+                      ) -> list[QRectF]:
     """Every annotation over a picture drawn in `picture` (device coordinates), image pixels mapped by
     `to_device`, clipped to the picture; labels from `labels` (uid -> text as the view shows it) placed and moved
-    apart as on screen. Returns the label rectangles drawn."""
+    apart as on screen (`searchable`: see paint_label). Returns the label rectangles drawn."""
     annotations = list(annotations)
     scale = math.hypot(to_device.m11(), to_device.m12()) or 1.0
     painter.save()
@@ -114,11 +130,12 @@ def paint_annotations(painter: QPainter, annotations: Iterable[Annotation], labe
         box = label_box(text, metrics).translated(anchor)
         if box.right() > picture.right() and left_of_point(box).left() >= picture.left():
             box = left_of_point(box)
-        placed.append((annotation, text, box))
+        placed.append((annotation, text, kept_inside(box, picture)))  # a label never leaves the picture
     rects = []
-    for (annotation, text, box), shift in zip(placed, shifts_apart([box for _, _, box in placed])):
+    shifts = shifts_apart([box for _, _, box in placed], top=picture.top(), bottom=picture.bottom())
+    for (annotation, text, box), shift in zip(placed, shifts):
         rect = box.translated(0, shift)
-        paint_label(painter, rect, text, shape_for(annotation.kind).colour, font)
+        paint_label(painter, rect, text, shape_for(annotation.kind).colour, font, searchable=searchable)
         rects.append(rect)
     painter.restore()
     return rects

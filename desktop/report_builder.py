@@ -7,7 +7,7 @@ import numpy as np
 
 from desktop import card_facts
 from desktop import prediction_adapter as pa
-from desktop.image_adapter import render_display, spacing_description
+from desktop.image_adapter import render_display, spacing_description, spacing_mm
 from desktop.qimage_convert import gray01_to_qimage, rgba8_to_qimage
 from desktop.report_export import ReportContent, file_sha256
 from inference.model_card import ModelCard
@@ -57,13 +57,34 @@ def _field_value(key: str, metadata: dict) -> str:
     return str(value).replace("^", " ").strip()
 
 
-def content_box(display01: np.ndarray) -> tuple[slice, slice]:
-    """The rows and columns that hold the image: black margins (collimation, letterboxing) are left out."""
+def content_box(display01: np.ndarray, annotations=()) -> tuple[slice, slice]:
+    """The rows and columns that hold the image: black margins (collimation, letterboxing) are left out, unless
+    an annotation lies there (every mark the reader drew stays in the picture)."""
     rows = np.flatnonzero(display01.max(axis=1) > CONTENT_LEVEL)
     columns = np.flatnonzero(display01.max(axis=0) > CONTENT_LEVEL)
     if rows.size == 0 or columns.size == 0:
         return slice(None), slice(None)
-    return slice(rows[0], rows[-1] + 1), slice(columns[0], columns[-1] + 1)
+    top, bottom, left, right = rows[0], rows[-1] + 1, columns[0], columns[-1] + 1
+    height, width = display01.shape
+    for annotation in annotations:
+        x0, y0, x1, y1 = annotation.bounds()
+        left, right = min(left, max(0, int(np.floor(x0)))), max(right, min(width, int(np.ceil(x1))))
+        top, bottom = min(top, max(0, int(np.floor(y0)))), max(bottom, min(height, int(np.ceil(y1))))
+    return slice(top, bottom), slice(left, right)
+
+
+def annotation_rows(view, scrub=str) -> tuple[list, dict[str, str], list[str]]:
+    """The view's annotations, each one's label as the view draws it (uid -> text) and one line per annotation
+    for the report's list ("Distance: 42.0 mm"); text the reader typed goes through `scrub`."""
+    from desktop.tools import kind_title
+
+    annotations = list(view.annotations.items())
+    labels, lines = {}, []
+    for annotation in annotations:
+        measured = [scrub(line) for line in view.measurement(annotation).lines]
+        labels[annotation.uid] = "\n".join(measured)
+        lines.append(f"{kind_title(annotation.kind)}: " + ("; ".join(measured) if measured else "(no text)"))
+    return annotations, labels, lines
 
 
 def build_report_content(image, view, prediction, card: ModelCard | None, threshold: float | None,
@@ -76,12 +97,6 @@ def build_report_content(image, view, prediction, card: ModelCard | None, thresh
     from inference.overlay import blend, colormap_lut
 
     display01 = render_display(image, view.window, view.inverted)
-    crop = content_box(display01)
-    overlay = None
-    heatmap = prediction.heatmap if prediction is not None else None
-    if heatmap is not None and np.asarray(heatmap).shape == display01.shape:
-        overlay = rgba8_to_qimage(np.ascontiguousarray(
-            blend(display01, np.asarray(heatmap), colormap, opacity)[crop]))  # as on screen
     path = Path(image.path) if getattr(image, "path", None) else None
     original_metadata = getattr(image, "metadata", None) or {}
     metadata = original_metadata
@@ -92,6 +107,13 @@ def build_report_content(image, view, prediction, card: ModelCard | None, thresh
         deidentifier = Deidentifier()
         metadata = deidentifier.deidentify_metadata(original_metadata)
         scrub = lambda text: deidentifier.scrub_text(text, original_metadata)  # noqa: E731
+    annotations, labels, measurement_lines = annotation_rows(view, scrub)
+    crop = content_box(display01, annotations)
+    overlay = None
+    heatmap = prediction.heatmap if prediction is not None else None
+    if heatmap is not None and np.asarray(heatmap).shape == display01.shape:
+        overlay = rgba8_to_qimage(np.ascontiguousarray(
+            blend(display01, np.asarray(heatmap), colormap, opacity)[crop]))  # as on screen
     is_dicom = bool(original_metadata.get("SOPInstanceUID") or original_metadata.get("StudyInstanceUID"))
     patient = [(title, _field_value(key, metadata)) for title, key in PATIENT_KEYS] if is_dicom else []
     study = [(title, _field_value(key, metadata)) for title, key in STUDY_KEYS] if is_dicom else []
@@ -108,7 +130,13 @@ def build_report_content(image, view, prediction, card: ModelCard | None, thresh
     if path is not None and path.is_file() and not deidentify:
         identity += [("Size", f"{path.stat().st_size:,} bytes"), ("SHA-256", file_sha256(path))]
     content = ReportContent(file_path=path, image=gray01_to_qimage(np.ascontiguousarray(display01[crop])),
-                            overlay=overlay, identity=identity, patient=patient, study=study)
+                            overlay=overlay, identity=identity, patient=patient, study=study,
+                            annotations=annotations, annotation_labels=labels, measurements=measurement_lines,
+                            image_origin=(int(crop[1].start or 0), int(crop[0].start or 0)))
+    if annotations:
+        content.measurements_note = ("No pixel spacing in the file: lengths and areas in pixels."
+                                     if spacing_mm(image) is None else
+                                     f"Lengths and areas in mm at {spacing_description(image)}.")
     if overlay is not None:
         content.colour_lut = [tuple(int(v) for v in rgb) for rgb in colormap_lut(colormap)]
         content.colormap = colormap

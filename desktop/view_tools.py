@@ -10,7 +10,7 @@ from PySide6.QtCore import QPointF
 from annotations.model import new_annotation
 from annotations.store import AnnotationStore
 from desktop.annotation_layer import AnnotationLayer
-from desktop.tools import DEFAULT_TOOL, TOOLS_BY_ID, create_tool, shape_for
+from desktop.tools import DEFAULT_TOOL, TOOLS_BY_ID, create_tool, kind_title, shape_for
 
 if TYPE_CHECKING:
     from annotations.measurements import Calibration, Measurement
@@ -110,8 +110,7 @@ class ToolsMixin:
         """A tool finished `annotation`: it joins the store (one undo step); returns its measurement text."""
         self._store.add(annotation)
         label = self.measurement(annotation).label
-        spec = TOOLS_BY_ID.get(annotation.kind)
-        self.measurement_added.emit(spec.title if spec else annotation.kind, label)
+        self.measurement_added.emit(kind_title(annotation.kind), label)
         return label
 
     def hit_test(self, view_pos: QPointF) -> tuple[str, int] | None:
