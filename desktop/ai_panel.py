@@ -107,6 +107,13 @@ class AiPanel(QWidget):
         self.ood_label.setAccessibleName("Out-of-distribution warning")
         self.ood_label.hide()
         result_layout.addWidget(self.ood_label)
+        self.notices_label = QLabel("")  # what qualifies the result (prediction.notices), one per line
+        self.notices_label.setObjectName("resultNotices")
+        self.notices_label.setWordWrap(True)
+        self.notices_label.setStyleSheet("QLabel#resultNotices { color: #1a1200; background: #f0c674; padding: 4px; }")
+        self.notices_label.setAccessibleName("Notices about this result")
+        self.notices_label.hide()
+        result_layout.addWidget(self.notices_label)
         self.bars_layout = QVBoxLayout()
         result_layout.addLayout(self.bars_layout)
         self.status_label = QLabel("")
@@ -365,11 +372,16 @@ class AiPanel(QWidget):
         self.ood_label.setText("")
         self.ood_label.setAccessibleDescription("")
         self.ood_label.hide()
+        self.notices_label.setText("")
+        self.notices_label.hide()
         self.status_label.setText(status)
 
     def _show_result(self, state: ViewportAi) -> None:
         prediction, call = state.prediction, state.call
-        self.clear_result(" ".join(prediction.notices))
+        self.clear_result()
+        if prediction.notices:
+            self.notices_label.setText("\n".join(f"Note: {notice}" for notice in prediction.notices))
+            self.notices_label.show()
         positive = prediction.positive_label or self._card.positive_label
         applicable = not call.withheld
         for label, probability in prediction.probabilities.items():

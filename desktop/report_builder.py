@@ -11,6 +11,7 @@ from desktop.image_adapter import render_display, spacing_description, spacing_m
 from desktop.qimage_convert import gray01_to_qimage, rgba8_to_qimage
 from desktop.report_export import ReportContent, file_sha256
 from inference.model_card import ModelCard
+from inference.population import patient_age
 from inference.results import Call
 
 PATIENT_KEYS = (("Name", "PatientName"), ("Patient ID", "PatientID"), ("Birth date", "PatientBirthDate"),
@@ -29,19 +30,8 @@ def _dicom_date(value: str) -> str:
 
 def _age(metadata: dict) -> str:
     """PatientAge as written ("045Y" -> "45 years"), else computed from the birth and study dates."""
-    raw = str(metadata.get("PatientAge") or "").strip()
-    units = {"Y": "years", "M": "months", "W": "weeks", "D": "days"}
-    if len(raw) == 4 and raw[:3].isdigit() and raw[3] in units:
-        return f"{int(raw[:3])} {units[raw[3]]}"
-    import datetime as dt
-
-    try:
-        born = dt.datetime.strptime(str(metadata.get("PatientBirthDate") or ""), "%Y%m%d").date()
-        seen = dt.datetime.strptime(str(metadata.get("StudyDate") or ""), "%Y%m%d").date()
-    except ValueError:
-        return raw
-    years = seen.year - born.year - ((seen.month, seen.day) < (born.month, born.day))
-    return f"{years} years (at the study date)" if years >= 0 else raw
+    age = patient_age(metadata)
+    return age.text if age is not None else str(metadata.get("PatientAge") or "").strip()
 
 
 def _field_value(key: str, metadata: dict) -> str:
@@ -157,7 +147,8 @@ def build_report_content(image, view, prediction, card: ModelCard | None, thresh
                 f", {colormap} at opacity {opacity:.2f} (as on screen)" if overlay is not None else "")
         content.notices = [scrub(notice) for notice in prediction.notices]
         content.ood_warning = pa.ood_warning_text(prediction)
-    content.notices += [scrub(notice) for notice in getattr(image, "notices", []) or []]
+    content.notices += [scrub(notice) for notice in getattr(image, "notices", []) or []
+                        if scrub(notice) not in content.notices]  # the prediction's include the image's
     content.model_lines, content.limitations = _model_block(card, prediction)
     return content
 

@@ -324,6 +324,8 @@ class _Report:
             self.text(f"Call: {content.call}", 12, True, color="#666666" if content.call_withheld else "#000000")
             if content.ood_warning:
                 self.text(content.ood_warning, 8.5, True, color="#b00020")
+            for notice in content.notices:  # beside the call: what qualifies it (e.g. a patient the model is not for)
+                self.text(f"Note: {notice}", 8, color="#7a4b00")
             self.probability_bars()
             if content.threshold_text:
                 self.text(content.threshold_text, 8)
@@ -331,8 +333,9 @@ class _Report:
                 self.text(line, 7.5, color="#222222")
             if content.heatmap_text:
                 self.text(content.heatmap_text, 7.5, color="#222222")
-        for notice in content.notices:
-            self.text(f"Note: {notice}", 7.5, color="#7a4b00")
+        if not content.probabilities:
+            for notice in content.notices:
+                self.text(f"Note: {notice}", 7.5, color="#7a4b00")
 
     def probability_bars(self) -> None:
         content = self.content

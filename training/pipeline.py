@@ -21,8 +21,8 @@ from training.cache import DecodedImages, decode_images
 from training.datasets import DatasetInventory, ImageFile, discover
 from training.evaluate import (bootstrap_auc_interval, choose_operating_point, metrics_from_logits,
                                positive_probs, wilson_interval)
-from training.export import (GENERIC_LIMITATIONS, KERMANY_DATA, KERMANY_LIMITATIONS, CardInputs, build_card,
-                             choose_positive_label, looks_like_kermany, manifest_csv, package_versions,
+from training.export import (GENERIC_LIMITATIONS, KERMANY_DATA, KERMANY_LIMITATIONS, KERMANY_POPULATION, CardInputs,
+                             build_card, choose_positive_label, looks_like_kermany, manifest_csv, package_versions,
                              sha256_bytes)
 from training.jpeg_source import source_jpeg_quality
 from training.lung_focus import LungPrior, build_lung_prior
@@ -473,6 +473,7 @@ def run_training(config: TrainConfig, data: DataOptions, export: ExportOptions, 
         metrics=_metric_entries(test_metrics, dataset_name, test_split_name, operating.threshold, is_positive,
                                 probs, config.seed),
         calibration=calibration, training_data=training_data, training=training_block, limitations=limitations,
+        intended_population=KERMANY_POPULATION if prepared.kermany else None,
         experimental=export.experimental, extra=export.card_extra))
     if external_sets and prepared.positive_label is not None:
         from training.external import external_section, with_external_section
