@@ -39,7 +39,7 @@ OK_ROLE = Qt.ItemDataRole.UserRole + 4  # True for a file that was analysed
 NOT_APPLICABLE = "n/a"  # a probability shown when the call was withheld (greyed; the value stays in the tooltip)
 CSV_EXTRA_COLUMNS = ("call_status", "model_name", "model_version", "threshold", "analysed_utc")
 GREY = QColor("#8a939b")
-MAX_TEXT_COLUMN_PX = 260  # the warning and status columns grow with their text up to this width
+MAX_TEXT_COLUMN_PX = 200  # the warning and status columns grow with their text up to this width
 CELL_PADDING_PX = 12
 CSV_SKIPPED_COLUMNS = ("Threshold",)  # the CSV's own threshold column keeps four decimals
 
@@ -72,7 +72,7 @@ class BatchDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(f"Analyze folder — {folder}")
         self.setAccessibleName("Analyze folder results")
-        self.resize(900, 560)
+        self.resize(1100, 600)  # room for a sub-folder and a file name, a warning and the numbers
         self._folder = Path(folder)
         self._labels = list(labels)
         self._operating_point = operating_point
