@@ -17,7 +17,7 @@ from desktop.view_overlays import OUTLINE_COLOUR, OUTLINE_OFFSETS
 
 HANDLE_PX = 4.0  # half-size of a selection handle on screen
 LABEL_OFFSET = QPointF(10.0, 4.0)  # device pixels from the label's point
-LABEL_GAP = 2.0  # device pixels kept between two labels moved apart
+LABEL_GAP = 4.0  # device pixels kept between two labels moved apart
 RIM_COLOUR = QColor(0, 0, 0, 150)  # the dark rim keeps a thin line visible on white bone
 BACKDROP_COLOUR = QColor(0, 0, 0, 170)
 

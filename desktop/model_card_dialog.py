@@ -44,6 +44,8 @@ def card_html(card: ModelCard) -> str:
                  f"<b>Positive label:</b> {esc(card.positive_label or '—')}<br>"
                  f"<b>Operating threshold:</b> {esc(pa.number(card.threshold))}</p>")
     parts.append(f"<h3>Intended use</h3><p>{esc(card.intended_use)}</p>")
+    if card.intended_population is not None:
+        parts.append(f"<p><b>Intended population:</b> {esc(card.intended_population.description)}</p>")
     limitations = "".join(f"<li>{esc(item)}</li>" for item in card.limitations)
     parts.append(f"<h3>Limitations</h3><ul>{limitations}</ul>")
     metrics = card.metrics

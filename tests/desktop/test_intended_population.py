@@ -56,6 +56,9 @@ def test_an_adult_film_gets_the_notice_beside_the_result_in_the_pdf_and_in_the_s
     result = pdf_text[pdf_text.index("AI result"):]
     assert result.index("Call:") < result.index(NOTICE) < result.index("NORMAL")  # beside the call
 
+    from desktop.model_card_dialog import card_html
+
+    assert "<b>Intended population:</b> children of 1-5 years" in card_html(window.ai_session.card)
     written = window.exports.save_ai_dicom(tmp_path / "dicom")
     sr = next(pydicom.dcmread(path) for path in written if pydicom.dcmread(path).Modality == "SR")
     assert ("Comment", NOTICE) in _texts(sr)
