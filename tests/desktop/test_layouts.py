@@ -39,6 +39,17 @@ def patient_folder(tmp_path, shared_data):
     return folder, made
 
 
+def _drop_file(qtbot, window, viewport, path) -> None:
+    """A file dragged from the desktop and dropped in the middle of `viewport`; returns once it is shown."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    view = viewport.view
+    drop = QDropEvent(QPointF(view.viewport().width() / 2, view.viewport().height() / 2), Qt.DropAction.CopyAction,
+                      mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.image_shown, timeout=30_000):
+        view.dropEvent(drop)
+
+
 def test_layouts_show_one_two_or_four_viewports(make_window, qtbot):
     window = make_window()
     grid = window.grid
@@ -132,13 +143,7 @@ def test_a_study_dropped_with_sync_window_on_keeps_the_others_window(make_window
     window.actions_by_name["sync_window"].trigger()
     first.view.set_window(1200, 700)
     assert (second.view.window.center, second.view.window.width) == (1200, 700)
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(dropped))])
-    view = target.view
-    drop = QDropEvent(QPointF(view.viewport().width() / 2, view.viewport().height() / 2), Qt.DropAction.CopyAction,
-                      mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    with qtbot.waitSignal(window.image_shown, timeout=30_000):
-        view.dropEvent(drop)
+    _drop_file(qtbot, window, target, dropped)
     assert target.image.path == dropped and window.grid.active is target
     for viewport in (first, second, target):
         assert (viewport.view.window.center, viewport.view.window.width) == (1200, 700), viewport
@@ -150,13 +155,7 @@ def test_a_file_dropped_on_a_viewport_opens_there(make_window, qtbot, chest_png,
     window = make_window()
     window.set_layout("2x2")
     target = window.grid.viewports()[3]
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(chest_dicom))])
-    view = target.view
-    drop = QDropEvent(QPointF(view.viewport().width() / 2, view.viewport().height() / 2), Qt.DropAction.CopyAction,
-                      mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    with qtbot.waitSignal(window.image_shown, timeout=30_000):
-        view.dropEvent(drop)
+    _drop_file(qtbot, window, target, chest_dicom)
     assert target.image.path == chest_dicom and window.grid.active is target
     assert all(v.image is None for v in window.grid.viewports()[:3])
 
