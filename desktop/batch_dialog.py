@@ -1,5 +1,6 @@
 """Analyze folder: a sortable, filterable table (file, call, probabilities, the threshold of the call, OOD warning,
-status/error) filled while the job runs, with progress, cancel and CSV export; double-clicking a row opens that image in the viewer.
+status/error) filled while the job runs, with progress, cancel and CSV export; double-clicking a row opens that
+image in the viewer.
 
 Calls are made at the AI session's operating point when the run started (desktop.ai_state.OperatingPoint, the
 viewer's one application of the call rule): no call, and the probabilities marked not applicable, when the

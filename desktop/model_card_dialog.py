@@ -59,7 +59,8 @@ def card_html(card: ModelCard) -> str:
                           ("selection", "Selection sets (not independent estimates)")):
         entries = [(measured, entry) for measured, entry in external if measured.kind == kind]
         if entries:
-            parts.append(f"<h3>{heading}</h3>" + "".join(_external_entry(measured, entry) for measured, entry in entries))
+            parts.append(f"<h3>{heading}</h3>"
+                         + "".join(_external_entry(measured, entry) for measured, entry in entries))
     site_lines = card_facts.site_calibration_lines(card)
     if site_lines:
         parts.append("<h3>Site calibration</h3><ul>" + "".join(f"<li>{esc(line)}</li>" for line in site_lines)

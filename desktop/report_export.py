@@ -2,8 +2,9 @@
 
 The report is laid out like a radiology report: a header (title, the not-for-diagnostic-use notice), the patient
 and study block, the image (with the reader's annotations as drawn) and the heatmap overlay cropped to their
-content (the overlay with its colour bar), each measurement with its value and unit, the AI result with its operating point and the set every number was measured on, the model block, the limitations,
-the file's identity and a reader sign-off. Blocks flow onto further pages instead of being clipped at the bottom;
+content (the overlay with its colour bar), each measurement with its value and unit, the AI result with its
+operating point and the set every number was measured on, the model block, the limitations, the file's identity
+and a reader sign-off. Blocks flow onto further pages instead of being clipped at the bottom;
 every page carries a footer with the page number and the notice."""
 from __future__ import annotations
 

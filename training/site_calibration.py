@@ -100,7 +100,8 @@ def small_set_warnings(counts: dict[str, int]) -> list[str]:
 
 
 CALIBRATION_SELECTION = "the site-calibrated threshold and temperature"
-CALIBRATION_SPLIT = "site calibration set: the threshold and temperature were fitted on it (not an independent estimate)"
+CALIBRATION_SPLIT = ("site calibration set: the threshold and temperature were fitted on it (not an independent "
+                     "estimate)")
 
 
 def as_calibration_set(entry: dict, site_sha256: str) -> dict:
