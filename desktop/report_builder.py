@@ -65,10 +65,12 @@ def content_box(display01: np.ndarray, annotations=()) -> tuple[slice, slice]:
 
 def annotation_rows(view, scrub=str) -> tuple[list, dict[str, str], list[str]]:
     """The view's annotations, each one's label as the view draws it (uid -> text) and one line per annotation
-    for the report's list ("Distance: 42.0 mm"); text the reader typed goes through `scrub`."""
+    for the report's list ("Distance: 42.0 mm"); text the reader typed goes through `scrub`. A view without an
+    annotation store (the self-test's bare view state) has none."""
     from desktop.tools import kind_title
 
-    annotations = list(view.annotations.items())
+    store = getattr(view, "annotations", None)
+    annotations = list(store.items()) if store is not None else []
     labels, lines = {}, []
     for annotation in annotations:
         measured = [scrub(line) for line in view.measurement(annotation).lines]
