@@ -24,7 +24,22 @@ def app_version() -> str:
         return "unknown (not installed as a package)"
 
 
+# Licence texts recognised by their wording, for packages whose metadata names none (first match wins).
+LICENCE_TEXTS = (
+    ("Apache-2.0", re.compile(r"Apache (Software )?License,?( Version)? 2\.0", re.I)),
+    ("MIT", re.compile(r"Permission is hereby granted, free of charge|^\s*MIT License", re.I | re.M)),
+    ("BSD-3-Clause", re.compile(r"Redistribution and use in source and binary forms.*Neither the name", re.I | re.S)),
+    ("BSD-2-Clause", re.compile(r"Redistribution and use in source and binary forms", re.I)),
+    ("GPL-3.0", re.compile(r"GNU GENERAL PUBLIC LICENSE\s+Version 3", re.I)),
+    ("LGPL-3.0", re.compile(r"GNU LESSER GENERAL PUBLIC LICENSE\s+Version 3", re.I)),
+    ("MPL-2.0", re.compile(r"Mozilla Public License,? (Version|v\.?) ?2\.0", re.I)),
+)
+LICENCE_FILE = re.compile(r"^(LICEN[CS]E|COPYING)([._-].*)?$", re.I)
+
+
 def licence_of(dist: metadata.Distribution) -> str:
+    """What the package declares: its metadata's licence expression, licence field or classifiers, else the
+    licence its own licence file words (said so), else where it comes from."""
     meta = dist.metadata
     expression = meta.get("License-Expression")
     if expression:
@@ -33,7 +48,31 @@ def licence_of(dist: metadata.Distribution) -> str:
     if text and "\n" not in text and len(text) <= 80 and text.upper() != "UNKNOWN":
         return text
     classifiers = [c.split("::")[-1].strip() for c in meta.get_all("Classifier") or [] if c.startswith("License ::")]
-    return "; ".join(classifiers) or "not stated in the package metadata"
+    if classifiers:
+        return "; ".join(classifiers)
+    from_file = licence_from_files(dist)
+    if from_file:
+        return f"{from_file[0]} (stated in the package's {from_file[1]} file; its metadata names none)"
+    home = meta.get("Home-page") or next((url.split(",", 1)[-1].strip() for url in meta.get_all("Project-URL") or []),
+                                         "")
+    return "not stated by the package (neither its metadata nor a licence file)" + (f"; source: {home}" if home
+                                                                                        else "")
+
+
+def licence_from_files(dist: metadata.Distribution) -> tuple[str, str] | None:
+    """(licence, file name) from a licence file the package installed, recognised by its wording."""
+    texts = [(path.name, path.read_text) for path in dist.files or [] if LICENCE_FILE.match(path.name)]
+    for name in dist.metadata.get_all("License-File") or []:  # in .dist-info/licenses/ (metadata 2.4) or beside
+        texts.append((name, lambda name=name: dist.read_text(f"licenses/{name}") or dist.read_text(name)))
+    for name, read in texts:
+        try:
+            text = read() or ""
+        except (OSError, UnicodeDecodeError):
+            continue
+        for licence, wording in LICENCE_TEXTS:
+            if wording.search(text):
+                return licence, name.rsplit("/", 1)[-1]
+    return None
 
 
 def dependency_licences() -> list[tuple[str, str, str]]:
@@ -75,6 +114,18 @@ def attribution_text() -> str:
         return ""
 
 
+def markdown_html(text: str) -> str:
+    """Markdown (the attribution file) as HTML for a text browser page: rendered by Qt, headings, lists and code
+    as such, not the raw marks."""
+    from PySide6.QtGui import QTextDocument
+
+    document = QTextDocument()
+    document.setMarkdown(text)
+    rendered = document.toHtml()
+    body = re.search(r"<body[^>]*>(.*)</body>", rendered, re.S)
+    return body.group(1) if body else rendered
+
+
 def about_html(card: ModelCard | None) -> dict[str, str]:
     esc = html.escape
     pages = {}
@@ -86,12 +137,12 @@ def about_html(card: ModelCard | None) -> dict[str, str]:
                          "declares (their own dependencies carry their own licences).</p>"
                          "<table border='1' cellpadding='3'><tr><th>Package</th><th>Version</th><th>Licence</th>"
                          f"</tr>{rows or '<tr><td colspan=3>package metadata not available</td></tr>'}</table>")
-    attribution = esc(attribution_text()).replace("\n", "<br>")
+    attribution = markdown_html(attribution_text())
     data = ""
     for item in card.training_data if card is not None else []:
         data += f"<li>{esc(item.name)}: licence {esc(item.licence)}; {esc(item.attribution)}</li>"
     pages["Data"] = (("<h3>Training data of the active model</h3><ul>" + data + "</ul>" if data else "")
-                     + f"<h3>Bundled sample image</h3><p>{attribution}</p>")
+                     + attribution)
     if card is not None:
         from desktop.model_card_dialog import card_html
 

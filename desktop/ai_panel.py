@@ -30,7 +30,9 @@ from inference.model_card import ModelCard
 from inference.vocabulary import CAM_METHOD_TITLES
 
 SLIDER_STEPS = 1000
-TABLE_COLUMNS = ("Threshold", "Sensitivity", "Specificity", "Measured on")
+TABLE_COLUMNS = ("Threshold", "Sens.", "Spec.", "Measured on")  # short: the set's name needs the width
+TABLE_COLUMN_TIPS = ("Operating threshold on the positive label's probability", "Sensitivity at that threshold",
+                     "Specificity at that threshold", "The set of films the rates were measured on")
 
 
 class AiPanel(QWidget):
@@ -105,6 +107,13 @@ class AiPanel(QWidget):
         self.ood_label.setAccessibleName("Out-of-distribution warning")
         self.ood_label.hide()
         result_layout.addWidget(self.ood_label)
+        self.notices_label = QLabel("")  # what qualifies the result (prediction.notices), one per line
+        self.notices_label.setObjectName("resultNotices")
+        self.notices_label.setWordWrap(True)
+        self.notices_label.setStyleSheet("QLabel#resultNotices { color: #1a1200; background: #f0c674; padding: 4px; }")
+        self.notices_label.setAccessibleName("Notices about this result")
+        self.notices_label.hide()
+        result_layout.addWidget(self.notices_label)
         self.bars_layout = QVBoxLayout()
         result_layout.addLayout(self.bars_layout)
         self.status_label = QLabel("")
@@ -137,13 +146,22 @@ class AiPanel(QWidget):
         threshold_layout.addLayout(slider_row)
         self.threshold_table = QTableWidget(0, len(TABLE_COLUMNS))
         self.threshold_table.setHorizontalHeaderLabels(list(TABLE_COLUMNS))
+        for column, tip in enumerate(TABLE_COLUMN_TIPS):
+            self.threshold_table.horizontalHeaderItem(column).setToolTip(tip)
         self.threshold_table.verticalHeader().setVisible(False)
-        self.threshold_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.threshold_table.horizontalHeader().setStretchLastSection(True)
+        header = self.threshold_table.horizontalHeader()
+        # the numbers as wide as they need, the set's name takes the rest and wraps: every column stays in view
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(len(TABLE_COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        self.threshold_table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.threshold_table.setWordWrap(True)
+        self.threshold_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.threshold_table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.threshold_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.threshold_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.threshold_table.setAccessibleName("Sensitivity and specificity near the threshold")
-        self.threshold_table.setMaximumHeight(150)
+        last = len(TABLE_COLUMNS) - 1
+        header.sectionResized.connect(lambda column, _old, _new: column == last and self._fit_table_height())
         threshold_layout.addWidget(self.threshold_table)
         self.threshold_note = QLabel("")
         self.threshold_note.setWordWrap(True)
@@ -297,6 +315,7 @@ class AiPanel(QWidget):
         if threshold is None:
             self.threshold_value.setText("argmax")
             self.threshold_table.setRowCount(0)
+            self._fit_table_height()
             self.threshold_note.setText("Multi-class model: the call is the most probable label.")
             return
         self.threshold_slider.blockSignals(True)
@@ -317,11 +336,20 @@ class AiPanel(QWidget):
                     tip = f"95% CI {pa.number(cis[c][0])}-{pa.number(cis[c][1])} on {tip}"
                 item.setToolTip(tip)
                 self.threshold_table.setItem(r, c, item)
+        self._fit_table_height()
         if not rows:
             note = "The model card gives no sensitivity/specificity table."
         else:
             note = card_facts.operating_point_text(self._card, threshold)
         self.threshold_note.setText(note)
+
+    def _fit_table_height(self) -> None:
+        """Tall enough for every row (the panel scrolls, the table does not); again when the set's column changes
+        width, which changes its wrapping."""
+        table = self.threshold_table
+        table.resizeRowsToContents()
+        rows = sum(table.rowHeight(r) for r in range(table.rowCount()))
+        table.setFixedHeight(table.horizontalHeader().height() + rows + 2 * table.frameWidth())
 
     # -- result ---------------------------------------------------------------------------------------------------
     def show_state(self, state: ViewportAi) -> None:
@@ -344,11 +372,16 @@ class AiPanel(QWidget):
         self.ood_label.setText("")
         self.ood_label.setAccessibleDescription("")
         self.ood_label.hide()
+        self.notices_label.setText("")
+        self.notices_label.hide()
         self.status_label.setText(status)
 
     def _show_result(self, state: ViewportAi) -> None:
         prediction, call = state.prediction, state.call
-        self.clear_result(" ".join(prediction.notices))
+        self.clear_result()
+        if prediction.notices:
+            self.notices_label.setText("\n".join(f"Note: {notice}" for notice in prediction.notices))
+            self.notices_label.show()
         positive = prediction.positive_label or self._card.positive_label
         applicable = not call.withheld
         for label, probability in prediction.probabilities.items():

@@ -1,28 +1,28 @@
 """The annotations of the image on screen as scene items: one AnnotationItem (drawn by its kind's Shape, in
 image-pixel coordinates, so it follows zoom, rotation and flips) and one LabelItem (its measurement, constant
 size on screen, with a dark outline readable on white bone and black air) per record of the view's
-AnnotationStore, plus the preview of the one being drawn. The store is the truth; this layer redraws from it."""
+AnnotationStore, plus the preview of the one being drawn. The store is the truth; this layer redraws from it.
+Labels that would cover one another are moved apart (down) whenever the view's geometry changes. How they look
+is desktop.annotation_painting's, which the PDF report draws with too."""
 from __future__ import annotations
 
 import math
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter
+from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtGui import QColor, QFontMetricsF, QPainter
 from PySide6.QtWidgets import QGraphicsItem
 
 from annotations.model import Annotation
+from desktop.annotation_painting import label_box, label_font, left_of_point, paint_label, paint_shape, shifts_apart
 from desktop.tools import shape_for
-from desktop.tools.base import SELECTED_COLOUR, shape_pen
+from desktop.tools.base import SELECTED_COLOUR
 
 if TYPE_CHECKING:
     from annotations.measurements import Measurement
     from desktop.image_view import ImageView
 
-HANDLE_PX = 4.0  # half-size of a selection handle on screen
-LABEL_OFFSET = QPointF(10.0, 4.0)  # screen pixels from the anchor
 HIT_PX = 6.0
-OUTLINE_OFFSETS = ((-1, -1), (1, -1), (-1, 1), (1, 1), (0, 1), (1, 0), (-1, 0), (0, -1))
 
 
 def _screen_px(painter: QPainter) -> float:
@@ -50,24 +50,7 @@ class AnnotationItem(QGraphicsItem):
         return QRectF(x0, y0, x1 - x0, y1 - y0).adjusted(-self._margin, -self._margin, self._margin, self._margin)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
-        shape = shape_for(self.annotation.kind)
-        screen_px = _screen_px(painter)
-        colour = SELECTED_COLOUR if self.selected else shape.colour
-        pen = shape_pen(colour, 2.0)
-        if self.preview:
-            pen.setStyle(Qt.PenStyle.DashLine)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        shadow = shape_pen(QColor(0, 0, 0, 150), 4.0)  # a dark rim keeps a thin line visible on white bone
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        for each in (shadow, pen):
-            painter.setPen(each)
-            shape.paint(painter, self.annotation, screen_px)
-        if self.selected:
-            painter.setPen(shape_pen(QColor(0, 0, 0), 1.0))
-            painter.setBrush(QBrush(SELECTED_COLOUR))
-            size = HANDLE_PX * screen_px
-            for x, y in shape.handles(self.annotation):
-                painter.drawRect(QRectF(x - size, y - size, 2 * size, 2 * size))
+        paint_shape(painter, self.annotation, _screen_px(painter), selected=self.selected, preview=self.preview)
 
 
 class LabelItem(QGraphicsItem):
@@ -80,9 +63,9 @@ class LabelItem(QGraphicsItem):
         self.setZValue(11)
         self._text = ""
         self._colour = colour
-        self._font = QFont()
-        self._font.setPointSize(10)
-        self._font.setBold(True)
+        self._font = label_font()
+        self._box = QRectF()  # right of the point, before any shift
+        self._shift = 0.0  # screen pixels down, to clear the labels drawn before it
         self._rect = QRectF()
 
     def text(self) -> str:
@@ -91,14 +74,20 @@ class LabelItem(QGraphicsItem):
     def set_text(self, text: str, colour: QColor) -> None:
         self.prepareGeometryChange()
         self._text, self._colour = text, colour
-        metrics = QFontMetricsF(self._font)
-        self._rect = metrics.boundingRect(QRectF(0, 0, 2000, 2000), int(Qt.AlignmentFlag.AlignLeft), text)
-        self._rect.translate(LABEL_OFFSET)
+        self._box = label_box(text, QFontMetricsF(self._font))
+        self._rect = self._box.translated(0, self._shift)
         self.update()
+
+    def set_shift(self, shift: float) -> None:
+        if shift != self._shift:
+            self.prepareGeometryChange()
+            self._shift = shift
+            self._rect = self._box.translated(0, shift)
+            self.update()
 
     def _left_rect(self) -> QRectF:
         """The same text placed left of the point."""
-        return self._rect.translated(-self._rect.width() - 2 * LABEL_OFFSET.x(), 0)
+        return left_of_point(self._rect)
 
     def boundingRect(self) -> QRectF:  # noqa: N802
         return self._rect.united(self._left_rect()).adjusted(-2, -2, 2, 2)
@@ -114,17 +103,14 @@ class LabelItem(QGraphicsItem):
         return self._left_rect() if anchor.x() + self._rect.right() > view_width and \
             anchor.x() + self._left_rect().left() >= 0 else self._rect
 
+    def screen_rect(self, view) -> QRectF:
+        """Where the text is drawn, in `view`'s viewport pixels."""
+        return self.deviceTransform(view.viewportTransform()).mapRect(self.placed_rect(view.viewport().width()))
+
     def paint(self, painter: QPainter, option, widget=None) -> None:
-        if not self._text:
-            return
-        rect = self.placed_rect(widget.width() if widget is not None else None)
-        painter.setFont(self._font)
-        flags = int(Qt.AlignmentFlag.AlignLeft)
-        painter.setPen(QColor(0, 0, 0, 230))
-        for dx, dy in OUTLINE_OFFSETS:
-            painter.drawText(rect.translated(dx, dy), flags, self._text)
-        painter.setPen(self._colour)
-        painter.drawText(rect, flags, self._text)
+        if self._text:
+            paint_label(painter, self.placed_rect(widget.width() if widget is not None else None), self._text,
+                        self._colour, self._font)
 
 
 class AnnotationLayer:
@@ -160,6 +146,7 @@ class AnnotationLayer:
                 pair = (AnnotationItem(annotation, parent), LabelItem(parent, shape_for(annotation.kind).colour))
                 self._items[annotation.uid] = pair
             self._place(pair, annotation, annotation.uid == view.selected_uid(), margin)
+        self.separate_labels()
         self._view.viewport().update()
 
     def set_preview(self, annotation: Annotation | None) -> None:
@@ -180,6 +167,21 @@ class AnnotationLayer:
         margin = self._margin()
         for annotation_item, _ in self._items.values():
             annotation_item.set_annotation(annotation_item.annotation, annotation_item.selected, margin)
+        self.separate_labels()
+
+    def separate_labels(self) -> None:
+        """Labels that would cover one another move down, in drawing order (on screen, where their size is)."""
+        labels = [pair[1] for annotation in self._view.annotations.items()
+                  if (pair := self._items.get(annotation.uid)) is not None and pair[1].text()]
+        for label in labels:
+            label.set_shift(0.0)
+        rects = [label.screen_rect(self._view) for label in labels]
+        for label, shift in zip(labels, shifts_apart(rects)):
+            label.set_shift(shift)
+
+    def label_rects(self) -> dict[str, QRectF]:
+        """Where each annotation's label is drawn, in viewport pixels (uid -> rectangle), for those with one."""
+        return {uid: label.screen_rect(self._view) for uid, (_, label) in self._items.items() if label.text()}
 
     def _place(self, pair, annotation: Annotation, selected: bool, margin: float, store: bool = True) -> None:
         annotation_item, label = pair
@@ -234,12 +236,8 @@ class AnnotationLayer:
                 if any(_segment_distance(view_pos, a, b) <= HIT_PX for a, b in zip(mapped, mapped[1:])):
                     return annotation.uid, -1
             pair = self._items.get(annotation.uid)
-            if pair is not None and pair[1].text():
-                label = pair[1]
-                placed = label.placed_rect(view.viewport().width())
-                rect = label.deviceTransform(view.viewportTransform()).mapRect(placed)
-                if rect.contains(view_pos):
-                    return annotation.uid, -1
+            if pair is not None and pair[1].text() and pair[1].screen_rect(view).contains(view_pos):
+                return annotation.uid, -1
         return None
 
 

@@ -1,5 +1,6 @@
-"""Analyze folder: a sortable, filterable table (file, call, probabilities, status/error, OOD warning) filled while the job
-runs, with progress, cancel and CSV export; double-clicking a row opens that image in the viewer.
+"""Analyze folder: a sortable, filterable table (file, call, probabilities, the threshold of the call, OOD warning,
+status/error) filled while the job runs, with progress, cancel and CSV export; double-clicking a row opens that
+image in the viewer.
 
 Calls are made at the AI session's operating point when the run started (desktop.ai_state.OperatingPoint, the
 viewer's one application of the call rule): no call, and the probabilities marked not applicable, when the
@@ -39,6 +40,9 @@ OK_ROLE = Qt.ItemDataRole.UserRole + 4  # True for a file that was analysed
 NOT_APPLICABLE = "n/a"  # a probability shown when the call was withheld (greyed; the value stays in the tooltip)
 CSV_EXTRA_COLUMNS = ("call_status", "model_name", "model_version", "threshold", "analysed_utc")
 GREY = QColor("#8a939b")
+MAX_TEXT_COLUMN_PX = 200  # the warning and status columns grow with their text up to this width
+CELL_PADDING_PX = 12
+CSV_SKIPPED_COLUMNS = ("Threshold",)  # the CSV's own threshold column keeps four decimals
 
 
 def summary_text(state: str, analysed: int, unreadable: int, message: str = "") -> str:
@@ -69,7 +73,7 @@ class BatchDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(f"Analyze folder — {folder}")
         self.setAccessibleName("Analyze folder results")
-        self.resize(900, 560)
+        self.resize(1100, 600)  # room for a sub-folder and a file name, a warning and the numbers
         self._folder = Path(folder)
         self._labels = list(labels)
         self._operating_point = operating_point
@@ -95,7 +99,9 @@ class BatchDialog(QDialog):
         self.filter_edit.setClearButtonEnabled(True)
         layout.addWidget(self.filter_edit)
 
-        headers = ["File", "Call"] + [f"P({label})" for label in self._labels] + ["Warning", "Status"]
+        headers = ["File", "Call"] + [f"P({label})" for label in self._labels] + ["Threshold", "Warning", "Status"]
+        self._threshold_column, self._warning_column, self._status_column = (len(headers) - 3, len(headers) - 2,
+                                                                             len(headers) - 1)
         self.model = QStandardItemModel(0, len(headers), self)
         self.model.setHorizontalHeaderLabels(headers)
         self.proxy = QSortFilterProxyModel(self)
@@ -110,14 +116,17 @@ class BatchDialog(QDialog):
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        # The file column takes the width and elides in the middle (the sub-folder and the file's own name both
+        # show); the warning and status columns start as wide as their titles and grow, up to a cap, with their text.
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header = self.table.horizontalHeader()
-        for column in range(1, len(headers) - 2):  # call and P(...) columns: as wide as their headers at least
+        for column in range(1, self._warning_column):  # call, P(...) and threshold: as wide as they need
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(len(headers) - 2, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(len(headers) - 2, 200)
-        header.setSectionResizeMode(len(headers) - 1, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(len(headers) - 1, 220)
+        for column in (self._warning_column, self._status_column):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(column, header.sectionSizeHint(column))
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # file names A->Z until the user picks a column
         self.table.doubleClicked.connect(self._on_double_click)
         layout.addWidget(self.table, 1)
@@ -198,14 +207,16 @@ class BatchDialog(QDialog):
                     item.setForeground(GREY)
                     item.setToolTip(f"{text} — {pa.NOT_APPLICABLE_EXPLANATION}")
                 items.append(item)
+            threshold = self._operating_point.threshold
+            threshold = threshold if threshold is not None else prediction.threshold
+            threshold_text = pa.number(threshold) if threshold is not None else "most probable"
+            items.append(self._item(threshold_text, -1.0 if threshold is None else float(threshold)))
             warning = pa.ood_warning_text(prediction)
             items.append(self._item(warning, warning))
             if warning:
                 items[-1].setForeground(QColor("#b00020"))
             items.append(self._item("ok", "ok"))
             model = prediction.model or {}
-            threshold = self._operating_point.threshold
-            threshold = threshold if threshold is not None else prediction.threshold
             extra.update(call_status=call.status, model_name=str(model.get("name", "")),
                          model_version=str(model.get("version", "")),
                          threshold="" if threshold is None else f"{float(threshold):.4f}")
@@ -213,6 +224,7 @@ class BatchDialog(QDialog):
             reason = row.get("reason") or row.get("error") or "could not be read"
             items.append(self._item("", ""))
             items.extend(self._item("", -1.0) for _ in self._labels)
+            items.append(self._item("", -1.0))
             items.append(self._item("", ""))
             items.append(self._item(reason, reason))
             items[-1].setToolTip(row.get("error") or reason)
@@ -222,6 +234,15 @@ class BatchDialog(QDialog):
         items[0].setData(extra, EXTRA_ROLE)
         items[0].setData(prediction is not None, OK_ROLE)
         self.model.appendRow(items)
+        for column in (self._warning_column, self._status_column):
+            self._widen(column, items[column].text())
+
+    def _widen(self, column: int, text: str) -> None:
+        """The column grows to show `text` (up to MAX_TEXT_COLUMN_PX; the tooltip has the rest)."""
+        header = self.table.horizontalHeader()
+        needed = min(MAX_TEXT_COLUMN_PX, self.table.fontMetrics().horizontalAdvance(text) + CELL_PADDING_PX)
+        if needed > header.sectionSize(column):
+            header.resizeSection(column, needed)
 
     @staticmethod
     def _item(text: str, sort_value) -> QStandardItem:
@@ -252,14 +273,16 @@ class BatchDialog(QDialog):
             from inference.deid import Deidentifier
 
             deidentifier = Deidentifier()
-        headers = ["path"] + [self.model.headerData(c, Qt.Orientation.Horizontal) for c in range(1, self.model.columnCount())]
+        columns = [c for c in range(1, self.model.columnCount())
+                   if self.model.headerData(c, Qt.Orientation.Horizontal) not in CSV_SKIPPED_COLUMNS]
+        headers = ["path"] + [self.model.headerData(c, Qt.Orientation.Horizontal) for c in columns]
         headers += list(CSV_EXTRA_COLUMNS)
         with open(target, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(headers)
             for r in range(self.proxy.rowCount()):
                 path = self.proxy.data(self.proxy.index(r, 0), PATH_ROLE)
-                cells = [self._csv_cell(r, c) for c in range(1, self.proxy.columnCount())]
+                cells = [self._csv_cell(r, c) for c in columns]
                 extra = self.proxy.data(self.proxy.index(r, 0), EXTRA_ROLE) or {}
                 if deidentifier is not None:
                     metadata = self.proxy.data(self.proxy.index(r, 0), METADATA_ROLE) or {}

@@ -8,6 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -66,12 +68,15 @@ class CalibrationDialog(QDialog):
         self.setWindowTitle("Calibrate model to this site")
         self.setAccessibleName("Calibrate model to this site")
         self.setMinimumWidth(620)
+        self.resize(680, 560)  # room for a typical result; the dialog grows to show a longer one
         self._models_dir = Path(models_dir)
         self._job: Job | None = None
         self.result = None
         self.state = "idle"
 
         layout = QVBoxLayout(self)
+        # the form never shrinks below what its rows need: a long result scrolls instead of squeezing them
+        layout.setSizeConstraint(QVBoxLayout.SizeConstraint.SetMinimumSize)
         intro = QLabel("Fits the model's temperature and operating threshold on your own labelled films (one "
                        "sub-folder per label, e.g. NORMAL/ and PNEUMONIA/) and saves the result as a new model "
                        "version. The original model is never changed. The weights are not retrained.")
@@ -130,7 +135,6 @@ class CalibrationDialog(QDialog):
         self.result_label = QLabel("")
         self.result_label.setWordWrap(True)
         self.result_label.setAccessibleName("Calibration result")
-        layout.addWidget(self.result_label)
         self.warning_label = QLabel("")
         self.warning_label.setWordWrap(True)
         self.warning_label.setObjectName("calibrationWarning")
@@ -138,7 +142,18 @@ class CalibrationDialog(QDialog):
                                          "padding: 4px; font-weight: bold; }")
         self.warning_label.setAccessibleName("Small-set warning")
         self.warning_label.hide()
-        layout.addWidget(self.warning_label)
+        results = QWidget()
+        results_layout = QVBoxLayout(results)
+        results_layout.setContentsMargins(0, 0, 0, 0)
+        results_layout.addWidget(self.result_label)
+        results_layout.addWidget(self.warning_label)
+        results_layout.addStretch(1)
+        self.result_area = QScrollArea()
+        self.result_area.setWidget(results)
+        self.result_area.setWidgetResizable(True)
+        self.result_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.result_area.setMinimumHeight(80)
+        layout.addWidget(self.result_area, 1)
         bottom = QHBoxLayout()
         self.activate_button = QPushButton("Make it the active model")
         self.activate_button.setAccessibleName("Make the new version the active model")
@@ -251,6 +266,19 @@ class CalibrationDialog(QDialog):
         self.activate_button.setEnabled(True)
         self._end("finished", f"Saved the new version {card.name} {card.version} to {result.out}. "
                               "The original model is unchanged.")
+        self.fit_result()
+
+    def fit_result(self) -> None:
+        """Grows the dialog (within the screen) until the whole result shows without scrolling."""
+        content = self.result_area.widget()
+        content.layout().activate()
+        needed = content.layout().totalHeightForWidth(self.result_area.viewport().width())
+        missing = needed - self.result_area.viewport().height()
+        if missing <= 0:
+            return
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        room = screen.availableGeometry().height() - self.frameGeometry().height() if screen is not None else 0
+        self.resize(self.width(), self.height() + max(0, min(missing, room)))
 
     def _on_failed(self, error) -> None:
         from inference.errors import XRayViewError

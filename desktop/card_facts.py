@@ -4,7 +4,9 @@ and the model card dialog (no Qt). A card holds three kinds of numbers:
 - internal: `metrics` and, unless the bundle was site-calibrated, `threshold_table`, measured on the test split
   carved from the training folder (patient-grouped hold-out);
 - external: `external_validation`, one entry per labelled set from elsewhere, measured at that entry's threshold
-  and temperature (training/external.py);
+  and temperature (training/external.py). Only an entry nothing was fitted or chosen on is independent
+  validation: one with `selected_on` is a selection set (the recipe or the threshold rule was chosen by looking
+  at it), and one whose films are the site calibration set (same set sha256) is the calibration set;
 - site: `site_calibration`, the operating point fitted on a site's own films (training/site_calibration.py); its
   `threshold_table` is then measured on that site set, in-sample, and the cross-validated rates say what to
   expect on new films like them.
@@ -24,7 +26,7 @@ RATE_NAMES = ("sensitivity", "specificity", "accuracy")
 class MeasuredSet:
     """One set a card's numbers come from."""
 
-    kind: str  # "internal" | "external" | "site"
+    kind: str  # "internal" | "external" | "selection" | "calibration" (an external entry) | "site"
     title: str  # short, for a table cell: "internal test", "external: external-a", "site (in-sample)"
     description: str  # the sentence that says which films
 
@@ -68,10 +70,28 @@ def site_badge(card: ModelCard) -> str:
 
 
 def external_sets(card: ModelCard) -> list[tuple[MeasuredSet, ExternalValidation]]:
-    return [(MeasuredSet("external", f"external: {entry.dataset}",
-                         f"external set {entry.dataset}, n={entry.n}, measured {_date(entry.measured_utc)}"
-                         " (not used for training, threshold or calibration)"), entry)
-            for entry in card.external_validation]
+    """Each `external_validation` entry and what it is: independent validation ("external"), a selection set
+    ("selection": something was chosen by looking at it) or the site calibration set ("calibration": the
+    operating point was fitted on these very films, same set sha256). Only the first is called independent."""
+    site = card.site_calibration
+    sets = []
+    for entry in card.external_validation:
+        when = f"n={entry.n}, measured {_date(entry.measured_utc)}"
+        if site is not None and entry.set_sha256 and entry.set_sha256 == site.set_sha256:
+            measured = MeasuredSet("calibration", f"calibration set: {entry.dataset}",
+                                   f"{entry.dataset}, the site calibration set ({when}, at the operating point "
+                                   f"before calibration: threshold {number(entry.threshold)}; the new operating "
+                                   "point was fitted on these films, so they are not an independent estimate)")
+        elif entry.selected_on:
+            measured = MeasuredSet("selection", f"selection set: {entry.dataset}",
+                                   f"selection set {entry.dataset}, {when} (not an independent estimate: "
+                                   f"{entry.selected_on} chosen by looking at it)")
+        else:
+            measured = MeasuredSet("external", f"external: {entry.dataset}",
+                                   f"external set {entry.dataset}, {when} (not used for training, threshold or "
+                                   "calibration)")
+        sets.append((measured, entry))
+    return sets
 
 
 def threshold_table_set(card: ModelCard) -> MeasuredSet:
@@ -116,6 +136,8 @@ def table_rows(card: ModelCard, threshold: float) -> list[TableRow]:
     rows = [TableRow(row.threshold, row.sensitivity, row.specificity, measured)
             for row in nearby_thresholds(card, threshold)]
     for external, entry in external_sets(card):
+        if external.kind == "calibration":  # measured at the operating point the calibration replaced
+            continue
         sensitivity, specificity = entry.metric("sensitivity"), entry.metric("specificity")
         if sensitivity is None or specificity is None or entry.threshold is None:
             continue
@@ -124,12 +146,17 @@ def table_rows(card: ModelCard, threshold: float) -> list[TableRow]:
     return rows
 
 
+EXTERNAL_LINE_HEADS = {"external": "External validation on", "selection": "Measured on",
+                       "calibration": "Measured on"}
+
+
 def external_lines(card: ModelCard) -> list[str]:
-    """One line per external set: the set, then its numbers with CIs (and the threshold they were taken at)."""
+    """One line per external entry: what the set is (independent validation, selection set, calibration set),
+    then its numbers with CIs (and the threshold they were taken at)."""
     lines = []
     for measured, entry in external_sets(card):
         numbers = "; ".join(metric_text(m) for m in entry.metrics if m.name != "ece")
-        lines.append(f"External validation on {measured.description}: {numbers}.")
+        lines.append(f"{EXTERNAL_LINE_HEADS[measured.kind]} {measured.description}: {numbers}.")
     return lines
 
 

@@ -200,9 +200,10 @@ class FolderPanel(QWidget):
                 study_item.setToolTip(0, f"Study Instance UID {study.uid}")
                 for series in study.series:
                     images = series.images
+                    count = f"({len(images)} image{'s' if len(images) != 1 else ''})" if images else \
+                        "(presentation states of images not listed here)"
                     label = "  ".join(v for v in (f"#{series.number}" if series.number is not None else "",
-                                                  series.modality, series.description,
-                                                  f"({len(images)} image{'s' if len(images) != 1 else ''})") if v)
+                                                  series.modality, series.description, count) if v)
                     series_item = self._tree_item(study_item, label, [i.path for i in images])
                     for instance in series.instances:
                         self._instance_item(series_item, instance)

@@ -36,7 +36,7 @@ class ImageView(ToolsMixin, QGraphicsView):
     """Shows one XRayImage. Signals carry what the status bar and panels display."""
 
     pixel_info = Signal(str)  # "x, y: value" under the cursor, or "" when outside the image
-    window_changed = Signal(float, float)  # center, width
+    window_changed = Signal(float, float)  # center, width: set by the user (not by showing a new image)
     zoom_changed = Signal(float)
     view_moved = Signal()  # zoom or pan changed (viewport sync follows it)
     measurement_added = Signal(str, str)  # tool title, the label of the finished measurement
@@ -149,7 +149,8 @@ class ImageView(ToolsMixin, QGraphicsView):
         self._empty_message = ""
         self.set_annotation_store(AnnotationStore())  # a fresh one: the previous image's stays with its owner
         self.fit()
-        self.window_changed.emit(self._window.center, self._window.width)
+        # no window_changed: a new image's own window is not one the user set, so synchronised viewports keep
+        # theirs (desktop.viewport_grid gives the new image theirs instead)
 
     def clear(self, message: str = "") -> None:
         """No image any more (e.g. the file asked for could not be opened: `message` says why)."""

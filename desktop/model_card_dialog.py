@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayo
 
 from desktop import card_facts
 from desktop import prediction_adapter as pa
-from inference.model_card import Metric, ModelCard
+from inference.model_card import ExternalValidation, Metric, ModelCard
 
 
 def _metrics_table(metrics: list[Metric] | tuple[Metric, ...]) -> str:
@@ -23,6 +23,15 @@ def _metrics_table(metrics: list[Metric] | tuple[Metric, ...]) -> str:
             f"<th>n</th></tr>{''.join(rows)}</table>")
 
 
+def _external_entry(measured: card_facts.MeasuredSet, entry: ExternalValidation, with_hash: bool = True) -> str:
+    esc = html.escape
+    counts = ", ".join(f"{n} {label}" for label, n in entry.counts.items())
+    identity = f"; set sha256 <code>{esc(entry.set_sha256[:16])}…</code>" if with_hash else ""
+    return (f"<p><b>{esc(entry.dataset)}</b>: {esc(measured.description)}; {esc(counts)}; threshold "
+            f"{pa.number(entry.threshold)}, temperature {pa.number(entry.temperature)}{identity}</p>"
+            + _metrics_table(entry.metrics))
+
+
 def card_html(card: ModelCard) -> str:
     esc = html.escape
     parts = [f"<h2>{esc(card.title)}</h2>"]
@@ -35,6 +44,8 @@ def card_html(card: ModelCard) -> str:
                  f"<b>Positive label:</b> {esc(card.positive_label or '—')}<br>"
                  f"<b>Operating threshold:</b> {esc(pa.number(card.threshold))}</p>")
     parts.append(f"<h3>Intended use</h3><p>{esc(card.intended_use)}</p>")
+    if card.intended_population is not None:
+        parts.append(f"<p><b>Intended population:</b> {esc(card.intended_population.description)}</p>")
     limitations = "".join(f"<li>{esc(item)}</li>" for item in card.limitations)
     parts.append(f"<h3>Limitations</h3><ul>{limitations}</ul>")
     metrics = card.metrics
@@ -44,18 +55,19 @@ def card_html(card: ModelCard) -> str:
     else:
         parts.append("<p>No metrics reported.</p>")
     external = card_facts.external_sets(card)
-    if external:
-        parts.append("<h3>External validation</h3>")
-        for measured, entry in external:
-            counts = ", ".join(f"{n} {label}" for label, n in entry.counts.items())
-            parts.append(f"<p><b>{esc(entry.dataset)}</b>: {esc(measured.description)}; {esc(counts)}; "
-                         f"threshold {pa.number(entry.threshold)}, temperature "
-                         f"{pa.number(entry.temperature)}; set sha256 "
-                         f"<code>{esc(entry.set_sha256[:16])}…</code></p>" + _metrics_table(entry.metrics))
+    for kind, heading in (("external", "External validation"),
+                          ("selection", "Selection sets (not independent estimates)")):
+        entries = [(measured, entry) for measured, entry in external if measured.kind == kind]
+        if entries:
+            parts.append(f"<h3>{heading}</h3>"
+                         + "".join(_external_entry(measured, entry) for measured, entry in entries))
     site_lines = card_facts.site_calibration_lines(card)
     if site_lines:
         parts.append("<h3>Site calibration</h3><ul>" + "".join(f"<li>{esc(line)}</li>" for line in site_lines)
                      + "</ul>")
+        for measured, entry in external:  # the calibration set measured before: under its own heading, once
+            if measured.kind == "calibration":
+                parts.append(_external_entry(measured, entry, with_hash=False))
     table = pa.threshold_rows(card)
     if table:
         rows = "".join(f"<tr><td>{esc(r.name)}</td><td>{pa.number(r.threshold)}</td>"

@@ -7,12 +7,13 @@ import numpy as np
 
 from desktop import card_facts
 from desktop import prediction_adapter as pa
-from desktop.image_adapter import render_display, spacing_description
+from desktop.image_adapter import render_display, spacing_description, spacing_mm
 from desktop.qimage_convert import gray01_to_qimage, rgba8_to_qimage
 from desktop.report_export import ReportContent
 from dicom_common.dates import age_in_years, display_date
 from inference.file_hash import sha256_file
 from inference.model_card import ModelCard
+from inference.population import patient_age
 from inference.results import Call
 
 PATIENT_KEYS = (("Name", "PatientName"), ("Patient ID", "PatientID"), ("Birth date", "PatientBirthDate"),
@@ -26,12 +27,8 @@ CONTENT_LEVEL = 0.02  # display values below this at the image's edges are black
 
 def _age(metadata: dict) -> str:
     """PatientAge as written ("045Y" -> "45 years"), else computed from the birth and study dates."""
-    raw = str(metadata.get("PatientAge") or "").strip()
-    units = {"Y": "years", "M": "months", "W": "weeks", "D": "days"}
-    if len(raw) == 4 and raw[:3].isdigit() and raw[3] in units:
-        return f"{int(raw[:3])} {units[raw[3]]}"
-    years = age_in_years(metadata.get("PatientBirthDate"), metadata.get("StudyDate"))
-    return f"{years} years (at the study date)" if years is not None else raw
+    age = patient_age(metadata)
+    return age.text if age is not None else str(metadata.get("PatientAge") or "").strip()
 
 
 def _field_value(key: str, metadata: dict) -> str:
@@ -47,13 +44,36 @@ def _field_value(key: str, metadata: dict) -> str:
     return str(value).replace("^", " ").strip()
 
 
-def content_box(display01: np.ndarray) -> tuple[slice, slice]:
-    """The rows and columns that hold the image: black margins (collimation, letterboxing) are left out."""
+def content_box(display01: np.ndarray, annotations=()) -> tuple[slice, slice]:
+    """The rows and columns that hold the image: black margins (collimation, letterboxing) are left out, unless
+    an annotation lies there (every mark the reader drew stays in the picture)."""
     rows = np.flatnonzero(display01.max(axis=1) > CONTENT_LEVEL)
     columns = np.flatnonzero(display01.max(axis=0) > CONTENT_LEVEL)
     if rows.size == 0 or columns.size == 0:
         return slice(None), slice(None)
-    return slice(rows[0], rows[-1] + 1), slice(columns[0], columns[-1] + 1)
+    top, bottom, left, right = rows[0], rows[-1] + 1, columns[0], columns[-1] + 1
+    height, width = display01.shape
+    for annotation in annotations:
+        x0, y0, x1, y1 = annotation.bounds()
+        left, right = min(left, max(0, int(np.floor(x0)))), max(right, min(width, int(np.ceil(x1))))
+        top, bottom = min(top, max(0, int(np.floor(y0)))), max(bottom, min(height, int(np.ceil(y1))))
+    return slice(top, bottom), slice(left, right)
+
+
+def annotation_rows(view, scrub=str) -> tuple[list, dict[str, str], list[str]]:
+    """The view's annotations, each one's label as the view draws it (uid -> text) and one line per annotation
+    for the report's list ("Distance: 42.0 mm"); text the reader typed goes through `scrub`. A view without an
+    annotation store (the self-test's bare view state) has none."""
+    from desktop.tools import kind_title
+
+    store = getattr(view, "annotations", None)
+    annotations = list(store.items()) if store is not None else []
+    labels, lines = {}, []
+    for annotation in annotations:
+        measured = [scrub(line) for line in view.measurement(annotation).lines]
+        labels[annotation.uid] = "\n".join(measured)
+        lines.append(f"{kind_title(annotation.kind)}: " + ("; ".join(measured) if measured else "(no text)"))
+    return annotations, labels, lines
 
 
 def build_report_content(image, view, prediction, card: ModelCard | None, threshold: float | None,
@@ -66,12 +86,6 @@ def build_report_content(image, view, prediction, card: ModelCard | None, thresh
     from inference.overlay import blend, colormap_lut
 
     display01 = render_display(image, view.window, view.inverted)
-    crop = content_box(display01)
-    overlay = None
-    heatmap = prediction.heatmap if prediction is not None else None
-    if heatmap is not None and np.asarray(heatmap).shape == display01.shape:
-        overlay = rgba8_to_qimage(np.ascontiguousarray(
-            blend(display01, np.asarray(heatmap), colormap, opacity)[crop]))  # as on screen
     path = Path(image.path) if getattr(image, "path", None) else None
     original_metadata = getattr(image, "metadata", None) or {}
     metadata = original_metadata
@@ -82,6 +96,13 @@ def build_report_content(image, view, prediction, card: ModelCard | None, thresh
         deidentifier = Deidentifier()
         metadata = deidentifier.deidentify_metadata(original_metadata)
         scrub = lambda text: deidentifier.scrub_text(text, original_metadata)  # noqa: E731
+    annotations, labels, measurement_lines = annotation_rows(view, scrub)
+    crop = content_box(display01, annotations)
+    overlay = None
+    heatmap = prediction.heatmap if prediction is not None else None
+    if heatmap is not None and np.asarray(heatmap).shape == display01.shape:
+        overlay = rgba8_to_qimage(np.ascontiguousarray(
+            blend(display01, np.asarray(heatmap), colormap, opacity)[crop]))  # as on screen
     is_dicom = bool(original_metadata.get("SOPInstanceUID") or original_metadata.get("StudyInstanceUID"))
     patient = [(title, _field_value(key, metadata)) for title, key in PATIENT_KEYS] if is_dicom else []
     study = [(title, _field_value(key, metadata)) for title, key in STUDY_KEYS] if is_dicom else []
@@ -98,7 +119,13 @@ def build_report_content(image, view, prediction, card: ModelCard | None, thresh
     if path is not None and path.is_file() and not deidentify:
         identity += [("Size", f"{path.stat().st_size:,} bytes"), ("SHA-256", sha256_file(path))]
     content = ReportContent(file_path=path, image=gray01_to_qimage(np.ascontiguousarray(display01[crop])),
-                            overlay=overlay, identity=identity, patient=patient, study=study)
+                            overlay=overlay, identity=identity, patient=patient, study=study,
+                            annotations=annotations, annotation_labels=labels, measurements=measurement_lines,
+                            image_origin=(int(crop[1].start or 0), int(crop[0].start or 0)))
+    if annotations:
+        content.measurements_note = ("No pixel spacing in the file: lengths and areas in pixels."
+                                     if spacing_mm(image) is None else
+                                     f"Lengths and areas in mm at {spacing_description(image)}.")
     if overlay is not None:
         content.colour_lut = [tuple(int(v) for v in rgb) for rgb in colormap_lut(colormap)]
         content.colormap = colormap
@@ -119,7 +146,8 @@ def build_report_content(image, view, prediction, card: ModelCard | None, thresh
                 f", {colormap} at opacity {opacity:.2f} (as on screen)" if overlay is not None else "")
         content.notices = [scrub(notice) for notice in prediction.notices]
         content.ood_warning = pa.ood_warning_text(prediction)
-    content.notices += [scrub(notice) for notice in getattr(image, "notices", []) or []]
+    content.notices += [scrub(notice) for notice in getattr(image, "notices", []) or []
+                        if scrub(notice) not in content.notices]  # the prediction's include the image's
     content.model_lines, content.limitations = _model_block(card, prediction)
     return content
 

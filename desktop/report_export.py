@@ -1,9 +1,10 @@
 """Exports: the current view as PNG, and the PDF report written with Qt's own QPdfWriter.
 
 The report is laid out like a radiology report: a header (title, the not-for-diagnostic-use notice), the patient
-and study block, the image and the heatmap overlay cropped to their content (the overlay with its colour bar), the
-AI result with its operating point and the set every number was measured on, the model block, the limitations,
-the file's identity and a reader sign-off. Blocks flow onto further pages instead of being clipped at the bottom;
+and study block, the image (with the reader's annotations as drawn) and the heatmap overlay cropped to their
+content (the overlay with its colour bar), each measurement with its value and unit, the AI result with its
+operating point and the set every number was measured on, the model block, the limitations, the file's identity
+and a reader sign-off. Blocks flow onto further pages instead of being clipped at the bottom;
 every page carries a footer with the page number and the notice."""
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QMarginsF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QLinearGradient, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen
+from PySide6.QtGui import (QColor, QFont, QImage, QLinearGradient, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen,
+                           QTransform)
+
+from desktop.annotation_painting import paint_annotations
 
 NOT_FOR_DIAGNOSTIC_USE = ("NOT FOR DIAGNOSTIC USE. Research and education only. AI output must not replace the "
                           "judgement of a qualified clinician.")
@@ -40,6 +44,11 @@ class ReportContent:
     ood_warning: str = ""  # the out-of-distribution warning, printed in red under the call
     colour_lut: list[tuple[int, int, int]] | None = None  # the heatmap's colormap (256 RGB), for the colour bar
     colormap: str = ""
+    annotations: list = field(default_factory=list)  # annotations.model.Annotation, drawn over `image`
+    annotation_labels: dict[str, str] = field(default_factory=dict)  # uid -> the label the view draws
+    measurements: list[str] = field(default_factory=list)  # one line per annotation: "Distance: 42.0 mm"
+    measurements_note: str = ""  # which pixel spacing the lengths come from
+    image_origin: tuple[int, int] = (0, 0)  # image pixel (x, y) of `image`'s top-left corner (it is cropped)
 
 
 def export_view_png(view_image: QImage, target: Path) -> Path:
@@ -173,6 +182,7 @@ class _Report:
         self.header()
         self.patient_and_study()
         self.images()
+        self.measurements()
         self.result()
         self.model()
         self.limitations()
@@ -241,6 +251,8 @@ class _Report:
             left = index * (box_w + gap) + (box_w - w) / 2
             if image is not None and not image.isNull():
                 self.painter.drawImage(QRectF(left, top, w, h), image)
+                if index == 0 and content.annotations:
+                    self.annotations(QRectF(left, top, w, h))
             else:
                 self.painter.setPen(QPen(QColor("#bbbbbb"), 1))
                 self.painter.drawRect(QRectF(left, top, w, h))
@@ -253,6 +265,24 @@ class _Report:
             if index == 1 and bar_h:
                 self.colour_bar(index * (box_w + gap) + (box_w - w) / 2, top + h + caption_h, w, bar_h)
         self.y = top + height + self.dpi * 0.05
+
+    def annotations(self, picture: QRectF) -> None:
+        """The reader's annotations over the image as the view draws them (shapes, labels moved apart)."""
+        content = self.content
+        x0, y0 = content.image_origin
+        to_device = QTransform().translate(picture.left(), picture.top()).scale(
+            picture.width() / content.image.width(), picture.height() / content.image.height()).translate(-x0, -y0)
+        paint_annotations(self.painter, content.annotations, content.annotation_labels, to_device, picture,
+                          _font(6.5, True), searchable=True)
+
+    def measurements(self) -> None:
+        if not self.content.measurements:
+            return
+        self.heading("Measurements and annotations")
+        for line in self.content.measurements:
+            self.text(f"• {line}", 8.5)
+        if self.content.measurements_note:
+            self.text(self.content.measurements_note, 7.5, color="#333333")
 
     def colour_bar(self, left: float, top: float, width: float, height: float) -> None:
         lut = self.content.colour_lut or []
@@ -284,6 +314,8 @@ class _Report:
             self.text(f"Call: {content.call}", 12, True, color="#666666" if content.call_withheld else "#000000")
             if content.ood_warning:
                 self.text(content.ood_warning, 8.5, True, color="#b00020")
+            for notice in content.notices:  # beside the call: what qualifies it (e.g. a patient the model is not for)
+                self.text(f"Note: {notice}", 8, color="#7a4b00")
             self.probability_bars()
             if content.threshold_text:
                 self.text(content.threshold_text, 8)
@@ -291,8 +323,9 @@ class _Report:
                 self.text(line, 7.5, color="#222222")
             if content.heatmap_text:
                 self.text(content.heatmap_text, 7.5, color="#222222")
-        for notice in content.notices:
-            self.text(f"Note: {notice}", 7.5, color="#7a4b00")
+        if not content.probabilities:
+            for notice in content.notices:
+                self.text(f"Note: {notice}", 7.5, color="#7a4b00")
 
     def probability_bars(self) -> None:
         content = self.content

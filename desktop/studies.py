@@ -156,6 +156,7 @@ def index_files(paths: Iterable[str | Path], *, progress=None, cancel: threading
             _add(ds, path, patients, studies, series_map, index)
         if progress is not None:
             progress(number, len(paths), None)
+    _file_presentation_states_with_their_images(index)
     for patient in index.patients:
         patient.studies.sort(key=lambda s: (s.date, s.time), reverse=True)  # newest first, as PACS lists them
         for study in patient.studies:
@@ -164,6 +165,25 @@ def index_files(paths: Iterable[str | Path], *, progress=None, cancel: threading
                 series.instances.sort(key=lambda i: (i.is_presentation_state, i.instance_number is None,
                                                      i.instance_number or 0, i.path.name))
     return index
+
+
+def _file_presentation_states_with_their_images(index: StudyIndex) -> None:
+    """A presentation state is stored in a series of its own (PS3.3 A.33): it is listed under the series of the
+    image it is for, and its own series, left without instances, is dropped. One whose image is not in the index
+    stays where it is."""
+    series_of_image = {instance.sop_instance_uid: series for _, study in index.studies() for series in study.series
+                       for instance in series.images}
+    for _, study in index.studies():
+        for series in list(study.series):
+            if series.images:
+                continue
+            for state in [i for i in series.instances if i.is_presentation_state]:
+                target = next((series_of_image[uid] for uid in state.references if uid in series_of_image), None)
+                if target is not None:
+                    series.instances.remove(state)
+                    target.instances.append(state)
+            if not series.instances:
+                study.series.remove(series)
 
 
 def _add(ds, path: Path, patients, studies, series_map, index: StudyIndex) -> None:

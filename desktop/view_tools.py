@@ -10,7 +10,7 @@ from PySide6.QtCore import QPointF
 from annotations.model import new_annotation
 from annotations.store import AnnotationStore
 from desktop.annotation_layer import AnnotationLayer
-from desktop.tools import DEFAULT_TOOL, TOOLS_BY_ID, create_tool, shape_for
+from desktop.tools import DEFAULT_TOOL, TOOLS_BY_ID, create_tool, kind_title, shape_for
 
 if TYPE_CHECKING:
     from annotations.measurements import Calibration, Measurement
@@ -32,6 +32,7 @@ class ToolsMixin:
         self._magnifier_pos: QPointF | None = None
         self.text_prompt = None  # callable(title, text) -> str | None; None asks with a dialog (tests set it)
         self.zoom_changed.connect(lambda _: self._layer.refresh_margins())
+        self.view_moved.connect(self._layer.separate_labels)  # a label near an edge may change sides
 
     # -- tools ----------------------------------------------------------------------------------------------------
     @property
@@ -109,8 +110,7 @@ class ToolsMixin:
         """A tool finished `annotation`: it joins the store (one undo step); returns its measurement text."""
         self._store.add(annotation)
         label = self.measurement(annotation).label
-        spec = TOOLS_BY_ID.get(annotation.kind)
-        self.measurement_added.emit(spec.title if spec else annotation.kind, label)
+        self.measurement_added.emit(kind_title(annotation.kind), label)
         return label
 
     def hit_test(self, view_pos: QPointF) -> tuple[str, int] | None:
@@ -137,6 +137,10 @@ class ToolsMixin:
 
     def measurement_labels(self) -> list[str]:
         return self._layer.labels()
+
+    def label_rects(self):
+        """uid -> where the annotation's measurement label is drawn (viewport pixels)."""
+        return self._layer.label_rects()
 
     def distance_label(self, start: QPointF, end: QPointF) -> str:
         """Length of a segment given in image pixel coordinates: mm when the spacing is known, else pixels."""

@@ -35,6 +35,7 @@ class ViewportGrid(QWidget):
             viewport.activated.connect(self.set_active)
             view = viewport.view
             view.window_changed.connect(lambda c, w, v=viewport: self._window_moved(v, c, w))
+            viewport.image_shown.connect(lambda v, _image: self._image_arrived(v))
             view.view_moved.connect(lambda v=viewport: self._view_moved(v))
             view.zoom_changed.connect(lambda _z, v=viewport: self._view_moved(v))
         self._place()
@@ -125,6 +126,19 @@ class ViewportGrid(QWidget):
         try:
             for other in self._others(source):
                 other.view.set_window(center, width)
+        finally:
+            self._syncing = False
+
+    def _image_arrived(self, viewport: Viewport) -> None:
+        """A viewport shows a new image: with window/level synchronised it joins the others' window, which
+        its own default window never replaces (a study dropped into one viewport leaves the others as they were)."""
+        others = self._others(viewport)
+        if not self._sync_window or not others:
+            return
+        window = others[0].view.window
+        self._syncing = True
+        try:
+            viewport.view.set_window(window.center, window.width)
         finally:
             self._syncing = False
 

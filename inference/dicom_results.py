@@ -273,6 +273,9 @@ def build_structured_report(image: Any, prediction: Any, *, series_instance_uid:
                                                          identifier=f"AI probability: {label}"[:64]),
             finding_type=result_codes.label_concept(label), algorithm_id=algorithm, measurements=measurements,
             source_images=[hd.sr.SourceImageForMeasurementGroup.from_source_image(source)]))
+    for notice in getattr(prediction, "notices", None) or []:  # e.g. a patient outside the intended population
+        groups[0][0].ContentSequence.append(hd.sr.TextContentItem(
+            name=codes.DCM.Comment, value=str(notice)[:1024], relationship_type=hd.sr.RelationshipTypeValues.CONTAINS))
     observer = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(

@@ -1,6 +1,6 @@
 """The model card, without torch: its schema, a typed view (`ModelCard`, `InputSpec`, `OODSettings` and the nested
-blocks: `Metric`, `ThresholdRow`, `TrainingData`, `ExternalValidation`, `SiteCalibration`), strict reading and
-checking, the plain file names it may give, and the bundle's manifest hash.
+blocks: `IntendedPopulation`, `Metric`, `ThresholdRow`, `TrainingData`, `ExternalValidation`, `SiteCalibration`),
+strict reading and checking, the plain file names it may give, and the bundle's manifest hash.
 
 Reading is strict: the JSON must be UTF-8, hold no NaN/Infinity and no key twice; every number the schema knows
 is bounded to a sane range; every file the card names (`weights.file`, `ood.file`) is a plain file name inside
@@ -85,6 +85,10 @@ def validate_card(card: Any, where: str | Path | None = None) -> None:
         problem = plain_file_name_problem(name)
         if problem:
             raise ModelCardInvalidError(where, f"model card field {field_name} ({name!r}) {problem}")
+    ages = (card.get("intended_population") or {}).get("age_years") or {}
+    if ages.get("min") is not None and ages.get("max") is not None and ages["min"] > ages["max"]:
+        raise ModelCardInvalidError(where, f"model card field intended_population/age_years: min {ages['min']} is "
+                                           f"above max {ages['max']}")
     ood = card.get("ood") or {}
     if ood.get("file") and not ood.get("sha256"):
         raise ModelCardInvalidError(where, "model card field ood: names a guard file but not its sha256")
@@ -450,6 +454,12 @@ class ModelCard:
         return str(self.data.get("intended_use", ""))
 
     @property
+    def intended_population(self) -> IntendedPopulation | None:
+        """Whom the model is for (None: the card does not say)."""
+        block = self.data.get("intended_population")
+        return IntendedPopulation.from_card(block) if block else None
+
+    @property
     def limitations(self) -> list[str]:
         return [str(item) for item in self.data.get("limitations") or []]
 
@@ -497,6 +507,22 @@ def _pair(value: Any) -> tuple[float, float] | None:
 
 def _counts(value: Any) -> dict[str, int]:
     return {str(label): int(n) for label, n in (value or {}).items()}
+
+
+@dataclass(frozen=True)
+class IntendedPopulation:
+    """The `intended_population` block: whom the model is for, and the age range (completed years, both ends
+    included; None: open) a film's patient is checked against (inference.population)."""
+
+    description: str
+    min_age_years: float | None = None
+    max_age_years: float | None = None
+
+    @classmethod
+    def from_card(cls, block: Mapping[str, Any]) -> IntendedPopulation:
+        ages = block.get("age_years") or {}
+        return cls(description=str(block.get("description", "")), min_age_years=_float(ages.get("min")),
+                   max_age_years=_float(ages.get("max")))
 
 
 @dataclass(frozen=True)
@@ -550,7 +576,9 @@ class TrainingData:
 
 @dataclass(frozen=True)
 class ExternalValidation:
-    """An `external_validation` entry: a labelled set from elsewhere, measured at `threshold` and `temperature`."""
+    """An `external_validation` entry: a labelled set from elsewhere, measured at `threshold` and `temperature`.
+    `selected_on` (empty: none) says what was chosen by looking at this set's numbers: it is then a selection set,
+    whose numbers are not an independent estimate."""
 
     dataset: str
     n: int | None
@@ -560,6 +588,7 @@ class ExternalValidation:
     measured_utc: str
     set_sha256: str
     metrics: tuple[Metric, ...]
+    selected_on: str = ""
 
     @classmethod
     def from_card(cls, block: Mapping[str, Any]) -> ExternalValidation:
@@ -567,7 +596,8 @@ class ExternalValidation:
                    counts=_counts(block.get("counts")), threshold=_float(block.get("threshold")),
                    temperature=_float(block.get("temperature")), measured_utc=str(block.get("measured_utc") or ""),
                    set_sha256=str(block.get("set_sha256", "")),
-                   metrics=tuple(Metric.from_card(m) for m in block.get("metrics") or []))
+                   metrics=tuple(Metric.from_card(m) for m in block.get("metrics") or []),
+                   selected_on=str(block.get("selected_on") or ""))
 
     def metric(self, name: str) -> Metric | None:
         return next((m for m in self.metrics if m.name == name), None)

@@ -21,6 +21,7 @@ from inference.cam import compute_cam
 from inference.device import resolve_device
 from inference.errors import BundleError, NonFiniteImageError
 from inference.ood import assess, capture_features, check_guard_fits, guard_grid, guard_layer, load_guard
+from inference.population import population_notice
 from inference.preprocess import InputSpec, heatmap_to_image, to_model_tensor
 from inference.results import PathResult, Prediction, model_label
 from inference.vocabulary import CAM_METHODS
@@ -52,6 +53,7 @@ class Predictor:
         if threshold is not None and self.positive_label is None:
             raise ValueError("a threshold applies only to binary models (with a positive_label)")
         self.threshold = threshold if threshold is not None else self.bundle.threshold
+        self.intended_population = self.bundle.model_card.intended_population
         self.model = self.bundle.build(self.device)
         # channels_last lets oneDNN run the depthwise convolutions of mobile CNNs ~2x faster on CPU (measured:
         # EfficientNet-Lite0 batch of 32 at 224 px, 13.9 -> 32.0 images/s on 2 cores), same float32 results.
@@ -160,6 +162,9 @@ class Predictor:
             notices = list(getattr(image, "notices", []) or []) + list(self.bundle.notices)
             if self.bundle.experimental:
                 notices.append(f"model {self.bundle.name} {self.bundle.version} is experimental")
+            outside = population_notice(getattr(image, "metadata", None), self.intended_population)
+            if outside:  # said with the result wherever it goes (panel, PDF, SR, CLI), as the guard's warning is
+                notices.append(outside)
             predictions.append(Prediction(
                 probabilities={label: float(row[j]) for j, label in enumerate(self.labels)},
                 label=self.labels[index],

@@ -17,7 +17,8 @@ MAX_PIXELS = 80_000_000
 
 METADATA_KEYWORDS = (
     "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "PatientAge",
-    "StudyDate", "StudyTime", "StudyDescription", "AccessionNumber", "StudyID", "ReferringPhysicianName",
+    "StudyDate", "StudyTime", "AcquisitionDate", "StudyDescription", "AccessionNumber", "StudyID",
+    "ReferringPhysicianName",
     "SeriesDescription", "SeriesNumber", "InstanceNumber", "Modality", "BodyPartExamined", "ViewPosition",
     "Laterality", "ImageLaterality", "PatientOrientation", "SOPClassUID", "SOPInstanceUID", "StudyInstanceUID",
     "SeriesInstanceUID", "Manufacturer", "ManufacturerModelName", "InstitutionName",

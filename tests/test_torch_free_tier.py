@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 
 TORCH_FREE_MODULES = ("inference.results", "inference.vocabulary", "inference.model_card", "inference.bundle_catalog",
-                      "inference.image_files", "inference.file_hash")
+                      "inference.image_files", "inference.file_hash", "inference.population")
 HEAVY = ("torch", "torchvision", "numpy", "pytorch_grad_cam", "PySide6")
 
 

@@ -275,7 +275,7 @@ def limitation_text(result: dict[str, Any]) -> str:
                 f"{inside:.0%} of the heatmap's mass lies inside the lung fields, which cover "
                 f"{result['atlas_lung_area_share']:.0%} of the image ({result['share_mostly_inside_atlas']:.0%} of "
                 f"the images have more than half inside), and {result['outside_patient_mass']['median']:.0%} lies "
-                "outside the patient (cam.lung_field_check)")
+                "outside the patient (XRayView's heatmap check, recorded with its method in the model card)")
     grid = ("coarse (a 7x7 feature grid, upsampled)" if not result.get("detail_layer") else
             "coarse (the product of a 7x7 and a 14x14 feature grid, upsampled)")
     if inside is not None and inside > 0.5:

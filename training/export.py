@@ -27,18 +27,43 @@ KERMANY_DATA = {
                     "doi:10.17632/rscbjbr9sj.2. Paper: Kermany D.S. et al., Cell 172(5):1122-1131, 2018. "
                     "Images modified: resized to 224x224 (aspect ratio not kept), grayscale, re-encoded."),
 }
+# Whom the Kermany data came from (Kermany et al. 2018: pediatric patients of one to five years old, Guangzhou
+# Women and Children's Medical Center): a film whose DICOM age lies outside gets a notice (inference.population).
+KERMANY_POPULATION = {
+    "description": "children of 1-5 years: pediatric chest X-rays from one hospital (Guangzhou Women and "
+                   "Children's Medical Center)",
+    "age_years": {"min": 1, "max": 5},
+}
 KERMANY_LIMITATIONS = [
     "Trained on pediatric chest X-rays (patients aged 1-5 years) from one hospital (Guangzhou Women and "
     "Children's Medical Center); not validated for adults, other sites, scanners or projections.",
     "Training images had been squashed to 224x224 by the dataset's redistributor; full-resolution inputs are "
-    "squashed the same way (resize_mode 'squash') to match.",
+    "squashed the same way (their width and height are scaled separately, the aspect ratio is not kept) to match.",
 ]
+# A limitation about how the operating point was chosen starts with this, so that a site calibration, which fits
+# a new one, replaces it (training.site_calibration) instead of leaving a statement that is no longer true.
+OPERATING_POINT_LIMITATION = "Operating point:"
+LEGACY_OPERATING_POINT_LIMITATIONS = ("The threshold was chosen on the validation split",)  # older cards
 GENERIC_LIMITATIONS = [
     "Metrics come from a held-out split of the same source as the training data; performance on other "
     "populations, sites and devices is unknown until measured there.",
-    "The threshold was chosen on the validation split; a different operating point changes sensitivity "
-    "and specificity (see threshold_table).",
+    f"{OPERATING_POINT_LIMITATION} the threshold was chosen on the validation split; another threshold changes "
+    "the sensitivity and specificity (see the model card's table of sensitivity and specificity by threshold).",
 ]
+
+
+def is_operating_point_limitation(text: str) -> bool:
+    return text.startswith((OPERATING_POINT_LIMITATION,) + LEGACY_OPERATING_POINT_LIMITATIONS)
+
+
+def site_operating_point_limitation(site_set: str, n: int, date: str, target_sensitivity: float) -> str:
+    """What a site-calibrated card says about its operating point instead of how the original was chosen."""
+    return (f"{OPERATING_POINT_LIMITATION} the threshold and temperature were re-fitted on the site set "
+            f"{site_set} (n={n}, {date}) for a sensitivity of {target_sensitivity:g}. The sensitivity and "
+            "specificity measured on those same films are in-sample (optimistic); the cross-validated ones say what "
+            "to expect on new films like them. The original operating point and its rates no longer apply.")
+
+
 _NEGATIVE_NAMES = re.compile(r"^(normal|negative|healthy|benign|no[_ -]?finding|(not|non|no)[_ -].*)$", re.I)
 _KERMANY_NAME = re.compile(r"^(person\d+_(bacteria|virus)_\d+(_\d+)?|(NORMAL\d*-)?IM-\d+-\d+(-\d+)?)\.jpe?g$", re.I)
 
@@ -98,6 +123,7 @@ class CardInputs:
     training: dict
     limitations: list[str]
     intended_use: str = INTENDED_USE
+    intended_population: dict | None = None  # description + age_years {min, max}: KERMANY_POPULATION for Kermany
     experimental: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -124,6 +150,8 @@ def build_card(inputs: CardInputs) -> dict:
     }
     if inputs.positive_label is not None:
         card["positive_label"] = inputs.positive_label
+    if inputs.intended_population:
+        card["intended_population"] = inputs.intended_population
     if inputs.experimental:
         card["experimental"] = True
     for key, value in inputs.extra.items():

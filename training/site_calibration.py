@@ -2,7 +2,9 @@
 
 The weights, the OOD guard and every other file are kept; the card gains a `site_calibration` block (which films:
 the set's sha256, n per class, date; the fitted temperature and threshold; sensitivity/specificity with Wilson
-95% CIs, both in-sample and cross-validated) and its threshold table is measured on the site set. The original
+95% CIs, both in-sample and cross-validated) and its threshold table is measured on the site set. Its limitation
+about how the operating point was chosen is replaced by one that names the site set, and an external entry
+measured on the same films (same set sha256) is marked as the set the operating point was fitted on. The original
 bundle is never touched: the new version goes to a folder that must not exist yet.
 
 Qt-free: `calibrate_bundle(..., progress=, cancel=)` is called by `xrayview-calibrate` and by the desktop.
@@ -19,6 +21,7 @@ import numpy as np
 from inference.errors import BundleError, DatasetError
 from training.calibration import fit_temperature
 from training.events import ProgressCallback
+from training.export import is_operating_point_limitation, site_operating_point_limitation
 from training.evaluate import positive_probs, wilson_interval
 from training.metrics import (DEFAULT_TABLE_THRESHOLDS, expected_calibration_error, target_sensitivity_threshold,
                               threshold_table, with_operating_point)
@@ -96,6 +99,20 @@ def small_set_warnings(counts: dict[str, int]) -> list[str]:
             for i, (label, n) in enumerate(counts.items()) if n < MIN_PER_CLASS]
 
 
+CALIBRATION_SELECTION = "the site-calibrated threshold and temperature"
+CALIBRATION_SPLIT = ("site calibration set: the threshold and temperature were fitted on it (not an independent "
+                     "estimate)")
+
+
+def as_calibration_set(entry: dict, site_sha256: str) -> dict:
+    """An external entry measured on the very films the operating point is now fitted on is no longer independent:
+    it says so (`selected_on`, and every metric's split), whatever it said before."""
+    if entry.get("set_sha256") != site_sha256:
+        return entry
+    return {**entry, "selected_on": CALIBRATION_SELECTION,
+            "metrics": [{**metric, "split": CALIBRATION_SPLIT} for metric in entry.get("metrics", [])]}
+
+
 def calibrate_bundle(bundle_dir: Path, data_dir: Path, out: Path, target_sensitivity: float =
                      DEFAULT_TARGET_SENSITIVITY, set_name: str | None = None, version: str | None = None,
                      command: str = "", device: str = "auto",
@@ -165,6 +182,13 @@ def calibrate_bundle(bundle_dir: Path, data_dir: Path, out: Path, target_sensiti
         "previous": previous,
         "command": command,
     }
+    card["limitations"] = [text for text in card.get("limitations", []) if not is_operating_point_limitation(text)]
+    card["limitations"].append(site_operating_point_limitation(name, len(scored.labelled), f"{measured:%Y-%m-%d}",
+                                                               target_sensitivity))
+    card["external_validation"] = [as_calibration_set(entry, scored.labelled.sha256)
+                                   for entry in card.get("external_validation", [])]
+    if not card["external_validation"]:
+        del card["external_validation"]
     if cancel is not None and cancel.is_set():
         from inference.errors import XRayViewError
 

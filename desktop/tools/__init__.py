@@ -60,6 +60,7 @@ TOOLS: tuple[ToolSpec, ...] = (
              "A lens that enlarges the picture under the cursor while the button is held (or hold Z)", MagnifierTool),
 )
 TOOLS_BY_ID = {spec.id: spec for spec in TOOLS}
+IMPORTED_KIND_TITLES = {"polygon": "Region", "polyline": "Line", "point": "Point"}  # from other viewers' states
 DEFAULT_TOOL = "navigate"
 _SHAPES_BY_KIND: dict[str, type[Shape]] = {
     **{shape.kind: shape for shape in SHAPES},
@@ -69,6 +70,12 @@ _SHAPES_BY_KIND: dict[str, type[Shape]] = {
 
 def create_tool(tool_id: str) -> Tool:
     return TOOLS_BY_ID[tool_id].tool()
+
+
+def kind_title(kind: str) -> str:
+    """What an annotation of `kind` is called: its tool's title ("Ellipse ROI"), else a plain word."""
+    spec = TOOLS_BY_ID.get(kind)
+    return spec.title if spec is not None else IMPORTED_KIND_TITLES.get(kind, kind.capitalize())
 
 
 def shape_for(kind: str) -> type[Shape]:

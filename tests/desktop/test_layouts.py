@@ -39,6 +39,17 @@ def patient_folder(tmp_path, shared_data):
     return folder, made
 
 
+def _drop_file(qtbot, window, viewport, path) -> None:
+    """A file dragged from the desktop and dropped in the middle of `viewport`; returns once it is shown."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    view = viewport.view
+    drop = QDropEvent(QPointF(view.viewport().width() / 2, view.viewport().height() / 2), Qt.DropAction.CopyAction,
+                      mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.image_shown, timeout=30_000):
+        view.dropEvent(drop)
+
+
 def test_layouts_show_one_two_or_four_viewports(make_window, qtbot):
     window = make_window()
     grid = window.grid
@@ -116,17 +127,35 @@ def test_window_zoom_and_pan_synchronise_when_asked(make_window, qtbot, chest_di
     assert right.view.window.width == 700
 
 
+def test_a_study_dropped_with_sync_window_on_keeps_the_others_window(make_window, qtbot, chest_dicom, tmp_path,
+                                                                     chest_source):
+    """Issue 25.11: with Sync W/L on, a film dropped into a 2x2 viewport joins the synchronised window; the other
+    viewports keep theirs (its own default window used to overwrite them)."""
+    dropped = make_dicom_from_image(chest_source, tmp_path / "dropped.dcm", size=300, bits_stored=12,
+                                    window=[(600, 300, "NARROW")])
+    window = make_window()
+    window.set_layout("2x2")
+    first, second, _, target = window.grid.viewports()
+    open_and_wait(qtbot, window, chest_dicom)
+    window.open_path(str(chest_dicom), second)
+    qtbot.waitUntil(lambda: second.image is not None, timeout=30_000)
+    window.grid.set_active(first)
+    window.actions_by_name["sync_window"].trigger()
+    first.view.set_window(1200, 700)
+    assert (second.view.window.center, second.view.window.width) == (1200, 700)
+    _drop_file(qtbot, window, target, dropped)
+    assert target.image.path == dropped and window.grid.active is target
+    for viewport in (first, second, target):
+        assert (viewport.view.window.center, viewport.view.window.width) == (1200, 700), viewport
+    target.view.set_window(900, 400)  # and the new one drives the others like any synchronised viewport
+    assert (first.view.window.center, second.view.window.width) == (900, 400)
+
+
 def test_a_file_dropped_on_a_viewport_opens_there(make_window, qtbot, chest_png, chest_dicom):
     window = make_window()
     window.set_layout("2x2")
     target = window.grid.viewports()[3]
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(chest_dicom))])
-    view = target.view
-    drop = QDropEvent(QPointF(view.viewport().width() / 2, view.viewport().height() / 2), Qt.DropAction.CopyAction,
-                      mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    with qtbot.waitSignal(window.image_shown, timeout=30_000):
-        view.dropEvent(drop)
+    _drop_file(qtbot, window, target, chest_dicom)
     assert target.image.path == chest_dicom and window.grid.active is target
     assert all(v.image is None for v in window.grid.viewports()[:3])
 

@@ -131,3 +131,78 @@ def test_content_box_crops_black_margins_only():
     rows, columns = content_box(image)
     assert (rows.start, rows.stop, columns.start, columns.stop) == (5, 45, 10, 70)
     assert content_box(np.zeros((4, 4), dtype=np.float32)) == (slice(None), slice(None))
+
+
+def _words_in(page: dict, box: tuple[float, float, float, float]) -> list[str]:
+    x0, y0, x1, y1 = box
+    return [w for a, b, c, d, w in page["words"] if a >= x0 and c <= x1 and b >= y0 and d <= y1]
+
+
+def _yellow_fraction(rgb: np.ndarray) -> float:
+    r, g, b = (rgb[..., i].astype(int) for i in range(3))
+    return float(((r > 200) & (g > 160) & (b < 140)).mean())
+
+
+def test_report_shows_the_annotations_as_drawn_and_lists_each_measurement(qtbot, make_window, tiny_bundle,
+                                                                          chest_dicom, tmp_path):
+    """Issue 25.3: with a distance, an ellipse ROI, a CTR, an arrow and a text on the film, the PDF's "Image (as
+    displayed)" panel had none of them and no measured value anywhere. Now the panel carries the shapes and their
+    labels (read back by position with pdftotext -bbox, and as the annotation colour in the pdftoppm raster) and a
+    list gives each measurement with the value and unit the viewer shows."""
+    from tests.desktop.viewer_helpers import drag, open_and_wait
+
+    window = make_window(tiny_bundle)
+    with qtbot.waitSignal(window.prediction_shown, timeout=60_000):
+        open_and_wait(qtbot, window, chest_dicom)
+    window.set_heatmap_visible(False)
+    plain = _pages(window.export_pdf(tmp_path / "plain.pdf"))
+    assert "Measurements and annotations" not in plain[0]["text"]
+    view = window.view
+    view.text_prompt = lambda title, text="": "consolidation?"
+    for tool, strokes in (("distance", [((40, 30), (120, 30))]), ("ellipse", [((60, 70), (120, 120))]),
+                          ("ctr", [((30, 140), (220, 140)), ((80, 160), (160, 160))]),
+                          ("arrow", [((200, 40), (150, 90))]), ("text", [((170, 180), (170, 180))])):
+        window.choose_tool(tool)
+        for start, end in strokes:
+            drag(view, start, end)
+    kinds = [a.kind for a in view.annotations.items()]
+    assert kinds == ["distance", "ellipse", "ctr", "arrow", "text"]
+    pdf = window.export_pdf(tmp_path / "annotated.pdf")
+    pages = _pages(pdf)
+    text = " ".join(page["text"] for page in pages)
+    shown = {a.kind: view.measurement(a).lines for a in view.annotations.items()}
+    assert shown["distance"] == ("40.0 mm",)  # 80 px at 0.5 mm: the viewer's value and unit
+    assert shown["ctr"][0] == "CTR 0.42"
+    expected = {"distance": "Distance: 40.0 mm", "ctr": "Cardiothoracic Ratio: " + "; ".join(shown["ctr"]),
+                "ellipse": "Ellipse ROI: " + "; ".join(shown["ellipse"]), "arrow": "Arrow: (no text)",
+                "text": "Text: consolidation?"}
+    listed = text[text.index("Measurements and annotations"):text.index("AI result")]
+    for kind, line in expected.items():
+        assert " ".join(line.split()) in listed, kind
+    assert "mm at 0.5 x 0.5 mm/pixel (ImagerPixelSpacing, calibrated at detector)" in listed
+    assert "mm²" in shown["ellipse"][-1] and " ".join(shown["ellipse"][-1].split()) in listed
+
+    first = pages[0]
+    caption = next((a, b) for a, b, c, d, w in first["words"] if w == "Image")
+    image_box = (0, 0, first["width"] / 2, caption[1])  # the left picture, above its caption
+    on_picture = _words_in(first, image_box)
+    for word in ("40.0", "CTR", "0.42", "consolidation?", "mean", "area"):
+        assert word in on_picture, (word, on_picture)  # the labels drawn on the image, as on screen
+    assert on_picture.count("CTR") == 1  # written once (the outline is a path): copied text reads as written
+
+    for name, source in (("plain", tmp_path / "plain.pdf"), ("annotated", pdf)):
+        subprocess.run(["pdftoppm", "-r", "60", "-f", "1", "-l", "1", "-png", str(source), str(tmp_path / name)],
+                       check=True)
+    rasters = {name: np.asarray(Image.open(next(tmp_path.glob(f"{name}*.png"))).convert("RGB"))
+               for name in ("plain", "annotated")}
+    scale = rasters["annotated"].shape[1] / first["width"]
+    x1, y1 = int(image_box[2] * scale), int(image_box[3] * scale)
+    assert _yellow_fraction(rasters["plain"][:y1, :x1]) == 0.0
+    assert _yellow_fraction(rasters["annotated"][:y1, :x1]) > 0.001  # the yellow measurement shapes
+
+    view.text_prompt = lambda title, text="": "ask Jane Doe"  # what the reader typed may name the patient
+    window.choose_tool("text")
+    drag(view, (40, 60), (40, 60))
+    window.settings.deidentify_exports = True
+    scrubbed = " ".join(p["text"] for p in _pages(window.export_pdf(tmp_path / "deidentified.pdf")))
+    assert "Text: ask [removed] [removed]" in scrubbed and "Doe" not in scrubbed and "Jane" not in scrubbed

@@ -143,6 +143,12 @@ def test_the_browser_lists_presentation_states_and_says_an_image_has_one(make_wi
     panel = fresh.folder_panel
     item = panel._tree_items[str(saved)]
     assert item.text(0) == "Presentation state XRAYVIEW"
+    # issue 25.10: listed under its image's series, not as a series of its own ("PR (0 images)")
+    image_item = panel._tree_items[str(study)]
+    assert item.parent() is image_item.parent() and item.parent().text(0).endswith("(1 image)")
+    series_items = [image_item.parent().parent().child(i).text(0)
+                    for i in range(image_item.parent().parent().childCount())]
+    assert len(series_items) == 1 and not any("PR" in text or "0 images" in text for text in series_items)
     open_and_wait(qtbot, fresh, study)
     assert "1 presentation state(s) for this image" in fresh.statusBar().currentMessage()
     assert len(fresh.view.annotations) == 0  # shown only when asked for

@@ -148,6 +148,27 @@ def test_cardiothoracic_ratio_from_two_horizontal_widths(window, qtbot):
     assert view.measurement_labels()[0].startswith("CTR 0.5")
 
 
+def test_labels_never_cover_one_another(window, qtbot):
+    """Issue 25.10: the CTR label lay over the ellipse's statistics. A CTR whose heart width ends at the ellipse's
+    corner puts both labels at one point: drawn, at any zoom and after a pan, their rectangles do not intersect."""
+    view = use(window, "ellipse")
+    drag(view, (60, 100), (120, 150))
+    use(window, "ctr")
+    drag(view, (30, 130), (200, 130))
+    drag(view, (80, 150), (120, 150))  # ends at the ellipse's bottom-right corner: the labels' common anchor
+    ellipse, ctr = only(view, "ellipse"), only(view, "ctr")
+    assert ellipse.label_anchor() == pytest.approx(ctr.label_anchor(), abs=SLOP)
+    for step in ("drawn", "zoomed", "panned"):
+        if step == "zoomed":
+            view.zoom_by(1.6)
+        if step == "panned":
+            view.centre_on_fraction(0.7, 0.4)
+        qtbot.wait(10)
+        rects = view.label_rects()
+        assert rects[ellipse.uid].isValid() and rects[ctr.uid].isValid()
+        assert not rects[ellipse.uid].intersects(rects[ctr.uid]), step
+
+
 def test_arrow_and_text_annotations(window, qtbot):
     view = use(window, "arrow")
     drag(view, (200, 40), (120, 120))

@@ -168,3 +168,62 @@ def test_cross_validated_calls_are_fitted_without_the_film_they_call():
     called = cross_validated_calls(logits, labels, 1, 0.9)
     sensitivity = called[labels == 1].mean()
     assert 0.75 <= sensitivity <= 0.97 and called[labels == 0].mean() < 0.6
+
+
+def test_calibrating_on_a_recorded_external_set_makes_it_the_calibration_set(trained_bundle, site_small, tmp_path,
+                                                                           capsys):
+    """Issue 25.8: after xrayview-calibrate on a set the card already listed as external validation, the card
+    still called it independent ("not used for training, threshold or calibration"), the card dialog showed its
+    hash under both "External validation" and "Site calibration", and the limitations still said the threshold
+    was "chosen on the validation split"."""
+    import shutil
+
+    from desktop import card_facts
+    from desktop.model_card_dialog import card_html
+    from inference.model_card import ModelCard
+
+    bundle_dir = tmp_path / "bundle"
+    shutil.copytree(trained_bundle[0], bundle_dir)
+    _eval(capsys, "--model", str(bundle_dir), "--data", str(site_small), "--name", "site X", "--write-card")
+    before = ModelCard(load_bundle(bundle_dir).card)
+    assert [measured.kind for measured, _ in card_facts.external_sets(before)] == ["external"]
+    assert any(text.startswith("Operating point: the threshold was chosen on the validation split")
+               for text in before.limitations)
+    out = tmp_path / "calibrated"
+    capsys.readouterr()
+    assert calibrate_main(["--model", str(bundle_dir), "--data", str(site_small), "--out", str(out),
+                           "--name", "site X"]) == 0
+    card = load_bundle(out).card
+    (entry,) = card["external_validation"]
+    assert entry["set_sha256"] == card["site_calibration"]["set_sha256"]
+    assert entry["selected_on"] == "the site-calibrated threshold and temperature"
+    assert all("not an independent estimate" in m["split"] and "not used for" not in m["split"]
+               for m in entry["metrics"])
+    limitations = " ".join(card["limitations"])
+    assert "chosen on the validation split" not in limitations
+    assert "Operating point: the threshold and temperature were re-fitted on the site set site X (n=50, " in limitations
+    assert sum(text.startswith("Operating point:") for text in card["limitations"]) == 1
+
+    typed = ModelCard(card)
+    (measured, _), = card_facts.external_sets(typed)
+    assert measured.kind == "calibration" and "site calibration set" in measured.description
+    assert "not used for training" not in " ".join(card_facts.external_lines(typed))
+    assert [row.measured.kind for row in card_facts.table_rows(typed, typed.threshold)] == \
+        ["site"] * len(card_facts.table_rows(typed, typed.threshold))  # no row at the replaced operating point
+    page = card_html(typed)
+    assert "External validation" not in page and "<h3>Site calibration</h3>" in page
+    assert page.count(entry["set_sha256"][:12]) == 1  # the set named once, as the calibration set
+
+
+def test_a_model_retrained_on_kermany_says_whom_it_is_for_in_plain_words(trained_bundle):
+    """Issue 25.9: the card carries its intended population (machine-readable, schema-checked) and its
+    limitations name no internal field."""
+    from inference.model_card import IntendedPopulation, ModelCard
+
+    card = ModelCard(load_bundle(trained_bundle[0]).card)
+    population = card.intended_population
+    assert population == IntendedPopulation("children of 1-5 years: pediatric chest X-rays from one hospital "
+                                            "(Guangzhou Women and Children's Medical Center)", 1.0, 5.0)
+    text = " ".join(card.limitations)
+    for internal in ("resize_mode", "'squash'", "threshold_table", "cam.", "lung_field_check"):
+        assert internal not in text, internal

@@ -13,7 +13,8 @@ import torch
 from inference.preprocess import InputSpec
 from training import distributed
 from training.data_manifest import MANIFEST_FILE
-from training.export import (GENERIC_LIMITATIONS, KERMANY_DATA, KERMANY_LIMITATIONS, CardInputs, build_card,
+from training.export import (GENERIC_LIMITATIONS, KERMANY_DATA, KERMANY_LIMITATIONS, KERMANY_POPULATION, CardInputs,
+                             build_card,
                              package_versions, sha256_bytes)
 from training.jpeg_source import source_jpeg_quality
 from training.metrics import roc_points
@@ -171,7 +172,8 @@ def measured_card(facts: CardFacts, spec: InputSpec) -> dict:
         metrics=test_metric_entries(calibration.test_metrics, name_of_data, test_split_name, operating.threshold,
                                     calibration.test_is_positive, calibration.test_probs, config.seed),
         calibration=calibration_block, training_data=training_data, training=training_block(facts),
-        limitations=limitations, experimental=export.experimental, extra=export.card_extra))
+        limitations=limitations, experimental=export.experimental, extra=export.card_extra,
+        intended_population=KERMANY_POPULATION if prepared.kermany else None))
     from training.external import with_external_section
 
     for section in calibration.external_sections:
