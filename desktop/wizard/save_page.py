@@ -83,8 +83,8 @@ class SavePage(QWizardPage):
     def initializePage(self) -> None:  # noqa: N802
         card = self.context.trained.card
         stamp = datetime.now().strftime("%Y-%m-%d %H%M")
-        classes = "-".join(card["labels"])[:40]
-        self.name_edit.setText(f"{classes} {card['architecture']} {stamp}")
+        classes = "-".join(card.labels)[:40]
+        self.name_edit.setText(f"{classes} {card.architecture} {stamp}")
         self.status_label.setText("")
         self.status_label.setStyleSheet("")
         trained = self.context.trained
@@ -101,8 +101,8 @@ class SavePage(QWizardPage):
         self.threshold_label.setText(
             f"Operating threshold saved with the model: {chosen:.3f} (chosen by you on the evaluation page)."
             if chosen is not None else
-            (f"Operating threshold saved with the model: {card['threshold']:.3f} (chosen on the validation split)."
-             if card.get("threshold") is not None else ""))
+            (f"Operating threshold saved with the model: {card.threshold:.3f} (chosen on the validation split)."
+             if card.threshold is not None else ""))
         self._name_changed()
 
     def target(self):
