@@ -14,11 +14,13 @@ from tests.desktop.test_wizard import CLASSES, _kermany_train, _link, go_to_opti
 GOOD_AUC = {"name": "auc", "value": 0.97, "ci95": [0.94, 0.99], "dataset": "d", "split": "test", "n": 200}
 
 
-def _card(auc=GOOD_AUC, ood=True) -> dict:
+def _card(auc=GOOD_AUC, ood=True):
+    from inference.model_card import ModelCard
+
     card = {"labels": ["NORMAL", "PNEUMONIA"], "metrics": [auc] if auc else []}
     if ood:
-        card["ood"] = {"method": "mahalanobis-pca"}
-    return card
+        card["ood"] = {"method": "mahalanobis-pca", "file": "ood_guard.safetensors", "sha256": "0" * 64}
+    return ModelCard(card)
 
 
 def test_concerns_name_each_reason():
@@ -79,7 +81,7 @@ def test_stop_keeps_the_best_epoch_threshold_is_saved_and_activation_needs_confi
     assert epochs_seen and max(epochs_seen) <= 3  # stopped long before 30 epochs
     assert trained.summary["epochs_run"] <= 3 and 1 <= trained.summary["best_epoch"] <= trained.summary["epochs_run"]
     assert "Stopped by you" in training.result_label.text()
-    assert trained.card["ood"]["method"] and trained.ood_error == ""  # the guard, fitted on the worker
+    assert trained.card.ood.file and trained.ood_error == ""  # the guard, fitted on the worker
 
     wizard.next()
     evaluation = wizard.evaluation_page
