@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout,
                                QWidget, QWizardPage)
 
+from desktop.wizard.banner import warning_banner
 from desktop.wizard.confusion_table import ConfusionTable
 from desktop.wizard.context import WizardContext
 from desktop.wizard.curve_plot import CurvePlot
@@ -35,13 +36,7 @@ class EvaluationPage(QWizardPage):
         self.summary_label.setAccessibleName("Evaluation summary")
         self.summary_label.setWordWrap(True)
         layout.addWidget(self.summary_label)
-        self.small_test_label = QLabel("")
-        self.small_test_label.setObjectName("smallTestSplit")
-        self.small_test_label.setAccessibleName("Test split too small")
-        self.small_test_label.setWordWrap(True)
-        self.small_test_label.setStyleSheet("QLabel#smallTestSplit { color: #ffffff; background: #b00020; "
-                                            "padding: 4px; font-weight: bold; }")
-        self.small_test_label.hide()
+        self.small_test_label = warning_banner("smallTestSplit", "Test split too small")
         layout.addWidget(self.small_test_label)
 
         self.threshold_row = QWidget()

@@ -12,6 +12,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton,
                                QVBoxLayout, QWizardPage)
 
+from desktop.wizard.banner import warning_banner
 from desktop.wizard.context import WizardContext
 from desktop.wizard.jobs import activation_concerns, bundle_folder_name, save_bundle
 from desktop.wizard.report_page import describe_failure
@@ -43,13 +44,7 @@ class SavePage(QWizardPage):
         self.activate_check.setAccessibleName("Make it the active model")
         self.activate_check.setChecked(True)
         layout.addWidget(self.activate_check)
-        self.gate_label = QLabel("")
-        self.gate_label.setObjectName("qualityGate")
-        self.gate_label.setAccessibleName("Why this model is not made the active model")
-        self.gate_label.setWordWrap(True)
-        self.gate_label.setStyleSheet("QLabel#qualityGate { color: #ffffff; background: #b00020; padding: 4px; "
-                                      "font-weight: bold; }")
-        self.gate_label.hide()
+        self.gate_label = warning_banner("qualityGate", "Why this model is not made the active model")
         layout.addWidget(self.gate_label)
         self.threshold_label = QLabel("")
         self.threshold_label.setAccessibleName("Threshold saved with the model")

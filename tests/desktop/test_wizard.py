@@ -30,13 +30,17 @@ def _link(files: list[Path], folder: Path) -> None:
         os.symlink(path, folder / path.name)
 
 
+def link_kermany_subset(shared_data: Path, root: Path, files: slice) -> Path:
+    """ROOT/CLASS/*: the Kermany training films `files` (in name order) of each class, as symlinks."""
+    for label in CLASSES:
+        _link(sorted((_kermany_train(shared_data) / label).iterdir())[files], root / label)
+    return root
+
+
 @pytest.fixture(scope="module")
 def small_dataset(shared_data, tmp_path_factory) -> Path:
     """ROOT/CLASS/*: the first 24 images of each class (several patients each)."""
-    root = tmp_path_factory.mktemp("wizard_data")
-    for label in CLASSES:
-        _link(sorted((_kermany_train(shared_data) / label).iterdir())[:PER_CLASS], root / label)
-    return root
+    return link_kermany_subset(shared_data, tmp_path_factory.mktemp("wizard_data"), slice(0, PER_CLASS))
 
 
 def make_presplit_dataset(shared_data: Path, root: Path) -> Path:

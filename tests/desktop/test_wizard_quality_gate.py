@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from desktop.wizard.jobs import MIN_TEST_PER_CLASS, activation_concerns, split_warnings
-from tests.desktop.test_wizard import CLASSES, _kermany_train, _link, go_to_options, set_small_options
+from tests.desktop.test_wizard import go_to_options, link_kermany_subset, set_small_options
 
 GOOD_AUC = {"name": "auc", "value": 0.97, "ci95": [0.94, 0.99], "dataset": "d", "split": "test", "n": 200}
 
@@ -45,10 +45,7 @@ def test_split_warnings_before_training():
 
 @pytest.fixture(scope="module")
 def dataset(shared_data, tmp_path_factory):
-    root = tmp_path_factory.mktemp("gate_data")
-    for label in CLASSES:
-        _link(sorted((_kermany_train(shared_data) / label).iterdir())[200:230], root / label)
-    return root
+    return link_kermany_subset(shared_data, tmp_path_factory.mktemp("gate_data"), slice(200, 230))
 
 
 def test_stop_keeps_the_best_epoch_threshold_is_saved_and_activation_needs_confirmation(

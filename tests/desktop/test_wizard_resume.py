@@ -11,17 +11,27 @@ from pathlib import Path
 
 import pytest
 
-from tests.desktop.test_wizard import CLASSES, _kermany_train, _link, go_to_options, set_small_options
+from tests.desktop.test_wizard import go_to_options, link_kermany_subset, set_small_options
 
 EPOCHS = 3
 
 
 @pytest.fixture(scope="module")
 def dataset(shared_data, tmp_path_factory):
-    root = tmp_path_factory.mktemp("resume_data")
-    for label in CLASSES:
-        _link(sorted((_kermany_train(shared_data) / label).iterdir())[300:324], root / label)
-    return root
+    return link_kermany_subset(shared_data, tmp_path_factory.mktemp("resume_data"), slice(300, 324))
+
+
+def _wizard_on_options(qtbot, settings, dataset, tmp_path):
+    """A shown wizard on its options page, set for a short run of EPOCHS epochs."""
+    from desktop.wizard.wizard import TrainingWizard
+
+    settings.user_models_dir = str(tmp_path / "models")
+    wizard = TrainingWizard(settings)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    options = go_to_options(qtbot, wizard, dataset)
+    set_small_options(options, epochs=EPOCHS, batch_size=8)
+    return wizard, options
 
 
 def _run_until_cancelled(qtbot, training, start, cancel_after_epoch: int) -> list:
@@ -56,19 +66,12 @@ def test_cancelled_training_resumes_from_its_checkpoint_and_ends_with_a_bundle(q
     from PySide6.QtWidgets import QWizard
 
     from desktop.wizard.jobs import checkpoint_dir
-    from desktop.wizard.wizard import TrainingWizard
     from inference.bundle import load_bundle
     from training.checkpoint import load_checkpoint
     from training.events import EpochDone, TrainingResumed
 
-    settings.user_models_dir = str(tmp_path / "models")
-    wizard = TrainingWizard(settings)
-    qtbot.addWidget(wizard)
-    wizard.show()
-    options = go_to_options(qtbot, wizard, dataset)
-    set_small_options(options, epochs=EPOCHS, batch_size=8)
-    training = wizard.training_page
-    context = wizard.context
+    wizard, options = _wizard_on_options(qtbot, settings, dataset, tmp_path)
+    training, context = wizard.training_page, wizard.context
 
     # -- 1. cancelled during epoch 2: the checkpoint of epoch 1 stays, outside the models folder
     first = _run_until_cancelled(qtbot, training, wizard.next, cancel_after_epoch=1)
@@ -145,17 +148,10 @@ def test_cancelled_training_resumes_from_its_checkpoint_and_ends_with_a_bundle(q
 
 def test_start_over_other_options_and_closing_discard_the_cancelled_run(qtbot, settings, dataset, tmp_path):
     from desktop.wizard.jobs import checkpoint_dir
-    from desktop.wizard.wizard import TrainingWizard
     from training.events import EpochDone, TrainingResumed
 
-    settings.user_models_dir = str(tmp_path / "models")
-    wizard = TrainingWizard(settings)
-    qtbot.addWidget(wizard)
-    wizard.show()
-    options = go_to_options(qtbot, wizard, dataset)
-    set_small_options(options, epochs=EPOCHS, batch_size=8)
-    training = wizard.training_page
-    context = wizard.context
+    wizard, options = _wizard_on_options(qtbot, settings, dataset, tmp_path)
+    training, context = wizard.training_page, wizard.context
 
     _run_until_cancelled(qtbot, training, wizard.next, cancel_after_epoch=1)
     kept = context.staging_dir
