@@ -38,6 +38,8 @@ class CancelledRun:
     recipe: str
     epochs_done: int
     epochs: int
+    training_ended: bool = False  # its epochs were over (all run, early stopping or the user's stop): a resume
+    # goes on to evaluate the kept weights
 
 
 @dataclass
@@ -78,10 +80,10 @@ class WizardContext:
         self.staging_dir = None
         self.cancelled_run = None
 
-    def keep_cancelled_run(self, recipe: str, epochs_done: int, epochs: int) -> CancelledRun:
+    def keep_cancelled_run(self, recipe: str, epochs_done: int, epochs: int, training_ended: bool) -> CancelledRun:
         """The run in staging_dir was cancelled after `epochs_done` validated epochs: its folder stays for a
         resume."""
-        self.cancelled_run = CancelledRun(self.staging_dir, recipe, epochs_done, epochs)
+        self.cancelled_run = CancelledRun(self.staging_dir, recipe, epochs_done, epochs, training_ended)
         return self.cancelled_run
 
     def resumable_run(self, recipe: str) -> CancelledRun | None:

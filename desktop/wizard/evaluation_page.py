@@ -94,7 +94,7 @@ class EvaluationPage(QWizardPage):
         self.threshold_row.setVisible(binary)
         self.roc_plot.setVisible(binary)
         n = len(test.labels)
-        counts = ", ".join(f"{name} {int((test.labels == i).sum())}" for i, name in enumerate(test.classes))
+        counts = ", ".join(f"{count} {name}" for name, count in test.class_counts().items())
         method = test.threshold_method or "argmax"
         self._show_small_test_warning(test.class_counts())
         if binary:

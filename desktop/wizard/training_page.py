@@ -46,6 +46,7 @@ class TrainingPage(QWizardPage):
         self.resuming = False  # the current (or last) run continues a cancelled one
         self.epochs_done = 0  # validated epochs of that run, resumed ones included (its checkpoint's epoch)
         self.resumed_from: int | None = None  # the epoch the run continued after, when it was resumed
+        self.training_ended = False  # that run's epochs are over (all run, early stopping, or the user's stop)
         self.setTitle("Training")
         self.setSubTitle("The model trains in the background; you can keep using the viewer.")
         layout = QVBoxLayout(self)
@@ -123,7 +124,12 @@ class TrainingPage(QWizardPage):
         context.cancelled_run = None  # the run under way owns the folder now
         self._reset_view(choices.config.epochs, resumed.epochs_done if resumed is not None else 0)
         self.stop_event = threading.Event()
-        job = Job(train_model, self.recipe, choices.device, staging, name="training", stop=self.stop_event,
+        stop = self.stop_event
+        if resumed is not None and resumed.training_ended:  # no more epochs: the kept one is evaluated
+            self.training_ended = True
+            stop = threading.Event()
+            stop.set()
+        job = Job(train_model, self.recipe, choices.device, staging, name="training", stop=stop,
                   resume=resumed is not None)
         job.progress.connect(self._on_progress)
         job.finished.connect(lambda trained, j=job: self._on_finished(j, trained))
@@ -175,6 +181,7 @@ class TrainingPage(QWizardPage):
         self.events_seen = 0
         self.epochs_done = kept_epochs
         self.resumed_from = None
+        self.training_ended = False
         if not kept_epochs:
             self._batch_losses: list[tuple[float, float]] = []
             self._epoch_train: list[tuple[float, float]] = []
@@ -211,6 +218,7 @@ class TrainingPage(QWizardPage):
         self.events_seen += 1
         if isinstance(event, StageStarted):
             self.stage_label.setText(STAGE_TEXT[event.stage] + "…")
+            self.training_ended = self.training_ended or event.stage not in (Stage.PREPARE_DATA, Stage.TRAIN)
             if event.stage not in (Stage.PREPARE_DATA, Stage.TRAIN):
                 self.progress_bar.setRange(0, 0)
                 self.eta_label.setText("")
@@ -229,8 +237,9 @@ class TrainingPage(QWizardPage):
             self.resumed_from = self.epochs_done = event.epoch
             self.result_label.setText(f"Resumed from the checkpoint of epoch {event.epoch} of {event.epochs}: "
                                       f"training continues with epoch {event.epoch + 1}.")
-            self.stop_button.setEnabled(event.epoch > 0 and not self.stop_event.is_set())
+            self.stop_button.setEnabled(not self.training_ended and not self.stop_event.is_set())
         elif isinstance(event, TrainingStopped):
+            self.training_ended = True
             self.result_label.setText(f"Stopped by you during epoch {event.epoch + 1}: the best epoch "
                                       f"({event.best_epoch}) is kept.")
 
@@ -260,6 +269,7 @@ class TrainingPage(QWizardPage):
         self._epoch_val.append((epoch, float(event.val_loss)))
         self._epoch_auc.append((epoch, float(event.val_score)))
         self._draw_epoch_curves()
+        self.training_ended = self.training_ended or event.stop
         if not self.stop_event.is_set():
             self.stop_button.setEnabled(True)  # a validated epoch exists: it can be kept
         if event.stop and self.stop_event.is_set():
@@ -331,9 +341,9 @@ class TrainingPage(QWizardPage):
         context = self.context
         epochs = context.choices.config.epochs
         if self.epochs_done > 0 and context.staging_dir is not None and has_checkpoint(context.staging_dir):
-            run = context.keep_cancelled_run(self.recipe, self.epochs_done, epochs)
-            goes_on = (f"with epoch {run.epochs_done + 1}" if run.epochs_done < epochs
-                       else "with the evaluation of the trained weights")
+            run = context.keep_cancelled_run(self.recipe, self.epochs_done, epochs, self.training_ended)
+            goes_on = ("with the evaluation of the kept epoch" if run.training_ended
+                       else f"with epoch {run.epochs_done + 1}")
             self._show_stopped(f"Training cancelled after epoch {run.epochs_done} of {epochs}. Nothing was saved; "
                                f"the checkpoint is kept while this wizard is open: Resume continues {goes_on}.")
             self.retry_button.setText("Start over")

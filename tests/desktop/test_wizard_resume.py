@@ -178,3 +178,43 @@ def test_start_over_other_options_and_closing_discard_the_cancelled_run(qtbot, s
     wizard.close()
     assert not kept.exists()
     assert all(not folder.exists() for folder in context.staging_dirs_made)
+
+
+@pytest.mark.parametrize("ended_by", ["the user's stop", "the last epoch"])
+def test_a_run_cancelled_after_its_training_ended_resumes_without_training_more(qtbot, settings, dataset, tmp_path,
+                                                                                 ended_by):
+    """Cancelled after training ended ("Stop and keep the best epoch", or all epochs run) but before the bundle
+    was sealed: Resume trains no further epoch and evaluates the kept one."""
+    from PySide6.QtCore import Qt
+
+    from training.events import BatchDone, EpochDone, Stage, StageStarted, TrainingResumed, TrainingStopped
+
+    wizard, options = _wizard_on_options(qtbot, settings, dataset, tmp_path)
+    training = wizard.training_page
+
+    def on_progress(done, total, event):  # on the worker thread
+        if ended_by == "the user's stop" and isinstance(event, EpochDone) and event.epoch == 1:
+            training.stop_event.set()  # what "Stop and keep the best epoch" sets
+        elif ended_by == "the user's stop" and isinstance(event, TrainingStopped):
+            job.cancel()
+        elif ended_by == "the last epoch" and isinstance(event, StageStarted) and event.stage == Stage.EVALUATE:
+            job.cancel()
+
+    with qtbot.waitSignal(training.training_cancelled, timeout=300_000):
+        wizard.next()
+        job = training.job
+        job.progress.connect(on_progress, Qt.ConnectionType.DirectConnection)
+    kept = 1 if ended_by == "the user's stop" else EPOCHS
+    assert f"cancelled after epoch {kept} of {EPOCHS}" in training.stage_label.text()
+    assert "Resume continues with the evaluation of the kept epoch" in training.stage_label.text()
+
+    resumed: list = []
+    with qtbot.waitSignal(training.training_finished, timeout=300_000) as finished:
+        training.resume_button.click()
+        training.job.progress.connect(lambda done, total, event: resumed.append(event))
+    assert [e.epoch for e in resumed if isinstance(e, TrainingResumed)] == [kept]
+    assert not any(isinstance(e, (BatchDone, EpochDone)) for e in resumed)  # no further training
+    trained = finished.args[0]
+    assert trained.summary["epochs_run"] == kept and trained.bundle_dir.is_dir()
+    assert "Stopped by you" not in training.result_label.text()
+    wizard.close()
