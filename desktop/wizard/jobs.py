@@ -261,9 +261,12 @@ def activation_concerns(card: ModelCard, test_counts: dict[str, int], ood_error:
     if len(card.labels) == 2:
         if auc is None or auc.value is None:
             concerns.append("its test AUC could not be measured")
-        elif auc.ci95 is None or auc.ci95[0] <= 0.5:
-            ci = f" (95% CI {auc.ci95[0]:.3f}-{auc.ci95[1]:.3f})" if auc.ci95 else " (no confidence interval)"
-            concerns.append(f"its test AUC {auc.value:.3f}{ci} includes 0.5: it may be no better than chance")
+        elif auc.ci95 is None:
+            concerns.append(f"its test AUC {Measured(auc.value, None, auc.n, 'films').text()}: whether it is "
+                            "better than chance is not known")
+        elif auc.ci95[0] <= 0.5:
+            concerns.append(f"its test AUC {Measured(auc.value, auc.ci95, auc.n, 'films').text()} includes 0.5: "
+                            "it may be no better than chance")
     small = small_test_split(test_counts)
     if small:
         listed = ", ".join(f"{n} {label}" for label, n in small.items())

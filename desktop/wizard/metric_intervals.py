@@ -24,17 +24,19 @@ class Measured:
 
     value: float | None
     ci95: tuple[float, float] | None
-    n: int
+    n: int | None  # None: not known (a card written without it)
     counted: str  # what the n films are: "films", "PNEUMONIA films", "films called PNEUMONIA"
     k: int | None = None  # for a rate: the films it counts among the n
 
     def text(self) -> str:
         """"0.833 (95% CI 0.436-0.970; 5/6 PNEUMONIA films)", "0.975 (95% CI 0.900-1.000; n=12 films)"."""
+        count = "" if self.n is None else (f"{self.k}/{self.n}" if self.k is not None else f"n={self.n}")
+        count = f"{count} {self.counted}" if count else "number of films not known"
         if self.value is None:
-            return f"n/a (n={self.n} {self.counted})"
-        count = f"{self.k}/{self.n}" if self.k is not None else f"n={self.n}"
-        interval = f"95% CI {number(self.ci95[0])}-{number(self.ci95[1])}; " if self.ci95 is not None else ""
-        return f"{number(self.value)} ({interval}{count} {self.counted})"
+            return f"n/a ({count})"
+        interval = (f"95% CI {number(self.ci95[0])}-{number(self.ci95[1])}" if self.ci95 is not None
+                    else "no confidence interval")
+        return f"{number(self.value)} ({interval}; {count})"
 
 
 def _percentile_interval(values: list[float] | np.ndarray) -> tuple[float, float] | None:

@@ -28,7 +28,9 @@ def test_concerns_name_each_reason():
     assert activation_concerns(_card(), big) == []
     chance = dict(GOOD_AUC, value=0.5, ci95=[0.31, 0.69])
     (reason,) = activation_concerns(_card(auc=chance), big)
-    assert "test AUC 0.500 (95% CI 0.310-0.690) includes 0.5" in reason
+    assert "test AUC 0.500 (95% CI 0.310-0.690; n=200 films) includes 0.5" in reason
+    (reason,) = activation_concerns(_card(auc=dict(GOOD_AUC, ci95=None)), big)
+    assert "test AUC 0.970 (no confidence interval; n=200 films): whether it is better than chance" in reason
     (reason,) = activation_concerns(_card(), {"NORMAL": 19, "PNEUMONIA": 80})
     assert "only 19 NORMAL film(s), fewer than 20 per class" in reason
     (reason,) = activation_concerns(_card(ood=False), big, "the guard needs at least 4 feature vectors")
