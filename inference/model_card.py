@@ -334,7 +334,7 @@ class OODSettings:
 
 class ModelCard:
     """Typed, read-only access to a card's fields. `data` is the card as parsed (for the fields the typed view
-    leaves out, e.g. the training record); treat it as read-only."""
+    leaves out, e.g. the training record); treat it as read-only: `changed` gives a changed copy."""
 
     def __init__(self, data: Mapping[str, Any]):
         self.data: dict[str, Any] = dict(data)
