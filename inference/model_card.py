@@ -14,10 +14,11 @@ refuses a card that no longer matches (swapped labels, another input size, any e
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -337,7 +338,7 @@ class OODSettings:
 
 class ModelCard:
     """Typed, read-only access to a card's fields. `data` is the card as parsed (for the fields the typed view
-    leaves out, e.g. the training record); treat it as read-only."""
+    leaves out, e.g. the training record); treat it as read-only: `changed` gives a changed copy."""
 
     def __init__(self, data: Mapping[str, Any]):
         self.data: dict[str, Any] = dict(data)
@@ -468,6 +469,11 @@ class ModelCard:
         return str(self.data.get("created_utc", ""))
 
     @property
+    def training_seed(self) -> int | None:
+        """The training run's random seed (its bootstrap CIs were drawn with it); None when the card has none."""
+        return _int((self.data.get("training") or {}).get("seed"))
+
+    @property
     def metrics(self) -> list[Metric]:
         """The internal test metrics (the test split carved from the training data)."""
         return [Metric.from_card(metric) for metric in self.data.get("metrics") or []]
@@ -489,6 +495,25 @@ class ModelCard:
         """The site's operating point (xrayview-calibrate), or None for a bundle that was not site-calibrated."""
         block = self.data.get("site_calibration")
         return SiteCalibration.from_card(block) if block else None
+
+    # ---- a changed copy (a tool that changes a card on purpose; inference.bundle.write_bundle validates and seals it)
+    def changed(self, *, name: str | None = None, threshold: float | None = None,
+                metrics: Sequence[Metric] | None = None, threshold_table: Sequence[ThresholdRow] | None = None,
+                training: Mapping[str, Any] | None = None) -> ModelCard:
+        """A copy with the given fields replaced (None: kept as they are); `training` entries are merged into the
+        card's training record. This card is left unchanged."""
+        data = copy.deepcopy(self.data)
+        if name is not None:
+            data["name"] = name
+        if threshold is not None:
+            data["threshold"] = float(threshold)
+        if metrics is not None:
+            data["metrics"] = [metric.to_card() for metric in metrics]
+        if threshold_table is not None:
+            data["threshold_table"] = [row.to_card() for row in threshold_table]
+        if training is not None:
+            data["training"] = {**(data.get("training") or {}), **copy.deepcopy(dict(training))}
+        return ModelCard(data)
 
 
 # The card's nested blocks, read leniently: the viewer also shows cards written before a field existed, so a
@@ -543,6 +568,16 @@ class Metric:
                    dataset=str(block.get("dataset", "")), split=str(block.get("split", "")), n=_int(block.get("n")),
                    threshold=_float(block.get("threshold")), ci95=_pair(block.get("ci95")))
 
+    def to_card(self) -> dict[str, Any]:
+        """The card's entry for this metric (`threshold` null for a threshold-free metric such as AUC)."""
+        entry: dict[str, Any] = {"name": self.name, "value": self.value, "dataset": self.dataset, "split": self.split,
+                                 "threshold": self.threshold}
+        if self.n is not None:
+            entry["n"] = self.n
+        if self.ci95 is not None:
+            entry["ci95"] = [self.ci95[0], self.ci95[1]]
+        return entry
+
 
 @dataclass(frozen=True)
 class ThresholdRow:
@@ -557,6 +592,13 @@ class ThresholdRow:
     def from_card(cls, block: Mapping[str, Any]) -> ThresholdRow:
         return cls(threshold=float(block["threshold"]), sensitivity=_float(block.get("sensitivity")),
                    specificity=_float(block.get("specificity")), name=str(block.get("name") or ""))
+
+    def to_card(self) -> dict[str, Any]:
+        row: dict[str, Any] = {"threshold": self.threshold, "sensitivity": self.sensitivity,
+                               "specificity": self.specificity}
+        if self.name:
+            row["name"] = self.name
+        return row
 
 
 @dataclass(frozen=True)

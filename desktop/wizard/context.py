@@ -1,5 +1,6 @@
 """What the wizard pages share: the chosen folders, the dataset report, the options, the trained model and
-the staging folder it lives in until the user saves it."""
+the staging folder it lives in until the user saves it (or a cancelled run's checkpoint, until it is resumed or
+discarded)."""
 from __future__ import annotations
 
 import tempfile
@@ -29,6 +30,18 @@ class TrainingChoices:
         return int(self.recipe["img-size"])
 
 
+@dataclass(frozen=True)
+class CancelledRun:
+    """A cancelled training run that can be continued: its staging folder keeps the recipe it trained from and
+    the checkpoint of its last validated epoch (desktop.wizard.jobs.train_model)."""
+    folder: Path
+    recipe: str
+    epochs_done: int
+    epochs: int
+    training_ended: bool = False  # its epochs were over (all run, early stopping or the user's stop): a resume
+    # goes on to evaluate the kept weights
+
+
 @dataclass
 class WizardContext:
     settings: AppSettings
@@ -42,6 +55,7 @@ class WizardContext:
     saved_path: Path | None = None
     chosen_threshold: float | None = None  # the evaluation page's threshold, when the user asked to save it
     staging_dirs_made: list[Path] = field(default_factory=list)
+    cancelled_run: CancelledRun | None = None  # kept in staging_dir until resumed or discarded
 
     def models_dir(self) -> Path:
         """The user models folder the viewer reads (the same rule as the main window)."""
@@ -59,10 +73,23 @@ class WizardContext:
         return self.staging_dir
 
     def discard_staging(self) -> None:
+        """Removes the current run's folder: its bundle if it finished, its checkpoint if it was cancelled."""
         from desktop.wizard.jobs import remove_tree
 
         remove_tree(self.staging_dir)
         self.staging_dir = None
+        self.cancelled_run = None
+
+    def keep_cancelled_run(self, recipe: str, epochs_done: int, epochs: int, training_ended: bool) -> CancelledRun:
+        """The run in staging_dir was cancelled after `epochs_done` validated epochs: its folder stays for a
+        resume."""
+        self.cancelled_run = CancelledRun(self.staging_dir, recipe, epochs_done, epochs, training_ended)
+        return self.cancelled_run
+
+    def resumable_run(self, recipe: str) -> CancelledRun | None:
+        """The cancelled run a run of `recipe` continues (the same recipe), or None."""
+        run = self.cancelled_run
+        return run if run is not None and run.recipe == recipe and run.folder == self.staging_dir else None
 
 
 def format_duration(seconds: float) -> str:

@@ -1,15 +1,18 @@
 """Page 5: how the trained model does on the held-out test split: confusion matrix, ROC curve and the
 metrics at a threshold the user can move (from the test logits the training run computed the card's numbers
-from)."""
+from), each with its 95% confidence interval and the films it is counted on (desktop.wizard.metric_intervals); a
+test split too small to judge the model by says so."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout,
                                QWidget, QWizardPage)
 
+from desktop.wizard.banner import warning_banner
 from desktop.wizard.confusion_table import ConfusionTable
 from desktop.wizard.context import WizardContext
 from desktop.wizard.curve_plot import CurvePlot
+from desktop.wizard.jobs import MIN_TEST_PER_CLASS, small_test_split
 
 SLIDER_STEPS = 1000
 METRIC_TITLES = {"auc": "ROC AUC", "accuracy": "Accuracy", "sensitivity": "Sensitivity (recall)",
@@ -24,6 +27,7 @@ class EvaluationPage(QWizardPage):
         super().__init__(parent)
         self.context = context
         self.current_metrics: dict = {}
+        self.current_measured: dict = {}  # metric -> desktop.wizard.metric_intervals.Measured
         self.threshold: float | None = None
         self.setTitle("Evaluation on the test split")
         self.setSubTitle("Images the model never saw during training or threshold selection.")
@@ -32,6 +36,8 @@ class EvaluationPage(QWizardPage):
         self.summary_label.setAccessibleName("Evaluation summary")
         self.summary_label.setWordWrap(True)
         layout.addWidget(self.summary_label)
+        self.small_test_label = warning_banner("smallTestSplit", "Test split too small")
+        layout.addWidget(self.small_test_label)
 
         self.threshold_row = QWidget()
         row = QHBoxLayout(self.threshold_row)
@@ -88,8 +94,9 @@ class EvaluationPage(QWizardPage):
         self.threshold_row.setVisible(binary)
         self.roc_plot.setVisible(binary)
         n = len(test.labels)
-        counts = ", ".join(f"{name} {int((test.labels == i).sum())}" for i, name in enumerate(test.classes))
+        counts = ", ".join(f"{count} {name}" for name, count in test.class_counts().items())
         method = test.threshold_method or "argmax"
+        self._show_small_test_warning(test.class_counts())
         if binary:
             from training.metrics import roc_points
 
@@ -114,6 +121,16 @@ class EvaluationPage(QWizardPage):
             self.keep_threshold_check.setVisible(False)
             self.keep_threshold_check.setChecked(False)
             self._show_metrics(test.metrics_at(None))
+
+    def _show_small_test_warning(self, counts: dict[str, int]) -> None:
+        small = small_test_split(counts)
+        self.small_test_label.setVisible(bool(small))
+        if small:
+            listed = ", ".join(f"{n} {label}" for label, n in counts.items())
+            self.small_test_label.setText(
+                f"Only {sum(counts.values())} test films ({listed}), fewer than {MIN_TEST_PER_CLASS} per class: "
+                "these numbers are too uncertain to judge the model by. Read each with its 95% confidence "
+                "interval; on so few films even a perfect score is compatible with a much weaker model.")
 
     def reset_threshold(self) -> None:
         test = self.context.trained.test
@@ -144,8 +161,8 @@ class EvaluationPage(QWizardPage):
 
     def _show_metrics(self, metrics: dict) -> None:
         self.current_metrics = metrics
+        self.current_measured = self.context.trained.test.measured(metrics)
         for key, label in self.metric_labels.items():
-            value = metrics.get(key)
-            label.setText("n/a" if value is None else f"{value:.3f}")
+            label.setText(self.current_measured[key].text())
         self.confusion.set_matrix(metrics["confusion_matrix"], self.context.trained.test.classes)
         self.metrics_changed.emit(metrics)

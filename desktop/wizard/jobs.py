@@ -6,7 +6,6 @@ so the pages only ever see signals.
 """
 from __future__ import annotations
 
-import copy
 import shutil
 import threading
 import time
@@ -16,6 +15,8 @@ from typing import Callable
 
 import numpy as np
 
+from desktop.wizard.metric_intervals import Measured, TestIntervals, binary_measured, multiclass_measured
+from inference.model_card import Metric, ModelCard, ThresholdRow
 from training import events
 
 # The report reads every file once; decoding to a small array is enough to learn which files are readable,
@@ -149,11 +150,19 @@ class TestPredictions:
     temperature: float
     threshold: float | None  # chosen on validation
     threshold_method: str
+    seed: int = 0  # the run's seed: the card's bootstrap intervals were drawn with it
+    intervals: TestIntervals | None = None  # drawn once (on the training worker); see measured()
 
     def positive_probabilities(self) -> np.ndarray:
         from training.evaluate import positive_probs
 
         return positive_probs(self.logits, self.positive_index, self.temperature)
+
+    def class_probabilities(self) -> np.ndarray:
+        import torch
+
+        return torch.softmax(torch.from_numpy(np.asarray(self.logits, dtype=np.float32)) / self.temperature,
+                             dim=1).numpy().astype(np.float64)
 
     def metrics_at(self, threshold: float | None) -> dict:
         from training.evaluate import metrics_from_logits
@@ -161,28 +170,60 @@ class TestPredictions:
         return metrics_from_logits(self.logits, self.labels, self.classes, self.positive_index, self.temperature,
                                    threshold)
 
+    def draw_intervals(self) -> TestIntervals:
+        if self.intervals is None:
+            binary = self.positive_index is not None
+            self.intervals = TestIntervals.draw(
+                self.labels, self.positive_probabilities() if binary else self.class_probabilities(), self.classes,
+                self.positive_index, self.seed)
+        return self.intervals
+
+    def measured(self, metrics: dict) -> dict[str, Measured]:
+        """Each number of `metrics` (from metrics_at) with its 95% CI and the films it is counted on."""
+        intervals = self.draw_intervals()
+        if self.positive_index is None:
+            return multiclass_measured(metrics, intervals)
+        return binary_measured(metrics, self.labels == self.positive_index, self.positive_probabilities(),
+                               intervals, self.classes, self.positive_index)
+
+    def class_counts(self) -> dict[str, int]:
+        return {name: int((self.labels == i).sum()) for i, name in enumerate(self.classes)}
+
+    def headline(self) -> tuple[str, Measured]:
+        """The number a model is chosen by, at the operating threshold: AUC for a binary model (accuracy when the
+        split lacks a class), else accuracy."""
+        measured = self.measured(self.metrics_at(self.threshold))
+        if self.positive_index is not None and measured["auc"].value is not None:
+            return "AUC", measured["auc"]
+        return "accuracy", measured["accuracy"]
+
     @classmethod
-    def of_run(cls, outcome) -> TestPredictions:
-        """From a training.pipeline.RunOutcome."""
-        classes = list(outcome.card["labels"])
-        positive = outcome.card.get("positive_label")
+    def of_run(cls, outcome, split: str = "test") -> TestPredictions:
+        """From a training.pipeline.RunOutcome: its test (or "val") split; the intervals are drawn here, on the
+        worker."""
+        card = ModelCard(outcome.card)
+        classes, positive = card.labels, card.positive_label
         operating = outcome.calibration.operating
-        return cls(classes=classes, positive_index=classes.index(positive) if positive else None,
-                   logits=outcome.evaluation.test.logits, labels=outcome.evaluation.test.labels,
-                   temperature=operating.temperature, threshold=operating.threshold,
-                   threshold_method=operating.method)
+        scored = outcome.evaluation.test if split == "test" else outcome.evaluation.val
+        predictions = cls(classes=classes, positive_index=classes.index(positive) if positive else None,
+                          logits=scored.logits, labels=scored.labels, temperature=operating.temperature,
+                          threshold=operating.threshold, threshold_method=operating.method,
+                          seed=card.training_seed or 0)
+        predictions.draw_intervals()
+        return predictions
 
 
 @dataclass
 class TrainedModel:
     bundle_dir: Path  # the staged bundle (not yet in the user's models folder)
-    card: dict
+    card: ModelCard
     summary: dict
     test: TestPredictions
     ood_error: str = ""  # why no out-of-distribution guard could be fitted ("" when it was)
+    validation: TestPredictions | None = None  # the same model on the validation split
 
     def test_counts(self) -> dict[str, int]:
-        return {name: int((self.test.labels == i).sum()) for i, name in enumerate(self.test.classes)}
+        return self.test.class_counts()
 
 
 # ==================================================================================== quality gate
@@ -193,7 +234,7 @@ def split_warnings(counts: dict[str, dict[str, int]]) -> list[str]:
     """Before training: the splits too small to measure the model on (counts: split -> class -> films)."""
     warnings = []
     test = counts.get("test") or {}
-    small = {label: n for label, n in test.items() if n < MIN_TEST_PER_CLASS}
+    small = small_test_split(test)
     if small:
         listed = ", ".join(f"{n} {label}" for label, n in small.items())
         warnings.append(f"The test split has only {listed} film(s) (fewer than {MIN_TEST_PER_CLASS} per class): "
@@ -206,27 +247,31 @@ def split_warnings(counts: dict[str, dict[str, int]]) -> list[str]:
     return warnings
 
 
-def activation_concerns(card: dict, test_counts: dict[str, int], ood_error: str = "") -> list[str]:
+def small_test_split(test_counts: dict[str, int]) -> dict[str, int]:
+    """The classes with fewer than MIN_TEST_PER_CLASS test films ({} when none)."""
+    return {label: n for label, n in test_counts.items() if n < MIN_TEST_PER_CLASS}
+
+
+def activation_concerns(card: ModelCard, test_counts: dict[str, int], ood_error: str = "") -> list[str]:
     """Why a freshly trained model should not silently become the active model ([] when none): its test AUC's
     95% CI includes 0.5 (chance), its test split has fewer than MIN_TEST_PER_CLASS films of a class, or it has no
     out-of-distribution guard."""
     concerns = []
-    metrics = {m.get("name"): m for m in card.get("metrics") or []}
-    auc = metrics.get("auc")
-    if len(card.get("labels") or []) == 2:
-        if auc is None:
+    auc = next((metric for metric in card.metrics if metric.name == "auc"), None)
+    if len(card.labels) == 2:
+        if auc is None or auc.value is None:
             concerns.append("its test AUC could not be measured")
-        else:
-            low, high = auc.get("ci95") or (None, None)
-            if low is None or low <= 0.5:
-                ci = f" (95% CI {low:.3f}-{high:.3f})" if low is not None else " (no confidence interval)"
-                concerns.append(f"its test AUC {float(auc['value']):.3f}{ci} includes 0.5: it may be no better "
-                                "than chance")
-    small = {label: n for label, n in test_counts.items() if n < MIN_TEST_PER_CLASS}
+        elif auc.ci95 is None:
+            concerns.append(f"its test AUC {Measured(auc.value, None, auc.n, 'films').text()}: whether it is "
+                            "better than chance is not known")
+        elif auc.ci95[0] <= 0.5:
+            concerns.append(f"its test AUC {Measured(auc.value, auc.ci95, auc.n, 'films').text()} includes 0.5: "
+                            "it may be no better than chance")
+    small = small_test_split(test_counts)
     if small:
         listed = ", ".join(f"{n} {label}" for label, n in small.items())
         concerns.append(f"its test split has only {listed} film(s), fewer than {MIN_TEST_PER_CLASS} per class")
-    if not card.get("ood"):
+    if card.ood.file is None:
         concerns.append("it has no out-of-distribution guard" + (f" ({ood_error})" if ood_error else "")
                         + ", so it would give a call for any image, even one unlike its training data")
     return concerns
@@ -249,15 +294,32 @@ def wizard_recipe(choices: dict, data_dir: Path, val_dir: Path | None = None, te
                          "Replay: xrayview-train --recipe recipe.toml --out DIR")
 
 
-def train_model(recipe: str, device: str, staging_dir: Path, *, progress: JobProgress | None = None,
-                cancel: threading.Event | None = None, stop: threading.Event | None = None) -> TrainedModel:
+CHECKPOINT_FOLDER = "checkpoint"  # in a run's staging folder: the per-epoch checkpoint (xrayview-train's --work-dir)
+
+
+def checkpoint_dir(staging_dir: Path) -> Path:
+    return Path(staging_dir) / CHECKPOINT_FOLDER
+
+
+def has_checkpoint(staging_dir: Path) -> bool:
+    """Whether a run in `staging_dir` validated an epoch, so that a new run can continue from it."""
+    from training.checkpoint import CHECKPOINT_NAME
+
+    return (checkpoint_dir(staging_dir) / CHECKPOINT_NAME).is_file()
+
+
+def train_model(recipe: str, device: str, staging_dir: Path, *, resume: bool = False,
+                progress: JobProgress | None = None, cancel: threading.Event | None = None,
+                stop: threading.Event | None = None) -> TrainedModel:
     """The whole training run of `recipe` (a recipe file's text, see wizard_recipe) into `staging_dir/bundle`,
     through every stage of `xrayview-train`: the file is written to `staging_dir/recipe.toml`, read back from
     there and trained from, and goes into the bundle as it is. `stop` ends training early with the best epoch so
-    far (the run goes on to evaluate and seal it); `cancel` abandons the run.
+    far (the run goes on to evaluate and seal it); `cancel` abandons the run and keeps its last epoch's checkpoint
+    in `staging_dir/checkpoint`; `resume` continues from that checkpoint, as `xrayview-train --resume` (which
+    refuses a checkpoint of other data or options). Sealing the bundle removes the checkpoint.
 
     Nothing is written to the user's models folder here: the save page copies the bundle there once the
-    user has named it. The caller removes `staging_dir` when the run is cancelled, fails or is discarded.
+    user has named it. The caller removes `staging_dir` when the run fails or is discarded.
     """
     from inference.device import resolve_device
     from training.option_table import run_options
@@ -266,11 +328,13 @@ def train_model(recipe: str, device: str, staging_dir: Path, *, progress: JobPro
 
     recipe_path = Path(staging_dir) / RECIPE_FILE
     recipe_path.write_text(recipe, encoding="utf-8")
-    values, record = resolve(recipe_path, {"out": Path(staging_dir) / "bundle"}, [], source=WIZARD_COMMAND)
+    run_settings = {"out": Path(staging_dir) / "bundle", "work-dir": checkpoint_dir(staging_dir), "resume": resume}
+    values, record = resolve(recipe_path, run_settings, [], source=WIZARD_COMMAND)
     run = run_options(values, command=WIZARD_COMMAND, recipe=record)
     outcome = run_training(run, resolve_device(device), progress=forward_events(progress), cancel=cancel, stop=stop)
-    return TrainedModel(bundle_dir=outcome.bundle_dir, card=outcome.card, summary=outcome.summary,
-                        test=TestPredictions.of_run(outcome), ood_error=outcome.guard_error)
+    return TrainedModel(bundle_dir=outcome.bundle_dir, card=ModelCard(outcome.card), summary=outcome.summary,
+                        test=TestPredictions.of_run(outcome), ood_error=outcome.guard_error,
+                        validation=TestPredictions.of_run(outcome, "val"))
 
 
 # ==================================================================================== saving
@@ -280,35 +344,32 @@ def bundle_folder_name(name: str) -> str:
     return safe_model_name(name)
 
 
-def with_user_threshold(card: dict, test: TestPredictions, threshold: float) -> dict:
+def with_user_threshold(card: ModelCard, test: TestPredictions, threshold: float) -> ModelCard:
     """The card with the operating threshold the user chose on the evaluation page: the threshold-dependent test
     metrics (with Wilson CIs) and the table's operating row are re-measured at it, and the card says that the
     threshold was chosen on the test split itself (so these test numbers are optimistic)."""
     from training.external import metric_entries
     from training.metrics import DEFAULT_TABLE_THRESHOLDS, threshold_table, with_operating_point
 
-    card = copy.deepcopy(card)
     threshold = round(float(threshold), 6)
     probs = test.positive_probabilities()
     is_positive = (test.labels == test.positive_index).astype(int)
-    old = {m["name"]: m for m in card.get("metrics") or []}
-    first = next(iter(old.values()), {})
-    dataset, split = first.get("dataset", ""), first.get("split", "test")
-    split = f"{split}; threshold chosen by the user on this split (optimistic)"
-    fresh = {m["name"]: m for m in metric_entries(is_positive, probs, threshold, dataset, split,
-                                                  seed=int(card.get("training", {}).get("seed", 0)))}
+    old = {metric.name: metric for metric in card.metrics}
+    first = next(iter(old.values()), Metric(name="", value=None, split="test"))
+    split = f"{first.split or 'test'}; threshold chosen by the user on this split (optimistic)"
+    fresh = {entry["name"]: Metric.from_card(entry)
+             for entry in metric_entries(is_positive, probs, threshold, first.dataset, split,
+                                         seed=card.training_seed or 0)}
     # numbers at the old threshold would be wrong now: re-measured where possible, dropped otherwise
-    card["metrics"] = [fresh.get(name, metric) if metric.get("threshold") is not None else metric
-                       for name, metric in old.items() if metric.get("threshold") is None or name in fresh]
+    metrics = [fresh.get(name, metric) if metric.threshold is not None else metric
+               for name, metric in old.items() if metric.threshold is None or name in fresh]
     chosen = threshold_table(is_positive, probs, [threshold])[0]
     chosen["name"] = "operating point (chosen by the user in the training wizard, on the test split)"
-    card["threshold_table"] = with_operating_point(chosen, threshold_table(is_positive, probs,
-                                                                            DEFAULT_TABLE_THRESHOLDS))
-    training = card.setdefault("training", {})
-    training["threshold_chosen_on_validation"] = card.get("threshold")
-    training["threshold_method"] = "chosen by the user in the training wizard (test split)"
-    card["threshold"] = threshold
-    return card
+    table = with_operating_point(chosen, threshold_table(is_positive, probs, DEFAULT_TABLE_THRESHOLDS))
+    return card.changed(threshold=threshold, metrics=metrics,
+                        threshold_table=[ThresholdRow.from_card(row) for row in table],
+                        training={"threshold_chosen_on_validation": card.threshold,
+                                  "threshold_method": "chosen by the user in the training wizard (test split)"})
 
 
 def save_bundle(staged_dir: Path, models_dir: Path, name: str, *, progress: JobProgress | None = None,
@@ -325,14 +386,14 @@ def save_bundle(staged_dir: Path, models_dir: Path, name: str, *, progress: JobP
     if target.exists():
         raise BundleError(target, "a model with this name already exists; choose another name")
     staged = load_bundle(staged_dir)
-    card = copy.deepcopy(staged.card)
+    card = staged.model_card
     if threshold is not None and test is not None and test.positive_index is not None:
         card = with_user_threshold(card, test, threshold)
-    card["name"] = card_name
-    weights_file = card["weights"]["file"]
+    card = card.changed(name=card_name)
+    weights_file = card.weights_file
     extra = {path.name: path.read_bytes() for path in sorted(Path(staged_dir).iterdir())
              if path.is_file() and path.name not in (CARD_FILE, weights_file)}
-    return write_bundle(target, staged.state_dict(), card, weights_file=weights_file, extra_files=extra)
+    return write_bundle(target, staged.state_dict(), card.data, weights_file=weights_file, extra_files=extra)
 
 
 def remove_tree(folder: Path | None) -> None:

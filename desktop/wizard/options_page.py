@@ -6,6 +6,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QSpinBox, QVBoxLayout,
                                QWizardPage)
 
+from desktop.wizard.banner import warning_banner
 from desktop.wizard.context import TrainingChoices, WizardContext, format_duration
 from desktop.wizard.jobs import estimate_seconds, measure_throughput, split_warnings
 from desktop.workers import Job
@@ -93,13 +94,7 @@ class OptionsPage(QWizardPage):
         self.estimate_label.setAccessibleName("Estimated training time")
         self.estimate_label.setWordWrap(True)
         layout.addWidget(self.estimate_label)
-        self.split_warning_label = QLabel("")
-        self.split_warning_label.setObjectName("splitWarning")
-        self.split_warning_label.setAccessibleName("Split size warning")
-        self.split_warning_label.setWordWrap(True)
-        self.split_warning_label.setStyleSheet("QLabel#splitWarning { color: #ffffff; background: #b00020; "
-                                               "padding: 4px; font-weight: bold; }")
-        self.split_warning_label.hide()
+        self.split_warning_label = warning_banner("splitWarning", "Split size warning")
         layout.addWidget(self.split_warning_label)
         layout.addStretch(1)
 

@@ -12,6 +12,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton,
                                QVBoxLayout, QWizardPage)
 
+from desktop.wizard.banner import warning_banner
 from desktop.wizard.context import WizardContext
 from desktop.wizard.jobs import activation_concerns, bundle_folder_name, save_bundle
 from desktop.wizard.report_page import describe_failure
@@ -43,13 +44,7 @@ class SavePage(QWizardPage):
         self.activate_check.setAccessibleName("Make it the active model")
         self.activate_check.setChecked(True)
         layout.addWidget(self.activate_check)
-        self.gate_label = QLabel("")
-        self.gate_label.setObjectName("qualityGate")
-        self.gate_label.setAccessibleName("Why this model is not made the active model")
-        self.gate_label.setWordWrap(True)
-        self.gate_label.setStyleSheet("QLabel#qualityGate { color: #ffffff; background: #b00020; padding: 4px; "
-                                      "font-weight: bold; }")
-        self.gate_label.hide()
+        self.gate_label = warning_banner("qualityGate", "Why this model is not made the active model")
         layout.addWidget(self.gate_label)
         self.threshold_label = QLabel("")
         self.threshold_label.setAccessibleName("Threshold saved with the model")
@@ -83,8 +78,8 @@ class SavePage(QWizardPage):
     def initializePage(self) -> None:  # noqa: N802
         card = self.context.trained.card
         stamp = datetime.now().strftime("%Y-%m-%d %H%M")
-        classes = "-".join(card["labels"])[:40]
-        self.name_edit.setText(f"{classes} {card['architecture']} {stamp}")
+        classes = "-".join(card.labels)[:40]
+        self.name_edit.setText(f"{classes} {card.architecture} {stamp}")
         self.status_label.setText("")
         self.status_label.setStyleSheet("")
         trained = self.context.trained
@@ -101,8 +96,8 @@ class SavePage(QWizardPage):
         self.threshold_label.setText(
             f"Operating threshold saved with the model: {chosen:.3f} (chosen by you on the evaluation page)."
             if chosen is not None else
-            (f"Operating threshold saved with the model: {card['threshold']:.3f} (chosen on the validation split)."
-             if card.get("threshold") is not None else ""))
+            (f"Operating threshold saved with the model: {card.threshold:.3f} (chosen on the validation split)."
+             if card.threshold is not None else ""))
         self._name_changed()
 
     def target(self):

@@ -1,9 +1,13 @@
 """Page 4: the training run on a worker thread, with live loss and validation-AUC curves, the ETA and a
 Cancel button (honoured between batches). Once an epoch has been validated, "Stop and keep the best epoch" ends
 training early and goes on with the best epoch so far (evaluation, calibration, OOD guard, the bundle), as early
-stopping would. A
-cancelled or failed run leaves no bundle anywhere the viewer looks; the error stays on the page and Back is
-enabled again."""
+stopping would. A cancelled or failed run leaves no bundle anywhere the viewer looks; the error stays on the page
+and Back is enabled again.
+
+A run cancelled after an epoch was validated keeps its checkpoint (in its private staging folder, never in the
+models folder): "Resume training", or Back and Next with the same options, continues it with the next epoch as
+`xrayview-train --resume` does; "Start over", other options, or closing the wizard discard it. Sealing the bundle
+removes the checkpoint."""
 from __future__ import annotations
 
 import threading
@@ -14,11 +18,11 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, Q
 
 from desktop.wizard.context import WizardContext, format_duration
 from desktop.wizard.curve_plot import CurvePlot
-from desktop.wizard.jobs import remove_tree, train_model, wizard_recipe
+from desktop.wizard.jobs import has_checkpoint, remove_tree, train_model, wizard_recipe
 from desktop.wizard.report_page import describe_failure
 from desktop.workers import Job
 from training.events import (BatchDone, DecodeProgress, EpochDone, GuardProgress, Stage, StageStarted,
-                             TrainingStopped)
+                             TrainingResumed, TrainingStopped)
 
 STAGE_TEXT = {Stage.PREPARE_DATA: "Reading the images", Stage.TRAIN: "Training",
               Stage.EVALUATE: "Evaluating on the test split", Stage.CALIBRATE: "Choosing the operating threshold",
@@ -38,6 +42,11 @@ class TrainingPage(QWizardPage):
         self.job: Job | None = None
         self.stop_event = threading.Event()
         self.events_seen = 0
+        self.recipe = ""  # the recipe file's text the current (or last) run trains from
+        self.resuming = False  # the current (or last) run continues a cancelled one
+        self.epochs_done = 0  # validated epochs of that run, resumed ones included (its checkpoint's epoch)
+        self.resumed_from: int | None = None  # the epoch the run continued after, when it was resumed
+        self.training_ended = False  # that run's epochs are over (all run, early stopping, or the user's stop)
         self.setTitle("Training")
         self.setSubTitle("The model trains in the background; you can keep using the viewer.")
         layout = QVBoxLayout(self)
@@ -69,8 +78,12 @@ class TrainingPage(QWizardPage):
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         self.retry_button = QPushButton("Train again")
-        self.retry_button.clicked.connect(self.start)
+        self.retry_button.clicked.connect(self.start_over)
         self.retry_button.hide()
+        self.resume_button = QPushButton("Resume training")
+        self.resume_button.setAccessibleName("Resume the cancelled training from its last epoch")
+        self.resume_button.clicked.connect(self.start)
+        self.resume_button.hide()
         self.cancel_button = QPushButton("Cancel training")
         self.cancel_button.clicked.connect(self.cancel)
         self.stop_button = QPushButton("Stop and keep the best epoch")
@@ -78,6 +91,7 @@ class TrainingPage(QWizardPage):
         self.stop_button.clicked.connect(self.stop_keeping_best)
         self.stop_button.setEnabled(False)
         buttons.addWidget(self.retry_button)
+        buttons.addWidget(self.resume_button)
         buttons.addWidget(self.stop_button)
         buttons.addWidget(self.cancel_button)
         layout.addLayout(buttons)
@@ -89,22 +103,34 @@ class TrainingPage(QWizardPage):
     def cleanupPage(self) -> None:  # noqa: N802 - Back (only possible when no run is going on)
         self.stop()
         self.context.trained = None
-        self.context.discard_staging()
+        if self.context.cancelled_run is None:  # a cancelled run stays: Next with the same options resumes it
+            self.context.discard_staging()
 
     def is_running(self) -> bool:
         return self.job is not None
 
     def start(self) -> None:
+        """Trains the options page's recipe: continues the cancelled run of the same recipe from its checkpoint,
+        else starts afresh (a cancelled run of other options is discarded)."""
         self.stop()
         context = self.context
         context.trained = None
         context.saved_path = None
         choices = context.choices
-        recipe = wizard_recipe(choices.recipe, context.data_dir, context.val_dir, context.test_dir)
-        staging = context.new_staging_dir()
-        self._reset_view(choices.config.epochs)
+        self.recipe = wizard_recipe(choices.recipe, context.data_dir, context.val_dir, context.test_dir)
+        resumed = context.resumable_run(self.recipe)
+        self.resuming = resumed is not None
+        staging = resumed.folder if resumed is not None else context.new_staging_dir()
+        context.cancelled_run = None  # the run under way owns the folder now
+        self._reset_view(choices.config.epochs, resumed.epochs_done if resumed is not None else 0)
         self.stop_event = threading.Event()
-        job = Job(train_model, recipe, choices.device, staging, name="training", stop=self.stop_event)
+        stop = self.stop_event
+        if resumed is not None and resumed.training_ended:  # no more epochs: the kept one is evaluated
+            self.training_ended = True
+            stop = threading.Event()
+            stop.set()
+        job = Job(train_model, self.recipe, choices.device, staging, name="training", stop=stop,
+                  resume=resumed is not None)
         job.progress.connect(self._on_progress)
         job.finished.connect(lambda trained, j=job: self._on_finished(j, trained))
         job.failed.connect(lambda error, j=job: self._on_failed(j, error))
@@ -116,6 +142,11 @@ class TrainingPage(QWizardPage):
         # QWizard re-enables Back whenever it refreshes its buttons (page switch, completeChanged): switch it
         # off once that refresh is over, so a stray click cannot throw away a long run.
         QTimer.singleShot(0, self._sync_back_button)
+
+    def start_over(self) -> None:
+        """Discards a cancelled run's checkpoint and trains from the first epoch."""
+        self.context.discard_staging()
+        self.start()
 
     def cancel(self) -> None:
         """Asks the run to stop after the current batch; `training_cancelled` follows."""
@@ -145,19 +176,33 @@ class TrainingPage(QWizardPage):
         if wizard is not None:
             wizard.button(QWizard.WizardButton.BackButton).setEnabled(enabled)
 
-    def _reset_view(self, epochs: int) -> None:
+    def _reset_view(self, epochs: int, kept_epochs: int = 0) -> None:
+        """A fresh page for a run; a resumed run keeps the curves of the epochs its checkpoint holds."""
         self.events_seen = 0
-        self._batch_losses: list[tuple[float, float]] = []
-        self._epoch_train: list[tuple[float, float]] = []
-        self._epoch_val: list[tuple[float, float]] = []
-        self._epoch_auc: list[tuple[float, float]] = []
+        self.epochs_done = kept_epochs
+        self.resumed_from = None
+        self.training_ended = False
+        if not kept_epochs:
+            self._batch_losses: list[tuple[float, float]] = []
+            self._epoch_train: list[tuple[float, float]] = []
+            self._epoch_val: list[tuple[float, float]] = []
+            self._epoch_auc: list[tuple[float, float]] = []
+        else:
+            self._batch_losses = [point for point in self._batch_losses if point[0] <= kept_epochs]
+            self._epoch_train, self._epoch_val, self._epoch_auc = (
+                [point for point in series if point[0] <= kept_epochs]
+                for series in (self._epoch_train, self._epoch_val, self._epoch_auc))
         self.loss_plot.clear()
         self.auc_plot.clear()
         self.loss_plot.fixed_x = (0.0, float(epochs))
         self.auc_plot.fixed_x = (0.0, float(epochs))
+        if kept_epochs:
+            self._draw_batch_losses()
+            self._draw_epoch_curves()
         self.error_label.hide()
         self.result_label.setText("")
         self.retry_button.hide()
+        self.resume_button.hide()
         self.cancel_button.setEnabled(True)
         self.cancel_button.show()
         self.stop_button.setEnabled(False)
@@ -173,6 +218,7 @@ class TrainingPage(QWizardPage):
         self.events_seen += 1
         if isinstance(event, StageStarted):
             self.stage_label.setText(STAGE_TEXT[event.stage] + "…")
+            self.training_ended = self.training_ended or event.stage not in (Stage.PREPARE_DATA, Stage.TRAIN)
             if event.stage not in (Stage.PREPARE_DATA, Stage.TRAIN):
                 self.progress_bar.setRange(0, 0)
                 self.eta_label.setText("")
@@ -187,7 +233,13 @@ class TrainingPage(QWizardPage):
             self._show_batch(event, done, total)
         elif isinstance(event, EpochDone):
             self._show_epoch(event)
+        elif isinstance(event, TrainingResumed):
+            self.resumed_from = self.epochs_done = event.epoch
+            self.result_label.setText(f"Resumed from the checkpoint of epoch {event.epoch} of {event.epochs}: "
+                                      f"training continues with epoch {event.epoch + 1}.")
+            self.stop_button.setEnabled(not self.training_ended and not self.stop_event.is_set())
         elif isinstance(event, TrainingStopped):
+            self.training_ended = True
             self.result_label.setText(f"Stopped by you during epoch {event.epoch + 1}: the best epoch "
                                       f"({event.best_epoch}) is kept.")
 
@@ -200,16 +252,24 @@ class TrainingPage(QWizardPage):
                                f"({format_duration(event.elapsed_s)} so far)")
         x = event.epoch - 1 + event.batch / event.batches
         self._batch_losses.append((x, float(event.loss)))
+        self._draw_batch_losses()
+
+    def _draw_batch_losses(self) -> None:
         self.loss_plot.set_series("training loss (batches)", self._batch_losses, "#9ab7d3")
+
+    def _draw_epoch_curves(self) -> None:
+        self.loss_plot.set_series("training loss (epoch)", self._epoch_train, "#1f77b4", markers=True)
+        self.loss_plot.set_series("validation loss", self._epoch_val, "#ff7f0e", markers=True)
+        self.auc_plot.set_series("validation AUC", self._epoch_auc, "#2ca02c", markers=True)
 
     def _show_epoch(self, event: EpochDone) -> None:
         epoch = float(event.epoch)
+        self.epochs_done = event.epoch
         self._epoch_train.append((epoch, float(event.train_loss)))
         self._epoch_val.append((epoch, float(event.val_loss)))
-        self.loss_plot.set_series("training loss (epoch)", self._epoch_train, "#1f77b4", markers=True)
-        self.loss_plot.set_series("validation loss", self._epoch_val, "#ff7f0e", markers=True)
         self._epoch_auc.append((epoch, float(event.val_score)))
-        self.auc_plot.set_series("validation AUC", self._epoch_auc, "#2ca02c", markers=True)
+        self._draw_epoch_curves()
+        self.training_ended = self.training_ended or event.stop
         if not self.stop_event.is_set():
             self.stop_button.setEnabled(True)  # a validated epoch exists: it can be kept
         if event.stop and self.stop_event.is_set():
@@ -219,10 +279,10 @@ class TrainingPage(QWizardPage):
                                       "stopped improving.")
 
     def _on_run_ended(self, folder) -> None:
-        """Whatever way a run ended, its staging folder goes unless it holds the model now on offer (a run
-        abandoned with Back or Close is removed here, once its thread no longer writes into it)."""
-        trained = self.context.trained
-        if trained is None or folder not in trained.bundle_dir.parents:
+        """Whatever way a run ended, its staging folder goes unless it is still the wizard's (the model now on
+        offer, a cancelled run kept for a resume, or the resumed run using it): a run abandoned with Back, Close
+        or Start over is removed here, once its thread no longer writes into it."""
+        if folder != self.context.staging_dir:
             remove_tree(folder)
 
     def wait(self, timeout_ms: int) -> bool:
@@ -240,16 +300,26 @@ class TrainingPage(QWizardPage):
         self.eta_label.setText("")
         self.cancel_button.hide()
         self.stop_button.hide()
-        test = summary["test"]
-        auc = "n/a" if test.get("auc") is None else f"{test['auc']:.3f}"
-        stopped = "Stopped by you: " if self.stop_event.is_set() else ""
-        self.result_label.setText(
-            f"{stopped}Best validation AUC {summary['val_auc']:.3f} at epoch {summary['best_epoch']} of "
-            f"{summary['epochs_run']}. Test split ({test['n']} images): AUC {auc}, "
-            f"accuracy {test['accuracy']:.3f}. Press Next to inspect the results.")
+        self.result_label.setText(self._result_text(trained))
         self._set_back_enabled(True)
         self.completeChanged.emit()
         self.training_finished.emit(trained)
+
+    def _result_text(self, trained) -> str:
+        """What the run gave, every number with its 95% CI and the films it is counted on."""
+        summary = trained.summary
+        stopped = "Stopped by you: " if self.stop_event.is_set() else ""
+        resumed = (f"Resumed after epoch {self.resumed_from}. " if self.resumed_from is not None else "")
+        best = f"Best epoch {summary['best_epoch']} of {summary['epochs_run']}"
+        if trained.validation is not None:
+            name, score = trained.validation.headline()
+            best += f": validation {name} {score.text()}"
+        test_metrics = trained.test.measured(trained.test.metrics_at(trained.test.threshold))
+        test_name, test_score = trained.test.headline()
+        tested = f"test {test_name} {test_score.text()}"
+        if test_name != "accuracy":
+            tested += f", accuracy {test_metrics['accuracy'].text()}"
+        return f"{stopped}{resumed}{best}; {tested}. Press Next to inspect the results."
 
     def _on_failed(self, job: Job, error: BaseException) -> None:
         if job is not self.job:
@@ -257,8 +327,9 @@ class TrainingPage(QWizardPage):
         self.job = None
         self.context.discard_staging()
         message = describe_failure(error)
-        self._show_stopped("Training failed. Nothing was saved. Go Back to change the options or the folders, "
-                           "or train again.")
+        discarded = " The cancelled run's checkpoint was discarded." if self.resuming else ""
+        self._show_stopped("Training failed. Nothing was saved." + discarded + " Go Back to change the options or "
+                           "the folders, or train again.")
         self.error_label.setText(message)
         self.error_label.show()
         self.training_failed.emit(message)
@@ -267,8 +338,19 @@ class TrainingPage(QWizardPage):
         if job is not self.job:
             return
         self.job = None
-        self.context.discard_staging()
-        self._show_stopped("Training cancelled. Nothing was saved.")
+        context = self.context
+        epochs = context.choices.config.epochs
+        if self.epochs_done > 0 and context.staging_dir is not None and has_checkpoint(context.staging_dir):
+            run = context.keep_cancelled_run(self.recipe, self.epochs_done, epochs, self.training_ended)
+            goes_on = ("with the evaluation of the kept epoch" if run.training_ended
+                       else f"with epoch {run.epochs_done + 1}")
+            self._show_stopped(f"Training cancelled after epoch {run.epochs_done} of {epochs}. Nothing was saved; "
+                               f"the checkpoint is kept while this wizard is open: Resume continues {goes_on}.")
+            self.retry_button.setText("Start over")
+            self.resume_button.show()
+        else:
+            context.discard_staging()
+            self._show_stopped("Training cancelled. Nothing was saved.")
         self.training_cancelled.emit()
 
     def _show_stopped(self, text: str) -> None:
@@ -278,6 +360,7 @@ class TrainingPage(QWizardPage):
         self.eta_label.setText("")
         self.cancel_button.hide()
         self.stop_button.hide()
+        self.retry_button.setText("Train again")
         self.retry_button.show()
         self._set_back_enabled(True)
         self.completeChanged.emit()

@@ -30,13 +30,17 @@ def _link(files: list[Path], folder: Path) -> None:
         os.symlink(path, folder / path.name)
 
 
+def link_kermany_subset(shared_data: Path, root: Path, files: slice) -> Path:
+    """ROOT/CLASS/*: the Kermany training films `files` (in name order) of each class, as symlinks."""
+    for label in CLASSES:
+        _link(sorted((_kermany_train(shared_data) / label).iterdir())[files], root / label)
+    return root
+
+
 @pytest.fixture(scope="module")
 def small_dataset(shared_data, tmp_path_factory) -> Path:
     """ROOT/CLASS/*: the first 24 images of each class (several patients each)."""
-    root = tmp_path_factory.mktemp("wizard_data")
-    for label in CLASSES:
-        _link(sorted((_kermany_train(shared_data) / label).iterdir())[:PER_CLASS], root / label)
-    return root
+    return link_kermany_subset(shared_data, tmp_path_factory.mktemp("wizard_data"), slice(0, PER_CLASS))
 
 
 def make_presplit_dataset(shared_data: Path, root: Path) -> Path:
@@ -151,15 +155,27 @@ def test_wizard_trains_evaluates_saves_and_the_viewer_predicts(qtbot, make_windo
     assert evaluation.confusion.matrix() == test["confusion_matrix"]
     assert shown["accuracy"] == pytest.approx(test["accuracy"])
     assert shown["auc"] == pytest.approx(test["auc"], abs=1e-6)
-    assert evaluation.metric_labels["accuracy"].text() == f"{test['accuracy']:.3f}"
-    assert evaluation.metric_labels["sensitivity"].text() == f"{test['sensitivity']:.3f}"
+    # every number with its 95% CI and count, the card's own intervals (same functions, same seed)
+    positives = sum(test["confusion_matrix"][1])
+    assert evaluation.metric_labels["accuracy"].text().startswith(f"{test['accuracy']:.3f} (95% CI ")
+    assert evaluation.metric_labels["sensitivity"].text().startswith(f"{test['sensitivity']:.3f} (95% CI ")
+    assert evaluation.metric_labels["sensitivity"].text().endswith(f"/{positives} PNEUMONIA films)")
+    card_metrics = {metric.name: metric for metric in trained.card.metrics}
+    for name in ("auc", "accuracy", "sensitivity", "specificity"):
+        assert evaluation.current_measured[name].ci95 == pytest.approx(card_metrics[name].ci95, abs=1e-6), name
+        assert f"95% CI {card_metrics[name].ci95[0]:.3f}-{card_metrics[name].ci95[1]:.3f}" in \
+            evaluation.metric_labels[name].text()
+    assert all("95% CI" in label.text() for label in evaluation.metric_labels.values())
+    assert evaluation.small_test_label.isVisibleTo(wizard)  # a handful of test films: said on the page
+    assert f"Only {test['n']} test films" in evaluation.small_test_label.text()
+    assert "95% CI" in training.result_label.text()
     assert len(evaluation.roc_plot.series("ROC curve")) >= 2
     # threshold 0: every image is called positive
     evaluation.slider.setValue(0)
     negatives, positives = (int((trained.test.labels == i).sum()) for i in (0, 1))
     assert evaluation.confusion.matrix() == [[0, negatives], [0, positives]]
-    assert evaluation.metric_labels["sensitivity"].text() == "1.000"
-    assert evaluation.metric_labels["specificity"].text() == "0.000"
+    assert evaluation.metric_labels["sensitivity"].text().startswith("1.000 (95% CI ")
+    assert evaluation.metric_labels["specificity"].text().startswith("0.000 (95% CI 0.000-")
     assert evaluation.roc_plot.marker == (1.0, 1.0)
     evaluation.reset_threshold()
     assert evaluation.confusion.matrix() == test["confusion_matrix"]
@@ -274,7 +290,11 @@ def test_report_flags_leakage_and_unreadable_files_and_cancel_leaves_nothing(qtb
     assert staging is not None and staging.is_dir()
     with qtbot.waitSignal(training.training_cancelled, timeout=30_000):
         training.cancel_button.click()
-    qtbot.waitUntil(lambda: not staging.exists(), timeout=10_000)
+    if wizard.context.cancelled_run is None:  # cancelled before an epoch was validated: nothing to resume
+        qtbot.waitUntil(lambda: not staging.exists(), timeout=10_000)
+        assert not training.resume_button.isVisibleTo(wizard)
+    else:  # an epoch's checkpoint is kept for a resume (tests/desktop/test_wizard_resume.py), in the staging folder
+        assert training.resume_button.isVisibleTo(wizard) and (staging / "checkpoint" / "checkpoint.pt").is_file()
     assert back.isEnabled() and not training.isComplete()
     assert "cancelled" in training.stage_label.text().lower()
     assert training.retry_button.isVisibleTo(wizard)
@@ -283,6 +303,8 @@ def test_report_flags_leakage_and_unreadable_files_and_cancel_leaves_nothing(qtb
     assert wizard.context.trained is None
     wizard.back()
     assert wizard.currentPage() is wizard.options_page
+    wizard.close()  # closing the wizard leaves nothing of the run
+    assert not staging.exists()
 
 
 def test_failed_training_shows_the_error_and_lets_the_user_go_back(qtbot, settings, shared_data, tmp_path):

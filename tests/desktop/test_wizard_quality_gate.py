@@ -9,16 +9,18 @@ import numpy as np
 import pytest
 
 from desktop.wizard.jobs import MIN_TEST_PER_CLASS, activation_concerns, split_warnings
-from tests.desktop.test_wizard import CLASSES, _kermany_train, _link, go_to_options, set_small_options
+from tests.desktop.test_wizard import go_to_options, link_kermany_subset, set_small_options
 
 GOOD_AUC = {"name": "auc", "value": 0.97, "ci95": [0.94, 0.99], "dataset": "d", "split": "test", "n": 200}
 
 
-def _card(auc=GOOD_AUC, ood=True) -> dict:
+def _card(auc=GOOD_AUC, ood=True):
+    from inference.model_card import ModelCard
+
     card = {"labels": ["NORMAL", "PNEUMONIA"], "metrics": [auc] if auc else []}
     if ood:
-        card["ood"] = {"method": "mahalanobis-pca"}
-    return card
+        card["ood"] = {"method": "mahalanobis-pca", "file": "ood_guard.safetensors", "sha256": "0" * 64}
+    return ModelCard(card)
 
 
 def test_concerns_name_each_reason():
@@ -26,7 +28,9 @@ def test_concerns_name_each_reason():
     assert activation_concerns(_card(), big) == []
     chance = dict(GOOD_AUC, value=0.5, ci95=[0.31, 0.69])
     (reason,) = activation_concerns(_card(auc=chance), big)
-    assert "test AUC 0.500 (95% CI 0.310-0.690) includes 0.5" in reason
+    assert "test AUC 0.500 (95% CI 0.310-0.690; n=200 films) includes 0.5" in reason
+    (reason,) = activation_concerns(_card(auc=dict(GOOD_AUC, ci95=None)), big)
+    assert "test AUC 0.970 (no confidence interval; n=200 films): whether it is better than chance" in reason
     (reason,) = activation_concerns(_card(), {"NORMAL": 19, "PNEUMONIA": 80})
     assert "only 19 NORMAL film(s), fewer than 20 per class" in reason
     (reason,) = activation_concerns(_card(ood=False), big, "the guard needs at least 4 feature vectors")
@@ -43,10 +47,7 @@ def test_split_warnings_before_training():
 
 @pytest.fixture(scope="module")
 def dataset(shared_data, tmp_path_factory):
-    root = tmp_path_factory.mktemp("gate_data")
-    for label in CLASSES:
-        _link(sorted((_kermany_train(shared_data) / label).iterdir())[200:230], root / label)
-    return root
+    return link_kermany_subset(shared_data, tmp_path_factory.mktemp("gate_data"), slice(200, 230))
 
 
 def test_stop_keeps_the_best_epoch_threshold_is_saved_and_activation_needs_confirmation(
@@ -79,7 +80,7 @@ def test_stop_keeps_the_best_epoch_threshold_is_saved_and_activation_needs_confi
     assert epochs_seen and max(epochs_seen) <= 3  # stopped long before 30 epochs
     assert trained.summary["epochs_run"] <= 3 and 1 <= trained.summary["best_epoch"] <= trained.summary["epochs_run"]
     assert "Stopped by you" in training.result_label.text()
-    assert trained.card["ood"]["method"] and trained.ood_error == ""  # the guard, fitted on the worker
+    assert trained.card.ood.file and trained.ood_error == ""  # the guard, fitted on the worker
 
     wizard.next()
     evaluation = wizard.evaluation_page

@@ -70,3 +70,31 @@ def test_a_card_without_the_blocks_reads_as_not_given():
     entry, = card.external_validation  # not a row
     assert entry.dataset == "external set" and entry.n is None and entry.metric("sensitivity") is None
     assert card.site_calibration is None and card.training_data == [] and card.created_utc == ""
+
+
+def test_a_changed_card_writes_typed_values_back_as_the_card_gave_them(shipped):
+    """ModelCard.changed (what the training wizard saves a user-chosen threshold and a name with): the shipped
+    card's metrics and threshold table written back from their typed values are the very entries read; the copy
+    validates, the original is untouched, and the training record keeps its entries beside the new ones."""
+    from inference.model_card import validate_card
+
+    card, raw = shipped
+    same = card.changed(metrics=card.metrics, threshold_table=card.threshold_table)
+    assert same.data["metrics"] == raw["metrics"]
+    assert same.data["threshold_table"] == [row for row in raw["threshold_table"] if "threshold" in row]
+    assert card.training_seed == raw["training"]["seed"]
+
+    auc = Metric(name="auc", value=0.9, dataset="d", split="test", n=12, ci95=(0.8, 0.97))
+    row = ThresholdRow(threshold=0.42, sensitivity=0.9, specificity=0.7, name="operating point")
+    changed = card.changed(name="renamed", threshold=0.42, metrics=[auc], threshold_table=[row],
+                           training={"threshold_method": "chosen by hand"})
+    assert changed.name == "renamed" and changed.threshold == 0.42
+    assert changed.data["metrics"] == [{"name": "auc", "value": 0.9, "dataset": "d", "split": "test",
+                                        "threshold": None, "n": 12, "ci95": [0.8, 0.97]}]
+    assert changed.data["threshold_table"] == [{"threshold": 0.42, "sensitivity": 0.9, "specificity": 0.7,
+                                                "name": "operating point"}]
+    assert changed.data["training"]["threshold_method"] == "chosen by hand"
+    assert changed.data["training"]["seed"] == raw["training"]["seed"]  # the rest of the record stays
+    validate_card(changed.data, "changed card")
+    assert card.data == raw and card.name == raw["name"]  # the original view is unchanged
+    assert ModelCard({}).training_seed is None
