@@ -235,6 +235,10 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
        metavar="Q"),
     _o("consistency-rescale", MODEL, FLOAT, "second views: down by up to 1+R with a random filter and back up, on "
                                             "half of them", into="views.rescale", parse=_number, metavar="R"),
+    _o("consistency-measure", MODEL, CHOICE, "how the two views' answers are compared: jsd (the Jensen-Shannon "
+                                             "divergence of their probabilities, AugMix) or log-odds (their squared "
+                                             "log-odds difference: the same weight on sure and unsure films)",
+       into="views.measure", choices=("jsd", "log-odds")),
     _o("consistency-fraction", MODEL, FLOAT, "share of each batch's films that get a second view (the cost of a "
                                              "batch grows by F)", into="views.fraction", parse=_fraction, metavar="F"),
     _o("device", MODEL, TEXT, "auto, cpu, cuda, cuda:N or mps", default="auto", run_setting=True),

@@ -551,7 +551,7 @@ def _batch_loss(config: TrainConfig, optimisation: _Optimisation, penalties: _Ma
         loss = criterion(logits, targets) if mixed is None else \
             mixed[1] * criterion(logits, targets) + (1.0 - mixed[1]) * criterion(logits, mixed[0])
         if paired:
-            agreement = consistency_loss(logits[:paired], all_logits[films:])
+            agreement = consistency_loss(logits[:paired], all_logits[films:], config.consistency_views.measure)
             loss = loss + config.consistency * agreement
             sums.agreement_sum += agreement.item()
             sums.agreement_batches += 1

@@ -68,6 +68,21 @@ def test_the_loss_is_the_jensen_shannon_divergence_of_the_probabilities():
     assert float(consistency_loss(torch.tensor([[0.0, 50.0]]), torch.tensor([[50.0, 0.0]]))) <= np.log(2) + 1e-6
 
 
+def test_the_log_odds_measure_weighs_sure_and_unsure_films_alike():
+    a = torch.tensor([[0.0, 9.0], [0.0, -0.7]])
+    b = torch.tensor([[0.0, 8.0], [0.0, -0.4]]) - 2.0
+    # squared log-odds differences 1.0 and 0.09, averaged
+    assert float(consistency_loss(a, b, "log-odds")) == pytest.approx((1.0 + 0.09) / 2, rel=1e-5)
+    with pytest.raises(ValueError, match="measure"):
+        consistency_loss(a, b, "l2")
+    with pytest.raises(ValueError, match="measure"):
+        DegradeConfig(measure="l2")
+    from training.consistency import CONSISTENCY_MEASURES
+    from training.option_table import BY_NAME
+
+    assert tuple(BY_NAME["consistency-measure"].choices) == CONSISTENCY_MEASURES
+
+
 def test_the_share_of_films_given_a_second_view():
     assert DegradeConfig(fraction=0.5).views_for(32) == 16
     assert DegradeConfig(fraction=0.01).views_for(8) == 1
