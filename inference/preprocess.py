@@ -1,9 +1,9 @@
 """The one model-input pipeline, shared by prediction, evaluation, calibration, the OOD guard and training.
 
 file -> `XRayImage.render()` (decode, modality LUT, default window, MONOCHROME1 inversion: display values in
-[0, 1], 1.0 = white) -> `model_input_u8` (the card's geometry: "squash" stretches to the input size, "letterbox"
-keeps the aspect ratio and pads with black; antialiased bilinear resize; rounded to 8 bits) -> `normalise_batch`
-(the card's fixed low-pass, then the standardisation). The 8-bit array is what the training cache stores and
+[0, 1], 1.0 = white) -> `model_input_u8` (the 8-bit rendering; the card's geometry: "squash" stretches to the
+input size, "letterbox" keeps the aspect ratio and pads with black; antialiased bilinear resize; rounded to 8
+bits) -> `normalise_batch` (the card's fixed low-pass, then the standardisation). The 8-bit array is what the training cache stores and
 what the predictor feeds, so every path builds the same input from the same file, bit for bit.
 `heatmap_to_image` maps a model-sized heatmap back onto the original image (the inverse geometry), so Grad-CAM
 overlays line up with the anatomy.
@@ -78,14 +78,24 @@ def to_model_array(display01: np.ndarray, spec: InputSpec) -> np.ndarray:
     return model_input_u8(display01, spec).astype(np.float32) / np.float32(255.0)
 
 
+def rendered_8bit(display01: np.ndarray) -> np.ndarray:
+    """Display values in [0, 1] rounded to the 256 grey levels of an 8-bit rendering (float32, k / 255)."""
+    return (np.clip(np.rint(np.asarray(display01, dtype=np.float32) * 255.0), 0, 255) / np.float32(255.0)
+            ).astype(np.float32)
+
+
 def model_geometry(display01: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """Geometry only, before the 8-bit rounding: float32 [H_in, W_in] in [0, 1], letterbox padding black (0)."""
+    """The 8-bit rendering in the card's geometry, before the final 8-bit rounding: float32 [H_in, W_in] in [0, 1], letterbox padding black (0)."""
     display01 = np.asarray(display01)
     if display01.ndim != 2:
         raise ValueError(f"expected a gray HxW image, got shape {display01.shape}")
     if not np.isfinite(display01).all():  # NaN survives clip() and would reach the model as an arbitrary call
         raise NonFiniteImageError(None, "the rendered image holds NaN or infinite values; it is not given to the model")
     place = placement(spec, display01.shape)
+    # The model sees the 8-bit rendering of the window (what an 8-bit export or a PNG of the same film holds):
+    # a 12- or 16-bit film whose window maps within half a grey level of an 8-bit copy then gives that copy's
+    # input bit for bit, instead of sub-grey differences that the rounding after the resize turns into noise.
+    display01 = rendered_8bit(display01)
     resized = np.clip(resize_float(display01, place.height, place.width), 0.0, 1.0)
     if spec.jpeg_quality is not None and display01.shape != (place.height, place.width):
         resized = jpeg_round_trip(resized, spec.jpeg_quality)
