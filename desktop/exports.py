@@ -1,15 +1,14 @@
-"""What leaves the viewer for the active viewport: the view as PNG, the PDF report, the AI result as DICOM
-(SC + SR, saved or sent to PACS) and the presentation state (GSPS: annotations, measurements and window; saved
-next to the image or sent to PACS, the way the AI results go): asks where, does it and says what happened in the
-status bar. The AI result, its call and the operating point come from the window's AI
-session (desktop.ai_session), never from a widget."""
+"""What leaves the viewer for the active viewport: the view as PNG, the PDF report (as a file, or as a DICOM
+Encapsulated PDF saved or sent to PACS), the AI result as DICOM (SC + SR, saved or sent to PACS) and the
+presentation state (GSPS: annotations, measurements and window; saved next to the image or sent to PACS, the way
+the AI results go): asks where, does it and says what happened in the status bar. The AI result, its call and the
+operating point come from the window's AI session (desktop.ai_session), never from a widget."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
-
 
 
 class Exports:
@@ -87,13 +86,20 @@ class Exports:
             self.export_pdf(Path(target))
 
     def export_pdf(self, target: Path) -> Path | None:
+        if not self._write_pdf(target):
+            return None
+        self._status(f"Saved {target}")
+        return target
+
+    def _write_pdf(self, target: Path) -> bool:
+        """Writes the active viewport's report to `target`; False with the reason shown."""
         from desktop.report_builder import build_report_content
         from desktop.report_export import write_pdf_report
 
         viewport, settings = self._viewport, self._settings
         if viewport.image is None:
             self._error("Open an image first.")
-            return None
+            return False
         ai = self._session.state(viewport)
         content = build_report_content(viewport.image, viewport.view, ai.prediction, self._session.card,
                                        self._session.operating_point.threshold, ai.call, settings.overlay_colormap,
@@ -102,9 +108,60 @@ class Exports:
             write_pdf_report(content, target)
         except OSError as error:
             self._error(str(error))
+            return False
+        return True
+
+    # -- the PDF report as DICOM (Encapsulated PDF) ----------------------------------------------------------
+    def report_dataset(self):
+        """The report Export PDF Report writes, as an Encapsulated PDF in the image's study (de-identified with
+        the other exports), or None with the reason shown."""
+        import tempfile
+
+        from desktop.report_dicom import build_report_dataset
+        from inference.errors import DicomResultError
+
+        image = self._viewport.image
+        if image is None:
+            self._error("Open an image first.")
             return None
-        self._status(f"Saved {target}")
-        return target
+        with tempfile.TemporaryDirectory(prefix="xrayview-report-") as folder:
+            target = Path(folder) / "report.pdf"
+            if not self._write_pdf(target):
+                return None
+            pdf = target.read_bytes()
+        try:
+            return build_report_dataset(pdf, image, self._settings.deidentify_exports)
+        except DicomResultError as error:
+            self._error(str(error))
+            return None
+
+    def ask_save_report_dicom(self) -> Path | None:
+        if self._viewport.image is None:
+            self._error("Open an image first.")
+            return None
+        folder = QFileDialog.getExistingDirectory(self._parent, "Save PDF report as DICOM",
+                                                  self._settings.last_directory)
+        return self.save_report_dicom(folder) if folder else None
+
+    def save_report_dicom(self, folder: str | Path) -> Path | None:
+        """Saves the report's Encapsulated PDF into `folder` (PDF_<SOP Instance UID>.dcm, never over a file)."""
+        from inference.dicom_results import save_results
+
+        ds = self.report_dataset()
+        if ds is None:
+            return None
+        try:
+            (path,) = save_results([ds], folder)
+        except OSError as error:
+            self._error(f"{folder}: the report could not be saved as DICOM ({error.strerror or error})")
+            return None
+        self._status(f"Saved the PDF report as DICOM (Encapsulated PDF) to {path}")
+        return path
+
+    def send_report_to_pacs(self):
+        """Opens the send dialog with the report's Encapsulated PDF (returns it; None when there is no report)."""
+        ds = self.report_dataset()
+        return self._send_dialog([ds]) if ds is not None else None
 
     # -- AI result as DICOM -------------------------------------------------------------------------------------
     def _ai_result(self):

@@ -99,12 +99,14 @@ class MainWindow(QMainWindow):
             "next_image": lambda: opener.step(1), "previous_image": lambda: opener.step(-1),
             "compare_prior": opener.compare_with_prior,
             "export_png": exports.ask_export_png, "export_pdf": exports.ask_export_pdf,
+            "save_report_dicom": exports.ask_save_report_dicom, "send_report_pacs": exports.send_report_to_pacs,
             "save_gsps": exports.ask_save_presentation_state, "send_gsps": exports.send_presentation_state,
             "save_ai_dicom": exports.ask_save_ai_dicom, "send_ai_pacs": exports.send_ai_result_to_pacs,
             "deidentify_exports": self.set_deidentify_exports,
             "analyze_folder": self.folder_analysis.ask, "run_ai": self.run_prediction,
             "model_card": dialogs.show_model_card, "heatmap": self.set_heatmap_visible,
             "corner_text": self.set_corner_text_visible, "corner_layout": menus.edit_corner_layout,
+            "overlay_planes": menus.overlay_planes.set_visible,
             "save_window_preset": menus.ask_save_window_preset, "toolbar_text": self.set_toolbar_text,
             "sync_window": grid.set_sync_window, "sync_zoom_pan": grid.set_sync_zoom_pan,
             **{f"layout_{name}": (lambda _checked, name=name: self.set_layout(name)) for name in LAYOUT_TITLES},
@@ -141,7 +143,8 @@ class MainWindow(QMainWindow):
         self.ai_display.show_settings()
         self.ai_session.set_show_anyway(s.show_call_when_ood)
         for name, on in (("heatmap", s.overlay_visible), ("corner_text", s.corner_text_visible),
-                         ("deidentify_exports", s.deidentify_exports), ("toolbar_text", s.toolbar_text)):
+                         ("overlay_planes", s.overlay_planes_visible), ("deidentify_exports", s.deidentify_exports),
+                         ("toolbar_text", s.toolbar_text)):
             self.actions_by_name[name].setChecked(on)
         for viewport in self.grid.all_viewports():
             viewport.view.set_corner_text_visible(s.corner_text_visible)
@@ -301,6 +304,7 @@ class MainWindow(QMainWindow):
         if viewport is self.grid.active:
             self._show_active(viewport)
         self.ai_session.image_shown(viewport, image, choose_model=viewport is self.grid.active)
+        self.menus_view.overlay_planes.image_shown(viewport)
         self.image_shown.emit(image)
 
     def _on_image_failed(self, viewport, message: str) -> None:

@@ -1,13 +1,11 @@
 """View > Overlay Planes: the DICOM overlay planes (60xx) of the image in each viewport, drawn over the picture in
 yellow as dcmtk and Weasis draw them (inference.overlay_planes decodes them). On by default; the choice is kept
-in the settings. Installed by the main window as an optional tool module."""
+in the settings. A part of the View menu (desktop.view_menus); the window tells it when an image is shown."""
 from __future__ import annotations
 
-import numpy as np
-from PySide6.QtGui import QAction, QPixmap
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QGraphicsPixmapItem
 
-SETTINGS_KEY = "view/overlay_planes"
 ITEM_KEY = "overlay-planes"  # marks the scene item, a child of the image frame (it follows zoom, rotation, flips)
 COLOUR = (255, 221, 0, 255)
 
@@ -24,6 +22,8 @@ def show_overlay_planes(view, visible: bool) -> list[str]:
     frame, image = view.image_item(), view.image
     if frame is None or image is None:
         return []
+    import numpy as np  # here, not at the top: the window starts without numpy (tests/desktop/test_startup.py)
+
     from desktop import libraries
 
     libraries.image_stack()  # pydicom's first import happens under the one lock (a loader may be importing it)
@@ -45,39 +45,24 @@ def show_overlay_planes(view, visible: bool) -> list[str]:
 
 
 class OverlayLayer:
-    def __init__(self, window):
-        self.window = window
-        self.visible = str(window.settings.qsettings.value(SETTINGS_KEY, "true")).lower() == "true"
-        window.image_shown.connect(lambda _image: self.refresh())
+    def __init__(self, grid, settings, messages):
+        """`grid`: the viewports; `settings`: desktop.settings.AppSettings (keeps the choice); `messages`:
+        desktop.status_messages.StatusMessages (says which planes were left out, and why)."""
+        self._grid, self._settings, self._messages = grid, settings, messages
+
+    @property
+    def visible(self) -> bool:
+        return self._settings.overlay_planes_visible
 
     def set_visible(self, visible: bool) -> None:
-        self.visible = bool(visible)
-        self.window.settings.qsettings.setValue(SETTINGS_KEY, "true" if self.visible else "false")
-        self.refresh()
+        self._settings.overlay_planes_visible = bool(visible)
+        self._show(self._grid.all_viewports())
 
-    def refresh(self) -> None:
-        problems = [problem for viewport in self.window.grid.all_viewports()
+    def image_shown(self, viewport) -> None:
+        self._show([viewport])
+
+    def _show(self, viewports) -> None:
+        problems = [problem for viewport in viewports
                     for problem in show_overlay_planes(viewport.view, self.visible)]
         if problems:
-            self.window.statusBar().showMessage("; ".join(problems), 8000)
-
-
-def install_tools(main_window) -> None:
-    """Adds the checkable View > Overlay Planes after the corner information toggle."""
-    layer = OverlayLayer(main_window)
-    action = QAction("Overlay &Planes", main_window)
-    action.setObjectName("overlay_planes")
-    action.setCheckable(True)
-    action.setChecked(layer.visible)
-    action.setStatusTip("Draw the DICOM overlay planes (60xx) stored with the image")
-    action.toggled.connect(layer.set_visible)
-    view_menu = main_window.menus["view"]
-    actions = view_menu.actions()
-    corner = main_window.actions_by_name.get("corner_text")
-    if corner in actions[:-1]:
-        view_menu.insertAction(actions[actions.index(corner) + 1], action)
-    else:
-        view_menu.addAction(action)
-    main_window.actions_by_name["overlay_planes"] = action
-    main_window.overlay_layer = layer
-    layer.refresh()
+            self._messages.info("; ".join(problems))

@@ -190,6 +190,15 @@ class AppSettings:
     def corner_text_visible(self, value: bool) -> None:
         self._s.setValue("view/corner_text", bool(value))
 
+    @property
+    def overlay_planes_visible(self) -> bool:
+        """View > Overlay Planes: the image's DICOM overlay planes (60xx) drawn over it."""
+        return self._get_bool("view/overlay_planes", True)
+
+    @overlay_planes_visible.setter
+    def overlay_planes_visible(self, value: bool) -> None:
+        self._s.setValue("view/overlay_planes", bool(value))
+
     # -- files ------------------------------------------------------------------------------------------------
     @property
     def recent_files(self) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from desktop import error_reporting
 
 OPTIONAL_TOOL_MODULES = ("desktop.pacs_dialog", "desktop.audit_log_dialog", "desktop.wizard",
-                         "desktop.calibration_dialog", "desktop.report_dicom", "desktop.overlay_layer")
+                         "desktop.calibration_dialog")
 
 
 class ToolHost(Protocol):

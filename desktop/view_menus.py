@@ -1,10 +1,13 @@
 """The View menu's per-image parts: the window/level presets (Ctrl+1..9: the file's default, chest lung /
 mediastinum / bone, then the user's saved ones; see desktop.window_presets), saving the current window as a
-preset, and the corner-information layout per modality (desktop.corner_overlay)."""
+preset, the corner-information layout per modality (desktop.corner_overlay) and the DICOM overlay planes
+(`overlay_planes`, desktop.overlay_layer: the window tells it when an image is shown)."""
 from __future__ import annotations
 
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDialog, QInputDialog, QMenu
+
+from desktop.overlay_layer import OverlayLayer
 
 
 class ViewMenus:
@@ -14,6 +17,7 @@ class ViewMenus:
         self._grid, self._settings, self._messages, self._parent = grid, settings, messages, dialog_parent
         self.window_menu = QMenu("&Window/Level Presets", dialog_parent)
         self.window_menu.setEnabled(False)
+        self.overlay_planes = OverlayLayer(grid, settings, messages)
 
     def fill_window_menu(self) -> None:
         menu = self.window_menu

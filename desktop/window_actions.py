@@ -23,6 +23,8 @@ ACTIONS: dict[str, tuple[str, str, bool]] = {
     "open_dicomdir": ("Open &DICOMDIR…", "", False),
     "export_png": ("Export View as &PNG…", "", False),
     "export_pdf": ("Export PDF &Report…", "report", False),
+    "save_report_dicom": ("Save PDF Report as DI&COM…", "", False),
+    "send_report_pacs": ("Send PDF Report to PAC&S…", "", False),
     "save_gsps": ("&Save Presentation State (GSPS)…", "save", False),
     "send_gsps": ("Send Presentation State to PA&CS…", "", False),
     "analyze_folder": ("&Analyze Folder…", "batch", False),
@@ -41,6 +43,7 @@ ACTIONS: dict[str, tuple[str, str, bool]] = {
     "reset": ("&Reset View", "reset", False),
     "heatmap": ("Show &Heatmap", "heatmap", True),
     "corner_text": ("Corner &Information", "corner_text", True),
+    "overlay_planes": ("Overlay &Planes", "", True),
     "corner_layout": ("Corner Information &Layout…", "", False),
     "undo": ("&Undo", "undo", False),
     "redo": ("&Redo", "redo", False),
@@ -71,6 +74,10 @@ VIEW_ACTIONS: dict[str, Callable[[ImageView], object]] = {
     "reset": ImageView.reset, "delete_annotation": ImageView.delete_selected,
     "clear_measurements": ImageView.clear_measurements,
     "undo": lambda view: view.annotations.undo(), "redo": lambda view: view.annotations.redo(),
+}
+STATUS_TIPS = {
+    "save_report_dicom": "The PDF report as a DICOM Encapsulated PDF in the image's study",
+    "overlay_planes": "Draw the DICOM overlay planes (60xx) stored with the image",
 }
 TOOLBAR = ("open", "open_folder", None, "fit", "actual_size", "rotate_cw", "flip_h", "invert", "reset", None,
            "TOOLS", None, "undo", "redo", None, "layout_1x1", "layout_1x2", "layout_2x2", "compare_prior",
@@ -105,6 +112,8 @@ def build_actions(owner, handlers: Mapping[str, Callable], toggle_tool: Callable
             action.setShortcut(QKeySequence(key))
             action.setToolTip(f"{description} ({key})")
         action.setIconText(ICON_TEXT.get(name, text.replace("&", "").rstrip("…")))
+        if name in STATUS_TIPS:
+            action.setStatusTip(STATUS_TIPS[name])
         handler = handlers[name]
         if checkable:
             action.triggered.connect(lambda checked, handler=handler: handler(checked))
@@ -150,8 +159,8 @@ def build_menus(bar, actions: dict[str, QAction], docks, recent_menu: QMenu, pre
     file_menu = menus["file"] = bar.addMenu("&File")
     add(file_menu, "open", "open_folder", "open_dicomdir")
     file_menu.addMenu(recent_menu)
-    add(file_menu, None, "save_gsps", "send_gsps", None, "export_png", "export_pdf", "deidentify_exports", None,
-        "settings", "quit")
+    add(file_menu, None, "save_gsps", "send_gsps", None, "export_png", "export_pdf", "save_report_dicom",
+        "send_report_pacs", "deidentify_exports", None, "settings", "quit")
 
     edit_menu = menus["edit"] = bar.addMenu("&Edit")
     add(edit_menu, "undo", "redo", None, "delete_annotation", "clear_measurements")
@@ -160,8 +169,8 @@ def build_menus(bar, actions: dict[str, QAction], docks, recent_menu: QMenu, pre
     add(view_menu, "fit", "actual_size", "zoom_in", "zoom_out", None, "rotate_cw", "rotate_ccw", "flip_h", "flip_v",
         "invert", "reset", None)
     view_menu.addMenu(presets_menu)
-    add(view_menu, "save_window_preset", None, "heatmap", "corner_text", "corner_layout", None, "next_image",
-        "previous_image", None, "toolbar_text")
+    add(view_menu, "save_window_preset", None, "heatmap", "corner_text", "overlay_planes", "corner_layout", None,
+        "next_image", "previous_image", None, "toolbar_text")
     view_menu.addSeparator()
     for dock in docks:
         view_menu.addAction(dock.toggleViewAction())

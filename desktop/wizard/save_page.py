@@ -22,6 +22,7 @@ from desktop.workers import Job
 class SavePage(QWizardPage):
     saved = Signal(str, bool)  # bundle folder, make it the active model
     save_failed = Signal(str)
+    calibrate_requested = Signal(str)  # the saved bundle folder (the viewer opens its calibration tool)
 
     def __init__(self, context: WizardContext, parent=None):
         super().__init__(parent)
@@ -152,12 +153,9 @@ class SavePage(QWizardPage):
         return answer == QMessageBox.StandardButton.Yes
 
     def _calibrate(self) -> None:
-        """Opens Tools > Calibrate model to this site… with the saved model chosen."""
-        window = self.wizard().parent() if self.wizard() is not None else None
-        if window is not None and self.context.saved_path is not None and hasattr(window, "analysis"):
-            from desktop.calibration_dialog import open_calibration_dialog
-
-            open_calibration_dialog(window, self.context.saved_path)
+        """Asks for Tools > Calibrate model to this site… with the saved model chosen."""
+        if self.context.saved_path is not None:
+            self.calibrate_requested.emit(str(self.context.saved_path))
 
     def _on_failed(self, job: Job, error: BaseException) -> None:
         if job is not self.job:

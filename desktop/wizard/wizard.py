@@ -19,6 +19,7 @@ SHUTDOWN_WAIT_MS = 20_000  # one batch of the largest model on a slow CPU, with 
 
 class TrainingWizard(QWizard):
     model_saved = Signal(str, bool)  # bundle folder, make it the active model
+    calibrate_requested = Signal(str)  # the saved bundle folder, to calibrate to this site
 
     def __init__(self, settings: AppSettings, parent=None):
         super().__init__(parent)
@@ -38,6 +39,7 @@ class TrainingWizard(QWizard):
                      self.evaluation_page, self.save_page):
             self.addPage(page)
         self.save_page.saved.connect(self.model_saved)
+        self.save_page.calibrate_requested.connect(self.calibrate_requested)
 
     def shutdown(self) -> None:
         """Stops whatever runs and removes the unsaved run's files (Cancel, close, or the viewer quitting)."""

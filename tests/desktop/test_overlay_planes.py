@@ -48,5 +48,6 @@ def test_view_menu_toggle_draws_and_hides_the_plane(qtbot, make_window):
     assert drawn.pixelColor(*np.argwhere(expected)[0][::-1]).getRgb() == COLOUR
     action.trigger()
     assert not action.isChecked() and not overlay_item(window.view).isVisible()
+    assert window.settings.overlay_planes_visible is False  # kept for the next start
     open_and_wait(qtbot, window, _file("MR_small.dcm"))  # no overlay: nothing drawn
     assert overlay_item(window.view) is None

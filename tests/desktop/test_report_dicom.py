@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import pydicom
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QApplication, QFileDialog
 
 from inference.encapsulated_pdf import pdf_of
 from tests.desktop.viewer_helpers import open_and_wait
@@ -50,11 +50,13 @@ def test_save_and_send_the_report_as_dicom(qtbot, make_window, tiny_bundle, ches
     assert b"DOE^JANE" not in data and b"PID-42" not in data
     assert "PID-42" not in _pdf_text(pdf_of(pydicom.dcmread(deidentified)), tmp_path)
 
-    from desktop import report_dicom
+    from desktop.pacs_dialog import SendResultsDialog
 
-    dialog = report_dicom.send_report_to_pacs(window)
+    window.actions_by_name["send_report_pacs"].trigger()
+    (dialog,) = [w for w in QApplication.topLevelWidgets() if isinstance(w, SendResultsDialog) and w.isVisible()]
     assert [d.Modality for d in dialog._datasets] == ["DOC"]
     assert "Encapsulated PDF report" in dialog.summary.text()
+    assert "report.pdf" not in window.statusBar().currentMessage()  # the temporary PDF is never named as saved
     dialog.close()
 
 
@@ -64,6 +66,8 @@ def test_without_an_image_it_says_so(qtbot, make_window, tmp_path, monkeypatch):
     out.mkdir()
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args, **kwargs: str(out))
     errors = []
-    monkeypatch.setattr(window, "show_error", errors.append)
+    monkeypatch.setattr(window.messages, "error", errors.append)
     window.actions_by_name["save_report_dicom"].trigger()
     assert errors == ["Open an image first."] and not list(out.iterdir())
+    window.actions_by_name["send_report_pacs"].trigger()
+    assert errors == ["Open an image first."] * 2
