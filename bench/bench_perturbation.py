@@ -7,14 +7,17 @@ full-resolution samples it also compares each original with its own 224 px copy 
 (mean <= 0.02, max <= 0.05) and counts the OOD guard's warnings on the originals. Seeded; not a speed benchmark.
 
     .venv/bin/python bench/bench_perturbation.py [--model DIR] [--data DIR] [--copies DIR|none] [--limit N]
-        [--only noise_1,jpeg_75_model] [--seed S] [--no-guard] [--out FILE]
+        [--only noise_1,jpeg_75_model] [--seed S] [--low-pass-sigma S] [--no-guard] [--out FILE]
 
-A labelled folder (DIR/CLASS/*, e.g. external-a) works the same; its films are taken in sorted order.
+A labelled folder (DIR/CLASS/*, e.g. external-a) works the same; its films are taken in sorted order, and
+"unperturbed" then gives the AUC and the call's accuracy / sensitivity / specificity on them (what the stability
+costs in ranking). `--low-pass-sigma` measures what the card's input low-pass would change (inference only).
 `python -m training.cli_stability --write-card` records the same measurement in a bundle's card.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -38,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="at most N films, spread over the sorted list")
     parser.add_argument("--only", default=None, help="comma-separated perturbation names (default: all)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--low-pass-sigma", type=float, default=None,
+                        help="what-if: measure with the card's low-pass replaced by this sigma (pixels; the model "
+                             "was not trained with it, so its card's numbers no longer apply)")
     parser.add_argument("--no-guard", action="store_true", help="skip counting the OOD guard's warnings")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON to this file")
     args = parser.parse_args(argv)
@@ -51,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     started = time.perf_counter()
     predictor = Predictor(args.model or default_bundle_dir(), device="cpu")
+    if args.low_pass_sigma is not None:
+        predictor.spec = dataclasses.replace(predictor.spec, low_pass_sigma=args.low_pass_sigma)
     copies_root = None
     if args.copies is None and args.data.resolve() == FULLRES.resolve():
         copies_root = TRAIN_COPIES

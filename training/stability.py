@@ -95,6 +95,7 @@ class StabilityResult:
     threshold: float
     changes: dict[str, dict] = field(default_factory=dict)
     copies: dict | None = None
+    probabilities: np.ndarray | None = None  # each film's unperturbed P(positive), in the order given
 
     def meets_targets(self) -> bool:
         targeted = [self.changes[name]["meets_target"] for name in TARGETED if name in self.changes]
@@ -171,7 +172,7 @@ def measure(probability: ProbabilityOf, films: Sequence[tuple[str, np.ndarray]],
         if progress is not None:
             progress(i + 1, len(films))
     base = probability(plain)
-    result = StabilityResult(films=len(films), threshold=threshold)
+    result = StabilityResult(films=len(films), threshold=threshold, probabilities=base)
     for name, inputs in changed.items():
         result.changes[name] = _summary(base, probability(inputs), threshold, names, name in TARGETED)
     if copies is not None:
@@ -224,8 +225,31 @@ def measure_folder(predictor, folder: Path, copies_root: Path | None = None, lim
     probability = ProbabilityOf(predictor.model, predictor.bundle, predictor.spec, predictor.device)
     result = measure(probability, loaded, predictor.threshold, seed=seed, only=only,
                      copies=copies if copies_root is not None else None)
-    return {**result.to_dict(), "unreadable": unreadable,
+    return {**result.to_dict(), "unperturbed": unperturbed_metrics(
+                [name for name, _ in loaded], result.probabilities, predictor.threshold, predictor.positive_label,
+                predictor.labels),
+            "unreadable": unreadable,
             "ood_warned": {"n": len(warned), "of": len(loaded), "films": warned} if guard else None}
+
+
+def unperturbed_metrics(names: Sequence[str], probabilities: np.ndarray, threshold: float, positive: str,
+                        labels: Sequence[str]) -> dict | None:
+    """AUC and the call's accuracy / sensitivity / specificity at `threshold` on the unperturbed films, when every
+    film sits in a folder named after a label (DIR/CLASS/film) and both classes are there; else None. The same
+    run then says what stability costs in ranking."""
+    classes = [Path(name).parts[0] if len(Path(name).parts) > 1 else None for name in names]
+    if any(c not in labels for c in classes):
+        return None
+    truth = np.array([c == positive for c in classes])
+    if truth.all() or not truth.any():
+        return None
+    from sklearn.metrics import roc_auc_score
+
+    called = np.asarray(probabilities) >= threshold
+    return {"n": len(names), "auc": round(float(roc_auc_score(truth, probabilities)), 4),
+            "accuracy": round(float(np.mean(called == truth)), 4),
+            "sensitivity": round(float(called[truth].mean()), 4),
+            "specificity": round(float((~called[~truth]).mean()), 4)}
 
 
 def copy_of(original: Path, copies_root: Path) -> Path | None:
