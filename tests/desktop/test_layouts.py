@@ -5,6 +5,7 @@ earlier study beside the current one. Real DICOM studies (same patient, differen
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
@@ -69,7 +70,11 @@ def test_layouts_show_one_two_or_four_viewports(make_window, qtbot):
 
 
 def test_each_viewport_keeps_its_own_image_window_zoom_annotations_and_ai_result(make_window, qtbot, tiny_bundle,
-                                                                                 chest_png, chest_dicom):
+                                                                                 chest_png, chest_dicom, tmp_path):
+    # chest_dicom holds chest_png's pixels, which give the PNG's answer bit for bit: the left film is mirrored
+    mirrored = tmp_path / "chest.png"
+    Image.open(chest_png).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(mirrored)
+    chest_png = mirrored
     window = make_window(tiny_bundle)
     window.set_layout("1x2")
     left, right = window.grid.viewports()
