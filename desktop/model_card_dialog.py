@@ -77,12 +77,44 @@ def card_html(card: ModelCard) -> str:
                      f"{esc(card_facts.threshold_table_set(card).description)}.</p>"
                      "<table border='1' cellpadding='3'><tr><th></th><th>Threshold</th>"
                      f"<th>Sensitivity</th><th>Specificity</th></tr>{rows}</table>")
+    if card.stability:
+        parts.append(_stability_html(card))
     data = card.training_data
     if data:
         items = "".join(f"<li>{esc(d.name)} — {d.n_images} images; licence "
                         f"{esc(d.licence)}; {esc(d.attribution)}</li>" for d in data)
         parts.append(f"<h3>Training data</h3><ul>{items}</ul>")
     return "".join(parts)
+
+
+# what a reader is shown of the stability block: the perturbations issue 24 set targets for, in plain words
+STABILITY_ROWS = (("noise_1", "noise of 1 grey level"), ("jpeg_90_model", "JPEG quality 90"),
+                  ("jpeg_75_model", "JPEG quality 75"), ("resample_lanczos", "another resampling filter"))
+
+
+def _stability_html(card: ModelCard) -> str:
+    esc = html.escape
+    number = pa.number
+    rows = []
+    for entry in card.stability:
+        for name, words in STABILITY_ROWS:
+            change = entry.changes.get(name)
+            if change is not None:
+                rows.append((entry.dataset, entry.n, words, change))
+        if entry.copies is not None:
+            rows.append((entry.dataset, entry.n, "full resolution vs its own resized copy", entry.copies))
+    cells = "".join(f"<tr><td>{esc(dataset)} (n = {n})</td><td>{esc(words)}</td><td>{number(c.median_abs_dp)}</td>"
+                    f"<td>{number(c.max_abs_dp)}</td><td>{'' if c.calls_flipped is None else c.calls_flipped}</td>"
+                    "</tr>" for dataset, n, words, c in rows)
+    verdicts = "; ".join(f"{esc(e.dataset)}: {'meets' if e.meets_targets else 'does not meet'} the targets"
+                         for e in card.stability if e.meets_targets is not None)
+    first = card.stability[0]
+    return ("<h3>Stability: how much the probability moves under what no one can see</h3>"
+            "<p>Change in the probability of the positive label when the same film is given with the change "
+            "named (targets: median at most 0.01, max at most 0.05, no call flipped). "
+            f"{verdicts}. Measured {esc(first.measured_utc)}.</p>"
+            "<table border='1' cellpadding='3'><tr><th>Set</th><th>Change</th><th>Median</th><th>Max</th>"
+            f"<th>Calls flipped</th></tr>{cells}</table>")
 
 
 class ModelCardDialog(QDialog):

@@ -465,6 +465,14 @@ class ModelCard:
         return [str(item) for item in self.data.get("limitations") or []]
 
     @property
+    def stability(self) -> tuple[StabilitySet, ...]:
+        """How much the answer moves under noise, JPEG and resampling, per measured set (the `stability` block of
+        `python -m training.cli_stability --write-card`; empty when never measured)."""
+        block = self.data.get("stability") or {}
+        return tuple(StabilitySet.from_card(entry, block.get("command", ""), block.get("measured_utc", ""))
+                     for entry in block.get("sets") or [])
+
+    @property
     def created_utc(self) -> str:
         return str(self.data.get("created_utc", ""))
 
@@ -614,6 +622,44 @@ class TrainingData:
     def from_card(cls, block: Mapping[str, Any]) -> TrainingData:
         return cls(name=str(block.get("name", "")), n_images=int(block.get("n_images") or 0),
                    licence=str(block.get("licence", "")), attribution=str(block.get("attribution", "")))
+
+
+@dataclass(frozen=True)
+class StabilityChange:
+    """|dp| of P(positive) under one perturbation over a set's films, and the calls it flipped."""
+
+    median_abs_dp: float | None
+    max_abs_dp: float | None
+    calls_flipped: int | None
+
+    @classmethod
+    def from_card(cls, block: Mapping[str, Any] | None) -> StabilityChange:
+        block = block or {}
+        return cls(median_abs_dp=_float(block.get("median_abs_dp")), max_abs_dp=_float(block.get("max_abs_dp")),
+                   calls_flipped=_int(block.get("calls_flipped")))
+
+
+@dataclass(frozen=True)
+class StabilitySet:
+    """One set of the card's `stability` block."""
+
+    dataset: str
+    n: int | None
+    changes: dict[str, StabilityChange]
+    copies: StabilityChange | None  # full-resolution originals against their own resized copies
+    meets_targets: bool | None
+    command: str = ""
+    measured_utc: str = ""
+
+    @classmethod
+    def from_card(cls, block: Mapping[str, Any], command: str = "", measured_utc: str = "") -> StabilitySet:
+        copies = block.get("full_resolution_vs_copy")
+        meets = block.get("meets_targets")
+        return cls(dataset=str(block.get("dataset") or "set"), n=_int(block.get("n")),
+                   changes={str(k): StabilityChange.from_card(v) for k, v in (block.get("changes") or {}).items()},
+                   copies=StabilityChange.from_card(copies) if copies else None,
+                   meets_targets=None if meets is None else bool(meets), command=str(command or ""),
+                   measured_utc=str(measured_utc or ""))
 
 
 @dataclass(frozen=True)
