@@ -3,8 +3,9 @@
 file -> `XRayImage.render()` (decode, modality LUT, default window, MONOCHROME1 inversion: display values in
 [0, 1], 1.0 = white) -> `model_input_u8` (the 8-bit rendering; the card's geometry: "squash" stretches to the
 input size, "letterbox" keeps the aspect ratio and pads with black; antialiased bilinear resize; rounded to 8
-bits) -> `normalise_batch` (the card's fixed low-pass, then the standardisation). The 8-bit array is what the training cache stores and
-what the predictor feeds, so every path builds the same input from the same file, bit for bit.
+bits) -> `normalise_batch` (the card's fixed low-pass, then the standardisation). The 8-bit array is what the
+training cache stores and what the predictor feeds, so every path builds the same input from the same file, bit
+for bit.
 `heatmap_to_image` maps a model-sized heatmap back onto the original image (the inverse geometry), so Grad-CAM
 overlays line up with the anatomy.
 """
@@ -85,7 +86,8 @@ def rendered_8bit(display01: np.ndarray) -> np.ndarray:
 
 
 def model_geometry(display01: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """The 8-bit rendering in the card's geometry, before the final 8-bit rounding: float32 [H_in, W_in] in [0, 1], letterbox padding black (0)."""
+    """The 8-bit rendering in the card's geometry, before the final 8-bit rounding: float32 [H_in, W_in] in
+    [0, 1], letterbox padding black (0)."""
     display01 = np.asarray(display01)
     if display01.ndim != 2:
         raise ValueError(f"expected a gray HxW image, got shape {display01.shape}")
