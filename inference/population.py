@@ -8,13 +8,13 @@ de-identified export leaves the age out): it says older or younger than whom.
 """
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dicom_common.dates import age_in_years, parse_date
 from inference.model_card import IntendedPopulation
 
 # DICOM AS (PS3.5 6.2): nnnD, nnnW, nnnM or nnnY
@@ -44,13 +44,6 @@ class PatientAge:
         return f"{words} (at {self.at})" if self.at else words
 
 
-def _date(value: Any) -> dt.date | None:
-    try:
-        return dt.datetime.strptime(str(value or "").strip()[:8], "%Y%m%d").date()
-    except ValueError:
-        return None
-
-
 def patient_age(metadata: Mapping[str, Any]) -> PatientAge | None:
     """The age the header gives (None when it gives none, or nonsense)."""
     written = _AGE_STRING.match(str(metadata.get("PatientAge") or "").strip().upper())
@@ -58,16 +51,16 @@ def patient_age(metadata: Mapping[str, Any]) -> PatientAge | None:
         count, unit = int(written.group(1)), written.group(2)
         name, years_per_unit = _UNITS[unit]
         return PatientAge(count, name, count * years_per_unit)
-    born = _date(metadata.get("PatientBirthDate"))
+    born = parse_date(metadata.get("PatientBirthDate"))
     if born is None:
         return None
     for keyword, words in _DATE_SOURCES:
-        seen = _date(metadata.get(keyword))
+        seen = parse_date(metadata.get(keyword))
         if seen is None:
             continue
         if seen < born:
             return None
-        years = seen.year - born.year - ((seen.month, seen.day) < (born.month, born.day))
+        years = age_in_years(metadata.get("PatientBirthDate"), metadata.get(keyword))
         if years >= 1:
             return PatientAge(years, "year", (seen - born).days / 365.25, words)
         months = (seen.year - born.year) * 12 + seen.month - born.month - (seen.day < born.day)
