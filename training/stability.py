@@ -243,13 +243,11 @@ def unperturbed_metrics(names: Sequence[str], probabilities: np.ndarray, thresho
     truth = np.array([c == positive for c in classes])
     if truth.all() or not truth.any():
         return None
-    from sklearn.metrics import roc_auc_score
+    from training.metrics import binary_metrics
 
-    called = np.asarray(probabilities) >= threshold
-    return {"n": len(names), "auc": round(float(roc_auc_score(truth, probabilities)), 4),
-            "accuracy": round(float(np.mean(called == truth)), 4),
-            "sensitivity": round(float(called[truth].mean()), 4),
-            "specificity": round(float((~called[~truth]).mean()), 4)}
+    measured = binary_metrics(truth.astype(int), probabilities, threshold, ("other", positive))
+    return {"n": len(names), **{key: round(float(measured[key]), 4)
+                                for key in ("auc", "accuracy", "sensitivity", "specificity")}}
 
 
 def copy_of(original: Path, copies_root: Path) -> Path | None:
