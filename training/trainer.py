@@ -29,7 +29,7 @@ from inference.preprocess import normalise_batch
 from training import distributed
 from training.augment import AugmentConfig, augment_batch
 from training.checkpoint import load_checkpoint, save_checkpoint
-from training.consistency import DegradeConfig, consistency_loss, degrade_views
+from training.consistency import DegradeConfig, consistency_loss, degrade_views, without_random_layers
 from training.ema import WeightEMA
 from training.evaluate import positive_probs
 from training.events import (BatchDone, EpochDone, ProgressCallback, Stage, Step, StepStarted, TrainingResumed,
@@ -702,6 +702,8 @@ def train(
     base_model = build_model(config.arch, num_classes, in_channels=int(train_split.images.shape[1]),
                              pretrained=config.pretrained, pretrained_path=config.pretrained_path).to(device)
     base_model = base_model.to(memory_format=memory_format(device))
+    if config.consistency > 0:  # the two views must be answered by one network, not two dropout draws
+        without_random_layers(base_model)
     # checked (structure and fingerprint) before anything of it is used
     saved = load_checkpoint(work_dir, fingerprint=run_fingerprint) if resume and work_dir is not None else None
     start_point = _start_point(config, base_model, saved, train_split, val_split, normalisation, device,

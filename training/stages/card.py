@@ -89,10 +89,11 @@ def _objectives(config: TrainConfig, trained: TrainedWeights) -> dict[str, Any]:
                        "weighted by the film's lung prior (training.lung_focus.shared_map_correlation)"},
         "consistency": None if not config.consistency else {
             "weight": config.consistency, "views": config.consistency_views.to_dict(),
-            "penalty": "Jensen-Shannon divergence between the class probabilities of each training film (as augmented) "
-                       "and a second view of "
-                       "it with Gaussian noise, a JPEG round trip and a down-and-up resampling with a random filter, "
-                       "rounded to 8 bits (training.consistency)"},
+            "penalty": ("squared difference of the log-odds" if config.consistency_views.measure == "log-odds"
+                        else "Jensen-Shannon divergence of the class probabilities")
+                       + " of each training film (as augmented) and a second view of it with Gaussian noise, a JPEG "
+                         "round trip and a down-and-up resampling with a random filter, rounded to 8 bits; dropout and "
+                         "drop-connect off, so both views are answered by one network (training.consistency)"},
         "map_focus": None if not config.map_focus else {
             "weight": config.map_focus,
             "penalty": "mean over the positive films of each training batch of mean / max of the positive-class "
