@@ -237,8 +237,11 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
                                             "half of them", into="views.rescale", parse=_number, metavar="R"),
     _o("consistency-measure", MODEL, CHOICE, "how the two views' answers are compared: jsd (the Jensen-Shannon "
                                              "divergence of their probabilities, AugMix) or log-odds (their squared "
-                                             "log-odds difference: the same weight on sure and unsure films)",
-       into="views.measure", choices=("jsd", "log-odds")),
+                                             "log-odds difference: the same weight on sure and unsure films) or "
+                                             "relative-log-odds (that difference over the spread of the batch's "
+                                             "log-odds: a smaller logit scale, which calibration undoes, does not "
+                                             "lower it)",
+       into="views.measure", choices=("jsd", "log-odds", "relative-log-odds")),
     _o("consistency-fraction", MODEL, FLOAT, "share of each batch's films that get a second view (the cost of a "
                                              "batch grows by F)", into="views.fraction", parse=_fraction, metavar="F"),
     _o("device", MODEL, TEXT, "auto, cpu, cuda, cuda:N or mps", default="auto", run_setting=True),

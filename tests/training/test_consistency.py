@@ -134,3 +134,18 @@ def test_both_views_are_answered_by_one_network():
             assert turned_off and all(("dropout" in t) or ("drop-connect" in t) for t in turned_off)
             assert consistency_loss(model(films), model(films), "log-odds").item() == 0.0
     assert without_random_layers(model) == []  # nothing left to turn off
+
+
+def test_the_relative_log_odds_measure_ignores_the_logit_scale():
+    """Shrinking every logit lowers the plain log-odds term but not the relative one (calibration undoes the
+    shrinking); the relative term is the squared log-odds difference over the variance of the first views'."""
+    generator = torch.Generator().manual_seed(3)
+    a = torch.randn(16, 2, generator=generator) * 3
+    b = a + torch.randn(16, 2, generator=generator) * 0.2
+    plain = consistency_loss(a, b, "log-odds")
+    relative = consistency_loss(a, b, "relative-log-odds")
+    log_odds = a[:, 1] - a[:, 0]
+    assert relative.item() == pytest.approx(plain.item() / log_odds.var().item(), rel=1e-4)
+    assert consistency_loss(a / 4, b / 4, "log-odds").item() == pytest.approx(plain.item() / 16, rel=1e-4)
+    assert consistency_loss(a / 4, b / 4, "relative-log-odds").item() == pytest.approx(relative.item(), rel=1e-3)
+    assert consistency_loss(a, a.clone(), "relative-log-odds").item() == 0.0

@@ -89,8 +89,9 @@ def _objectives(config: TrainConfig, trained: TrainedWeights) -> dict[str, Any]:
                        "weighted by the film's lung prior (training.lung_focus.shared_map_correlation)"},
         "consistency": None if not config.consistency else {
             "weight": config.consistency, "views": config.consistency_views.to_dict(),
-            "penalty": ("squared difference of the log-odds" if config.consistency_views.measure == "log-odds"
-                        else "Jensen-Shannon divergence of the class probabilities")
+            "penalty": {"log-odds": "squared difference of the log-odds",
+                        "relative-log-odds": "squared difference of the log-odds over their variance in the batch",
+                        }.get(config.consistency_views.measure, "Jensen-Shannon divergence of the class probabilities")
                        + " of each training film (as augmented) and a second view of it with Gaussian noise, a JPEG "
                          "round trip and a down-and-up resampling with a random filter, rounded to 8 bits; dropout and "
                          "drop-connect off, so both views are answered by one network (training.consistency)"},
