@@ -26,7 +26,11 @@ from torch import nn
 
 # the filters a resizer may use between the film and the model input (the benchmark measures the same ones)
 RESAMPLE_MODES = ("bilinear", "bicubic", "area")
-CONSISTENCY_MEASURES = ("jsd", "log-odds", "relative-log-odds")  # consistency_loss
+# consistency_loss's measures, in the words the model card uses
+MEASURE_WORDS = {"jsd": "Jensen-Shannon divergence of the class probabilities",
+                 "log-odds": "squared difference of the log-odds",
+                 "relative-log-odds": "squared difference of the log-odds over their variance in the batch"}
+CONSISTENCY_MEASURES = tuple(MEASURE_WORDS)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import torch
 
 from inference.preprocess import InputSpec
 from training import distributed
+from training.consistency import MEASURE_WORDS
 from training.data_manifest import MANIFEST_FILE
 from training.export import (GENERIC_LIMITATIONS, KERMANY_DATA, KERMANY_LIMITATIONS, KERMANY_POPULATION, CardInputs,
                              build_card,
@@ -89,9 +90,7 @@ def _objectives(config: TrainConfig, trained: TrainedWeights) -> dict[str, Any]:
                        "weighted by the film's lung prior (training.lung_focus.shared_map_correlation)"},
         "consistency": None if not config.consistency else {
             "weight": config.consistency, "views": config.consistency_views.to_dict(),
-            "penalty": {"log-odds": "squared difference of the log-odds",
-                        "relative-log-odds": "squared difference of the log-odds over their variance in the batch",
-                        }.get(config.consistency_views.measure, "Jensen-Shannon divergence of the class probabilities")
+            "penalty": MEASURE_WORDS[config.consistency_views.measure]
                        + " of each training film (as augmented) and a second view of it with Gaussian noise, a JPEG "
                          "round trip and a down-and-up resampling with a random filter, rounded to 8 bits; dropout and "
                          "drop-connect off, so both views are answered by one network (training.consistency)"},
