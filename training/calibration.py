@@ -29,3 +29,24 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return np.exp(_log_softmax(np.asarray(logits, dtype=np.float64) / temperature))
+
+
+def fit_scale_and_bias(log_odds: np.ndarray, is_positive: np.ndarray) -> tuple[float, float]:
+    """Platt scaling of a binary model's log-odds: (a, b) minimising validation NLL of sigmoid(a * log_odds + b).
+
+    Temperature scaling is the special case b = 0; the bias is what it cannot fit when the two classes do not sit
+    symmetrically about the model's own boundary."""
+    from scipy.optimize import minimize
+
+    d = np.asarray(log_odds, dtype=np.float64)
+    y = np.asarray(is_positive, dtype=np.float64)
+    if d.size == 0 or len(np.unique(y)) < 2:
+        return 1.0, 0.0
+
+    def loss(params: np.ndarray) -> float:
+        z = params[0] * d + params[1]
+        return float(np.mean(np.logaddexp(0.0, z) - y * z))
+
+    result = minimize(loss, np.array([1.0, 0.0]), method="Nelder-Mead",
+                      options={"xatol": 1e-7, "fatol": 1e-10, "maxiter": 4000})
+    return float(result.x[0]), float(result.x[1])

@@ -6,7 +6,7 @@ import pytest
 from sklearn.metrics import (accuracy_score, cohen_kappa_score, confusion_matrix, f1_score, precision_score,
                              recall_score, roc_auc_score)
 
-from training.calibration import fit_temperature, nll
+from training.calibration import fit_scale_and_bias, fit_temperature, nll
 from training.evaluate import choose_operating_point, wilson_interval
 from training.metrics import (binary_metrics, expected_calibration_error, multiclass_metrics,
                               target_sensitivity_threshold, threshold_table, youden_threshold)
@@ -82,6 +82,20 @@ def test_temperature_scaling_recovers_known_temperature():
     probs = 1 / (1 + np.exp(-true_logit * 3.0 / point.temperature))
     sens = ((probs >= point.threshold) & (labels == 1)).sum() / (labels == 1).sum()
     assert sens >= 0.9
+
+
+def test_scale_and_bias_recover_a_shifted_model_that_a_temperature_cannot():
+    rng = np.random.default_rng(1)
+    true_log_odds = rng.normal(1.0, 2.0, 6000)
+    is_positive = (rng.random(6000) < 1 / (1 + np.exp(-true_log_odds))).astype(int)
+    model_log_odds = (true_log_odds - 4.0) * 3.0  # 3x too sharp and pushed 12 towards the negative class
+    scale, bias = fit_scale_and_bias(model_log_odds, is_positive)
+    assert scale == pytest.approx(1 / 3, rel=0.1) and bias == pytest.approx(4.0, rel=0.1)
+    two_columns = np.stack([np.zeros_like(model_log_odds), model_log_odds], axis=1)
+    temperature = fit_temperature(two_columns, is_positive)
+    assert nll(two_columns, is_positive, temperature) > float(np.mean(
+        np.logaddexp(0.0, scale * model_log_odds + bias) - is_positive * (scale * model_log_odds + bias))) + 0.05
+    assert fit_scale_and_bias(np.array([1.0, 2.0]), np.array([1, 1])) == (1.0, 0.0)
 
 
 def test_wilson_interval_known_value():
