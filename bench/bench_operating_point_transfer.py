@@ -1,7 +1,7 @@
 """Does the operating point fitted on validation carry over to an external set? Prints JSON.
 
 The card's threshold is 1/(1+miss cost) on P(positive) calibrated by one temperature fitted on the validation
-split. This scores a bundle on its own validation and test splits (read back from its data_manifest.csv) and on an
+split. This scores a bundle on its own validation and test splits (read back from its data manifest) and on an
 external labelled folder (default: external-a), then reports per set and class the mean and spread of the
 model's log-odds, and sensitivity / specificity / ECE at the card's threshold under two calibrations fitted on
 validation only: the card's temperature, and a temperature plus a bias (Platt scaling). When validation's films
@@ -15,7 +15,6 @@ external set the card's trade-off: that is a property of the data, and only a si
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -28,15 +27,16 @@ sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data" / "chest-xray-pneumonia"
 
 
-def split_folder(manifest: Path, data_root: Path, split: str, into: Path) -> Path:
-    """A DIR/CLASS/* folder of links to the films the bundle's manifest puts in `split`."""
+def split_folder(bundle_dir: Path, data_root: Path, split: str, into: Path) -> Path:
+    """A DIR/CLASS/* folder of links to the films the bundle's data manifest puts in `split`."""
+    from training.data_manifest import read_manifest
+
     folder = into / split
-    with manifest.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row["split"] == split:
-                link = folder / row["label"] / Path(row["relpath"]).name
-                link.parent.mkdir(parents=True, exist_ok=True)
-                os.symlink((data_root / row["relpath"]).resolve(), link)
+    for row in read_manifest(bundle_dir):
+        if row.split == split:
+            link = folder / row.label / Path(row.relpath).name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(row.path(data_root).resolve(), link)
     return folder
 
 
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
     bundle_dir = args.model or default_bundle_dir()
     with tempfile.TemporaryDirectory() as links:
-        folders = {split: split_folder(bundle_dir / "data_manifest.csv", args.data, split, Path(links))
+        folders = {split: split_folder(bundle_dir, args.data, split, Path(links))
                    for split in ("val", "test")}
         folders["external"] = args.external
         scored = {name: score_bundle(bundle_dir, folder, device="cpu") for name, folder in folders.items()}

@@ -72,23 +72,30 @@ def test_default_bundle_external_validation_meets_the_bar(project_root):
     assert card["training"]["lung_focus"]["weight"] > 0
 
 
-def _test_split_images(project_root, shared_data, per_class):
+def _test_split_images(project_root, shared_data):
     manifest = project_root / "resources" / "models" / "chest-xray-pneumonia" / "data_manifest.csv"
     rows = [r for r in csv.DictReader(manifest.open()) if r["split"] == "test"]
-    picked = []
-    for label in ("NORMAL", "PNEUMONIA"):
-        of_label = [r for r in rows if r["label"] == label]
-        picked += of_label[:: max(1, len(of_label) // per_class)][:per_class]
-    return [(shared_data / "chest-xray-pneumonia" / "train" / r["relpath"], r["label"]) for r in picked]
+    return [(shared_data / "chest-xray-pneumonia" / "train" / r["relpath"], r["label"]) for r in rows]
 
 
-def test_held_out_test_images_are_classified(predictor, project_root, shared_data):
-    images = _test_split_images(project_root, shared_data, per_class=15)
+def test_held_out_test_images_are_classified_as_the_card_says(predictor, project_root, shared_data):
+    """Every film of the bundle's own held-out test split through the viewer's path (the Predictor) gets the
+    accuracy, sensitivity and specificity its card reports for that split (one input pipeline: the card's numbers
+    came from the evaluation path), within one film, and at least 90% accuracy."""
+    images = _test_split_images(project_root, shared_data)
+    assert len(images) == 522
     results = [(predictor.predict(load_image(path), cam_method=None), label) for path, label in images]
-    correct = sum(p.label == label for p, label in results)
-    assert correct >= 27, f"{correct}/30 correct"  # card: 98.1% accuracy on all 522 test images
+    card = {m["name"]: m["value"] for m in load_bundle(project_root / "resources" / "models"
+                                                         / "chest-xray-pneumonia").card["metrics"]}
+    positives = [p.label == "PNEUMONIA" for p, label in results if label == "PNEUMONIA"]
+    negatives = [p.label == "NORMAL" for p, label in results if label == "NORMAL"]
+    correct = sum(positives) + sum(negatives)
+    assert abs(correct - card["accuracy"] * len(results)) <= 1
+    assert abs(sum(positives) - card["sensitivity"] * len(positives)) <= 1
+    assert abs(sum(negatives) - card["specificity"] * len(negatives)) <= 1
+    assert correct / len(results) >= 0.90  # 2.1.0: 91.6% (88.9% sensitivity on the noisy internal labels)
     warned = sum(p.ood.warning for p, _ in results)
-    assert warned <= 1
+    assert warned <= 7  # 2.1.0's card: 1.3% of the test split (7 of 522)
 
 
 def test_gradcam_heatmap_at_original_size(predictor, project_root):
