@@ -131,6 +131,25 @@ class ProbabilityOf:
         return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
+def _log_odds(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1.0 - 1e-7)
+    return np.log(p) - np.log1p(-p)
+
+
+def expected_flips(base: np.ndarray, changed: np.ndarray, threshold: float) -> float:
+    """The call flips to expect from this model's moves on this set's films, whatever the one draw gave: each film
+    flips when a move as large as one drawn from the set's moves (in log-odds, where a film's move does not shrink
+    near 0 or 1) carries it across its own distance to the threshold, towards it for half of the moves.
+
+    The count of one draw depends on where a few films happen to sit: a film 0.001 from the threshold flips under
+    any model that moves at all. This estimate weighs every film's margin against every move, so two models with
+    the same moves get the same number."""
+    moves = np.sort(np.abs(_log_odds(changed) - _log_odds(base)))
+    margins = np.abs(_log_odds(base) - float(_log_odds(np.array([threshold]))[0]))
+    larger = len(moves) - np.searchsorted(moves, margins, side="right")  # moves that carry the film across
+    return float(0.5 * larger.sum() / max(len(moves), 1))
+
+
 def _summary(base: np.ndarray, changed: np.ndarray, threshold: float, names: Sequence[str],
              targeted: bool) -> dict:
     gaps = np.abs(changed - base)
@@ -138,6 +157,7 @@ def _summary(base: np.ndarray, changed: np.ndarray, threshold: float, names: Seq
     worst = int(np.argmax(gaps))
     row = {"median_abs_dp": round(float(np.median(gaps)), 5), "mean_abs_dp": round(float(gaps.mean()), 5),
            "max_abs_dp": round(float(gaps.max()), 5), "calls_flipped": int(flips.sum()),
+           "expected_calls_flipped": round(expected_flips(base, changed, threshold), 2),
            "flipped_films": [names[i] for i in np.flatnonzero(flips)][:20],
            "worst": {"film": names[worst], "p": round(float(base[worst]), 4),
                      "p_changed": round(float(changed[worst]), 4)}}

@@ -13,7 +13,7 @@ import pytest
 from inference.model_card import InputSpec
 from inference.predictor import Predictor
 from tests.helpers.tiny_models import make_tiny_bundle
-from training.stability import TARGETED, measure, measure_folder, perturbations, unperturbed_metrics
+from training.stability import TARGETED, expected_flips, measure, measure_folder, perturbations, unperturbed_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = InputSpec.from_card({"input": {"height": 64, "width": 64, "channels": 1, "resize_mode": "squash",
@@ -64,6 +64,26 @@ def test_flips_are_counted_at_the_threshold():
     assert row["calls_flipped"] == 0
     with pytest.raises(ValueError, match="unknown perturbation"):
         measure(MeanBrightness(), films, threshold=0.5, only=["noise_9"])
+
+
+def test_expected_flips_weigh_every_films_margin_against_every_move():
+    def logit(p):
+        return np.log(p / (1 - p))
+
+    def p_of(z):
+        return 1 / (1 + np.exp(-z))
+
+    threshold = 0.5
+    # four films at log-odds margins 0.1, 0.3, 1.0, 3.0 from the threshold; their moves are 0.2, 0.2, 0.5, 0.0
+    base = p_of(np.array([0.1, -0.3, 1.0, -3.0]))
+    changed = p_of(logit(base) + np.array([0.2, -0.2, 0.5, 0.0]))
+    # moves larger than 0.1: 3 of 4; than 0.3: 1; than 1.0 and 3.0: 0 -> half of (3 + 1) / 4
+    assert expected_flips(base, changed, threshold) == pytest.approx(0.5)
+    assert expected_flips(base, base, threshold) == 0.0
+    # one film right at the threshold: any move at all flips it half the time
+    assert expected_flips(np.array([0.5, 0.9]), np.array([0.5001, 0.9]), 0.5) == pytest.approx(0.25)
+    row = measure(MeanBrightness(), _films(), threshold=0.5, only=["brightness_+2"]).changes["brightness_+2"]
+    assert row["expected_calls_flipped"] >= 0.0
 
 
 def test_unperturbed_metrics_of_a_labelled_folder():
