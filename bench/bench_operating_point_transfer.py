@@ -7,7 +7,9 @@ model's log-odds, and sensitivity / specificity / ECE at the card's threshold un
 validation only: the card's temperature, and a temperature plus a bias (Platt scaling). When validation's films
 sit much further from the boundary than the external set's, no calibration fitted on validation gives the
 external set the card's trade-off: that is a property of the data, and only a site's own films can fit it
-(`xrayview-calibrate`). Not a speed benchmark.
+(`xrayview-calibrate`). It also gives the temperature's 95% bootstrap interval over the validation films and every
+set's rates at both ends of it (`temperature_ci95_low` / `_high`): how far the card's rates can move with the
+validation draw alone. Not a speed benchmark.
 
     .venv/bin/python bench/bench_operating_point_transfer.py [--model DIR] [--data DIR] [--external DIR]
         [--out FILE]
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from inference.bundle_catalog import default_bundle_dir
-    from training.calibration import fit_scale_and_bias
+    from training.calibration import bootstrap_temperature_interval, fit_scale_and_bias
     from training.evaluate import score_bundle
     from training.metrics import binary_metrics, expected_calibration_error
 
@@ -72,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
 
     val_d, val_y = log_odds("val")
     scale, bias = fit_scale_and_bias(val_d, val_y)
-    calibrations = {"temperature": (1.0 / bundle.temperature, 0.0), "temperature_and_bias": (scale, bias)}
+    low, high = bootstrap_temperature_interval(scored["val"].logits, scored["val"].labelled.labels.numpy())
+    calibrations = {"temperature": (1.0 / bundle.temperature, 0.0), "temperature_and_bias": (scale, bias),
+                    "temperature_ci95_low": (1.0 / low, 0.0), "temperature_ci95_high": (1.0 / high, 0.0)}
     sets = {}
     for name in folders:
         d, y = log_odds(name)
@@ -88,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         sets[name] = entry
     report = {"benchmark": "operating_point_transfer", "model": bundle.identity(), "threshold": bundle.threshold,
               "fitted_on_validation": {"temperature": round(bundle.temperature, 4), "scale": round(scale, 4),
-                                       "bias": round(bias, 4)},
+                                       "bias": round(bias, 4),
+                                       "temperature_ci95": [round(low, 4), round(high, 4)]},
               "external": str(args.external), "sets": sets}
     text = json.dumps(report, indent=2)
     print(text)

@@ -6,7 +6,7 @@ import pytest
 from sklearn.metrics import (accuracy_score, cohen_kappa_score, confusion_matrix, f1_score, precision_score,
                              recall_score, roc_auc_score)
 
-from training.calibration import fit_scale_and_bias, fit_temperature, nll
+from training.calibration import bootstrap_temperature_interval, fit_scale_and_bias, fit_temperature, nll
 from training.evaluate import choose_operating_point, wilson_interval
 from training.metrics import (binary_metrics, expected_calibration_error, multiclass_metrics,
                               target_sensitivity_threshold, threshold_table, youden_threshold)
@@ -96,6 +96,22 @@ def test_scale_and_bias_recover_a_shifted_model_that_a_temperature_cannot():
     assert nll(two_columns, is_positive, temperature) > float(np.mean(
         np.logaddexp(0.0, scale * model_log_odds + bias) - is_positive * (scale * model_log_odds + bias))) + 0.05
     assert fit_scale_and_bias(np.array([1.0, 2.0]), np.array([1, 1])) == (1.0, 0.0)
+
+
+def test_the_temperature_interval_holds_the_true_temperature_and_narrows_with_more_films():
+    def films(n, seed):
+        rng = np.random.default_rng(seed)
+        true_log_odds = rng.normal(0.0, 3.0, n)
+        is_positive = (rng.random(n) < 1 / (1 + np.exp(-true_log_odds))).astype(int)
+        return np.stack([np.zeros(n), true_log_odds * 2.5], axis=1), is_positive  # 2.5x too sharp
+
+    small, small_labels = films(300, 3)
+    large, large_labels = films(6000, 3)
+    low, high = bootstrap_temperature_interval(small, small_labels)
+    assert low < 2.5 < high
+    big_low, big_high = bootstrap_temperature_interval(large, large_labels, rounds=100)
+    assert big_low < 2.5 < big_high and (big_high - big_low) < (high - low) / 2
+    assert bootstrap_temperature_interval(small[:3], np.array([1, 1, 1])) == (1.0, 1.0)
 
 
 def test_wilson_interval_known_value():
