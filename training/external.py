@@ -112,7 +112,7 @@ def quick_binary_scores(logits: np.ndarray, labels: np.ndarray, positive_index: 
             "accuracy": float((called == is_positive.astype(bool)).mean()),
             "sensitivity": float(called[is_positive == 1].mean()) if (is_positive == 1).any() else None,
             "specificity": float((~called[is_positive == 0]).mean()) if (is_positive == 0).any() else None,
-            "threshold": float(threshold)}
+            "threshold": float(threshold), "temperature": float(temperature)}
 
 
 def external_section(labelled: LabelledSet, logits: np.ndarray, model_labels: Sequence[str], positive_label: str,

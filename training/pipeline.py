@@ -18,7 +18,7 @@ from training.output_dir import check_output_dir
 from training.run_options import RunOptions
 from training.stages.calibrate import Calibration, calibrate
 from training.stages.card import CardFacts, card_input_spec, measured_card, split_counts, with_guard, write_card
-from training.stages.evaluate import Evaluation, StabilityCheck, evaluate
+from training.stages.evaluate import Evaluation, StabilityCheck, evaluate, evaluation_amp
 from training.stages.guard import GuardOutcome, fit_guard_stage
 from training.stages.heatmaps import check_heatmaps
 from training.stages.prepare import (PreparedData, check_positive_label, input_spec_for, load_external_sets,
@@ -110,7 +110,7 @@ def run_training(run: RunOptions, device: torch.device, progress: ProgressCallba
 
     emit(StageStarted(Stage.TRAIN, counts=prepared.counts()))
     epoch_report = external_epoch_report(prepared, external_sets, device, config.eval_batch_size,
-                                         export.target_sensitivity, export.miss_cost)
+                                         export.target_sensitivity, export.miss_cost, evaluation_amp(config, device))
     trained = train_stage(config, prepared, device, work_dir, run.resume, epoch_report, emit, cancel, stop)
     if not is_main:
         return None

@@ -60,6 +60,11 @@ def test_train_with_external_set_reports_every_epoch_and_writes_the_card(small_k
     assert [set(h["external"]) for h in history] == [{"site X"}, {"site X"}]
     assert all(0.0 <= h["external"]["site X"]["auc"] <= 1.0 for h in history)
     (section,) = card["external_validation"]
+    # the best epoch's report (what the wizard showed) is the card's: same logits, same operating point
+    reported = [h for h in history if h["best"]][-1]["external"]["site X"]
+    assert reported["temperature"] == pytest.approx(card["calibration"]["temperature"], abs=1e-4)
+    for name in ("auc", "accuracy", "sensitivity", "specificity"):
+        assert reported[name] == pytest.approx(_metric(section["metrics"], name)["value"], abs=1e-5), name
     assert section["dataset"] == "site X" and section["n"] == 50
     assert section["counts"] == {"NORMAL": 20, "PNEUMONIA": 30}
     assert section["threshold"] == pytest.approx(card["threshold"], abs=1e-6)

@@ -67,13 +67,19 @@ def trained_model(config: TrainConfig, prepared: PreparedData, state: dict[str, 
     return model
 
 
+def evaluation_amp(config: TrainConfig, device: torch.device) -> bool:
+    """Whether the card's numbers are computed under autocast: on CUDA when training used it, never on a CPU (where
+    bf16 logits would move the temperature fitted on validation)."""
+    return config.amp and device.type == "cuda"
+
+
 def evaluate(config: TrainConfig, prepared: PreparedData, state: dict[str, torch.Tensor], device: torch.device,
              external_sets: list, tta: bool = False, stability: StabilityCheck | None = None,
              progress: ProgressCallback | None = None, cancel: threading.Event | None = None) -> Evaluation:
     emit = progress or no_progress
     model = trained_model(config, prepared, state, device)
     normalisation = Normalisation.from_spec(prepared.spec)
-    use_amp = config.amp and device.type == "cuda"
+    use_amp = evaluation_amp(config, device)
 
     def logits_of(split: TensorSplit, tta_hflip: bool = False) -> np.ndarray:
         return predict_logits(model, split, normalisation, device, config.eval_batch_size, tta_hflip=tta_hflip,
