@@ -235,6 +235,10 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
        metavar="Q"),
     _o("consistency-rescale", MODEL, FLOAT, "second views: down by up to 1+R with a random filter and back up, on "
                                             "half of them", into="views.rescale", parse=_number, metavar="R"),
+    _o("consistency-window", MODEL, FLOAT, "second views: a display window off by a gain of up to 1 +- W about mid "
+                                           "grey and an offset of up to W, rounded to 8 bits, on half of them "
+                                           "(0.004: a 12-bit film through a full-range window)",
+       into="views.window", parse=_number, metavar="W"),
     _o("consistency-measure", MODEL, CHOICE, "how the two views' answers are compared: jsd (the Jensen-Shannon "
                                              "divergence of their probabilities, AugMix) or log-odds (their squared "
                                              "log-odds difference: the same weight on sure and unsure films) or "

@@ -52,6 +52,20 @@ def test_noise_of_the_views_has_the_drawn_spread():
     assert 1.5 < float(spreads.mean()) < 2.6 and float(spreads.max()) < 4.5
 
 
+def test_a_window_view_moves_grey_levels_by_the_drawn_gain_and_offset():
+    films = torch.round(_films(count=400) * 255) / 255  # already 8-bit, as a decoded PNG is
+    views = degrade_views(films, DegradeConfig(noise=0.0, jpeg_quality_min=0, rescale=0.0, window=0.004),
+                          torch.Generator().manual_seed(0))
+    steps = ((views - films) * 255).round().abs()
+    changed = (steps > 0).flatten(1).any(dim=1)
+    # half of the views get a window: gain 1 +- 0.4% about mid grey (at most 1.6 grey levels at the ends of
+    # 0.1..0.9) plus at most 1 grey level of offset, rounded to whole grey levels (so a small draw changes nothing)
+    assert 0.25 < float(changed.float().mean()) < 0.55
+    assert float(steps.max()) <= 3
+    # a window shifts every pixel of a view alike where the film is flat in grey: not noise
+    assert float(steps[changed].mean()) > 0.2
+
+
 def test_the_loss_is_the_jensen_shannon_divergence_of_the_probabilities():
     a = torch.tensor([[0.0, 1.0], [2.0, -1.0], [0.0, 9.0]])
     b = torch.tensor([[0.5, 0.5], [2.0, -1.0], [0.0, 8.0]]) + 7.0  # a shift of both logits changes no probability

@@ -91,8 +91,10 @@ def _objectives(config: TrainConfig, trained: TrainedWeights) -> dict[str, Any]:
         "consistency": None if not config.consistency else {
             "weight": config.consistency, "views": config.consistency_views.to_dict(),
             "penalty": MEASURE_WORDS[config.consistency_views.measure]
-                       + " of each training film (as augmented) and a second view of it with Gaussian noise, a JPEG "
-                         "round trip and a down-and-up resampling with a random filter, rounded to 8 bits; dropout and "
+                       + " of each training film (as augmented) and a second view of it with "
+                       + ("a display window change, " if config.consistency_views.window else "")
+                       + "Gaussian noise, a JPEG round trip and a down-and-up resampling with a random filter, rounded "
+                         "to 8 bits; dropout and "
                          "drop-connect off, so both views are answered by one network (training.consistency)"},
         "map_focus": None if not config.map_focus else {
             "weight": config.map_focus,
