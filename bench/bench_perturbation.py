@@ -7,11 +7,15 @@ full-resolution samples it also compares each original with its own 224 px copy 
 (mean <= 0.02, max <= 0.05) and counts the OOD guard's warnings on the originals. Seeded; not a speed benchmark.
 
     .venv/bin/python bench/bench_perturbation.py [--model DIR] [--data DIR] [--copies DIR|none] [--limit N]
-        [--only noise_1,jpeg_75_model] [--seed S] [--low-pass-sigma S] [--no-guard] [--out FILE]
+        [--only noise_1,jpeg_75_model] [--seed S] [--low-pass-sigma S] [--no-guard] [--band W[,W...]]
+        [--out FILE]
 
 A labelled folder (DIR/CLASS/*, e.g. external-a) works the same; its films are taken in sorted order, and
 "unperturbed" then gives the AUC and the call's accuracy / sensitivity / specificity on them (what the stability
-costs in ranking). `--low-pass-sigma` measures what the card's input low-pass would change (inference only).
+costs in ranking), and `--band` what an "undecided" call within W log-odds of the threshold would withhold and
+which calls would still turn into the opposite one under noise_1 (`training.stability.undecided_band`; a
+measurement for a product decision). `--low-pass-sigma` measures what the card's input low-pass would change
+(inference only).
 `python -m training.cli_stability --write-card` records the same measurement in a bundle's card.
 """
 from __future__ import annotations
@@ -45,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="what-if: measure with the card's low-pass replaced by this sigma (pixels; the model "
                              "was not trained with it, so its card's numbers no longer apply)")
     parser.add_argument("--no-guard", action="store_true", help="skip counting the OOD guard's warnings")
+    parser.add_argument("--band", default=None, metavar="W[,W...]",
+                        help="labelled folders: what an 'undecided' band of these half-widths (log-odds about the "
+                             "threshold) would withhold and which calls would still cross under noise_1")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON to this file")
     args = parser.parse_args(argv)
 
@@ -65,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.copies not in (None, "none"):
         copies_root = Path(args.copies)
     result = measure_folder(predictor, args.data, copies_root, limit=args.limit, seed=args.seed,
-                            only=args.only.split(",") if args.only else None, guard=not args.no_guard)
+                            only=args.only.split(",") if args.only else None, guard=not args.no_guard,
+                            bands=[float(w) for w in args.band.split(",")] if args.band else ())
     report = {"model": predictor.bundle.identity(), "data": str(args.data), "seed": args.seed,
               "command": " ".join(["bench/bench_perturbation.py", *(argv if argv is not None else sys.argv[1:])]),
               **result, "seconds": round(time.perf_counter() - started, 1)}

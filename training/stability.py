@@ -96,6 +96,8 @@ class StabilityResult:
     changes: dict[str, dict] = field(default_factory=dict)
     copies: dict | None = None
     probabilities: np.ndarray | None = None  # each film's unperturbed P(positive), in the order given
+    # each perturbation's P(positive) per film, in the same order
+    changed_probabilities: dict[str, np.ndarray] = field(default_factory=dict)
 
     def meets_targets(self) -> bool:
         targeted = [self.changes[name]["meets_target"] for name in TARGETED if name in self.changes]
@@ -150,6 +152,33 @@ def expected_flips(base: np.ndarray, changed: np.ndarray, threshold: float) -> f
     return float(0.5 * larger.sum() / max(len(moves), 1))
 
 
+def undecided_band(base: np.ndarray, changed: np.ndarray, is_positive: np.ndarray, threshold: float,
+                   half_width: float) -> dict:
+    """What a call that says "undecided" within `half_width` log-odds of the threshold would cost and buy on these
+    films under one perturbation (`changed`): how many films it leaves undecided, how many calls still turn into
+    the opposite call (drawn, and expected as in `expected_flips`: past the band's far edge), and sensitivity and
+    specificity of the films it still calls. A measurement for the product decision, not the product's rule."""
+    y = np.asarray(is_positive, dtype=bool)
+    z, moved, edge = _log_odds(base), _log_odds(changed), float(_log_odds(np.array([threshold]))[0])
+    margins = np.abs(z - edge)
+    decided = margins > half_width
+    moves = np.sort(np.abs(moved - z))
+    larger = len(moves) - np.searchsorted(moves, margins[decided] + half_width, side="right")
+    opposite = decided & (np.abs(moved - edge) > half_width) & (np.sign(moved - edge) != np.sign(z - edge))
+    called = z >= edge
+
+    def rate(hits: np.ndarray) -> float | None:
+        return round(float(hits.mean()), 4) if hits.size else None
+
+    return {"half_width_log_odds": half_width,
+            "band_p": [round(float(1 / (1 + np.exp(-(edge - half_width)))), 3),
+                       round(float(1 / (1 + np.exp(-(edge + half_width)))), 3)],
+            "undecided": int((~decided).sum()), "undecided_positive": int((~decided & y).sum()),
+            "opposite_calls_drawn": int(opposite.sum()),
+            "opposite_calls_expected": round(float(0.5 * larger.sum() / max(len(moves), 1)), 2),
+            "sensitivity_of_decided": rate(called[decided & y]), "specificity_of_decided": rate(~called[decided & ~y])}
+
+
 def _summary(base: np.ndarray, changed: np.ndarray, threshold: float, names: Sequence[str],
              targeted: bool) -> dict:
     gaps = np.abs(changed - base)
@@ -194,7 +223,8 @@ def measure(probability: ProbabilityOf, films: Sequence[tuple[str, np.ndarray]],
     base = probability(plain)
     result = StabilityResult(films=len(films), threshold=threshold, probabilities=base)
     for name, inputs in changed.items():
-        result.changes[name] = _summary(base, probability(inputs), threshold, names, name in TARGETED)
+        result.changed_probabilities[name] = probability(inputs)
+        result.changes[name] = _summary(base, result.changed_probabilities[name], threshold, names, name in TARGETED)
     if copies is not None:
         pairs = [(i, c) for i, c in enumerate(copies) if c is not None]
         if pairs:
@@ -221,9 +251,11 @@ def film_paths(folder: Path, limit: int | None = None) -> list[Path]:
 
 
 def measure_folder(predictor, folder: Path, copies_root: Path | None = None, limit: int | None = None,
-                   seed: int = 0, only: Sequence[str] | None = None, guard: bool = True) -> dict:
+                   seed: int = 0, only: Sequence[str] | None = None, guard: bool = True,
+                   bands: Sequence[float] = ()) -> dict:
     """`measure` over the films of a folder with a `inference.predictor.Predictor`, plus (with `guard`) how many
-    of them the OOD guard withholds. Unreadable files are listed, never fatal."""
+    of them the OOD guard withholds. Unreadable files are listed, never fatal. With `bands` (log-odds half-widths)
+    and a labelled folder: `undecided_band` under one grey level of noise for each."""
     from inference.image_io import load_image
 
     loaded, copies, unreadable, warned = [], [], [], []
@@ -245,11 +277,28 @@ def measure_folder(predictor, folder: Path, copies_root: Path | None = None, lim
     probability = ProbabilityOf(predictor.model, predictor.bundle, predictor.spec, predictor.device)
     result = measure(probability, loaded, predictor.threshold, seed=seed, only=only,
                      copies=copies if copies_root is not None else None)
+    names = [name for name, _ in loaded]
+    truth = labelled_truth(names, predictor.positive_label, predictor.labels)
+    band_rows = None
+    if bands and truth is not None and "noise_1" in result.changed_probabilities:
+        band_rows = {"perturbation": "noise_1", "rows": [
+            undecided_band(result.probabilities, result.changed_probabilities["noise_1"], truth, predictor.threshold,
+                           half_width) for half_width in bands]}
     return {**result.to_dict(), "unperturbed": unperturbed_metrics(
-                [name for name, _ in loaded], result.probabilities, predictor.threshold, predictor.positive_label,
-                predictor.labels),
+                names, result.probabilities, predictor.threshold, predictor.positive_label, predictor.labels),
+            "undecided_band": band_rows,
             "unreadable": unreadable,
             "ood_warned": {"n": len(warned), "of": len(loaded), "films": warned} if guard else None}
+
+
+def labelled_truth(names: Sequence[str], positive: str, labels: Sequence[str]) -> np.ndarray | None:
+    """Whether each film is positive, when every film sits in a folder named after a label (DIR/CLASS/film) and both
+    classes are there; else None."""
+    classes = [Path(name).parts[0] if len(Path(name).parts) > 1 else None for name in names]
+    if any(c not in labels for c in classes):
+        return None
+    truth = np.array([c == positive for c in classes])
+    return None if truth.all() or not truth.any() else truth
 
 
 def unperturbed_metrics(names: Sequence[str], probabilities: np.ndarray, threshold: float, positive: str,
@@ -257,11 +306,8 @@ def unperturbed_metrics(names: Sequence[str], probabilities: np.ndarray, thresho
     """AUC and the call's accuracy / sensitivity / specificity at `threshold` on the unperturbed films, when every
     film sits in a folder named after a label (DIR/CLASS/film) and both classes are there; else None. The same
     run then says what stability costs in ranking."""
-    classes = [Path(name).parts[0] if len(Path(name).parts) > 1 else None for name in names]
-    if any(c not in labels for c in classes):
-        return None
-    truth = np.array([c == positive for c in classes])
-    if truth.all() or not truth.any():
+    truth = labelled_truth(names, positive, labels)
+    if truth is None:
         return None
     from training.metrics import binary_metrics
 

@@ -13,7 +13,8 @@ import pytest
 from inference.model_card import InputSpec
 from inference.predictor import Predictor
 from tests.helpers.tiny_models import make_tiny_bundle
-from training.stability import TARGETED, expected_flips, measure, measure_folder, perturbations, unperturbed_metrics
+from training.stability import (TARGETED, expected_flips, measure, measure_folder, perturbations, undecided_band,
+                                unperturbed_metrics)
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = InputSpec.from_card({"input": {"height": 64, "width": 64, "channels": 1, "resize_mode": "squash",
@@ -86,6 +87,26 @@ def test_expected_flips_weigh_every_films_margin_against_every_move():
     assert row["expected_calls_flipped"] >= 0.0
 
 
+def test_an_undecided_band_counts_what_it_withholds_and_the_calls_that_still_cross():
+    def p_of(z):
+        return 1 / (1 + np.exp(-z))
+
+    # log-odds about the threshold 0.5: films at -2, -0.15, 0.05, 0.25, 3; moves +0.1, +0.4, -0.3, -0.6, 0
+    z = np.array([-2.0, -0.15, 0.05, 0.25, 3.0])
+    base, changed = p_of(z), p_of(z + np.array([0.1, 0.4, -0.3, -0.6, 0.0]))
+    positive = np.array([False, True, True, True, True])
+    none = undecided_band(base, changed, positive, 0.5, 0.0)
+    assert none["undecided"] == 0 and none["opposite_calls_drawn"] == 3  # -0.15 up, 0.05 and 0.25 down
+    assert none["sensitivity_of_decided"] == 0.75 and none["specificity_of_decided"] == 1.0
+    band = undecided_band(base, changed, positive, 0.5, 0.2)
+    assert band["undecided"] == 2 and band["undecided_positive"] == 2  # -0.15 and 0.05
+    assert band["band_p"] == [round(p_of(-0.2), 3), round(p_of(0.2), 3)]
+    # 0.25 moves to -0.35: past the far edge (-0.2), still a crossing; -2 and 3 stay put
+    assert band["opposite_calls_drawn"] == 1 and band["sensitivity_of_decided"] == 1.0
+    # expected: margins beyond the far edge 2.2, 0.45, 3.2 against moves 0, 0.1, 0.3, 0.4, 0.6 -> (0 + 1 + 0) / 2 / 5
+    assert band["opposite_calls_expected"] == 0.1
+
+
 def test_unperturbed_metrics_of_a_labelled_folder():
     names = ["NORMAL/a.png", "NORMAL/b.png", "NORMAL/c.png", "PNEUMONIA/d.png", "PNEUMONIA/e.png"]
     p = np.array([0.1, 0.6, 0.2, 0.7, 0.4])
@@ -105,10 +126,15 @@ def tiny_bundle(tmp_path_factory):
 def test_a_folder_of_real_films_through_a_predictor(tiny_bundle, shared_data):
     predictor = Predictor(tiny_bundle, device="cpu")
     result = measure_folder(predictor, shared_data / "chest-xray-pneumonia" / "external-a", limit=6, seed=1,
-                            only=["noise_1", "jpeg_75_model"], guard=False)
+                            only=["noise_1", "jpeg_75_model"], guard=False, bands=[0.0, 50.0])
     assert result["films"] == 6 and set(result["changes"]) == {"noise_1", "jpeg_75_model"}
     assert result["unperturbed"]["n"] == 6 and 0.0 <= result["unperturbed"]["auc"] <= 1.0
     assert result["ood_warned"] is None and result["unreadable"] == []
+    no_band, everything = result["undecided_band"]["rows"]
+    assert result["undecided_band"]["perturbation"] == "noise_1"
+    assert no_band["undecided"] == 0
+    assert no_band["opposite_calls_drawn"] == result["changes"]["noise_1"]["calls_flipped"]
+    assert everything["undecided"] == 6 and everything["sensitivity_of_decided"] is None
 
 
 def test_the_benchmark_prints_json_and_takes_a_low_pass_what_if(tiny_bundle, shared_data, tmp_path):
