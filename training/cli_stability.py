@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def card_block(sets: list[dict], command: str, seed: int) -> dict:
     """The card's `stability` block: per set, each perturbation's |dp| statistics and flips, compact."""
-    keep = ("median_abs_dp", "mean_abs_dp", "max_abs_dp", "calls_flipped")
+    keep = ("median_abs_dp", "mean_abs_dp", "max_abs_dp", "calls_flipped", "expected_calls_flipped")
     out = []
     for entry in sets:
         row = {"dataset": entry["dataset"], "folder": entry["folder"], "n": entry["films"],

@@ -149,3 +149,22 @@ def test_the_benchmark_prints_json_and_takes_a_low_pass_what_if(tiny_bundle, sha
     # a strong low-pass averages the noise away before the model sees it
     assert blurred["changes"]["noise_2"]["max_abs_dp"] < plain["changes"]["noise_2"]["max_abs_dp"]
     assert plain["seed"] == 5 and "--low-pass-sigma 3" in blurred["command"]
+
+
+def test_the_card_block_keeps_the_expected_flips_and_the_card_still_loads(tiny_bundle, shared_data, tmp_path,
+                                                                           capsys):
+    import shutil
+
+    from inference.bundle import load_bundle
+    from training.cli_stability import main as stability_main
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, bundle)
+    folder = shared_data / "chest-xray-pneumonia" / "external-a"
+    assert stability_main(["--bundle", str(bundle), "--set", f"half A={folder}", "--limit", "6",
+                           "--write-card"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    (stored,) = load_bundle(bundle).card["stability"]["sets"]  # the card passes its schema with the new key
+    noise = stored["changes"]["noise_1"]
+    assert noise["expected_calls_flipped"] == printed["details"][0]["changes"]["noise_1"]["expected_calls_flipped"]
+    assert noise["expected_calls_flipped"] >= 0.0
