@@ -146,9 +146,15 @@ def expected_flips(base: np.ndarray, changed: np.ndarray, threshold: float) -> f
     The count of one draw depends on where a few films happen to sit: a film 0.001 from the threshold flips under
     any model that moves at all. This estimate weighs every film's margin against every move, so two models with
     the same moves get the same number."""
-    moves = np.sort(np.abs(_log_odds(changed) - _log_odds(base)))
     margins = np.abs(_log_odds(base) - float(_log_odds(np.array([threshold]))[0]))
-    larger = len(moves) - np.searchsorted(moves, margins, side="right")  # moves that carry the film across
+    return _expected_crossings(np.abs(_log_odds(changed) - _log_odds(base)), margins)
+
+
+def _expected_crossings(moves: np.ndarray, distances: np.ndarray) -> float:
+    """Sum over films of the share of `moves` larger than the film's distance, halved (half the moves go the other
+    way)."""
+    moves = np.sort(moves)
+    larger = len(moves) - np.searchsorted(moves, distances, side="right")
     return float(0.5 * larger.sum() / max(len(moves), 1))
 
 
@@ -162,8 +168,6 @@ def undecided_band(base: np.ndarray, changed: np.ndarray, is_positive: np.ndarra
     z, moved, edge = _log_odds(base), _log_odds(changed), float(_log_odds(np.array([threshold]))[0])
     margins = np.abs(z - edge)
     decided = margins > half_width
-    moves = np.sort(np.abs(moved - z))
-    larger = len(moves) - np.searchsorted(moves, margins[decided] + half_width, side="right")
     opposite = decided & (np.abs(moved - edge) > half_width) & (np.sign(moved - edge) != np.sign(z - edge))
     called = z >= edge
 
@@ -175,7 +179,7 @@ def undecided_band(base: np.ndarray, changed: np.ndarray, is_positive: np.ndarra
                        round(float(1 / (1 + np.exp(-(edge + half_width)))), 3)],
             "undecided": int((~decided).sum()), "undecided_positive": int((~decided & y).sum()),
             "opposite_calls_drawn": int(opposite.sum()),
-            "opposite_calls_expected": round(float(0.5 * larger.sum() / max(len(moves), 1)), 2),
+            "opposite_calls_expected": round(_expected_crossings(np.abs(moved - z), margins[decided] + half_width), 2),
             "sensitivity_of_decided": rate(called[decided & y]), "specificity_of_decided": rate(~called[decided & ~y])}
 
 
