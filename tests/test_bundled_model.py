@@ -1,6 +1,5 @@
 """The shipped pneumonia bundle: integrity, real accuracy on its own held-out test images, and its OOD guard on
 images it must warn about. Uses the bundle's data_manifest.csv to find test-split images in ../shared/data."""
-import csv
 
 import pytest
 from pydicom.data import get_testdata_file
@@ -9,6 +8,7 @@ from inference.bundle import load_bundle
 from inference.bundle_catalog import default_bundle_dir
 from inference.image_io import load_image
 from inference.predictor import Predictor
+from training.data_manifest import read_manifest
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +73,9 @@ def test_default_bundle_external_validation_meets_the_bar(project_root):
 
 
 def _test_split_images(project_root, shared_data):
-    manifest = project_root / "resources" / "models" / "chest-xray-pneumonia" / "data_manifest.csv"
-    rows = [r for r in csv.DictReader(manifest.open()) if r["split"] == "test"]
-    return [(shared_data / "chest-xray-pneumonia" / "train" / r["relpath"], r["label"]) for r in rows]
+    rows = read_manifest(project_root / "resources" / "models" / "chest-xray-pneumonia")
+    root = shared_data / "chest-xray-pneumonia" / "train"
+    return [(r.path(root), r.label) for r in rows if r.split == "test"]
 
 
 def test_held_out_test_images_are_classified_as_the_card_says(predictor, project_root, shared_data):
@@ -111,14 +111,13 @@ def test_heatmaps_of_pneumonia_calls_lie_in_the_lungs(predictor, project_root, s
     (the old model, trained without the lung-focus objective, scored a median 30% here)."""
     from training.lung_fields import atlas_mask, build_atlas, lung_field_mask, mass_inside
 
-    manifest = project_root / "resources" / "models" / "chest-xray-pneumonia" / "data_manifest.csv"
-    rows = list(csv.DictReader(manifest.open()))
+    rows = read_manifest(project_root / "resources" / "models" / "chest-xray-pneumonia")
     root = shared_data / "chest-xray-pneumonia" / "train"
-    normals = [root / r["relpath"] for r in rows if r["split"] == "val" and r["label"] == "NORMAL"][:24]
+    normals = [r.path(root) for r in rows if r.split == "val" and r.label == "NORMAL"][:24]
     outlines = [m.mask for m in (lung_field_mask(load_image(p).render()) for p in normals) if m.ok]
     assert len(outlines) >= 5
     atlas = build_atlas(outlines)
-    cases = [root / r["relpath"] for r in rows if r["split"] == "test" and r["label"] == "PNEUMONIA"][::40][:10]
+    cases = [r.path(root) for r in rows if r.split == "test" and r.label == "PNEUMONIA"][::40][:10]
     inside = []
     for path in cases:
         prediction = predictor.predict(load_image(path), cam_method="gradcam")
