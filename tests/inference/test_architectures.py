@@ -11,7 +11,7 @@ from inference.architectures import (
     adapt_input_conv,
     build_model,
     default_cam_layer,
-    efficientnet_lite0_weights_path,
+    efficientnet_lite_weights_path,
 )
 from inference.vocabulary import ARCHITECTURES
 
@@ -78,23 +78,28 @@ def test_unreadable_pretrained_file_is_a_clear_error(tmp_path):
         build_model("resnet18", 2, pretrained_path=bad)
 
 
-def test_efficientnet_lite0_imagenet_weights_come_from_the_installed_package():
+@pytest.mark.parametrize("variant", [0, 1])
+def test_efficientnet_lite_imagenet_weights_come_from_the_installed_package(variant):
     from efficientnet_lite_pytorch import EfficientNet
 
-    path = efficientnet_lite0_weights_path()
+    path = efficientnet_lite_weights_path(variant)
     assert path.is_file() and path.stat().st_size > 10_000_000
-    reference = EfficientNet.from_name("efficientnet-lite0")
+    assert path.name.startswith(f"efficientnet-lite{variant}-")
+    reference = EfficientNet.from_name(f"efficientnet-lite{variant}")
     reference.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     reference.eval()
-    ours = build_model("efficientnet_lite0", 1000, pretrained=True).eval()
+    ours = build_model(f"efficientnet_lite{variant}", 1000, pretrained=True).eval()
+    assert len(ours._blocks) == {0: 16, 1: 21}[variant]  # Lite1 is deeper, as wide
     assert torch.equal(ours._conv_stem.weight, reference._conv_stem.weight.sum(1, keepdim=True))
-    gray = torch.rand(2, 1, 224, 224)
+    # At the package's own image size its static "same" padding equals our dynamic padding.
+    size = {0: 224, 1: 240}[variant]
+    gray = torch.rand(2, 1, size, size)
     with torch.inference_mode():
         expected = reference(gray.expand(-1, 3, -1, -1))
         got = ours(gray)
     torch.testing.assert_close(got, expected, atol=2e-3, rtol=1e-3)
     # Pretrained backbone with a 2-label head: the blocks carry the ImageNet weights.
-    two = build_model("efficientnet_lite0", 2, pretrained=True)
+    two = build_model(f"efficientnet_lite{variant}", 2, pretrained=True)
     assert torch.equal(two._blocks[5]._depthwise_conv.weight, reference._blocks[5]._depthwise_conv.weight)
     assert two._fc.out_features == 2
 
