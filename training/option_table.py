@@ -185,6 +185,10 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     _o("pretrained", MODEL, SWITCH, "start from local ImageNet weights (default: on where XRayView ships them, "
                                     "efficientnet_lite0)", into="train.pretrained", default=None),
     _o("pretrained-path", MODEL, TEXT, "local state-dict file to start from", into="train.pretrained_path"),
+    _o("allow-start-input-change", MODEL, FLAG, "when --pretrained-path is a bundle's weights file, fine-tune them on "
+                                                "other input (size, resize mode, per-image standardisation, low-pass) "
+                                                "than its card says they learnt from (refused otherwise)",
+       into="train.allow_start_input_change"),
     _o("epochs", MODEL, INT, "training epochs", into="train.epochs", parse=_positive_int),
     _o("batch-size", MODEL, INT, "training batch size", into="train.batch_size", parse=_positive_int),
     _o("lr", MODEL, FLOAT, "peak learning rate (AdamW)", into="train.lr", parse=_positive_float),

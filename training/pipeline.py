@@ -25,6 +25,7 @@ from training.stages.prepare import (PreparedData, check_positive_label, input_s
                                      prepare_data, reuse_prepared)
 from training.stages.seal import SealedBundle, seal
 from training.stages.train import external_epoch_report, train_stage
+from training.start_input import check_start_input
 
 
 @dataclass
@@ -98,6 +99,7 @@ def run_training(run: RunOptions, device: torch.device, progress: ProgressCallba
 
     emit(StageStarted(Stage.PREPARE_DATA))
     spec = input_spec_for(data, bool(config.pretrained or config.pretrained_path))
+    check_start_input(config.pretrained_path, spec, config.allow_start_input_change)
     if prepared is None:
         prepared = prepare_data(data, spec, config.seed, export.positive_label, progress=emit, cancel=cancel)
     else:

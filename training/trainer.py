@@ -59,6 +59,8 @@ class TrainConfig:
     seed: int = 0
     pretrained: bool = False
     pretrained_path: str | None = None
+    # fine-tune a bundle's weights (pretrained_path in a bundle) on other input than its card says it learnt from
+    allow_start_input_change: bool = False
     amp: bool = True  # mixed precision: float16/bf16 on CUDA, bf16 on CPUs with native bf16
     eval_batch_size: int = 64
     augment: AugmentConfig = field(default_factory=AugmentConfig)
