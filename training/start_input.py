@@ -8,36 +8,28 @@ run is refused before any image is read, unless the change is asked for."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from inference.errors import TrainingError
 from inference.model_card import InputSpec, read_card_dict
 
-# (card field, where the card holds it, the option that sets it, the card's default when absent). mean/std are moot
-# with per-image standardisation and follow from --pretrained; the window is the viewer's.
-_COMPARED = (("channels", "input", None, 1), ("height", "input", "img-size", None),
-             ("width", "input", "img-size", None), ("resize_mode", "input", "resize-mode", "squash"),
-             ("per_image", "normalisation", "per-image-norm", False),
-             ("low_pass_sigma", "normalisation", "low-pass-sigma", 0.0))
+# (InputSpec field, the option that sets it). mean/std are moot with per-image standardisation and follow from
+# --pretrained; the window is the viewer's.
+_COMPARED = (("channels", None), ("height", "img-size"), ("width", "img-size"), ("resize_mode", "resize-mode"),
+             ("per_image", "per-image-norm"), ("low_pass_sigma", "low-pass-sigma"))
 
 
-def start_bundle_input(pretrained_path: str | Path) -> dict[str, Any] | None:
-    """The card's `input` block of the bundle the weights file sits in (None: a plain weights file)."""
+def start_bundle_input(pretrained_path: str | Path) -> InputSpec | None:
+    """The input of the bundle the weights file sits in, as its card says (None: a plain weights file)."""
     folder = Path(pretrained_path).parent
     if not (folder / "model_card.json").is_file():
         return None
-    return dict(read_card_dict(folder).get("input") or {})
+    return InputSpec.from_card(read_card_dict(folder))
 
 
-def input_differences(start: dict[str, Any], spec: InputSpec) -> list[str]:
+def input_differences(start: InputSpec, spec: InputSpec) -> list[str]:
     """'what: start's value -> this run's value' for each input field that differs."""
-    differences = []
-    for field, block, option, default in _COMPARED:
-        held = start if block == "input" else dict(start.get("normalisation") or {})
-        before, after = held.get(field, default), getattr(spec, field)
-        if before is not None and before != after:
-            differences.append(f"{'--' + option if option else field}: {before} -> {after}")
-    return sorted(set(differences))
+    return sorted({f"{'--' + option if option else field}: {getattr(start, field)} -> {getattr(spec, field)}"
+                   for field, option in _COMPARED if getattr(start, field) != getattr(spec, field)})
 
 
 def check_start_input(pretrained_path: str | Path | None, spec: InputSpec, allow_change: bool) -> None:

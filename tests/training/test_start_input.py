@@ -36,8 +36,9 @@ def test_the_same_input_or_an_asked_for_change_trains(trained_bundle, small_kerm
 
 
 def test_every_input_field_that_changes_what_the_network_sees_is_compared():
-    start = {"channels": 1, "height": 224, "width": 224, "resize_mode": "squash",
-             "normalisation": {"mean": [0.449], "std": [0.226], "per_image": True, "low_pass_sigma": 2.0}}
+    card_input = {"channels": 1, "height": 224, "width": 224, "resize_mode": "squash",
+                  "normalisation": {"mean": [0.449], "std": [0.226], "per_image": True, "low_pass_sigma": 2.0}}
+    start = InputSpec.from_card(card_input)
     same = InputSpec(channels=1, height=224, width=224, resize_mode="squash", per_image=True, low_pass_sigma=2.0)
     assert input_differences(start, same) == []
     other = InputSpec(channels=1, height=256, width=256, resize_mode="letterbox", per_image=False,
@@ -46,5 +47,5 @@ def test_every_input_field_that_changes_what_the_network_sees_is_compared():
                                                "--per-image-norm: True -> False",
                                                "--resize-mode: squash -> letterbox"]
     # A card written before the low-pass existed says nothing of it: no low-pass.
-    del start["normalisation"]["low_pass_sigma"]
-    assert input_differences(start, same) == ["--low-pass-sigma: 0.0 -> 2.0"]
+    del card_input["normalisation"]["low_pass_sigma"]
+    assert input_differences(InputSpec.from_card(card_input), same) == ["--low-pass-sigma: 0.0 -> 2.0"]
