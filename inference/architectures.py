@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from inference.errors import XRayViewError
-from inference.vocabulary import ARCHITECTURE_INFO, ARCHITECTURES, register_architecture_name
+from inference.vocabulary import (ARCHITECTURE_INFO, ARCHITECTURES, ensemble_members,
+                                  register_architecture_name)
 
 
 class UnknownArchitectureError(XRayViewError, ValueError):
@@ -315,18 +316,47 @@ def _spec(arch: str) -> ArchitectureSpec:
             f"unknown architecture {arch!r}; known: {', '.join(sorted(_REGISTRY))}") from None
 
 
+class LogitMean(nn.Module):
+    """An ensemble: the mean of its members' logits. Member i's layers are `members.i.<layer>`, so the heatmap
+    and the guard hook one member's layer; every other caller sees one network."""
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(x) for member in self.members]).mean(dim=0)
+
+
+def member_layer(index: int, layer: str) -> str:
+    """The name of member `index`'s `layer` inside a LogitMean."""
+    return f"members.{index}.{layer}"
+
+
 def build_model(arch: str, num_labels: int, in_channels: int = 1, pretrained: bool = False,
                 pretrained_path: str | Path | None = None) -> nn.Module:
-    """Build `arch` with `num_labels` outputs (logits). pretrained=True uses only local weights."""
+    """Build `arch` with `num_labels` outputs (logits). pretrained=True uses only local weights. An ensemble's
+    name ("a+b") builds a LogitMean of untrained members: its weights come from trained bundles
+    (training.ensemble), never from pretrained ones."""
     if num_labels < 1:
         raise ValueError(f"num_labels must be >= 1, got {num_labels}")
     if in_channels not in (1, 3):
         raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
+    members = ensemble_members(arch)
+    if members:
+        if pretrained or pretrained_path is not None:
+            raise PretrainedWeightsError(f"{arch} is an ensemble: it is assembled from trained bundles "
+                                         "(xrayview-train --ensemble-of), not started from pretrained weights")
+        return LogitMean([build_model(m, num_labels, in_channels) for m in members])
     spec = _spec(arch)
     path = Path(pretrained_path) if pretrained_path is not None else None
     return spec.factory(num_labels, in_channels, pretrained, path)
 
 
 def default_cam_layer(arch: str) -> str:
-    """Dotted module name (for `model.get_submodule`) of the layer Grad-CAM should hook."""
+    """Dotted module name (for `model.get_submodule`) of the layer Grad-CAM should hook (an ensemble: its first
+    member's)."""
+    members = ensemble_members(arch)
+    if members:
+        return member_layer(0, default_cam_layer(members[0]))
     return _spec(arch).cam_layer

@@ -69,14 +69,38 @@ def register_architecture_name(name: str, description: str = "") -> None:
         _EXTRA_ARCHITECTURES[name] = ArchitectureInfo(name, name, description, False)
 
 
-def is_known_architecture(name: str) -> bool:
+# An ensemble's architecture is its members' names joined by "+", in member order (e.g.
+# "efficientnet_lite0+efficientnet_lite1"): the network averages their logits (inference.architectures.LogitMean).
+ENSEMBLE_JOIN = "+"
+
+
+def ensemble_members(name: str) -> list[str]:
+    """The member architectures of an ensemble's name, in order; [] for a single network."""
+    members = name.split(ENSEMBLE_JOIN)
+    return members if len(members) > 1 else []
+
+
+def ensemble_architecture(members: list[str]) -> str:
+    return ENSEMBLE_JOIN.join(members)
+
+
+def _is_single_architecture(name: str) -> bool:
     return name in ARCHITECTURE_INFO or name in _EXTRA_ARCHITECTURES
 
 
+def is_known_architecture(name: str) -> bool:
+    members = ensemble_members(name)
+    return all(_is_single_architecture(m) for m in members) if members else _is_single_architecture(name)
+
+
 def known_architectures() -> list[str]:
+    """The single networks a run can train (an ensemble is assembled from trained bundles instead)."""
     return list(ARCHITECTURE_INFO) + sorted(_EXTRA_ARCHITECTURES)
 
 
 def architecture_title(name: str) -> str:
+    members = ensemble_members(name)
+    if members:
+        return "Ensemble (mean of the logits) of " + ", ".join(architecture_title(m).split(" — ")[0] for m in members)
     info = ARCHITECTURE_INFO.get(name) or _EXTRA_ARCHITECTURES.get(name)
     return info.title if info is not None else name

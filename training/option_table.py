@@ -189,6 +189,11 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
                                                 "other input (size, resize mode, per-image standardisation, low-pass) "
                                                 "than its card says they learnt from (refused otherwise)",
        into="train.allow_start_input_change"),
+    _o("ensemble-of", MODEL, PATH, "a trained bundle whose network joins an ensemble (give two or more): instead of "
+                                   "training, the run averages their logits and measures, calibrates, guards and "
+                                   "seals that as its model; every member must come from this run's films, splits "
+                                   "and input options (the network is then the members', not --arch's)",
+       into="train.ensemble_of", repeat=True, metavar="BUNDLE", convert=tuple),
     _o("epochs", MODEL, INT, "training epochs", into="train.epochs", parse=_positive_int),
     _o("batch-size", MODEL, INT, "training batch size", into="train.batch_size", parse=_positive_int),
     _o("lr", MODEL, FLOAT, "peak learning rate (AdamW)", into="train.lr", parse=_positive_float),
@@ -523,6 +528,11 @@ def train_config(values: dict[str, Any]):
 
     fields = _fields(values, TRAIN_OPTIONS)
     train = fields["train"]
+    if train["ensemble_of"]:  # the members' networks, trained already
+        from training.ensemble import ensemble_arch
+
+        train["ensemble_of"] = tuple(str(path) for path in train["ensemble_of"])
+        train["arch"], train["pretrained"], train["pretrained_path"] = ensemble_arch(train["ensemble_of"]), False, None
     if train["pretrained"] is None:  # by default, start from ImageNet weights where XRayView ships them
         info = ARCHITECTURE_INFO.get(train["arch"])
         train["pretrained"] = bool(info and info.pretrained_weights)

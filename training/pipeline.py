@@ -13,6 +13,7 @@ import torch
 
 from inference.errors import TrainingError
 from training import distributed
+from training.ensemble import assemble_stage, check_member_inputs
 from training.events import (ProgressCallback, RunFinished, Stage, StageSkipped, StageStarted, no_progress)
 from training.output_dir import check_output_dir
 from training.run_options import RunOptions
@@ -100,6 +101,8 @@ def run_training(run: RunOptions, device: torch.device, progress: ProgressCallba
     emit(StageStarted(Stage.PREPARE_DATA))
     spec = input_spec_for(data, bool(config.pretrained or config.pretrained_path))
     check_start_input(config.pretrained_path, spec, config.allow_start_input_change)
+    if config.ensemble_of:
+        check_member_inputs(config.ensemble_of, spec)
     if prepared is None:
         prepared = prepare_data(data, spec, config.seed, export.positive_label, progress=emit, cancel=cancel)
     else:
@@ -113,7 +116,10 @@ def run_training(run: RunOptions, device: torch.device, progress: ProgressCallba
     emit(StageStarted(Stage.TRAIN, counts=prepared.counts()))
     epoch_report = external_epoch_report(prepared, external_sets, device, config.eval_batch_size,
                                          export.target_sensitivity, export.miss_cost, evaluation_amp(config, device))
-    trained = train_stage(config, prepared, device, work_dir, run.resume, epoch_report, emit, cancel, stop)
+    if config.ensemble_of:  # the members are trained already: their weights are put side by side
+        trained = assemble_stage(config, prepared, device, emit, cancel)
+    else:
+        trained = train_stage(config, prepared, device, work_dir, run.resume, epoch_report, emit, cancel, stop)
     if not is_main:
         return None
     state = trained.result.best_state

@@ -83,6 +83,8 @@ class TrainConfig:
     # of each film and a degraded second view of it (noise, JPEG, resampling, 8-bit rounding); 0 = off
     consistency: float = 0.0
     consistency_views: DegradeConfig = field(default_factory=DegradeConfig)
+    # trained bundles whose networks are averaged instead of training one (training.ensemble); arch is then theirs
+    ensemble_of: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -95,6 +97,7 @@ class TrainConfig:
         data = dict(data)
         data["augment"] = AugmentConfig(**data.get("augment", {}))
         data["consistency_views"] = DegradeConfig(**data.get("consistency_views", {}))
+        data["ensemble_of"] = tuple(data.get("ensemble_of", ()))
         return cls(**data)
 
 

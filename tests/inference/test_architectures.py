@@ -110,3 +110,23 @@ def test_adapt_input_conv_preserves_the_response_to_gray():
     one = nn.functional.conv2d(gray, adapt_input_conv(weight, 1))
     three = nn.functional.conv2d(gray.expand(-1, 3, -1, -1), weight)
     torch.testing.assert_close(one, three, atol=1e-5, rtol=1e-5)
+
+
+def test_an_ensemble_name_builds_the_mean_of_its_members():
+    from inference.architectures import LogitMean
+    from inference.vocabulary import architecture_title, ensemble_members, is_known_architecture
+
+    name = "compact_cnn+efficientnet_lite0"
+    assert ensemble_members(name) == ["compact_cnn", "efficientnet_lite0"] and ensemble_members("compact_cnn") == []
+    assert is_known_architecture(name) and not is_known_architecture("compact_cnn+no_such_net")
+    assert architecture_title(name) == "Ensemble (mean of the logits) of Compact CNN, EfficientNet-Lite0"
+    torch.manual_seed(0)
+    model = build_model(name, 2).eval()
+    assert isinstance(model, LogitMean) and len(model.members) == 2
+    assert default_cam_layer(name) == "members.0.features.block5"
+    model.get_submodule("members.1._blocks.10")  # a member's layer, for the guard or the heatmap's detail
+    x = torch.rand(3, 1, 64, 64)
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x), (model.members[0](x) + model.members[1](x)) / 2)
+    with pytest.raises(PretrainedWeightsError, match="assembled from trained bundles"):
+        build_model(name, 2, pretrained=True)

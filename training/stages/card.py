@@ -138,6 +138,14 @@ def training_block(facts: CardFacts) -> dict[str, Any]:
                            "duplicate_groups_across_splits": len(prepared.report.duplicates_across_splits),
                            "warnings": prepared.report.warnings},
     }
+    if config.ensemble_of:  # no objective of this run trained the weights: the members' cards say what did
+        from training.ensemble import members_block
+
+        block.update({name: None for name in _objectives(config, facts.trained)})
+        block["linear_probe"] = None
+        block["weights"] = (f"the mean of the logits of {len(config.ensemble_of)} trained networks, each with its "
+                            "own weights as trained (training.ensemble); how each was trained: 'ensemble'")
+        block["ensemble"] = members_block(config.ensemble_of)
     if facts.evaluation.stability is not None:
         block["stability"] = facts.evaluation.stability
     if facts.recipe is not None:
@@ -217,7 +225,8 @@ def card_documents(facts: CardFacts) -> dict[str, bytes]:
     if calibration.test_probs is not None:
         files["roc_test.png"] = roc_test_png(calibration.test_metrics, calibration.test_is_positive,
                                              calibration.test_probs)
-    files["training_curves.png"] = plots.training_curves_png(facts.trained.result.history)
+    if facts.trained.result.history:  # an ensemble ran no epochs
+        files["training_curves.png"] = plots.training_curves_png(facts.trained.result.history)
     return files
 
 

@@ -1,0 +1,86 @@
+"""`xrayview-train --ensemble-of A --ensemble-of B`: the members' networks averaged into one bundle with its own
+measured card, and refused when a member learnt from other films, splits or input than the run's."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import pytest
+import torch
+
+
+def _train(small_kermany, out, *extra):
+    from training.cli_train import main as train_main
+
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        rc = train_main(["--data", str(small_kermany), "--arch", "compact_cnn", "--img-size", "32", "--batch-size",
+                         "8", "--quiet", "--out", str(out), *extra])
+    return rc, stdout.getvalue()
+
+
+@pytest.fixture(scope="module")
+def second_member(small_kermany, tmp_path_factory):
+    """Another network on trained_bundle's films and splits (same data and seed), trained for 1 epoch, not 3."""
+    out = tmp_path_factory.mktemp("member") / "bundle"
+    rc, _ = _train(small_kermany, out, "--epochs", "1", "--seed", "3")
+    assert rc == 0
+    return out
+
+
+def test_an_ensemble_answers_the_mean_of_its_members_logits(trained_bundle, second_member, small_kermany, tmp_path):
+    from inference.bundle import load_bundle
+    from inference.image_io import load_image
+    from inference.model_card import InputSpec
+    from inference.preprocess import to_model_tensor
+
+    first, _ = trained_bundle
+    out = tmp_path / "ensemble"
+    rc, printed = _train(small_kermany, out, "--seed", "3", "--ensemble-of", str(first), "--ensemble-of",
+                         str(second_member))
+    assert rc == 0, printed
+    bundle = load_bundle(out)
+    card = bundle.card
+    assert card["architecture"] == "compact_cnn+compact_cnn"
+    assert card["cam"]["target_layer"] == "members.0.features.block5"
+    members = card["training"]["ensemble"]
+    assert [m["weights_sha256"] for m in members] == [load_bundle(first).sha256, load_bundle(second_member).sha256]
+    assert card["training"]["epochs_run"] == 0 and card["training"]["lung_focus"] is None
+    # the AUC the assembly reports is the one the calibrate stage measures on the same validation films
+    assert card["training"]["best_val_auc"] == pytest.approx(card["training"]["validation_metrics"]["auc"], abs=1e-4)
+    assert card["calibration"]["temperature"] > 0 and card["threshold"] is not None
+
+    film = next((small_kermany / "PNEUMONIA").iterdir())
+    x = to_model_tensor(load_image(film).render(), InputSpec.from_card(card["input"]))
+    with torch.inference_mode():
+        together = bundle.build()(x)
+        apart = [load_bundle(path).build()(x) for path in (first, second_member)]
+    torch.testing.assert_close(together, (apart[0] + apart[1]) / 2, rtol=0, atol=1e-5)
+    assert not torch.allclose(apart[0], apart[1]), "two different networks: the mean is not either one"
+
+
+def test_a_member_from_other_splits_is_refused(trained_bundle, small_kermany, tmp_path, capsys):
+    first, _ = trained_bundle
+    other_split = tmp_path / "seed4"
+    assert _train(small_kermany, other_split, "--epochs", "1", "--seed", "4")[0] == 0
+    out = tmp_path / "refused"
+    rc, _ = _train(small_kermany, out, "--seed", "3", "--ensemble-of", str(first), "--ensemble-of", str(other_split))
+    assert rc != 0
+    err = capsys.readouterr().err
+    assert str(other_split) in err and "data manifest" in err
+    assert not out.exists(), "refused before anything was written"
+
+
+def test_a_member_fed_other_input_or_a_lone_member_is_refused(trained_bundle, second_member, small_kermany,
+                                                               tmp_path, capsys):
+    first, _ = trained_bundle
+    out = tmp_path / "refused"
+    rc, _ = _train(small_kermany, out, "--seed", "3", "--low-pass-sigma", "1.0", "--ensemble-of", str(first),
+                   "--ensemble-of", str(second_member))
+    assert rc != 0
+    assert "--low-pass-sigma: 0.0 -> 1.0" in capsys.readouterr().err
+    rc, _ = _train(small_kermany, out, "--seed", "3", "--ensemble-of", str(first))
+    assert rc != 0
+    assert "at least two bundles" in capsys.readouterr().err
+    assert not out.exists()
