@@ -60,7 +60,8 @@ def measure(arch: str, runs: int, design_check: bool, detail_layer: str | None =
     with tempfile.TemporaryDirectory() as tmp:
         torch.manual_seed(0)
         model = build_model(arch, 2)
-        card = tiny_card(arch, ["NORMAL", "PNEUMONIA"], size=INPUT_SIZE, name=f"bench-{arch}", version="untrained")
+        card = tiny_card(arch, ["NORMAL", "PNEUMONIA"], size=INPUT_SIZE, name=f"bench-{arch.replace('+', '-and-')}",
+                         version="untrained")
         card["cam"] = {"target_layer": default_cam_layer(arch)}
         if detail_layer:
             card["cam"]["detail_layer"] = detail_layer
