@@ -39,7 +39,11 @@ def card_html(card: ModelCard) -> str:
         parts.append("<p><b>Experimental model</b> — not validated for use.</p>")
     if card.description:
         parts.append(f"<p>{esc(card.description)}</p>")
-    parts.append(f"<p><b>Architecture:</b> {esc(card.architecture)}<br>"
+    members = "".join(f"<br>&nbsp;&nbsp;{esc(m.name)} {esc(m.version)} ({esc(m.architecture)}, weights "
+                      f"{esc(m.weights_sha256[:12])}…)" for m in card.ensemble_members)
+    if members:
+        members = "<br><b>Mean of the logits of:</b>" + members
+    parts.append(f"<p><b>Architecture:</b> {esc(card.architecture)}{members}<br>"
                  f"<b>Labels:</b> {esc(', '.join(card.labels))}<br>"
                  f"<b>Positive label:</b> {esc(card.positive_label or '—')}<br>"
                  f"<b>Operating threshold:</b> {esc(pa.number(card.threshold))}</p>")

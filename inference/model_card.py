@@ -407,6 +407,12 @@ class ModelCard:
         return str(self.data.get("architecture", ""))
 
     @property
+    def ensemble_members(self) -> list[EnsembleMember]:
+        """The bundles an ensemble averages (training.ensemble), in member order; [] for a single network."""
+        training = self.data.get("training") or {}
+        return [EnsembleMember.from_card(item) for item in training.get("ensemble") or []]
+
+    @property
     def labels(self) -> list[str]:
         return [str(label) for label in self.data.get("labels") or []]
 
@@ -607,6 +613,22 @@ class ThresholdRow:
         if self.name:
             row["name"] = self.name
         return row
+
+
+@dataclass(frozen=True)
+class EnsembleMember:
+    """A `training.ensemble` entry: a bundle whose network an ensemble averages."""
+
+    name: str
+    version: str
+    architecture: str
+    weights_sha256: str
+
+    @classmethod
+    def from_card(cls, block: Mapping[str, Any]) -> EnsembleMember:
+        return cls(name=str(block.get("name", "")), version=str(block.get("version", "")),
+                   architecture=str(block.get("architecture", "")),
+                   weights_sha256=str(block.get("weights_sha256", "")))
 
 
 @dataclass(frozen=True)

@@ -189,7 +189,7 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
                                                 "other input (size, resize mode, per-image standardisation, low-pass) "
                                                 "than its card says they learnt from (refused otherwise)",
        into="train.allow_start_input_change"),
-    _o("ensemble-of", MODEL, PATH, "a trained bundle whose network joins an ensemble (give two or more): instead of "
+    _o("ensemble-of", MODEL, TEXT, "a trained bundle whose network joins an ensemble (give two or more): instead of "
                                    "training, the run averages their logits and measures, calibrates, guards and "
                                    "seals that as its model; every member must come from this run's films, splits "
                                    "and input options (the network is then the members', not --arch's)",
@@ -531,7 +531,6 @@ def train_config(values: dict[str, Any]):
     if train["ensemble_of"]:  # the members' networks, trained already
         from training.ensemble import ensemble_arch
 
-        train["ensemble_of"] = tuple(str(path) for path in train["ensemble_of"])
         train["arch"], train["pretrained"], train["pretrained_path"] = ensemble_arch(train["ensemble_of"]), False, None
     if train["pretrained"] is None:  # by default, start from ImageNet weights where XRayView ships them
         info = ARCHITECTURE_INFO.get(train["arch"])

@@ -141,3 +141,18 @@ def test_the_shipped_cards_stability_is_typed_and_shown_in_the_dialog():
     assert "full resolution vs its own resized copy" in html_text and "does not meet the targets" in html_text
     assert ModelCard({"name": "x", "labels": ["A", "B"]}).stability == ()
     assert "Stability" not in card_html(ModelCard(CARD))
+
+
+def test_the_card_dialog_names_an_ensembles_members():
+    card = copy.deepcopy(CARD)
+    card["architecture"] = "efficientnet_lite0+efficientnet_lite1"
+    card["training"] = {"ensemble": [
+        {"name": "chest-xray-pneumonia", "version": "2.2.0", "architecture": "efficientnet_lite0",
+         "weights_sha256": "b13f32dd" + "0" * 56},
+        {"name": "chest-xray-pneumonia", "version": "2.2.0", "architecture": "efficientnet_lite1",
+         "weights_sha256": "4c0ffee0" + "1" * 56}]}
+    text = card_html(ModelCard(card))
+    assert ("<b>Architecture:</b> efficientnet_lite0+efficientnet_lite1<br><b>Mean of the logits of:</b><br>"
+            "&nbsp;&nbsp;chest-xray-pneumonia 2.2.0 (efficientnet_lite0, weights b13f32dd0000…)<br>"
+            "&nbsp;&nbsp;chest-xray-pneumonia 2.2.0 (efficientnet_lite1, weights 4c0ffee01111…)") in text
+    assert "Mean of the logits" not in card_html(ModelCard(CARD))
