@@ -133,7 +133,7 @@ class ProbabilityOf:
         return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
-def _log_odds(p: np.ndarray) -> np.ndarray:
+def log_odds(p: np.ndarray) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1.0 - 1e-7)
     return np.log(p) - np.log1p(-p)
 
@@ -146,8 +146,8 @@ def expected_flips(base: np.ndarray, changed: np.ndarray, threshold: float) -> f
     The count of one draw depends on where a few films happen to sit: a film 0.001 from the threshold flips under
     any model that moves at all. This estimate weighs every film's margin against every move, so two models with
     the same moves get the same number."""
-    margins = np.abs(_log_odds(base) - float(_log_odds(np.array([threshold]))[0]))
-    return _expected_crossings(np.abs(_log_odds(changed) - _log_odds(base)), margins)
+    margins = np.abs(log_odds(base) - float(log_odds(np.array([threshold]))[0]))
+    return _expected_crossings(np.abs(log_odds(changed) - log_odds(base)), margins)
 
 
 def _expected_crossings(moves: np.ndarray, distances: np.ndarray) -> float:
@@ -165,7 +165,7 @@ def undecided_band(base: np.ndarray, changed: np.ndarray, is_positive: np.ndarra
     the opposite call (drawn, and expected as in `expected_flips`: past the band's far edge), and sensitivity and
     specificity of the films it still calls. A measurement for the product decision, not the product's rule."""
     y = np.asarray(is_positive, dtype=bool)
-    z, moved, edge = _log_odds(base), _log_odds(changed), float(_log_odds(np.array([threshold]))[0])
+    z, moved, edge = log_odds(base), log_odds(changed), float(log_odds(np.array([threshold]))[0])
     margins = np.abs(z - edge)
     decided = margins > half_width
     opposite = decided & (np.abs(moved - edge) > half_width) & (np.sign(moved - edge) != np.sign(z - edge))
@@ -328,3 +328,25 @@ def copy_of(original: Path, copies_root: Path) -> Path | None:
             return candidate
     return None
 
+
+
+def moves_alike(moves: Sequence[tuple[str, np.ndarray]]) -> list[dict]:
+    """For every pair of models: the correlation over the films of their changes in log-odds under one perturbation
+    (each film given the same draw), the spread of each, and the spread of the pair's mean. Separately trained
+    networks move nearly independently and an ensemble of them averages the moves down; fine-tunes of one start move
+    together (docs/model-development.md, c33)."""
+    import itertools
+
+    rows = []
+    for (a, move_a), (b, move_b) in itertools.combinations(moves, 2):
+        rows.append({"models": [a, b], "correlation": round(float(np.corrcoef(move_a, move_b)[0, 1]), 3),
+                     "sd_log_odds": [round(float(move_a.std()), 4), round(float(move_b.std()), 4)],
+                     "sd_of_mean": round(float(((move_a + move_b) / 2).std()), 4)})
+    return rows
+
+
+def log_odds_moves(predictor, films: Sequence[tuple[str, np.ndarray]], change: str, seed: int = 0) -> np.ndarray:
+    """Each film's change in log-odds under `change` (a name of `perturbations()`), seeded as `measure` draws it."""
+    probability = ProbabilityOf(predictor.model, predictor.bundle, predictor.spec, predictor.device)
+    result = measure(probability, films, predictor.threshold, seed=seed, only=[change])
+    return log_odds(result.changed_probabilities[change]) - log_odds(result.probabilities)

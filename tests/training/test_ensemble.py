@@ -84,3 +84,23 @@ def test_a_member_fed_other_input_or_a_lone_member_is_refused(trained_bundle, se
     assert rc != 0
     assert "at least two bundles" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_how_alike_two_bundles_move_under_noise(trained_bundle, second_member, small_kermany, tmp_path, capsys):
+    from training.cli_moves_alike import main as moves_main
+
+    first, _ = trained_bundle
+    (tmp_path / "films" / "PNEUMONIA").mkdir(parents=True)
+    (tmp_path / "films" / "PNEUMONIA" / "broken.png").write_bytes(b"not a png")
+    for film in sorted((small_kermany / "PNEUMONIA").iterdir())[:6]:
+        (tmp_path / "films" / "PNEUMONIA" / film.name).write_bytes(film.read_bytes())
+    assert moves_main(["--bundle", str(first), "--bundle", str(first), "--bundle", str(second_member),
+                       "--data", str(tmp_path / "films")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["films"] == 6 and [u["file"] for u in report["unreadable"]] == ["PNEUMONIA/broken.png"]
+    same, first_vs_second, _ = report["pairs"]
+    # one network against itself under the same draws: the same moves
+    assert same["correlation"] == pytest.approx(1.0) and same["sd_of_mean"] == same["sd_log_odds"][0] > 0
+    assert first_vs_second["correlation"] < 0.999
+    with pytest.raises(SystemExit):  # one bundle has nothing to be compared with
+        moves_main(["--bundle", str(first), "--data", str(tmp_path / "films")])
