@@ -152,6 +152,9 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     _o("test", DATA, PATH, "explicit test folder DIR/CLASS/*", into="data.test"),
     _o("split", DATA, NUMBERS, "fractions for the splits the tool makes", into="data.fractions", parse=_fractions,
        count=3, joined=True, metavar="TRAIN,VAL,TEST", convert=tuple),
+    _o("split-seed", DATA, INT, "seed of the split alone (default: --seed): runs that differ only in --seed then "
+                                "train, validate and test on the same films, as the members of an ensemble must "
+                                "(--ensemble-of)", into="data.split_seed", parse=_whole_number),
     _o("group-regex", DATA, TEXT, "regex whose group 'patient' (or group 1) names the patient in a file name; "
                                   "default: Kermany names (personNNNN_, IM-NNNN-)", into="data.group_regex"),
     _o("limit-per-class", DATA, INT, "use at most N images per class and split (quick runs)",

@@ -70,6 +70,13 @@ def test_a_member_from_other_splits_is_refused(trained_bundle, small_kermany, tm
     err = capsys.readouterr().err
     assert str(other_split) in err and "data manifest" in err
     assert not out.exists(), "refused before anything was written"
+    # --split-seed keeps the split while --seed changes the rest: that member joins
+    same_split = tmp_path / "seed4-split3"
+    assert _train(small_kermany, same_split, "--epochs", "1", "--seed", "4", "--split-seed", "3")[0] == 0
+    assert (same_split / "data_manifest.csv").read_bytes() == (first / "data_manifest.csv").read_bytes()
+    rc, printed = _train(small_kermany, out, "--seed", "3", "--ensemble-of", str(first), "--ensemble-of",
+                         str(same_split))
+    assert rc == 0, printed
 
 
 def test_a_member_fed_other_input_or_a_lone_member_is_refused(trained_bundle, second_member, small_kermany,

@@ -43,6 +43,8 @@ class DataOptions:
     licence: str | None = None
     attribution: str | None = None
     decode_workers: int | None = None
+    # the split's own seed (None: the run's seed), so runs that differ in their seed can share one split
+    split_seed: int | None = None
     # labelled sets from elsewhere (name, DIR/CLASS/*): measured after every epoch and on the final model, reported
     # in the history and the card's external_validation; never used for the weights, threshold or temperature
     external: list[tuple[str, Path]] = field(default_factory=list)
@@ -133,6 +135,7 @@ def prepare_data(options: DataOptions, spec: InputSpec, seed: int, positive_labe
                  cancel: threading.Event | None = None) -> PreparedData:
     """Inventory, decode once into RAM, report, split. Raises DatasetError/TrainingError on unusable data."""
     emit = progress or no_progress
+    seed = seed if options.split_seed is None else options.split_seed  # which films go where, and nothing else
     inventory = discover(options.data, options.val, options.test)
     group_regex = compile_group_regex(options.group_regex)
     files = dict(inventory.files)
