@@ -20,7 +20,7 @@ import torch
 from inference.errors import TrainingError
 from inference.model_card import InputSpec, read_card_dict
 from inference.vocabulary import ensemble_architecture
-from training.data_manifest import MANIFEST_FILE
+from training.data_manifest import parse_manifest, read_manifest
 from training.events import ProgressCallback, Stage, Step, StepStarted, no_progress
 from training.metrics import roc_auc
 from training.stages.prepare import PreparedData
@@ -56,21 +56,17 @@ def check_member_inputs(paths: list[str] | tuple[str, ...], spec: InputSpec) -> 
 def check_member_splits(paths: list[str] | tuple[str, ...], prepared: PreparedData) -> None:
     """Every member was trained on this run's films in this run's splits, so none has seen a validation or test
     film, and its labels are the run's."""
-    ours = hashlib.sha256(prepared.manifest).hexdigest()
+    ours = parse_manifest(prepared.manifest, "this run's split")
     for path, card in zip(paths, _member_cards(paths)):
         if list(card["labels"]) != list(prepared.classes):
             raise EnsembleError(f"{path}: its labels {card['labels']} are not this run's {prepared.classes}")
-        manifest = Path(path) / MANIFEST_FILE
-        try:
-            theirs = hashlib.sha256(manifest.read_bytes()).hexdigest()
-        except OSError as exc:
-            raise EnsembleError(f"{path}: cannot read its data manifest ({exc.strerror or exc}): without it no one "
-                                "can tell which films it was trained on") from None
+        theirs = read_manifest(path)  # BundleError naming the file when it is missing or unreadable
         if theirs != ours:
-            raise EnsembleError(f"{path}: trained on other films or other splits than this run (data manifest "
-                                f"{theirs[:12]} against {ours[:12]}); an ensemble is measured on its members' own "
-                                "validation and test films, so they must share one split (same data, --split "
-                                "and --seed)")
+            differing = len(set(theirs) ^ set(ours))
+            raise EnsembleError(f"{path}: trained on other films or other splits than this run ({differing} rows "
+                                "of its data manifest and this run's differ); an ensemble is measured on its "
+                                "members' own validation and test films, so they must share one split (same data, "
+                                "--split, and --split-seed or --seed)")
 
 
 def ensemble_state(paths: list[str] | tuple[str, ...]) -> dict[str, torch.Tensor]:

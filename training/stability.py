@@ -19,6 +19,7 @@ the model card's stability block; the targets are issue 24's.
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -329,14 +330,11 @@ def copy_of(original: Path, copies_root: Path) -> Path | None:
     return None
 
 
-
 def moves_alike(moves: Sequence[tuple[str, np.ndarray]]) -> list[dict]:
     """For every pair of models: the correlation over the films of their changes in log-odds under one perturbation
     (each film given the same draw), the spread of each, and the spread of the pair's mean. Separately trained
     networks move nearly independently and an ensemble of them averages the moves down; fine-tunes of one start move
     together (docs/model-development.md, c33)."""
-    import itertools
-
     rows = []
     for (a, move_a), (b, move_b) in itertools.combinations(moves, 2):
         rows.append({"models": [a, b], "correlation": round(float(np.corrcoef(move_a, move_b)[0, 1]), 3),
