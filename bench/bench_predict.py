@@ -60,12 +60,13 @@ def measure(arch: str, runs: int, design_check: bool, detail_layer: str | None =
     with tempfile.TemporaryDirectory() as tmp:
         torch.manual_seed(0)
         model = build_model(arch, 2)
-        card = tiny_card(arch, ["NORMAL", "PNEUMONIA"], size=INPUT_SIZE, name=f"bench-{arch.replace('+', '-and-')}",
+        safe_name = arch.replace("+", "-and-").replace("|views=", "-views-").replace(",", "-")
+        card = tiny_card(arch, ["NORMAL", "PNEUMONIA"], size=INPUT_SIZE, name=f"bench-{safe_name}",
                          version="untrained")
         card["cam"] = {"target_layer": default_cam_layer(arch)}
         if detail_layer:
             card["cam"]["detail_layer"] = detail_layer
-        bundle_dir = write_bundle(Path(tmp) / arch, model.state_dict(), card)
+        bundle_dir = write_bundle(Path(tmp) / safe_name, model.state_dict(), card)
         del model
 
         t0 = time.perf_counter()
@@ -154,7 +155,8 @@ def main() -> None:
                         help="CAM detail layer per architecture (the heatmap is the product of both layers' maps)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    detail_layers = dict(item.split("=", 1) for item in args.detail_layer)
+    # the last "=": an architecture with views has one in its name, a layer name never does
+    detail_layers = dict(item.rsplit("=", 1) for item in args.detail_layer)
     if args.child:
         print(json.dumps(measure(args.child, args.runs, args.child in args.design_check,
                                  detail_layers.get(args.child))))

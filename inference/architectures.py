@@ -8,7 +8,8 @@ that run twice.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +17,8 @@ import torch
 from torch import nn
 
 from inference.errors import XRayViewError
-from inference.vocabulary import (ARCHITECTURE_INFO, ARCHITECTURES, ensemble_members,
-                                  register_architecture_name)
+from inference.vocabulary import (ARCHITECTURE_INFO, ARCHITECTURES, VIEW_TITLES, ensemble_members,
+                                  register_architecture_name, split_views)
 
 
 class UnknownArchitectureError(XRayViewError, ValueError):
@@ -328,6 +329,66 @@ class LogitMean(nn.Module):
         return torch.stack([member(x) for member in self.members]).mean(dim=0)
 
 
+# inference.vocabulary.VIEW_TITLES says what each is; a shift rolls the pixels round (the 1-3 pixels that wrap are
+# the film's own border)
+VIEW_TRANSFORMS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "mirror": lambda x: x.flip(-1),
+    "shift_1_1": lambda x: torch.roll(x, shifts=(1, 1), dims=(-2, -1)),
+    "shift_3_0": lambda x: torch.roll(x, shifts=3, dims=-1),
+}
+assert set(VIEW_TRANSFORMS) == set(VIEW_TITLES), "every view in inference.vocabulary needs a transform here"
+
+
+@contextmanager
+def _hooks_silenced(module: nn.Module) -> Iterator[None]:
+    """No forward hook of `module` or its layers fires inside the block (they are put back after)."""
+    saved = [(each, each._forward_hooks, each._forward_pre_hooks) for each in module.modules()]
+    for each, _hooks, _pre_hooks in saved:
+        each._forward_hooks, each._forward_pre_hooks = OrderedDict(), OrderedDict()
+    try:
+        yield
+    finally:
+        for each, hooks, pre_hooks in saved:
+            each._forward_hooks, each._forward_pre_hooks = hooks, pre_hooks
+
+
+class ViewMean(nn.Module):
+    """One network answering the mean of its logits over the film and fixed views of it (its mirror, shifts of a
+    pixel or three): the network's moves under noise no reader sees are nearly independent across views, so their
+    mean moves less (inference.vocabulary's VIEWS_MARK).
+
+    It holds the network's own layers under their own names, so its weights file, the card's layer names and every
+    caller of `get_submodule`/`state_dict` are the network's. The film itself runs first and alone with the layers'
+    hooks live, so the heatmap and the guard see that pass only (as for the bare network); the views run in one
+    batch with the hooks silenced and without gradients. Not for two threads at once: the silencing swaps the
+    layers' hook tables."""
+
+    def __init__(self, network: nn.Module, views: list[str]):
+        super().__init__()
+        unknown = [view for view in views if view not in VIEW_TRANSFORMS]
+        if unknown or not views:
+            raise UnknownArchitectureError(f"unknown view(s) {unknown}; known: {', '.join(VIEW_TRANSFORMS)}")
+        for name, child in network.named_children():
+            self.add_module(name, child)
+        if set(self.state_dict()) != set(network.state_dict()):  # weights held outside its layers would be lost
+            raise UnknownArchitectureError(f"{type(network).__name__} keeps weights outside its layers: "
+                                           "it cannot answer over views")
+        object.__setattr__(self, "_network", network)  # not a child: its layers are ours already
+        self.views = list(views)
+
+    def train(self, mode: bool = True) -> ViewMean:
+        super().train(mode)
+        self._network.training = mode  # its forward may read its own flag
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        plain = self._network.forward(x)
+        # the views change the answer, not what explains it: no gradient through them (and no graph to keep)
+        with _hooks_silenced(self), torch.no_grad():
+            viewed = self._network.forward(torch.cat([VIEW_TRANSFORMS[view](x) for view in self.views]))
+        return torch.cat([plain.unsqueeze(0), viewed.unflatten(0, (len(self.views), x.shape[0]))]).mean(dim=0)
+
+
 def member_layer(index: int, layer: str) -> str:
     """The name of member `index`'s `layer` inside a LogitMean."""
     return f"members.{index}.{layer}"
@@ -337,11 +398,15 @@ def build_model(arch: str, num_labels: int, in_channels: int = 1, pretrained: bo
                 pretrained_path: str | Path | None = None) -> nn.Module:
     """Build `arch` with `num_labels` outputs (logits). pretrained=True uses only local weights. An ensemble's
     name ("a+b") builds a LogitMean of untrained members: its weights come from trained bundles
-    (training.ensemble), never from pretrained ones."""
+    (training.ensemble), never from pretrained ones. A name with views ("a|views=mirror") builds `a` answering
+    over them (ViewMean), with `a`'s layer names and weights."""
     if num_labels < 1:
         raise ValueError(f"num_labels must be >= 1, got {num_labels}")
     if in_channels not in (1, 3):
         raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
+    network, views = split_views(arch)
+    if views:
+        return ViewMean(build_model(network, num_labels, in_channels, pretrained, pretrained_path), views)
     members = ensemble_members(arch)
     if members:
         if pretrained or pretrained_path is not None:
@@ -355,7 +420,8 @@ def build_model(arch: str, num_labels: int, in_channels: int = 1, pretrained: bo
 
 def default_cam_layer(arch: str) -> str:
     """Dotted module name (for `model.get_submodule`) of the layer Grad-CAM should hook (an ensemble: its first
-    member's)."""
+    member's; with views: the network's)."""
+    arch = split_views(arch)[0]
     members = ensemble_members(arch)
     if members:
         return member_layer(0, default_cam_layer(members[0]))

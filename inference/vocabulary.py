@@ -73,10 +73,31 @@ def register_architecture_name(name: str, description: str = "") -> None:
 # "efficientnet_lite0+efficientnet_lite1"): the network averages their logits (inference.architectures.LogitMean).
 ENSEMBLE_JOIN = "+"
 
+# A network answering the mean of its logits over the film and fixed views of it names them after "|views="
+# (e.g. "efficientnet_lite0|views=mirror,shift_1_1,shift_3_0"; inference.architectures.ViewMean). Why: a network's
+# answer to noise no reader sees moves nearly independently on the film and on its mirror or a shift of a pixel
+# (correlation 0.1-0.3), so the mean over views moves less, with the same weights (docs/model-development.md, c36).
+VIEWS_MARK = "|views="
+VIEW_TITLES: dict[str, str] = {
+    "mirror": "the film mirrored left to right",
+    "shift_1_1": "the film shifted one pixel right and one down",
+    "shift_3_0": "the film shifted three pixels right",
+}
+
+
+def split_views(name: str) -> tuple[str, list[str]]:
+    """An architecture name's network part and its views (besides the film itself; [] for none)."""
+    network, mark, views = name.partition(VIEWS_MARK)
+    return network, (views.split(",") if mark else [])
+
+
+def with_views(name: str, views: list[str] | tuple[str, ...]) -> str:
+    return f"{name}{VIEWS_MARK}{','.join(views)}" if views else name
+
 
 def ensemble_members(name: str) -> list[str]:
     """The member architectures of an ensemble's name, in order; [] for a single network."""
-    members = name.split(ENSEMBLE_JOIN)
+    members = split_views(name)[0].split(ENSEMBLE_JOIN)
     return members if len(members) > 1 else []
 
 
@@ -89,8 +110,11 @@ def _is_single_architecture(name: str) -> bool:
 
 
 def is_known_architecture(name: str) -> bool:
-    members = ensemble_members(name)
-    return all(_is_single_architecture(m) for m in members) if members else _is_single_architecture(name)
+    network, views = split_views(name)
+    if not all(view in VIEW_TITLES for view in views) or len(set(views)) != len(views) or "" in views:
+        return False
+    members = ensemble_members(network)
+    return all(_is_single_architecture(m) for m in members) if members else _is_single_architecture(network)
 
 
 def known_architectures() -> list[str]:
@@ -99,6 +123,11 @@ def known_architectures() -> list[str]:
 
 
 def architecture_title(name: str) -> str:
+    network, views = split_views(name)
+    if views:
+        described = "; ".join(VIEW_TITLES.get(view, view) for view in views)
+        return (f"{architecture_title(network).split(' — ')[0]}, answering the mean over the film and "
+                f"{len(views)} view{'s' if len(views) > 1 else ''} of it ({described})")
     members = ensemble_members(name)
     if members:
         return "Ensemble (mean of the logits) of " + ", ".join(architecture_title(m).split(" — ")[0] for m in members)

@@ -1,5 +1,7 @@
 """An ensemble of trained bundles (`xrayview-train --ensemble-of A --ensemble-of B`): the members' weights side by
-side in one network that averages their logits (`inference.architectures.LogitMean`).
+side in one network that averages their logits (`inference.architectures.LogitMean`). With `--views` the network
+(one bundle's, or the ensemble) also answers fixed views of each film and averages over them
+(`inference.architectures.ViewMean`); one bundle is then enough.
 
 It stands in for the train stage: the later stages (evaluate, calibrate, guard, heatmap check, card, seal) then run
 as for any trained network, so the ensemble gets its own temperature, threshold, guard and measured card. Why: two
@@ -19,7 +21,7 @@ import torch
 
 from inference.errors import TrainingError
 from inference.model_card import InputSpec, read_card_dict
-from inference.vocabulary import ensemble_architecture
+from inference.vocabulary import ensemble_architecture, split_views
 from training.data_manifest import parse_manifest, read_manifest
 from training.events import ProgressCallback, Stage, Step, StepStarted, no_progress
 from training.metrics import roc_auc
@@ -33,20 +35,25 @@ class EnsembleError(TrainingError):
     """The bundles named cannot be assembled into an ensemble for this run."""
 
 
-def _member_cards(paths: list[str] | tuple[str, ...]) -> list[dict]:
-    if len(paths) < 2:
-        raise EnsembleError(f"an ensemble needs at least two bundles (--ensemble-of given {len(paths)} time(s))")
+def _member_cards(paths: list[str] | tuple[str, ...], alone_allowed: bool = False) -> list[dict]:
+    if len(paths) < (1 if alone_allowed else 2):
+        raise EnsembleError(f"an ensemble needs at least two bundles (--ensemble-of given {len(paths)} time(s)); "
+                            "one is enough with --views")
     return [read_card_dict(path) for path in paths]
 
 
-def ensemble_arch(paths: list[str] | tuple[str, ...]) -> str:
-    """The ensemble's architecture name from its members' cards (read without loading a network)."""
-    return ensemble_architecture([str(card["architecture"]) for card in _member_cards(paths)])
+def ensemble_arch(paths: list[str] | tuple[str, ...], alone_allowed: bool = False) -> str:
+    """The ensemble's architecture name from its members' cards (read without loading a network); one bundle
+    (`alone_allowed`, with views) is its own network."""
+    names = [str(card["architecture"]) for card in _member_cards(paths, alone_allowed)]
+    if any(split_views(name)[1] for name in names):
+        raise EnsembleError("a member already answers over views: give --views to the run instead")
+    return ensemble_architecture(names) if len(names) > 1 else names[0]
 
 
 def check_member_inputs(paths: list[str] | tuple[str, ...], spec: InputSpec) -> None:
     """Every member learnt from the input this run gives it (before any image is read)."""
-    for path, card in zip(paths, _member_cards(paths)):
+    for path, card in zip(paths, _member_cards(paths, alone_allowed=True)):
         differences = input_differences(InputSpec.from_card(card["input"]), spec)
         if differences:
             raise EnsembleError(f"{path}: its network learnt from other input than this run gives it "
@@ -57,7 +64,7 @@ def check_member_splits(paths: list[str] | tuple[str, ...], prepared: PreparedDa
     """Every member was trained on this run's films in this run's splits, so none has seen a validation or test
     film, and its labels are the run's."""
     ours = parse_manifest(prepared.manifest, "this run's split")
-    for path, card in zip(paths, _member_cards(paths)):
+    for path, card in zip(paths, _member_cards(paths, alone_allowed=True)):
         if list(card["labels"]) != list(prepared.classes):
             raise EnsembleError(f"{path}: its labels {card['labels']} are not this run's {prepared.classes}")
         theirs = read_manifest(path)  # BundleError naming the file when it is missing or unreadable
@@ -70,10 +77,13 @@ def check_member_splits(paths: list[str] | tuple[str, ...], prepared: PreparedDa
 
 
 def ensemble_state(paths: list[str] | tuple[str, ...]) -> dict[str, torch.Tensor]:
-    """The members' weights (each bundle's hash checked) under LogitMean's names, in member order."""
+    """The members' weights (each bundle's hash checked) under LogitMean's names, in member order; one bundle's
+    under its own."""
     from inference.architectures import member_layer
     from inference.bundle import load_bundle
 
+    if len(paths) == 1:
+        return dict(load_bundle(paths[0]).state_dict())
     state: dict[str, torch.Tensor] = {}
     for index, path in enumerate(paths):
         for key, value in load_bundle(path).state_dict().items():
@@ -84,7 +94,7 @@ def ensemble_state(paths: list[str] | tuple[str, ...]) -> dict[str, torch.Tensor
 def members_block(paths: list[str] | tuple[str, ...]) -> list[dict]:
     """What the card says of each member: which bundle, which weights, how it was trained."""
     rows = []
-    for path, card in zip(paths, _member_cards(paths)):
+    for path, card in zip(paths, _member_cards(paths, alone_allowed=True)):
         rows.append({"name": card.get("name"), "version": card.get("version"),
                      "architecture": card.get("architecture"), "weights_sha256": card["weights"]["sha256"],
                      "temperature": card.get("calibration", {}).get("temperature"),

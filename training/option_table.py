@@ -83,6 +83,17 @@ def _named_folder(text: str) -> tuple[str, Path]:
     return name.strip(), Path(folder.strip())
 
 
+def _views(text: str) -> tuple[str, ...]:
+    """Comma-separated names of inference.vocabulary.VIEW_TITLES, each once."""
+    from inference.vocabulary import VIEW_TITLES
+
+    views = tuple(view.strip() for view in text.split(",") if view.strip())
+    unknown = [view for view in views if view not in VIEW_TITLES]
+    if unknown or not views or len(set(views)) != len(views):
+        raise argparse.ArgumentTypeError(f"expected distinct views among {', '.join(VIEW_TITLES)}, got {text!r}")
+    return views
+
+
 def _named_folder_text(text: str) -> str:
     """NAME=FOLDER, kept as text (the guard tool resolves it)."""
     name, sep, folder = text.partition("=")
@@ -197,6 +208,10 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
                                    "seals that as its model; every member must come from this run's films, splits "
                                    "and input options (the network is then the members', not --arch's)",
        into="train.ensemble_of", repeat=True, metavar="BUNDLE", convert=tuple),
+    _o("views", MODEL, TEXT, "with --ensemble-of (one bundle or more): the network also answers these views of each "
+                             "film (mirror, shift_1_1, shift_3_0) and its logits are averaged over the film and them "
+                             "(its moves under noise differ by view, so the mean moves less)", into="train.views",
+       parse=_views, metavar="VIEW,VIEW"),
     _o("epochs", MODEL, INT, "training epochs", into="train.epochs", parse=_positive_int),
     _o("batch-size", MODEL, INT, "training batch size", into="train.batch_size", parse=_positive_int),
     _o("lr", MODEL, FLOAT, "peak learning rate (AdamW)", into="train.lr", parse=_positive_float),
@@ -531,10 +546,15 @@ def train_config(values: dict[str, Any]):
 
     fields = _fields(values, TRAIN_OPTIONS)
     train = fields["train"]
+    if train["views"] and not train["ensemble_of"]:
+        raise OptionError("--views answers over views of each film with networks trained already: give the bundle "
+                          "(or bundles) with --ensemble-of")
     if train["ensemble_of"]:  # the members' networks, trained already
+        from inference.vocabulary import with_views
         from training.ensemble import ensemble_arch
 
-        train["arch"], train["pretrained"], train["pretrained_path"] = ensemble_arch(train["ensemble_of"]), False, None
+        arch = with_views(ensemble_arch(train["ensemble_of"], bool(train["views"])), train["views"])
+        train["arch"], train["pretrained"], train["pretrained_path"] = arch, False, None
     if train["pretrained"] is None:  # by default, start from ImageNet weights where XRayView ships them
         info = ARCHITECTURE_INFO.get(train["arch"])
         train["pretrained"] = bool(info and info.pretrained_weights)

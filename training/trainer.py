@@ -85,6 +85,9 @@ class TrainConfig:
     consistency_views: DegradeConfig = field(default_factory=DegradeConfig)
     # trained bundles whose networks are averaged instead of training one (training.ensemble); arch is then theirs
     ensemble_of: tuple[str, ...] = ()
+    # with ensemble_of: fixed views of each film the network also answers, its logits averaged over them
+    # (inference.architectures.ViewMean); arch then names them
+    views: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -98,6 +101,7 @@ class TrainConfig:
         data["augment"] = AugmentConfig(**data.get("augment", {}))
         data["consistency_views"] = DegradeConfig(**data.get("consistency_views", {}))
         data["ensemble_of"] = tuple(data.get("ensemble_of", ()))
+        data["views"] = tuple(data.get("views", ()))
         return cls(**data)
 
 

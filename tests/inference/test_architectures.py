@@ -130,3 +130,30 @@ def test_an_ensemble_name_builds_the_mean_of_its_members():
         torch.testing.assert_close(model(x), (model.members[0](x) + model.members[1](x)) / 2)
     with pytest.raises(PretrainedWeightsError, match="assembled from trained bundles"):
         build_model(name, 2, pretrained=True)
+
+
+def test_a_name_with_views_builds_the_network_answering_over_them():
+    from inference.architectures import ViewMean
+    from inference.vocabulary import architecture_title, ensemble_members, is_known_architecture, split_views
+
+    name = "compact_cnn|views=mirror,shift_3_0"
+    assert split_views(name) == ("compact_cnn", ["mirror", "shift_3_0"]) and split_views("compact_cnn")[1] == []
+    assert is_known_architecture(name) and is_known_architecture("compact_cnn+compact_cnn|views=mirror")
+    for unknown in ("compact_cnn|views=upside_down", "compact_cnn|views=mirror,mirror", "compact_cnn|views="):
+        assert not is_known_architecture(unknown), unknown
+    assert ensemble_members(name) == [] and ensemble_members("compact_cnn+compact_cnn|views=mirror") == [
+        "compact_cnn", "compact_cnn"]
+    assert architecture_title(name) == ("Compact CNN, answering the mean over the film and 2 views of it (the film "
+                                        "mirrored left to right; the film shifted three pixels right)")
+    torch.manual_seed(0)
+    model = build_model(name, 2).eval()
+    bare = build_model("compact_cnn", 2).eval()
+    assert isinstance(model, ViewMean) and default_cam_layer(name) == "features.block5"
+    assert list(model.state_dict()) == list(bare.state_dict()), "the network's own weight names"
+    bare.load_state_dict(model.state_dict())
+    x = torch.rand(2, 1, 64, 64)
+    with torch.inference_mode():
+        expected = (bare(x) + bare(x.flip(-1)) + bare(torch.roll(x, shifts=3, dims=-1))) / 3
+        torch.testing.assert_close(model(x), expected)
+    model.train()
+    assert model._network.training and model.get_submodule("features.block5").training

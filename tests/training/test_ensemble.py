@@ -93,6 +93,50 @@ def test_a_member_fed_other_input_or_a_lone_member_is_refused(trained_bundle, se
     assert not out.exists()
 
 
+def test_one_network_answers_the_mean_over_views_of_the_film(trained_bundle, small_kermany, tmp_path, capsys):
+    from inference.bundle import load_bundle
+    from inference.cam import compute_cam
+    from inference.image_io import load_image
+    from inference.model_card import InputSpec
+    from inference.preprocess import to_model_tensor
+
+    first, _ = trained_bundle
+    out = tmp_path / "views"
+    rc, printed = _train(small_kermany, out, "--seed", "3", "--ensemble-of", str(first), "--views",
+                         "mirror,shift_1_1")
+    assert rc == 0, printed
+    viewed, alone = load_bundle(out), load_bundle(first)
+    card = viewed.card
+    assert card["architecture"] == "compact_cnn|views=mirror,shift_1_1"
+    # the network's own layer names and weights: the heatmap and the guard hook the same layers as alone
+    assert card["cam"]["target_layer"] == alone.card["cam"]["target_layer"] == "features.block5"
+    assert viewed.sha256 == alone.sha256
+    assert "2 fixed views of it (mirror, shift_1_1)" in card["training"]["weights"]
+
+    films = sorted((small_kermany / "PNEUMONIA").iterdir())[:3]
+    spec = InputSpec.from_card(card["input"])
+    x = torch.cat([to_model_tensor(load_image(film).render(), spec) for film in films])
+    network, bare = viewed.build(), alone.build()
+    with torch.inference_mode():
+        answered = network(x)
+        views = [bare(x), bare(x.flip(-1)), bare(torch.roll(x, shifts=(1, 1), dims=(-2, -1)))]
+    torch.testing.assert_close(answered, sum(views) / 3, rtol=0, atol=1e-5)
+    assert not torch.allclose(views[0], views[1], atol=1e-4), "the mirror is another view: the mean is not the film's"
+    # the heatmap explains the film itself: its map is the bare network's (the views' passes are not hooked)
+    fired = []
+    handle = network.get_submodule("features.block5").register_forward_hook(lambda *_: fired.append(1))
+    with_views = compute_cam(network, x, "features.block5", target=1)
+    handle.remove()
+    assert len(fired) == 1, "the hooked layer ran once per forward: the views ran unhooked"
+    numpy_close = with_views.heatmaps - compute_cam(bare, x, "features.block5", target=1).heatmaps
+    assert abs(numpy_close).max() < 1e-4
+    torch.testing.assert_close(with_views.logits, answered, rtol=0, atol=1e-5)
+
+    rc, _ = _train(small_kermany, tmp_path / "refused", "--seed", "3", "--views", "mirror")
+    assert rc != 0 and "--ensemble-of" in capsys.readouterr().err
+    assert not (tmp_path / "refused").exists()
+
+
 def test_how_alike_two_bundles_move_under_noise(trained_bundle, second_member, small_kermany, tmp_path, capsys):
     from training.cli_moves_alike import main as moves_main
 

@@ -143,8 +143,11 @@ def training_block(facts: CardFacts) -> dict[str, Any]:
 
         block.update({name: None for name in _objectives(config, facts.trained)})
         block["linear_probe"] = None
-        block["weights"] = (f"the mean of the logits of {len(config.ensemble_of)} trained networks, each with its "
-                            "own weights as trained (training.ensemble); how each was trained: 'ensemble'")
+        networks = (f"the mean of the logits of {len(config.ensemble_of)} trained networks, each with its own "
+                    "weights as trained" if len(config.ensemble_of) > 1 else "a trained network's weights as trained")
+        views = f", over the film and {len(config.views)} fixed views of it ({', '.join(config.views)})"
+        block["weights"] = (f"{networks}{views if config.views else ''} (training.ensemble); how each was trained: "
+                            "'ensemble'")
         block["ensemble"] = members_block(config.ensemble_of)
     if facts.evaluation.stability is not None:
         block["stability"] = facts.evaluation.stability
