@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayo
 from desktop import card_facts
 from desktop import prediction_adapter as pa
 from inference.model_card import ExternalValidation, Metric, ModelCard
+from inference.vocabulary import VIEW_TITLES, split_views
 
 
 def _metrics_table(metrics: list[Metric] | tuple[Metric, ...]) -> str:
@@ -42,7 +43,12 @@ def card_html(card: ModelCard) -> str:
     members = "".join(f"<br>&nbsp;&nbsp;{esc(m.name)} {esc(m.version)} ({esc(m.architecture)}, weights "
                       f"{esc(m.weights_sha256[:12])}…)" for m in card.ensemble_members)
     if members:
-        members = "<br><b>Mean of the logits of:</b>" + members
+        title = "Mean of the logits of:" if len(card.ensemble_members) > 1 else "Weights from:"
+        members = f"<br><b>{title}</b>" + members
+    views = split_views(card.architecture)[1]
+    if views:
+        members += ("<br><b>Answer:</b> the mean of its logits over the film and "
+                    + esc("; ".join(VIEW_TITLES.get(view, view) for view in views)))
     parts.append(f"<p><b>Architecture:</b> {esc(card.architecture)}{members}<br>"
                  f"<b>Labels:</b> {esc(', '.join(card.labels))}<br>"
                  f"<b>Positive label:</b> {esc(card.positive_label or '—')}<br>"

@@ -156,3 +156,16 @@ def test_the_card_dialog_names_an_ensembles_members():
             "&nbsp;&nbsp;chest-xray-pneumonia 2.2.0 (efficientnet_lite0, weights b13f32dd0000…)<br>"
             "&nbsp;&nbsp;chest-xray-pneumonia 2.2.0 (efficientnet_lite1, weights 4c0ffee01111…)") in text
     assert "Mean of the logits" not in card_html(ModelCard(CARD))
+
+
+def test_the_card_dialog_says_what_a_network_with_views_answers():
+    card = copy.deepcopy(CARD)
+    card["architecture"] = "efficientnet_lite0|views=mirror,shift_1_1"
+    card["training"] = {"ensemble": [
+        {"name": "chest-xray-pneumonia", "version": "2.2.0", "architecture": "efficientnet_lite0",
+         "weights_sha256": "b13f32dd" + "0" * 56}]}
+    text = card_html(ModelCard(card))
+    assert ("<b>Architecture:</b> efficientnet_lite0|views=mirror,shift_1_1<br><b>Weights from:</b><br>"
+            "&nbsp;&nbsp;chest-xray-pneumonia 2.2.0 (efficientnet_lite0, weights b13f32dd0000…)<br>"
+            "<b>Answer:</b> the mean of its logits over the film and the film mirrored left to right; the film "
+            "shifted one pixel right and one down") in text
