@@ -83,15 +83,20 @@ def _named_folder(text: str) -> tuple[str, Path]:
     return name.strip(), Path(folder.strip())
 
 
-def _views(text: str) -> tuple[str, ...]:
-    """Comma-separated names of inference.vocabulary.VIEW_TITLES, each once."""
+def _views(text: str) -> str:
+    """Comma-separated names of inference.vocabulary.VIEW_TITLES, each once (kept as that text: a recipe holds it);
+    "" for none."""
     from inference.vocabulary import VIEW_TITLES
 
-    views = tuple(view.strip() for view in text.split(",") if view.strip())
+    views = [view.strip() for view in text.split(",") if view.strip()]
     unknown = [view for view in views if view not in VIEW_TITLES]
-    if unknown or not views or len(set(views)) != len(views):
+    if unknown or (text.strip() and not views) or len(set(views)) != len(views):
         raise argparse.ArgumentTypeError(f"expected distinct views among {', '.join(VIEW_TITLES)}, got {text!r}")
-    return views
+    return ",".join(views)
+
+
+def _view_names(text: str) -> tuple[str, ...]:
+    return tuple(text.split(",")) if text else ()
 
 
 def _named_folder_text(text: str) -> str:
@@ -211,7 +216,7 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     _o("views", MODEL, TEXT, "with --ensemble-of (one bundle or more): the network also answers these views of each "
                              "film (mirror, shift_1_1, shift_3_0) and its logits are averaged over the film and them "
                              "(its moves under noise differ by view, so the mean moves less)", into="train.views",
-       parse=_views, metavar="VIEW,VIEW"),
+       parse=_views, default="", metavar="VIEW,VIEW", convert=_view_names),
     _o("epochs", MODEL, INT, "training epochs", into="train.epochs", parse=_positive_int),
     _o("batch-size", MODEL, INT, "training batch size", into="train.batch_size", parse=_positive_int),
     _o("lr", MODEL, FLOAT, "peak learning rate (AdamW)", into="train.lr", parse=_positive_float),

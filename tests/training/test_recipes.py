@@ -148,6 +148,8 @@ def _sample_value(option):
         return 0.375
     if option.name() == "external":
         return [("set A, with a comma", Path("/data/ext a"))]
+    if option.name() == "views":
+        return "mirror,shift_3_0"
     if option.repeat:
         return ['a "quoted" text', "NAME=/some/folder"] if "set" not in option.key else ["n=/x"]
     if option.kind == PATH:
