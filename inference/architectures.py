@@ -375,6 +375,7 @@ class ViewMean(nn.Module):
                                            "it cannot answer over views")
         object.__setattr__(self, "_network", network)  # not a child: its layers are ours already
         self.views = list(views)
+        self.film_only = False  # see film_only()
 
     def train(self, mode: bool = True) -> ViewMean:
         super().train(mode)
@@ -383,10 +384,26 @@ class ViewMean(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         plain = self._network.forward(x)
+        if self.film_only:
+            return plain
         # the views change the answer, not what explains it: no gradient through them (and no graph to keep)
         with _hooks_silenced(self), torch.no_grad():
             viewed = self._network.forward(torch.cat([VIEW_TRANSFORMS[view](x) for view in self.views]))
         return torch.cat([plain.unsqueeze(0), viewed.unflatten(0, (len(self.views), x.shape[0]))]).mean(dim=0)
+
+
+@contextmanager
+def film_only(model: nn.Module) -> Iterator[None]:
+    """Inside the block a ViewMean answers for the film alone. For passes run only for a layer's output (fitting
+    the guard), which the views' passes never reach: they would only cost time (4 views: 4x)."""
+    if not isinstance(model, ViewMean):
+        yield
+        return
+    model.film_only = True
+    try:
+        yield
+    finally:
+        model.film_only = False
 
 
 def member_layer(index: int, layer: str) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from inference.architectures import film_only
 from inference.bundle import load_bundle, rewrite_bundle
 from inference.errors import XRayViewError
 from inference.image_files import find_images
@@ -43,7 +44,7 @@ def split_features(model: nn.Module, images_uint8: torch.Tensor, spec: InputSpec
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     chunks = []
-    with capture_features(model, layer, grid) as captured:
+    with capture_features(model, layer, grid) as captured, film_only(model):
         for start in range(0, images_uint8.shape[0], batch_size):
             batch = images_uint8[start:start + batch_size].float().div_(255.0)
             if blur_sigma is not None:
@@ -123,7 +124,8 @@ def measure_ood_sets(model: nn.Module, spec: InputSpec, guard: FeatureGuard, car
                 image = load_image(path)
             except XRayViewError:
                 continue
-            with torch.no_grad(), capture_features(model, guard_layer(card), guard_grid(card)) as captured:
+            with torch.no_grad(), capture_features(model, guard_layer(card), guard_grid(card)) as captured, \
+                    film_only(model):
                 model(to_model_tensor(image.render(), spec))
             total += 1
             warned += assess(image, captured[0], guard, card).warning

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Sequence
 import torch
 from torch import nn
 
+from inference.architectures import film_only
 from inference.bundle import load_bundle
 from inference.errors import XRayViewError
 from inference.ood import FeatureGuard, pool_regions
@@ -30,8 +31,9 @@ def layer_maps(model: nn.Module, layer: str, batches: Iterable[torch.Tensor]) ->
     handle = model.get_submodule(layer).register_forward_hook(
         lambda _module, _inputs, output: maps.append(output.detach().to(torch.float16).cpu()))
     try:
-        for batch in batches:
-            model(batch)
+        with film_only(model):
+            for batch in batches:
+                model(batch)
     finally:
         handle.remove()
     return torch.cat(maps) if maps else torch.zeros(0)

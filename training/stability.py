@@ -115,13 +115,17 @@ class StabilityResult:
 
 
 class ProbabilityOf:
-    """P(positive) of a bundle's model for batches of model inputs (8-bit, or float in [0, 1] for the rounding check)."""
+    """P(positive) of a bundle's model for batches of model inputs (8-bit, or float in [0, 1] for the rounding check);
+    with `view` (a name of inference.architectures.VIEW_TRANSFORMS), of that view of each input."""
 
     def __init__(self, model: torch.nn.Module, bundle, spec: InputSpec, device: torch.device | str = "cpu",
-                 batch_size: int = 32):
+                 batch_size: int = 32, view: str | None = None):
+        from inference.architectures import VIEW_TRANSFORMS
+
         self.model, self.bundle, self.spec, self.device = model.eval(), bundle, spec, torch.device(device)
         self.index = bundle.labels.index(bundle.positive_label)
         self.batch_size = batch_size
+        self.view = VIEW_TRANSFORMS[view] if view else (lambda x: x)
 
     def __call__(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         out = []
@@ -129,7 +133,7 @@ class ProbabilityOf:
             chunk = [np.asarray(a, dtype=np.float32) / (255.0 if a.dtype == np.uint8 else 1.0)
                      for a in inputs[start:start + self.batch_size]]
             with torch.inference_mode():
-                logits = self.model(normalise(np.stack(chunk), self.spec).to(self.device)).float().cpu()
+                logits = self.model(self.view(normalise(np.stack(chunk), self.spec)).to(self.device)).float().cpu()
             out.append(self.bundle.probabilities(logits)[:, self.index].numpy())
         return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
@@ -343,8 +347,10 @@ def moves_alike(moves: Sequence[tuple[str, np.ndarray]]) -> list[dict]:
     return rows
 
 
-def log_odds_moves(predictor, films: Sequence[tuple[str, np.ndarray]], change: str, seed: int = 0) -> np.ndarray:
-    """Each film's change in log-odds under `change` (a name of `perturbations()`), seeded as `measure` draws it."""
-    probability = ProbabilityOf(predictor.model, predictor.bundle, predictor.spec, predictor.device)
+def log_odds_moves(predictor, films: Sequence[tuple[str, np.ndarray]], change: str, seed: int = 0,
+                   view: str | None = None) -> np.ndarray:
+    """Each film's change in log-odds under `change` (a name of `perturbations()`), seeded as `measure` draws it;
+    with `view`, of that view of the film and of the changed film (the same draw, viewed)."""
+    probability = ProbabilityOf(predictor.model, predictor.bundle, predictor.spec, predictor.device, view=view)
     result = measure(probability, films, predictor.threshold, seed=seed, only=[change])
     return log_odds(result.changed_probabilities[change]) - log_odds(result.probabilities)

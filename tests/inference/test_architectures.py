@@ -157,3 +157,20 @@ def test_a_name_with_views_builds_the_network_answering_over_them():
         torch.testing.assert_close(model(x), expected)
     model.train()
     assert model._network.training and model.get_submodule("features.block5").training
+
+
+def test_film_only_answers_for_the_film_alone_for_a_layers_features():
+    """The guard's fit runs passes only for a layer's output, which the views never reach: film_only skips them."""
+    from inference.architectures import film_only
+
+    torch.manual_seed(0)
+    model = build_model("compact_cnn|views=mirror", 2).eval()
+    bare = build_model("compact_cnn", 2).eval()
+    bare.load_state_dict(model.state_dict())
+    x = torch.rand(2, 1, 64, 64)
+    with torch.inference_mode():
+        with film_only(model):
+            torch.testing.assert_close(model(x), bare(x), rtol=0, atol=0)
+        assert not torch.allclose(model(x), bare(x)), "outside the block the views count again"
+        with film_only(bare):  # any other network: unchanged
+            torch.testing.assert_close(bare(x), bare(x))

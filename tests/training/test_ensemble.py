@@ -155,3 +155,10 @@ def test_how_alike_two_bundles_move_under_noise(trained_bundle, second_member, s
     assert first_vs_second["correlation"] < 0.999
     with pytest.raises(SystemExit):  # one bundle has nothing to be compared with
         moves_main(["--bundle", str(first), "--data", str(tmp_path / "films")])
+    capsys.readouterr()
+    # ... but its views: one network on the film and on its mirror, the same draw mirrored
+    assert moves_main(["--bundle", str(first), "--views", "mirror", "--data", str(tmp_path / "films")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (pair,) = report["pairs"]
+    assert pair["models"] == [str(first), f"{first}|mirror"] and report["views"] == ["mirror"]
+    assert -1.0 <= pair["correlation"] < 0.999 and pair["sd_log_odds"][1] > 0
