@@ -375,7 +375,7 @@ class ViewMean(nn.Module):
                                            "it cannot answer over views")
         object.__setattr__(self, "_network", network)  # not a child: its layers are ours already
         self.views = list(views)
-        self.film_only = False  # see film_only()
+        self.views_skipped = False  # film_only() sets it
 
     def train(self, mode: bool = True) -> ViewMean:
         super().train(mode)
@@ -384,7 +384,7 @@ class ViewMean(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         plain = self._network.forward(x)
-        if self.film_only:
+        if self.views_skipped:
             return plain
         # the views change the answer, not what explains it: no gradient through them (and no graph to keep)
         with _hooks_silenced(self), torch.no_grad():
@@ -399,11 +399,11 @@ def film_only(model: nn.Module) -> Iterator[None]:
     if not isinstance(model, ViewMean):
         yield
         return
-    model.film_only = True
+    model.views_skipped = True
     try:
         yield
     finally:
-        model.film_only = False
+        model.views_skipped = False
 
 
 def member_layer(index: int, layer: str) -> str:

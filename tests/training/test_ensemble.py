@@ -128,8 +128,8 @@ def test_one_network_answers_the_mean_over_views_of_the_film(trained_bundle, sma
     with_views = compute_cam(network, x, "features.block5", target=1)
     handle.remove()
     assert len(fired) == 1, "the hooked layer ran once per forward: the views ran unhooked"
-    numpy_close = with_views.heatmaps - compute_cam(bare, x, "features.block5", target=1).heatmaps
-    assert abs(numpy_close).max() < 1e-4
+    difference = with_views.heatmaps - compute_cam(bare, x, "features.block5", target=1).heatmaps
+    assert abs(difference).max() < 1e-4
     torch.testing.assert_close(with_views.logits, answered, rtol=0, atol=1e-5)
 
     rc, _ = _train(small_kermany, tmp_path / "refused", "--seed", "3", "--views", "mirror")
