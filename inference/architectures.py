@@ -18,7 +18,7 @@ from torch import nn
 
 from inference.errors import XRayViewError
 from inference.vocabulary import (ARCHITECTURE_INFO, ARCHITECTURES, VIEW_TITLES, ensemble_members,
-                                  register_architecture_name, split_views)
+                                  register_architecture_name, split_views, view_list_problem)
 
 
 class UnknownArchitectureError(XRayViewError, ValueError):
@@ -365,9 +365,9 @@ class ViewMean(nn.Module):
 
     def __init__(self, network: nn.Module, views: list[str]):
         super().__init__()
-        unknown = [view for view in views if view not in VIEW_TRANSFORMS]
-        if unknown or not views:
-            raise UnknownArchitectureError(f"unknown view(s) {unknown}; known: {', '.join(VIEW_TRANSFORMS)}")
+        problem = view_list_problem(views) if views else "no views given"
+        if problem:
+            raise UnknownArchitectureError(problem)
         for name, child in network.named_children():
             self.add_module(name, child)
         if set(self.state_dict()) != set(network.state_dict()):  # weights held outside its layers would be lost

@@ -91,6 +91,16 @@ def split_views(name: str) -> tuple[str, list[str]]:
     return network, (views.split(",") if mark else [])
 
 
+def view_list_problem(views: list[str] | tuple[str, ...]) -> str | None:
+    """Why `views` is not a list of distinct known views, or None (the one check: names, flags, recipes)."""
+    unknown = [view for view in views if view not in VIEW_TITLES]
+    if unknown:
+        return f"unknown view(s) {', '.join(repr(view) for view in unknown)}; known: {', '.join(VIEW_TITLES)}"
+    if len(set(views)) != len(views):
+        return "a view is named twice"
+    return None
+
+
 def with_views(name: str, views: list[str] | tuple[str, ...]) -> str:
     return f"{name}{VIEWS_MARK}{','.join(views)}" if views else name
 
@@ -111,7 +121,7 @@ def _is_single_architecture(name: str) -> bool:
 
 def is_known_architecture(name: str) -> bool:
     network, views = split_views(name)
-    if not all(view in VIEW_TITLES for view in views) or len(set(views)) != len(views) or "" in views:
+    if view_list_problem(views):  # "|views=" with nothing after it names the view "", unknown
         return False
     members = ensemble_members(network)
     return all(_is_single_architecture(m) for m in members) if members else _is_single_architecture(network)

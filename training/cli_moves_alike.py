@@ -33,11 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from inference.vocabulary import VIEW_TITLES
+    from inference.vocabulary import view_list_problem
 
     views = [view for view in args.views.split(",") if view]
-    if [view for view in views if view not in VIEW_TITLES]:
-        parser.error(f"unknown view in --views {args.views!r}; known: {', '.join(VIEW_TITLES)}")
+    problem = view_list_problem(views)
+    if problem:
+        parser.error(f"--views {args.views!r}: {problem}")
     if len(args.bundle) < 2 and not views:
         parser.error("give --bundle at least twice (or once with --views)")
     from inference.image_io import load_image

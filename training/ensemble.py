@@ -35,17 +35,17 @@ class EnsembleError(TrainingError):
     """The bundles named cannot be assembled into an ensemble for this run."""
 
 
-def _member_cards(paths: list[str] | tuple[str, ...], alone_allowed: bool = False) -> list[dict]:
-    if len(paths) < (1 if alone_allowed else 2):
-        raise EnsembleError(f"an ensemble needs at least two bundles (--ensemble-of given {len(paths)} time(s)); "
-                            "one is enough with --views")
+def _member_cards(paths: list[str] | tuple[str, ...]) -> list[dict]:
     return [read_card_dict(path) for path in paths]
 
 
 def ensemble_arch(paths: list[str] | tuple[str, ...], alone_allowed: bool = False) -> str:
     """The ensemble's architecture name from its members' cards (read without loading a network); one bundle
-    (`alone_allowed`, with views) is its own network."""
-    names = [str(card["architecture"]) for card in _member_cards(paths, alone_allowed)]
+    (`alone_allowed`, with views) is its own network. Where the run's options are read: the only count check."""
+    if len(paths) < (1 if alone_allowed else 2):
+        raise EnsembleError(f"an ensemble needs at least two bundles (--ensemble-of given {len(paths)} time(s)); "
+                            "one is enough with --views")
+    names = [str(card["architecture"]) for card in _member_cards(paths)]
     if any(split_views(name)[1] for name in names):
         raise EnsembleError("a member already answers over views: give --views to the run instead")
     return ensemble_architecture(names) if len(names) > 1 else names[0]
@@ -53,7 +53,7 @@ def ensemble_arch(paths: list[str] | tuple[str, ...], alone_allowed: bool = Fals
 
 def check_member_inputs(paths: list[str] | tuple[str, ...], spec: InputSpec) -> None:
     """Every member learnt from the input this run gives it (before any image is read)."""
-    for path, card in zip(paths, _member_cards(paths, alone_allowed=True)):
+    for path, card in zip(paths, _member_cards(paths)):
         differences = input_differences(InputSpec.from_card(card["input"]), spec)
         if differences:
             raise EnsembleError(f"{path}: its network learnt from other input than this run gives it "
@@ -64,7 +64,7 @@ def check_member_splits(paths: list[str] | tuple[str, ...], prepared: PreparedDa
     """Every member was trained on this run's films in this run's splits, so none has seen a validation or test
     film, and its labels are the run's."""
     ours = parse_manifest(prepared.manifest, "this run's split")
-    for path, card in zip(paths, _member_cards(paths, alone_allowed=True)):
+    for path, card in zip(paths, _member_cards(paths)):
         if list(card["labels"]) != list(prepared.classes):
             raise EnsembleError(f"{path}: its labels {card['labels']} are not this run's {prepared.classes}")
         theirs = read_manifest(path)  # BundleError naming the file when it is missing or unreadable
@@ -94,7 +94,7 @@ def ensemble_state(paths: list[str] | tuple[str, ...]) -> dict[str, torch.Tensor
 def members_block(paths: list[str] | tuple[str, ...]) -> list[dict]:
     """What the card says of each member: which bundle, which weights, how it was trained."""
     rows = []
-    for path, card in zip(paths, _member_cards(paths, alone_allowed=True)):
+    for path, card in zip(paths, _member_cards(paths)):
         rows.append({"name": card.get("name"), "version": card.get("version"),
                      "architecture": card.get("architecture"), "weights_sha256": card["weights"]["sha256"],
                      "temperature": card.get("calibration", {}).get("temperature"),

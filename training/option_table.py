@@ -86,11 +86,10 @@ def _named_folder(text: str) -> tuple[str, Path]:
 def _views(text: str) -> str:
     """Comma-separated names of inference.vocabulary.VIEW_TITLES, each once (kept as that text: a recipe holds it);
     "" for none."""
-    from inference.vocabulary import VIEW_TITLES
+    from inference.vocabulary import VIEW_TITLES, view_list_problem
 
     views = [view.strip() for view in text.split(",") if view.strip()]
-    unknown = [view for view in views if view not in VIEW_TITLES]
-    if unknown or (text.strip() and not views) or len(set(views)) != len(views):
+    if view_list_problem(views) or (text.strip() and not views):
         raise argparse.ArgumentTypeError(f"expected distinct views among {', '.join(VIEW_TITLES)}, got {text!r}")
     return ",".join(views)
 
