@@ -40,11 +40,13 @@ def test_default_bundle_card_is_complete(project_root):
     rates = {r["dataset"].split(" (")[0].split(",")[0]: r for r in card["ood"]["rates"]}
     fracture = rates["bone-fracture radiographs"]
     assert fracture["n"] == 3309 and fracture["warning_rate"] == 1.0
-    # 2 of 20 for 2.1.0 at the 99.9% validation quantile (2.0.0: 1 of 20; README: the OOD guard)
-    assert rates["full-resolution chest X-rays"]["warning_rate"] <= 0.10
+    # issue 24: none of the 20 (2.1.0: 2 of 20 at the 99.9% validation quantile; README: the OOD guard)
+    assert rates["full-resolution chest X-rays"]["warning_rate"] == 0.0
     check = card["cam"]["lung_field_check"]
-    assert check["n_true_positives"] >= 340  # 90.7% sensitivity at 1/3 on the noisy internal test labels
-    # 2.1.0 draws the head's map squared times the map of _blocks.10 (inference.cam); the check measured that map
+    # 2.2.0: 334 of the 388 internal test pneumonias at 1/3 (86.1%; 2.1.0: 345). The noisy internal labels are
+    # where 2.2.0 gave up most for its steadiness; external-a's bar is in the next test (docs/model-development.md)
+    assert check["n_true_positives"] >= 330
+    # the head's map squared times the map of _blocks.10 (inference.cam); the check measured that map
     assert card["cam"]["detail_layer"] == check["detail_layer"] == "_blocks.10"
     assert card["cam"]["target_power"] == check["target_power"] == 2.0
     # issue 13.4: deletion of the hottest 20% costs >= 3x a random 20%, maps of different films correlate <= 0.35
@@ -69,7 +71,11 @@ def test_default_bundle_external_validation_meets_the_bar(project_root):
     assert metrics["sensitivity"]["value"] >= 0.95 and metrics["specificity"]["value"] >= 0.85
     assert metrics["sensitivity"]["threshold"] == pytest.approx(card["threshold"], abs=1e-6)
     assert all(m.get("ci95") for m in metrics.values() if m["name"] != "ece")
-    assert card["training"]["lung_focus"]["weight"] > 0
+    # 2.2.0 is stage 2's network over views (no training of its own): its card says what trained that network
+    (member,) = card["training"]["ensemble"]
+    assert card["training"]["lung_focus"] is None and member["training"]["lung_focus"]["weight"] > 0
+    assert member["training"]["consistency"]["weight"] == 50.0
+    assert member["weights_sha256"] == card["weights"]["sha256"]  # the views change the answer, not the weights
 
 
 def _test_split_images(project_root, shared_data):
@@ -93,9 +99,9 @@ def test_held_out_test_images_are_classified_as_the_card_says(predictor, project
     assert abs(correct - card["accuracy"] * len(results)) <= 1
     assert abs(sum(positives) - card["sensitivity"] * len(positives)) <= 1
     assert abs(sum(negatives) - card["specificity"] * len(negatives)) <= 1
-    assert correct / len(results) >= 0.90  # 2.1.0: 91.6% (88.9% sensitivity on the noisy internal labels)
+    assert correct / len(results) >= 0.89  # 2.2.0: 89.5% (2.1.0: 91.6%; both ~86-89% sensitive on noisy labels)
     warned = sum(p.ood.warning for p, _ in results)
-    assert warned <= 7  # 2.1.0's card: 1.3% of the test split (7 of 522)
+    assert warned <= 7  # 2.2.0's card: 0.8% of the test split (4 of 522; 2.1.0: 7)
 
 
 def test_gradcam_heatmap_at_original_size(predictor, project_root):
@@ -154,11 +160,11 @@ def test_guard_warns_on_fracture_radiographs(predictor, shared_data):
 
 def test_guard_accepts_full_resolution_chest_xrays(predictor, shared_data):
     """Full-resolution originals of training images, resized here (no JPEG round trip since 2.0.0): the guard
-    warns on at most two of the 20 (its card: 2 of 20 for 2.1.0; 2.0.0 warned on 1)."""
+    warns on none of the 20 (issue 24's bar; 2.1.0 warned on 2, 2.0.0 on 1)."""
     files = sorted((shared_data / "samples" / "chest-xray-fullres").rglob("*.jpeg"))
     assert len(files) == 20
     warned = [f.name for f in files if predictor.predict(load_image(f), cam_method=None).ood.warning]
-    assert len(warned) <= 2, warned
+    assert warned == []
 
 
 def test_experimental_fracture_bundle(project_root, shared_data):

@@ -3,12 +3,14 @@ bench/bench_perturbation.py against the shipped default bundle (8 full-resolutio
 24 external-a films; a few seconds).
 
 Issue 24's targets (noise of 1 grey level and JPEG q >= 75: median |dp| <= 0.01, max <= 0.05, no call flip;
-originals within 0.02 mean / 0.05 max of their copies) are NOT met by the shipped 2.1.0, nor by any candidate
-trained so far (docs/model-development.md). What this test holds the shipped bundle to:
+originals within 0.02 mean / 0.05 max of their copies) are NOT all met by the shipped 2.2.0 (its card: a call on
+external-a flips under noise, the max under noise depends on the draw, originals within 0.079 of their copies), nor
+by any candidate trained so far (docs/model-development.md). What this test holds the shipped bundle to:
 - its card never claims more stability than the bundle has: a set on which this subset misses the targets is not
   marked as meeting them;
-- no bundle ships less stable than 2.1.0: every targeted change stays within 2.1.0's numbers on this subset
-  (measured 2026-12-05 with seed 24), so a pipeline change that makes answers move more fails here.
+- no bundle ships less stable than 2.2.0: every targeted change stays within 2.2.0's numbers on this subset
+  (measured 2026-12-06 with seed 24; 2.1.0, the default before it, moved up to 0.47 here), so a pipeline change
+  that makes answers move more fails here.
 """
 from __future__ import annotations
 
@@ -22,14 +24,14 @@ from training.stability import TARGETED, measure_folder
 FULLRES_FILMS = 8
 EXTERNAL_FILMS = 24
 SEED = 24
-# 2.1.0 on this subset: perturbation -> (median |dp|, max |dp|, calls flipped)
-FULLRES_2_1_0 = {"noise_1": (0.00481, 0.22919, 0), "jpeg_95_model": (0.02058, 0.14963, 0),
-                 "jpeg_90_model": (0.01072, 0.35313, 0), "jpeg_75_model": (0.01041, 0.47469, 0),
-                 "jpeg_95_full": (0.00366, 0.02244, 0), "jpeg_90_full": (0.00398, 0.0535, 0),
-                 "jpeg_75_full": (0.00133, 0.00313, 0)}
-COPIES_2_1_0 = (0.09033, 0.34463)  # mean, max |dp| of original vs its copy
-EXTERNAL_2_1_0 = {"noise_1": (0.02576, 0.26801, 2), "jpeg_90_model": (0.01608, 0.07418, 0),
-                  "jpeg_75_model": (0.0, 0.00335, 0)}
+# 2.2.0 on this subset: perturbation -> (median |dp|, max |dp|, calls flipped)
+FULLRES_2_2_0 = {"noise_1": (0.00068, 0.02156, 0), "jpeg_95_model": (0.00096, 0.02246, 0),
+                 "jpeg_90_model": (0.00414, 0.01889, 0), "jpeg_75_model": (0.00356, 0.08953, 0),
+                 "jpeg_95_full": (0.00054, 0.00411, 0), "jpeg_90_full": (0.00025, 0.00557, 0),
+                 "jpeg_75_full": (0.00022, 0.00562, 0)}
+COPIES_2_2_0 = (0.01328, 0.03817)  # mean, max |dp| of original vs its copy
+EXTERNAL_2_2_0 = {"noise_1": (0.00691, 0.03367, 0), "jpeg_90_model": (0.00426, 0.03075, 0),
+                  "jpeg_75_model": (0.0, 0.00148, 0)}
 SLACK_MEDIAN, SLACK_MAX = 0.005, 0.01  # platform arithmetic and nothing more
 
 
@@ -51,7 +53,7 @@ def _no_less_stable(changes: dict, reference: dict) -> list[str]:
         if (row["median_abs_dp"] > median + SLACK_MEDIAN or row["max_abs_dp"] > worst + SLACK_MAX
                 or row["calls_flipped"] > flips):
             worse.append(f"{name}: median {row['median_abs_dp']}, max {row['max_abs_dp']}, flips "
-                         f"{row['calls_flipped']} (2.1.0: {median}, {worst}, {flips}; worst film {row['worst']})")
+                         f"{row['calls_flipped']} (2.2.0: {median}, {worst}, {flips}; worst film {row['worst']})")
     return worse
 
 
@@ -60,11 +62,11 @@ def test_full_resolution_films(predictor, shared_data, card_sets):
                             copies_root=shared_data / "chest-xray-pneumonia" / "train", limit=FULLRES_FILMS,
                             seed=SEED, only=TARGETED, guard=False)
     assert result["films"] == FULLRES_FILMS and result["unperturbed"]["n"] == FULLRES_FILMS
-    assert _no_less_stable(result["changes"], FULLRES_2_1_0) == []
+    assert _no_less_stable(result["changes"], FULLRES_2_2_0) == []
     copies = result["full_resolution_vs_copy"]
     assert copies["n"] == FULLRES_FILMS
-    assert copies["mean_abs_dp"] <= COPIES_2_1_0[0] + SLACK_MEDIAN
-    assert copies["max_abs_dp"] <= COPIES_2_1_0[1] + SLACK_MAX
+    assert copies["mean_abs_dp"] <= COPIES_2_2_0[0] + SLACK_MEDIAN
+    assert copies["max_abs_dp"] <= COPIES_2_2_0[1] + SLACK_MAX
     recorded = card_sets["full-resolution chest X-rays"]
     assert recorded.n == 20 and recorded.copies is not None
     if not result["meets_targets"]:
@@ -73,9 +75,9 @@ def test_full_resolution_films(predictor, shared_data, card_sets):
 
 def test_external_films(predictor, shared_data, card_sets):
     result = measure_folder(predictor, shared_data / "chest-xray-pneumonia" / "external-a", limit=EXTERNAL_FILMS,
-                            seed=SEED, only=tuple(EXTERNAL_2_1_0), guard=False)
+                            seed=SEED, only=tuple(EXTERNAL_2_2_0), guard=False)
     assert result["films"] == EXTERNAL_FILMS
-    assert _no_less_stable(result["changes"], EXTERNAL_2_1_0) == []
+    assert _no_less_stable(result["changes"], EXTERNAL_2_2_0) == []
     recorded = card_sets["Kermany test half A"]
     assert recorded.n == 312
     if not result["meets_targets"]:

@@ -91,14 +91,21 @@ def ensemble_state(paths: list[str] | tuple[str, ...]) -> dict[str, torch.Tensor
     return state
 
 
+# what a member's card says trained its weights (training.stages.card): an assembly runs none of them itself
+MEMBER_TRAINING_KEYS = ("weights", "lung_focus", "map_specificity", "consistency", "map_focus")
+
+
 def members_block(paths: list[str] | tuple[str, ...]) -> list[dict]:
-    """What the card says of each member: which bundle, which weights, how it was trained."""
+    """What the card says of each member: which bundle, which weights, how it was trained (its command and the
+    objectives its card names), so an assembled bundle's card answers what trained the network it ships."""
     rows = []
     for path, card in zip(paths, _member_cards(paths)):
+        training = card.get("training", {})
         rows.append({"name": card.get("name"), "version": card.get("version"),
                      "architecture": card.get("architecture"), "weights_sha256": card["weights"]["sha256"],
                      "temperature": card.get("calibration", {}).get("temperature"),
-                     "command": card.get("training", {}).get("command")})
+                     "command": training.get("command"),
+                     "training": {key: training.get(key) for key in MEMBER_TRAINING_KEYS}})
     return rows
 
 

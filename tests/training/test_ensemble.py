@@ -46,6 +46,10 @@ def test_an_ensemble_answers_the_mean_of_its_members_logits(trained_bundle, seco
     assert card["cam"]["target_layer"] == "members.0.features.block5"
     members = card["training"]["ensemble"]
     assert [m["weights_sha256"] for m in members] == [load_bundle(first).sha256, load_bundle(second_member).sha256]
+    member_training = load_bundle(first).card["training"]  # what trained each member, as its own card says
+    assert members[0]["training"] == {key: member_training[key] for key in
+                                      ("weights", "lung_focus", "map_specificity", "consistency", "map_focus")}
+    assert members[0]["training"]["weights"].startswith(("raw weights", "exponential moving average"))
     assert card["training"]["epochs_run"] == 0 and card["training"]["lung_focus"] is None
     # the AUC the assembly reports is the one the calibrate stage measures on the same validation films
     assert card["training"]["best_val_auc"] == pytest.approx(card["training"]["validation_metrics"]["auc"], abs=1e-4)

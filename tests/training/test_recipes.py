@@ -23,6 +23,7 @@ FRACTURE_RECIPE = PROJECT_ROOT / "training" / "recipes" / "bone-fracture-experim
 CHEST_TRAIN_FLAGS = [
     "--data", "../shared/data/chest-xray-pneumonia/train",
     "--arch", "efficientnet_lite0", "--pretrained", "--img-size", "224", "--resize-mode", "squash", "--per-image-norm",
+    "--low-pass-sigma", "2.0",
     "--epochs", "6", "--batch-size", "32", "--lr", "2e-4", "--warmup-epochs", "0.5", "--schedule", "cosine",
     "--label-smoothing", "0.05", "--ema-epochs", "1", "--patience", "0", "--lung-focus", "1.0",
     "--map-specificity", "0.4",
@@ -31,7 +32,7 @@ CHEST_TRAIN_FLAGS = [
     "--noise", "0.02", "--jpeg-quality-min", "40",
     "--linear-probe", "--seed", "20261122", "--tta", "--miss-cost", "2",
     "--external", "Kermany test half A=../shared/data/chest-xray-pneumonia/external-a",
-    "--name", "chest-xray-pneumonia", "--model-version", "2.1.0",
+    "--name", "chest-xray-pneumonia", "--model-version", "2.2.0-base",
     "--description", "Pediatric chest X-ray: NORMAL vs PNEUMONIA (EfficientNet-Lite0, 224 px, squash)",
 ]
 CHEST_GUARD_FLAGS = [
@@ -130,6 +131,42 @@ def test_the_shipped_recipes_are_the_training_scripts_flags(recipe, train_flags,
     # replayed as it is, the recipe recorded is the file itself
     assert from_recipe.recipe.data == recipe.read_bytes() and from_recipe.recipe.overrides == []
     assert from_recipe.recipe.sha256 == hashlib.sha256(recipe.read_bytes()).hexdigest()
+
+
+def test_the_shipped_chest_bundle_is_what_the_three_recipes_build():
+    """The default bundle records the stage 3 recipe file as it is in the repository (nothing overridden), which
+    names stage 2's bundle and the views; stage 2's recipe resolves to what trained the network the card names
+    (objectives, consistency views, WiSE) and starts from stage 1's bundle, whose recipe is the chest recipe."""
+    import tomllib
+
+    from inference.bundle import load_bundle
+    from inference.predictor import default_bundle_dir
+
+    card = load_bundle(default_bundle_dir()).card
+    stages = PROJECT_ROOT / "training" / "recipes"
+    views, stable = stages / "chest-xray-pneumonia-views.toml", stages / "chest-xray-pneumonia-stable.toml"
+    recorded = card["training"]["recipe"]
+    assert recorded["source"] == "training/recipes/chest-xray-pneumonia-views.toml" and recorded["overrides"] == []
+    assert recorded["source_sha256"] == hashlib.sha256(views.read_bytes()).hexdigest()
+    model = tomllib.loads(views.read_text(encoding="utf-8"))["model"]
+    assert model["ensemble-of"] == ["runs/chest-stable/bundle"]
+    assert card["architecture"] == f"efficientnet_lite0|views={model['views']}" == \
+        "efficientnet_lite0|views=mirror,shift_1_1,shift_3_0"
+
+    (member,) = card["training"]["ensemble"]
+    trained = member["training"]
+    run = _run_from_flags(["--recipe", str(stable), "--out", "runs/x/bundle"])
+    assert str(run.config.pretrained_path) == "runs/chest-base/bundle/model.safetensors"
+    assert not run.config.pretrained and run.config.epochs == 1 and run.config.wise_alpha == 0.5
+    assert run.config.consistency == trained["consistency"]["weight"] == 50.0
+    assert run.config.consistency_views.to_dict() == trained["consistency"]["views"]
+    assert run.config.lung_focus == trained["lung_focus"]["weight"]
+    assert run.config.map_specificity == trained["map_specificity"]["weight"]
+    assert "interpolated 0.5" in trained["weights"]
+    assert run.data.low_pass_sigma == card["input"]["normalisation"]["low_pass_sigma"] == 2.0
+    base = _run_from_flags(["--recipe", str(CHEST_RECIPE), "--out", "runs/x/bundle"])
+    assert base.data.low_pass_sigma == 2.0 and base.config.pretrained and base.config.epochs == 6
+    assert (base.config.seed, base.data.fractions) == (run.config.seed, run.data.fractions)
 
 
 def _sample_value(option):
