@@ -44,12 +44,29 @@ KERMANY_LIMITATIONS = [
 # a new one, replaces it (training.site_calibration) instead of leaving a statement that is no longer true.
 OPERATING_POINT_LIMITATION = "Operating point:"
 LEGACY_OPERATING_POINT_LIMITATIONS = ("The threshold was chosen on the validation split",)  # older cards
-GENERIC_LIMITATIONS = [
-    "Metrics come from a held-out split of the same source as the training data; performance on other "
-    "populations, sites and devices is unknown until measured there.",
-    f"{OPERATING_POINT_LIMITATION} the threshold was chosen on the validation split; another threshold changes "
-    "the sensitivity and specificity (see the model card's table of sensitivity and specificity by threshold).",
-]
+HELD_OUT_LIMITATION = ("Metrics come from a held-out split of the same source as the training data; performance on "
+                       "other populations, sites and devices is unknown until measured there.")
+KERMANY_LABEL_NOISE_LIMITATION = (
+    "The train split's PNEUMONIA folder holds films that look normal (label noise of the source data set): "
+    "sensitivity on the internal test split, carved from it, understates what the model finds on films whose "
+    "labels were checked, such as the official test split's (a third expert checked those).")
+_OTHER_THRESHOLDS = ("another threshold changes the sensitivity and specificity (see the model card's table of "
+                     "sensitivity and specificity by threshold).")
+
+
+def operating_point_limitation(threshold_method: str, positive_label: str | None) -> str:
+    """How the threshold was set, as the card's threshold_method says: a cost rule is not chosen on validation
+    films (only the temperature it is applied to is fitted there)."""
+    calibrated = "the temperature that calibrates the probability was fitted on the validation split"
+    cost = re.fullmatch(r"miss_cost=([0-9.]+)", threshold_method)
+    if cost:
+        return (f"{OPERATING_POINT_LIMITATION} the threshold is a cost rule on the calibrated probability (a missed "
+                f"{positive_label or 'positive'} weighs as much as {cost.group(1)} false alarms); {calibrated}; "
+                f"{_OTHER_THRESHOLDS}")
+    if threshold_method == "argmax":
+        return (f"{OPERATING_POINT_LIMITATION} the call is the label with the highest calibrated probability (no "
+                f"threshold); {calibrated}.")
+    return f"{OPERATING_POINT_LIMITATION} the threshold was chosen on the validation split; {_OTHER_THRESHOLDS}"
 
 
 def is_operating_point_limitation(text: str) -> bool:

@@ -175,6 +175,21 @@ def test_cross_validated_calls_are_fitted_without_the_film_they_call():
     assert 0.75 <= sensitivity <= 0.97 and called[labels == 0].mean() < 0.6
 
 
+def test_the_card_says_how_its_operating_point_was_set():
+    """A cost rule's threshold follows from the cost alone (only the temperature is fitted on validation films):
+    the card must not say it was chosen on the validation split, as 2.2.0's generated card first did."""
+    from training.export import operating_point_limitation
+
+    cost = operating_point_limitation("miss_cost=2", "PNEUMONIA")
+    assert cost.startswith("Operating point: the threshold is a cost rule on the calibrated probability (a missed "
+                           "PNEUMONIA weighs as much as 2 false alarms); the temperature")
+    assert "chosen on the validation split" not in cost
+    for chosen in ("youden", "target_sensitivity=0.97"):
+        assert operating_point_limitation(chosen, "PNEUMONIA").startswith(
+            "Operating point: the threshold was chosen on the validation split")
+    assert "no threshold" in operating_point_limitation("argmax", None)
+
+
 def test_calibrating_on_a_recorded_external_set_makes_it_the_calibration_set(trained_bundle, site_small, tmp_path,
                                                                            capsys):
     """Issue 25.8: after xrayview-calibrate on a set the card already listed as external validation, the card

@@ -14,9 +14,9 @@ from inference.preprocess import InputSpec
 from training import distributed
 from training.consistency import MEASURE_WORDS
 from training.data_manifest import MANIFEST_FILE
-from training.export import (GENERIC_LIMITATIONS, KERMANY_DATA, KERMANY_LIMITATIONS, KERMANY_POPULATION, CardInputs,
-                             build_card,
-                             package_versions, sha256_bytes)
+from training.export import (HELD_OUT_LIMITATION, KERMANY_DATA, KERMANY_LABEL_NOISE_LIMITATION, KERMANY_LIMITATIONS,
+                             KERMANY_POPULATION, CardInputs, build_card, operating_point_limitation, package_versions,
+                             sha256_bytes)
 from training.jpeg_source import source_jpeg_quality
 from training.metrics import roc_points
 from training.ood_fit import GuardFit
@@ -172,7 +172,10 @@ def measured_card(facts: CardFacts, spec: InputSpec) -> dict:
     }]
     test_split_name = ("test (the given test folder)" if prepared.test_given
                        else "test (patient-grouped hold-out carved from the training folder)")
-    limitations = list(export.limitations) or (KERMANY_LIMITATIONS if prepared.kermany else []) + GENERIC_LIMITATIONS
+    limitations = list(export.limitations) or [
+        *(KERMANY_LIMITATIONS if prepared.kermany else []), HELD_OUT_LIMITATION,
+        operating_point_limitation(operating.method, prepared.positive_label),
+        *([KERMANY_LABEL_NOISE_LIMITATION] if prepared.kermany else [])]
     calibration_block = {"temperature": round(operating.temperature, 6), "dataset": name_of_data,
                          "split": "validation",
                          "ece": None if operating.ece_after is None else round(operating.ece_after, 6),
