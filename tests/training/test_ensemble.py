@@ -34,6 +34,7 @@ def test_an_ensemble_answers_the_mean_of_its_members_logits(trained_bundle, seco
     from inference.image_io import load_image
     from inference.model_card import InputSpec
     from inference.preprocess import to_model_tensor
+    from training.ensemble import MEMBER_TRAINING_KEYS
 
     first, _ = trained_bundle
     out = tmp_path / "ensemble"
@@ -47,8 +48,8 @@ def test_an_ensemble_answers_the_mean_of_its_members_logits(trained_bundle, seco
     members = card["training"]["ensemble"]
     assert [m["weights_sha256"] for m in members] == [load_bundle(first).sha256, load_bundle(second_member).sha256]
     member_training = load_bundle(first).card["training"]  # what trained each member, as its own card says
-    assert members[0]["training"] == {key: member_training[key] for key in
-                                      ("weights", "lung_focus", "map_specificity", "consistency", "map_focus")}
+    assert members[0]["training"] == {key: member_training[key] for key in MEMBER_TRAINING_KEYS}
+    assert MEMBER_TRAINING_KEYS == ("weights", "lung_focus", "map_specificity", "consistency", "map_focus")
     assert members[0]["training"]["weights"].startswith(("raw weights", "exponential moving average"))
     assert card["training"]["epochs_run"] == 0 and card["training"]["lung_focus"] is None
     # the AUC the assembly reports is the one the calibrate stage measures on the same validation films
