@@ -107,6 +107,13 @@ class AiPanel(QWidget):
         self.ood_label.setAccessibleName("Out-of-distribution warning")
         self.ood_label.hide()
         result_layout.addWidget(self.ood_label)
+        self.near_label = QLabel("")  # the call stands, but the same film re-saved could get the other one
+        self.near_label.setObjectName("nearThreshold")
+        self.near_label.setWordWrap(True)
+        self.near_label.setStyleSheet("QLabel#nearThreshold { color: #1a1200; background: #f0c674; padding: 4px; }")
+        self.near_label.setAccessibleName("Call near the threshold")
+        self.near_label.hide()
+        result_layout.addWidget(self.near_label)
         self.notices_label = QLabel("")  # what qualifies the result (prediction.notices), one per line
         self.notices_label.setObjectName("resultNotices")
         self.notices_label.setWordWrap(True)
@@ -374,6 +381,8 @@ class AiPanel(QWidget):
         self.ood_label.hide()
         self.notices_label.setText("")
         self.notices_label.hide()
+        self.near_label.setText("")
+        self.near_label.hide()
         self.status_label.setText(status)
 
     def _show_result(self, state: ViewportAi) -> None:
@@ -409,6 +418,11 @@ class AiPanel(QWidget):
         else:
             state_name = "positive" if positive is not None and call.label == positive else "negative"
             description = pa.SHOWN_ANYWAY_EXPLANATION if call.shown_anyway else ""
+        near = pa.near_threshold_text(prediction, call, self._threshold)
+        if near:
+            self.near_label.setText(near)
+            self.near_label.show()
+            description = " ".join(text for text in (description, near) if text)
         self.call_label.setText(pa.call_text(call))
         self.call_label.setProperty("call", state_name)
         self.call_label.setAccessibleDescription(description)

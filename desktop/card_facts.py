@@ -199,3 +199,16 @@ def operating_point_text(card: ModelCard, threshold: float | None) -> str:
     if card.threshold is not None and threshold is not None and abs(float(threshold) - card.threshold) > 1e-9:
         text += f" Card's operating threshold: {number(card.threshold)}."
     return text
+
+
+def call_margin_text(card: ModelCard) -> str:
+    """What the card's call margin is and where it was measured ("" when the card has none)."""
+    margin = card.call_margin
+    if margin is None or card.threshold is None or card.positive_label is None or not 0 < card.threshold < 1:
+        return ""
+    low, high = margin.band(card.threshold, card.temperature)
+    return (f"A call whose P({card.positive_label}) lies between {low:.2f} and {high:.2f} is marked \"near the "
+            f"threshold\": the model's answer moves by up to {margin.half_width(card.temperature):.2f} in log-odds "
+            f"under noise of one grey level or a JPEG re-save on {margin.quantile:.0%} of the films of "
+            f"{margin.measured_on} (n = {margin.n}; measured {_date(margin.measured_utc)}), so such a call could turn "
+            f"with the file's noise or compression. Read it as undecided.")

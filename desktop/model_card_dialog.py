@@ -89,6 +89,9 @@ def card_html(card: ModelCard) -> str:
                      f"<th>Sensitivity</th><th>Specificity</th></tr>{rows}</table>")
     if card.stability:
         parts.append(_stability_html(card))
+    margin = card_facts.call_margin_text(card)
+    if margin:
+        parts.append(f"<h3>Calls near the threshold</h3><p>{esc(margin)}</p>")
     data = card.training_data
     if data:
         items = "".join(f"<li>{esc(d.name)} — {d.n_images} images; licence "

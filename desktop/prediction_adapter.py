@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from inference.model_card import ModelCard, ThresholdRow
-from inference.results import Call, Prediction
+from inference.results import NEAR_THRESHOLD_MARK, Call, Prediction, near_threshold_explanation
 
 NO_CALL_TEXT = "No call"
 NO_CALL_EXPLANATION = ("No call: the image is unlike the model's training data, so its probabilities may mean "
@@ -62,7 +62,17 @@ def ood_warning_text(prediction: Prediction) -> str:
 
 def call_text(call: Call) -> str:
     """How a call is written everywhere in the viewer (panel, PDF, batch table and CSV): the label, "No call"
-    when the OOD guard withheld it, or the label marked "(shown anyway)" under the expert setting."""
+    when the OOD guard withheld it, the label marked "(shown anyway)" under the expert setting and "(near the
+    threshold)" when its probability lies within the model's measured moves of the threshold."""
     if call.withheld:
         return NO_CALL_TEXT
-    return f"{call.label} ({SHOWN_ANYWAY_MARK})" if call.shown_anyway else str(call.label)
+    marks = [mark for mark, on in ((SHOWN_ANYWAY_MARK, call.shown_anyway), (NEAR_THRESHOLD_MARK, call.near_threshold))
+             if on]
+    return f"{call.label} ({'; '.join(marks)})" if marks else str(call.label)
+
+
+def near_threshold_text(prediction: Prediction, call: Call, threshold: float | None) -> str:
+    """Why a call is marked near the threshold ("" when it is not, or was withheld)."""
+    if call.withheld or not call.near_threshold or threshold is None or prediction.call_margin is None:
+        return ""
+    return near_threshold_explanation(str(prediction.positive_label), threshold, prediction.call_margin)

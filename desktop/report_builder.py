@@ -145,6 +145,9 @@ def build_report_content(image, view, prediction, card: ModelCard | None, thresh
                 f" for {prediction.cam_label}" if prediction.cam_label and not call.withheld else "") + (
                 f", {colormap} at opacity {opacity:.2f} (as on screen)" if overlay is not None else "")
         content.notices = [scrub(notice) for notice in prediction.notices]
+        near = pa.near_threshold_text(prediction, call, threshold)
+        if near:
+            content.notices.append(near)
         content.ood_warning = pa.ood_warning_text(prediction)
     content.notices += [scrub(notice) for notice in getattr(image, "notices", []) or []
                         if scrub(notice) not in content.notices]  # the prediction's include the image's

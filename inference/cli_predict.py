@@ -3,7 +3,9 @@
 
 "label" is the call: null when the out-of-distribution guard warns (the image is unlike the training data; the
 probabilities and "ood" are still printed), unless --show-ood-call asks for it anyway ("call_status":
-"shown_anyway").
+"shown_anyway"). "near_threshold" is true when the call's log-odds lie within the model's measured moves of the
+threshold (the card's call_margin: noise of one grey level or a JPEG re-save could turn it; read it as undecided),
+null for a model whose card has no call margin.
 
 One JSON object (or CSV row) per image on stdout, written as soon as the image is done: strict JSON in UTF-8 (a
 file name that is not valid UTF-8 is shown with \\xNN escapes, its exact bytes in "path_bytes_hex"; no NaN).
@@ -119,7 +121,7 @@ class _Writer:
             self.csv.writerow(["path", "label", "threshold", *[f"p_{label}" for label in self.labels], "device",
                                "model_name", "model_version", "model_sha256", "load_ms", "preprocess_ms",
                                "predict_ms", "cam_ms", "overlay", "notices", "error_type", "error_message",
-                               "call_status", "ood_warning", "model_manifest_sha256"]
+                               "call_status", "ood_warning", "model_manifest_sha256", "near_threshold"]
                               + (["dicom_out"] if dicom_out else []))
 
     def write(self, record: dict[str, Any]) -> None:
@@ -137,7 +139,7 @@ class _Writer:
     def _row(self, r: dict[str, Any]) -> list[Any]:
         if "error" in r:
             return [r["path"], "", "", *[""] * len(self.labels), "", "", "", "", "", "", "", "", "", "",
-                    r["error"]["type"], r["error"]["message"], "", "", ""]
+                    r["error"]["type"], r["error"]["message"], "", "", "", ""]
         t, m = r["timings_ms"], r["model"]
         ood = r.get("ood") or {}
         ood_text = "" if not ood else ("yes: " + "; ".join(ood.get("reasons") or []) if ood.get("warning") else "no")
@@ -145,7 +147,7 @@ class _Writer:
                 *[r["probabilities"][label] for label in self.labels], r["device"], m["name"], m["version"],
                 m["sha256"], *["" if t[k] is None else t[k] for k in ("load", "preprocess", "predict", "cam")],
                 r.get("cam", {}).get("overlay", ""), " | ".join(r.get("notices", [])), "", "", r["call_status"],
-                ood_text, m.get("manifest_sha256", "")]
+                ood_text, m.get("manifest_sha256", ""), {True: "yes", False: "no"}.get(r.get("near_threshold"), "")]
 
 
 def _load_predictor(args: argparse.Namespace):

@@ -23,7 +23,7 @@ from dicom_common.files import save_new
 from inference import result_codes
 from inference.errors import DicomResultError
 from inference.overlay import DEFAULT_OPACITY, blend, gray_to_rgb
-from inference.results import Call
+from inference.results import NEAR_THRESHOLD_MARK, Call
 
 NOT_FOR_DIAGNOSIS = "AI result \u2014 not for diagnostic use"
 NOT_FOR_DIAGNOSIS_ASCII = "AI result - not for diagnostic use"  # for DICOM text attributes (Latin-1)
@@ -66,7 +66,9 @@ def call_description(call: Call) -> str:
     """The call as the SC's burned-in text, the SR and the derivation description write it."""
     if call.withheld:
         return NO_CALL_TEXT
-    return f"{call.label} ({SHOWN_ANYWAY_TEXT})" if call.shown_anyway else str(call.label)
+    marks = [mark for mark, on in ((SHOWN_ANYWAY_TEXT, call.shown_anyway), (NEAR_THRESHOLD_MARK, call.near_threshold))
+             if on]
+    return f"{call.label} ({'; '.join(marks)})" if marks else str(call.label)
 
 
 def probability_lines(prediction: Any, call: Call | None = None, threshold: float | None = None) -> list[str]:
@@ -222,8 +224,8 @@ def _stamp_content_time(ds: Dataset) -> None:
 
 def _call_group(prediction: Any, call: Call, algorithm: Any, source: Dataset):
     """The call as the group's Finding (TID 1501 row "Finding", DCM 121071: the label's finding, "Indeterminate
-    result" when the guard withheld it), the guard's verdict, and whether the call was shown although the guard
-    warned."""
+    result" when the guard withheld it), the guard's verdict, whether the call was shown although the guard
+    warned, and whether it lies within the model's measured moves of the threshold."""
     finding = result_codes.INDETERMINATE_RESULT if call.withheld else result_codes.label_concept(str(call.label))
     evaluations = []
     ood = getattr(prediction, "ood", None)
@@ -232,6 +234,8 @@ def _call_group(prediction: Any, call: Call, algorithm: Any, source: Dataset):
             name=result_codes.OOD_GUARD, value=result_codes.OOD_WARNING if ood.warning else result_codes.OOD_NONE))
     if call.shown_anyway:
         evaluations.append(hd.sr.QualitativeEvaluation(name=result_codes.SHOWN_ANYWAY, value=result_codes.YES))
+    if call.near_threshold and not call.withheld:  # the same film re-saved could get the other call
+        evaluations.append(hd.sr.QualitativeEvaluation(name=result_codes.NEAR_THRESHOLD, value=result_codes.YES))
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(), identifier="AI classification result"),
         finding_type=finding, algorithm_id=algorithm, qualitative_evaluations=evaluations or None,

@@ -479,6 +479,13 @@ class ModelCard:
                      for entry in block.get("sets") or [])
 
     @property
+    def call_margin(self) -> CallMargin | None:
+        """How near the threshold a call lies within the model's own measured moves (the `call_margin` block of
+        `python -m training.cli_call_margin --write-card`; None when never measured)."""
+        block = self.data.get("call_margin")
+        return CallMargin.from_card(block) if block else None
+
+    @property
     def created_utc(self) -> str:
         return str(self.data.get("created_utc", ""))
 
@@ -682,6 +689,42 @@ class StabilitySet:
                    copies=StabilityChange.from_card(copies) if copies else None,
                    meets_targets=None if meets is None else bool(meets), command=str(command or ""),
                    measured_utc=str(measured_utc or ""))
+
+
+@dataclass(frozen=True)
+class CallMargin:
+    """How far (in log-odds of the calibrated P(positive)) the model's answer moves under changes no reader sees
+    (noise of one grey level, JPEG re-saving), measured without labels on the films named in `measured_on`: a call
+    whose log-odds lie closer than that to the threshold's can turn with the file's noise or compression, so it is
+    shown as near the threshold. Measured at `temperature`; a site calibration that changes the temperature scales
+    it (`half_width`)."""
+
+    half_width_log_odds: float
+    temperature: float
+    quantile: float
+    measured_on: str
+    n: int | None
+    changes: tuple[str, ...]
+    command: str = ""
+    measured_utc: str = ""
+
+    @classmethod
+    def from_card(cls, block: Mapping[str, Any]) -> CallMargin:
+        return cls(half_width_log_odds=float(block["half_width_log_odds"]), temperature=float(block["temperature"]),
+                   quantile=float(block.get("quantile", 1.0)), measured_on=str(block.get("measured_on") or ""),
+                   n=_int(block.get("n")), changes=tuple(str(c) for c in block.get("changes") or ()),
+                   command=str(block.get("command") or ""), measured_utc=str(block.get("measured_utc") or ""))
+
+    def half_width(self, temperature: float) -> float:
+        """The half-width in log-odds of P(positive) calibrated with `temperature` (the moves are the network's:
+        dividing its logits by another temperature scales them)."""
+        return self.half_width_log_odds * self.temperature / float(temperature)
+
+    def band(self, threshold: float, temperature: float) -> tuple[float, float]:
+        """The probabilities within the half-width of `threshold` (0 < threshold < 1)."""
+        edge = math.log(threshold) - math.log1p(-threshold)
+        width = self.half_width(temperature)
+        return 1.0 / (1.0 + math.exp(-(edge - width))), 1.0 / (1.0 + math.exp(-(edge + width)))
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ class Predictor:
             raise ValueError("a threshold applies only to binary models (with a positive_label)")
         self.threshold = threshold if threshold is not None else self.bundle.threshold
         self.intended_population = self.bundle.model_card.intended_population
+        margin = self.bundle.model_card.call_margin  # in log-odds at this bundle's own temperature
+        self.call_margin = margin.half_width(self.bundle.temperature) if margin is not None else None
         self.model = self.bundle.build(self.device)
         # channels_last lets oneDNN run the depthwise convolutions of mobile CNNs ~2x faster on CPU (measured:
         # EfficientNet-Lite0 batch of 32 at 224 px, 13.9 -> 32.0 images/s on 2 cores), same float32 results.
@@ -180,6 +182,7 @@ class Predictor:
                 notices=notices,
                 ood=assess(image, None if features is None else features[i:i + 1], self.ood_guard,
                            self.bundle.card),
+                call_margin=self.call_margin,
             ))
         return predictions
 

@@ -34,6 +34,7 @@ OOD_GUARD = local_code("AI-OOD", "Out-of-distribution guard")
 OOD_WARNING = local_code("OOD-WARNING", "Image unlike the model's training data")
 OOD_NONE = local_code("OOD-NONE", "Image like the model's training data")
 SHOWN_ANYWAY = local_code("SHOWN-ANYWAY", "Call shown although the guard warned")
+NEAR_THRESHOLD = local_code("NEAR-THRESHOLD", "Call within the model's measured moves of its threshold")
 
 
 def label_concept(label: str) -> hd.sr.CodedConcept:

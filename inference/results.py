@@ -7,10 +7,14 @@ The call rule:
   most probable other label; multi-class models (or no threshold): the most probable label;
 - when the out-of-distribution guard warns, there is **no call** (`Call.label is None`): the image is unlike the
   training data and the probabilities may mean nothing. An expert may ask to see the call anyway
-  (`show_anyway=True`); the call is then given and marked `shown_anyway`.
+  (`show_anyway=True`); the call is then given and marked `shown_anyway`;
+- a binary call whose log-odds lie within the model's measured moves of the threshold's (the card's `call_margin`:
+  how far noise of one grey level or a JPEG re-save moves the answer) stands, and is marked `near_threshold`: the
+  same film re-saved could get the other call, so it reads as undecided.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +56,7 @@ class Call:
     model_label: str
     ood_warning: bool = False
     shown_anyway: bool = False
+    near_threshold: bool | None = None  # None: no margin measured for this model, or not a binary call
 
     @property
     def withheld(self) -> bool:
@@ -80,18 +85,50 @@ def model_label(probabilities: Mapping[str, float], positive_label: str | None =
     return max(probs, key=probs.__getitem__)
 
 
+def near_threshold(probabilities: Mapping[str, float], positive_label: str | None, threshold: float | None,
+                   margin: float | None) -> bool | None:
+    """Whether P(positive)'s log-odds lie within `margin` of the threshold's (None: no margin, no threshold or not
+    a binary model). A threshold of 0 or 1 has no film near it."""
+    if margin is None or positive_label is None or threshold is None or positive_label not in probabilities:
+        return None
+    if not 0.0 < threshold < 1.0:
+        return False
+    p = min(max(float(probabilities[positive_label]), 1e-7), 1.0 - 1e-7)
+    distance = (math.log(p) - math.log1p(-p)) - (math.log(threshold) - math.log1p(-threshold))
+    return abs(distance) < float(margin)
+
+
+NEAR_THRESHOLD_MARK = "near the threshold"
+
+
+def near_threshold_band(threshold: float, margin: float) -> tuple[float, float]:
+    """The probabilities whose log-odds lie within `margin` of `threshold`'s (0 < threshold < 1)."""
+    edge = math.log(threshold) - math.log1p(-threshold)
+    return 1.0 / (1.0 + math.exp(-(edge - margin))), 1.0 / (1.0 + math.exp(-(edge + margin)))
+
+
+def near_threshold_explanation(positive_label: str, threshold: float, margin: float) -> str:
+    """What a call marked near the threshold means, in the words every output uses."""
+    low, high = near_threshold_band(threshold, margin)
+    return (f"Near the threshold: P({positive_label}) lies between {low:.2f} and {high:.2f}, within what noise of one "
+            f"grey level or re-saving the file as JPEG moves this model's answer, so the same film re-saved could get "
+            f"the other call. Read it as undecided.")
+
+
 def decide_call(probabilities: Mapping[str, float], positive_label: str | None = None,
                 threshold: float | None = None, ood: OODResult | None = None, *,
-                show_anyway: bool = False) -> Call:
+                show_anyway: bool = False, margin: float | None = None) -> Call:
     """The call for one image (see the module docstring). `show_anyway`: an expert override that gives the call
-    even when the guard warns; the result says so (`Call.shown_anyway`)."""
+    even when the guard warns; the result says so (`Call.shown_anyway`). `margin`: the card's call margin in
+    log-odds at the probabilities' temperature (`ModelCard.call_margin`), which marks a call near the threshold."""
     label = model_label(probabilities, positive_label, threshold)
+    near = near_threshold(probabilities, positive_label, threshold, margin)
     warned = bool(ood is not None and ood.warning)
     if not warned:
-        return Call(label=label, model_label=label)
+        return Call(label=label, model_label=label, near_threshold=near)
     if show_anyway:
-        return Call(label=label, model_label=label, ood_warning=True, shown_anyway=True)
-    return Call(label=None, model_label=label, ood_warning=True)
+        return Call(label=label, model_label=label, ood_warning=True, shown_anyway=True, near_threshold=near)
+    return Call(label=None, model_label=label, ood_warning=True, near_threshold=near)
 
 
 @dataclass
@@ -111,11 +148,14 @@ class Prediction:
     model: dict[str, str]  # name, version, sha256 (weights), manifest_sha256 (card + weights + guard)
     notices: list[str] = field(default_factory=list)
     ood: OODResult | None = None  # the out-of-distribution guard's verdict (None: the guard was not run)
+    # the card's call margin in log-odds at this model's temperature (None: not measured for this model)
+    call_margin: float | None = None
 
     def call(self, threshold: float | None = None, *, show_anyway: bool = False) -> Call:
         """The call rule on this prediction, at `threshold` (default: the one it was made with)."""
         return decide_call(self.probabilities, self.positive_label,
-                           self.threshold if threshold is None else threshold, self.ood, show_anyway=show_anyway)
+                           self.threshold if threshold is None else threshold, self.ood, show_anyway=show_anyway,
+                           margin=self.call_margin)
 
     @property
     def total_time_ms(self) -> float:
@@ -128,6 +168,7 @@ class Prediction:
         out: dict[str, Any] = {
             "label": call.label,
             "call_status": call.status,
+            "near_threshold": call.near_threshold,
             "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
             "threshold": self.threshold,
             "model": dict(self.model),

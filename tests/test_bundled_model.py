@@ -225,3 +225,32 @@ def test_shipped_cards_are_covered_by_their_manifest(project_root, tmp_path, fol
 
     assert seal_bundle(copy).manifest_sha256 == bundle.manifest_sha256
     assert json.loads(card_path.read_text(encoding="utf-8")) == json.loads(original)
+
+
+def test_calls_within_the_cards_measured_moves_of_the_threshold_are_marked_near(project_root, shared_data):
+    """The shipped card's call margin (python -m training.cli_call_margin on its 522 validation films): the 99th
+    percentile of their moves in log-odds under noise of one grey level (0.2357; JPEG q75 0.133, q95 0.085, q90
+    0.010). person34_virus_76 (P 0.335) and person71_virus_131 (P 0.318), the two half A films whose calls turned
+    under those changes (docs/model-development.md), are marked; a film at P 0.12 is not."""
+    import csv
+    import io
+
+    from inference.cli_predict import run
+    from inference.model_card import read_card
+
+    card = read_card(project_root / "resources" / "models" / "chest-xray-pneumonia")
+    margin = card.call_margin
+    assert margin is not None and margin.n == 522 and "'val' split" in margin.measured_on
+    assert margin.half_width_log_odds == pytest.approx(0.236) and margin.quantile == 0.99
+    assert margin.temperature == pytest.approx(card.temperature)
+    low, high = margin.band(card.threshold, card.temperature)
+    assert (round(low, 3), round(high, 3)) == (0.283, 0.388)
+    half_a = shared_data / "chest-xray-pneumonia" / "external-a"
+    films = [half_a / "PNEUMONIA" / "person34_virus_76.jpeg", half_a / "PNEUMONIA" / "person71_virus_131.jpeg",
+             half_a / "NORMAL" / "IM-0001-0001.jpeg"]
+    out = io.StringIO()
+    assert run([*map(str, films), "--device", "cpu", "--format", "csv"], stdout=out, stderr=io.StringIO()) == 0
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [(row["label"], row["near_threshold"]) for row in rows] == [
+        ("PNEUMONIA", "yes"), ("NORMAL", "yes"), ("NORMAL", "no")]
+    assert [round(float(row["p_PNEUMONIA"]), 2) for row in rows] == [0.33, 0.32, 0.12]

@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+UNMARKED = ("calls_flipped_unmarked",)  # with a call margin in the card: flips of calls not marked near
+
+
 def card_block(sets: list[dict], command: str, seed: int) -> dict:
     """The card's `stability` block: per set, each perturbation's |dp| statistics and flips, compact."""
     keep = ("median_abs_dp", "mean_abs_dp", "max_abs_dp", "calls_flipped", "expected_calls_flipped")
@@ -46,8 +49,11 @@ def card_block(sets: list[dict], command: str, seed: int) -> dict:
     for entry in sets:
         row = {"dataset": entry["dataset"], "folder": entry["folder"], "n": entry["films"],
                "threshold": round(float(entry["threshold"]), 6),
-               "changes": {name: {k: change[k] for k in keep} for name, change in entry["changes"].items()},
+               "changes": {name: {k: change[k] for k in keep + UNMARKED if k in change}
+                           for name, change in entry["changes"].items()},
                "meets_targets": entry["meets_targets"]}
+        if entry.get("near_threshold"):  # the card's call margin: films marked near the threshold
+            row["near_threshold"] = entry["near_threshold"]["films"]
         if entry.get("full_resolution_vs_copy"):
             copy = entry["full_resolution_vs_copy"]
             row["full_resolution_vs_copy"] = {"n": copy["n"], **{k: copy[k] for k in keep}}

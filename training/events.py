@@ -35,6 +35,7 @@ class Step(str, Enum):
     INTERNAL = "internal"  # evaluate: validation and test splits
     EXTERNAL = "external"  # evaluate: the external sets
     STABILITY = "stability"  # evaluate: the stability check, when one is given
+    CALL_MARGIN = "call margin"  # evaluate: how far noise and JPEG move the validation films' answers
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,7 @@ class StabilityResult:
     probabilities: np.ndarray | None = None  # each film's unperturbed P(positive), in the order given
     # each perturbation's P(positive) per film, in the same order
     changed_probabilities: dict[str, np.ndarray] = field(default_factory=dict)
+    near_threshold: dict | None = None  # with a call margin: the margin and how many films it marks
 
     def meets_targets(self) -> bool:
         targeted = [self.changes[name]["meets_target"] for name in TARGETED if name in self.changes]
@@ -111,7 +112,7 @@ class StabilityResult:
                             "applies_to": list(TARGETED), "copy_mean_abs_dp": COPY_TARGET_MEAN,
                             "copy_max_abs_dp": COPY_TARGET_MAX},
                 "changes": self.changes, "full_resolution_vs_copy": self.copies,
-                "meets_targets": self.meets_targets()}
+                "near_threshold": self.near_threshold, "meets_targets": self.meets_targets()}
 
 
 class ProbabilityOf:
@@ -188,8 +189,34 @@ def undecided_band(base: np.ndarray, changed: np.ndarray, is_positive: np.ndarra
             "sensitivity_of_decided": rate(called[decided & y]), "specificity_of_decided": rate(~called[decided & ~y])}
 
 
+# the changes no reader sees that a call must outlast (issue 24's: noise of 1 grey level, JPEG q >= 75 at the
+# model's size), and the share of films' moves the card's call margin covers
+MARGIN_CHANGES = ("noise_1", "jpeg_95_model", "jpeg_90_model", "jpeg_75_model")
+MARGIN_QUANTILE = 0.99
+
+
+def call_margin(base: np.ndarray, changed: dict[str, np.ndarray], quantile: float = MARGIN_QUANTILE) -> dict:
+    """The card's call margin from one set's moves: per change, the `quantile` of the films' |change in log-odds|
+    (label-free); the margin is the largest, rounded up to a thousandth. A film whose log-odds lie further than that
+    from the threshold's turns under one of these changes for fewer than (1 - quantile) / 2 of films like these."""
+    z = log_odds(base)
+    return margin_of_moves({name: log_odds(p) - z for name, p in changed.items()}, quantile)
+
+
+def margin_of_moves(moves: dict[str, np.ndarray], quantile: float = MARGIN_QUANTILE) -> dict:
+    """`call_margin` from each change's per-film moves in log-odds (at the temperature the card will state)."""
+    if not moves:
+        raise ValueError("no changes to measure a call margin from")
+    per_change = {name: float(np.quantile(np.abs(np.asarray(move, dtype=np.float64)), quantile))
+                  for name, move in moves.items()}
+    # rounded up, so the stored band is never narrower than the moves (less float noise: 0.495000001 is 0.495)
+    return {"half_width_log_odds": float(np.ceil(max(per_change.values()) * 1000.0 - 1e-6) / 1000.0),
+            "quantile": float(quantile), "changes": list(moves),
+            "per_change": {name: round(value, 4) for name, value in per_change.items()}}
+
+
 def _summary(base: np.ndarray, changed: np.ndarray, threshold: float, names: Sequence[str],
-             targeted: bool) -> dict:
+             targeted: bool, near: np.ndarray | None = None) -> dict:
     gaps = np.abs(changed - base)
     flips = (changed >= threshold) != (base >= threshold)
     worst = int(np.argmax(gaps))
@@ -199,18 +226,45 @@ def _summary(base: np.ndarray, changed: np.ndarray, threshold: float, names: Seq
            "flipped_films": [names[i] for i in np.flatnonzero(flips)][:20],
            "worst": {"film": names[worst], "p": round(float(base[worst]), 4),
                      "p_changed": round(float(changed[worst]), 4)}}
+    if near is not None:  # flips of calls the product did not mark as near the threshold (the margin's promise)
+        row["calls_flipped_unmarked"] = int((flips & ~near).sum())
     if targeted:
         row["meets_target"] = bool(np.median(gaps) <= TARGET_MEDIAN and gaps.max() <= TARGET_MAX
                                    and not flips.any())
     return row
 
 
+def perturbed_inputs(images_u8: np.ndarray, spec: InputSpec, changes: Sequence[str] = MARGIN_CHANGES,
+                     seed: int = 0) -> dict[str, np.ndarray]:
+    """Each change of the model-size inputs `images_u8` (N x H x W, 8-bit, as the training cache holds them), film
+    i seeded `seed + i` as `measure` draws it. Only changes of the model input itself (noise, JPEG at the model's
+    size): the cache has no full-size film to change."""
+    table = perturbations()
+    unknown = [name for name in changes if name not in table or name.endswith("_full")
+               or not (name.startswith("noise_") or name.endswith("_model"))]
+    if unknown:
+        raise ValueError(f"not a change of the model input: {', '.join(unknown)}")
+    out = {name: np.empty_like(images_u8, dtype=np.uint8) for name in changes}
+    for i, x in enumerate(np.asarray(images_u8, dtype=np.uint8)):
+        rng = np.random.default_rng(seed + i)
+        for name in changes:
+            out[name][i] = table[name](None, x, spec, rng)
+    return out
+
+
+def marked_near(probabilities: np.ndarray, threshold: float, margin: float) -> np.ndarray:
+    """Which films' calls the product marks as near the threshold (inference.results.near_threshold)."""
+    return np.abs(log_odds(probabilities) - float(log_odds(np.array([threshold]))[0])) < margin
+
+
 def measure(probability: ProbabilityOf, films: Sequence[tuple[str, np.ndarray]], threshold: float,
             seed: int = 0, only: Sequence[str] | None = None,
             copies: Sequence[np.ndarray | None] | None = None,
-            progress: Callable[[int, int], None] | None = None) -> StabilityResult:
+            progress: Callable[[int, int], None] | None = None, margin: float | None = None) -> StabilityResult:
     """`films`: (name, rendered display [0, 1]) pairs; `copies`: the same films' resized copies as rendered
-    displays (None where a film has none). Returns every perturbation's |dp| statistics and call flips."""
+    displays (None where a film has none). Returns every perturbation's |dp| statistics and call flips; with
+    `margin` (the card's call margin in log-odds), also how many films' calls are marked near the threshold and,
+    per perturbation, the flips of calls that were not."""
     table = perturbations()
     if only:
         unknown = sorted(set(only) - set(table))
@@ -231,9 +285,14 @@ def measure(probability: ProbabilityOf, films: Sequence[tuple[str, np.ndarray]],
             progress(i + 1, len(films))
     base = probability(plain)
     result = StabilityResult(films=len(films), threshold=threshold, probabilities=base)
+    near = None
+    if margin is not None:
+        near = marked_near(base, threshold, margin)
+        result.near_threshold = {"margin_log_odds": round(float(margin), 4), "films": int(near.sum())}
     for name, inputs in changed.items():
         result.changed_probabilities[name] = probability(inputs)
-        result.changes[name] = _summary(base, result.changed_probabilities[name], threshold, names, name in TARGETED)
+        result.changes[name] = _summary(base, result.changed_probabilities[name], threshold, names, name in TARGETED,
+                                        near)
     if copies is not None:
         pairs = [(i, c) for i, c in enumerate(copies) if c is not None]
         if pairs:
@@ -285,7 +344,8 @@ def measure_folder(predictor, folder: Path, copies_root: Path | None = None, lim
         raise ValueError(f"{folder}: no readable image files")
     probability = ProbabilityOf(predictor.model, predictor.bundle, predictor.spec, predictor.device)
     result = measure(probability, loaded, predictor.threshold, seed=seed, only=only,
-                     copies=copies if copies_root is not None else None)
+                     copies=copies if copies_root is not None else None,
+                     margin=getattr(predictor, "call_margin", None))
     names = [name for name, _ in loaded]
     truth = labelled_truth(names, predictor.positive_label, predictor.labels)
     band_rows = None

@@ -166,3 +166,61 @@ def test_threshold_table_shows_every_column_and_row_at_the_default_dock_width(ma
     assert table.item(3, 3).text() == "external: Kermany test half A"
     rows_height = sum(table.rowHeight(r) for r in range(table.rowCount()))
     assert viewport.height() >= rows_height  # every row in view
+
+
+@pytest.fixture(scope="module")
+def margin_bundle(tiny_bundle, tmp_path_factory):
+    """The tiny bundle with a call margin in its card: 0.4 log-odds at twice its temperature."""
+    import json
+
+    from inference.bundle import load_bundle, rewrite_bundle
+
+    bundle = load_bundle(tiny_bundle)
+    card = json.loads(json.dumps(bundle.card))
+    card["call_margin"] = {"half_width_log_odds": 0.4, "temperature": 2 * bundle.temperature, "quantile": 0.99,
+                           "measured_on": "the 'val' split of the bundle's data manifest", "n": 522,
+                           "changes": ["noise_1", "jpeg_75_model"], "measured_utc": "2026-12-06T02:00:00Z"}
+    bundle_copy = tmp_path_factory.mktemp("margin") / "tiny-margin"
+    rewrite_bundle(bundle, card, out_dir=bundle_copy)
+    return bundle_copy
+
+
+def test_a_call_near_the_threshold_is_marked_on_the_panel_and_in_the_report(make_window, qtbot, margin_bundle,
+                                                                            chest_png):
+    import math
+
+    from desktop.model_card_dialog import card_html
+    from desktop.report_builder import build_report_content
+    from inference.model_card import read_card
+
+    card = read_card(margin_bundle)
+
+    window = make_window(margin_bundle)
+    with qtbot.waitSignal(window.prediction_shown, timeout=30_000) as blocker:
+        open_and_wait(qtbot, window, chest_png)
+    prediction = blocker.args[0]
+    assert prediction.call_margin == pytest.approx(0.8)  # measured at twice the bundle's temperature
+    p = prediction.probabilities["PNEUMONIA"]
+    panel = window.ai_panel
+
+    def at_log_odds_distance(distance: float) -> float:  # the threshold `distance` log-odds below p
+        z = math.log(p) - math.log1p(-p) - distance
+        return 1.0 / (1.0 + math.exp(-z))
+
+    panel.set_threshold(at_log_odds_distance(0.3))
+    assert panel.call_label.text() == "PNEUMONIA (near the threshold)"
+    assert not panel.near_label.isHidden() and "Read it as undecided" in panel.near_label.text()
+    assert "Read it as undecided" in panel.call_label.toolTip()
+    state = window.ai_session.state(window.active_viewport)
+    content = build_report_content(window.image, window.view, prediction, card,
+                                   panel.threshold, state.call, "jet", 0.5)
+    assert content.call == "PNEUMONIA (near the threshold)"
+    assert any("Near the threshold" in notice for notice in content.notices)
+
+    panel.set_threshold(at_log_odds_distance(1.5))
+    assert panel.call_label.text() == "PNEUMONIA" and panel.near_label.isHidden()
+    state = window.ai_session.state(window.active_viewport)
+    content = build_report_content(window.image, window.view, prediction, card,
+                                   panel.threshold, state.call, "jet", 0.5)
+    assert not any("Near the threshold" in notice for notice in content.notices)
+    assert "Calls near the threshold" in card_html(card)

@@ -132,7 +132,7 @@ def test_usage_errors_and_the_default_output_unchanged(bundle_dir, inputs, tmp_p
     stdout = io.StringIO()
     assert run([str(inputs["first"]), "--model", str(bundle_dir), "--format", "csv"], stdout=stdout,
                stderr=io.StringIO()) == EXIT_OK
-    assert stdout.getvalue().splitlines()[0].endswith(",call_status,ood_warning,model_manifest_sha256")
+    assert stdout.getvalue().splitlines()[0].endswith(",call_status,ood_warning,model_manifest_sha256,near_threshold")
 
 
 def test_the_installed_command_writes_the_report_without_a_display(bundle_dir, inputs, tmp_path):

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from inference.results import CALL, NO_CALL, SHOWN_ANYWAY, Call, OODResult, Prediction, decide_call, model_label
+import math
+
+from inference.results import (CALL, NO_CALL, SHOWN_ANYWAY, Call, OODResult, Prediction, decide_call, model_label,
+                               near_threshold, near_threshold_band, near_threshold_explanation)
 
 BINARY = {"NORMAL": 0.3, "PNEUMONIA": 0.7}
 WARNED = OODResult(warning=True, reasons=["modality CT is not a projection radiograph"])
@@ -65,6 +68,47 @@ def test_prediction_call_uses_its_own_threshold_and_verdict_unless_given_another
     warned = _prediction(ood=WARNED)
     assert warned.call().label is None and warned.call(0.8).model_label == "NORMAL"
     assert warned.call(show_anyway=True).label == "PNEUMONIA"
+
+
+def _at_log_odds_from(threshold: float, distance: float) -> dict[str, float]:
+    edge = math.log(threshold) - math.log1p(-threshold)
+    p = 1.0 / (1.0 + math.exp(-(edge + distance)))
+    return {"NORMAL": 1.0 - p, "PNEUMONIA": p}
+
+
+@pytest.mark.parametrize("distance, near", [(0.0, True), (0.19, True), (-0.19, True), (0.21, False),
+                                            (-0.21, False), (3.0, False)])
+def test_a_call_within_the_margin_of_the_threshold_stands_and_is_marked_near(distance, near):
+    probs = _at_log_odds_from(1 / 3, distance)
+    call = decide_call(probs, "PNEUMONIA", 1 / 3, CLEAR, margin=0.2)
+    assert call.near_threshold is near
+    assert call.label == ("PNEUMONIA" if distance >= 0 else "NORMAL")  # the margin never changes the call itself
+    assert decide_call(probs, "PNEUMONIA", 1 / 3, CLEAR).near_threshold is None  # no margin measured
+
+
+def test_near_is_undefined_without_a_binary_threshold_and_false_at_zero_or_one():
+    assert near_threshold({"A": 0.5, "B": 0.5}, None, None, 0.2) is None
+    assert near_threshold(BINARY, "PNEUMONIA", None, 0.2) is None
+    assert near_threshold(BINARY, "PNEUMONIA", 0.0, 0.2) is False
+    assert near_threshold({"NORMAL": 0.0, "PNEUMONIA": 1.0}, "PNEUMONIA", 1.0, 0.2) is False
+
+
+def test_a_withheld_call_keeps_whether_it_was_near_and_the_prediction_carries_the_margin():
+    probs = _at_log_odds_from(0.5, 0.05)
+    assert decide_call(probs, "PNEUMONIA", 0.5, WARNED, margin=0.2) == Call(
+        label=None, model_label="PNEUMONIA", ood_warning=True, near_threshold=True)
+    prediction = _prediction(probabilities=probs, ood=CLEAR)
+    prediction.call_margin = 0.2
+    assert prediction.call().near_threshold is True and prediction.call(0.9).near_threshold is False
+    assert prediction.to_json()["near_threshold"] is True
+    assert _prediction().to_json()["near_threshold"] is None
+
+
+def test_the_band_and_its_explanation_name_the_probabilities():
+    low, high = near_threshold_band(1 / 3, 0.2)
+    assert (round(low, 3), round(high, 3)) == (0.290, 0.379)
+    text = near_threshold_explanation("PNEUMONIA", 1 / 3, 0.2)
+    assert "P(PNEUMONIA) lies between 0.29 and 0.38" in text and "undecided" in text
 
 
 def test_prediction_total_time_and_json():

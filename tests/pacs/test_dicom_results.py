@@ -122,6 +122,34 @@ def test_ood_result_objects_carry_no_call_unless_shown_anyway(predictor, source_
     assert "Indeterminate result" not in str(build_results(image, plain)[1])
 
 
+def test_a_call_near_the_threshold_says_so_in_the_sc_text_and_as_an_sr_evaluation(predictor, source_studies,
+                                                                                   tmp_path):
+    from dataclasses import replace
+
+    import highdicom as hd
+
+    from tests.helpers.dicom_validators import assert_valid
+
+    image = load_image(source_studies[0].path)
+    plain = predictor.predict(image, cam_method=None)
+    near = replace(plain, call_margin=50.0)  # every probability lies within 50 log-odds of the threshold
+    far = replace(plain, call_margin=0.0)
+    assert near.call().near_threshold and far.call().near_threshold is False
+    assert result_text_lines(near)[1] == f"Result: {plain.label} (near the threshold)"
+    assert result_text_lines(far)[1] == f"Result: {plain.label}"
+    sc, sr = build_results(image, near)
+    assert f"{plain.label} (near the threshold)" in sc.DerivationDescription
+    group = hd.sr.ComprehensiveSR.from_dataset(sr).content.get_image_measurement_groups()[0]
+    evaluations = {e.name.meaning: e.value.meaning for e in group.get_qualitative_evaluations()}
+    assert evaluations["Call within the model's measured moves of its threshold"] == "Yes"
+    assert group.finding_type.meaning != "Indeterminate result"  # the call stands
+    far_group = hd.sr.ComprehensiveSR.from_dataset(build_results(image, far)[1]).content
+    assert "Call within the model's measured moves of its threshold" not in str(far_group)
+    for dataset, name in ((sc, "sc.dcm"), (sr, "sr.dcm")):
+        dataset.save_as(tmp_path / name, enforce_file_format=True)
+        assert_valid(tmp_path / name)
+
+
 def test_sc_overlay_is_the_shared_blend_with_the_screens_colormap_and_opacity(predictor, shared_data, tmp_path):
     """What is saved looks like what was seen: the SC's picture is inference.overlay.blend at the viewer's
     colormap and opacity (the function the screen layer and the PDF use), not a fixed jet at 0.4."""

@@ -19,6 +19,7 @@ from training.events import (BatchDone, DecodeProgress, EpochDone, GuardProgress
 from training.ood_fit import GuardOptions
 from training.pipeline import run_training
 from training.run_options import ExportOptions, RunOptions
+from training.stability import MARGIN_CHANGES
 from training.stages.prepare import DataOptions, inspect_dataset
 from training.trainer import TrainConfig
 
@@ -30,7 +31,7 @@ def _run(data, out, **options) -> RunOptions:
     return RunOptions(config, DataOptions(data=data, img_size=32), ExportOptions(out=out), **options)
 
 
-def test_a_run_announces_the_documented_stages_in_order_with_typed_events(small_kermany, tmp_path):
+def test_a_run_announces_the_documented_stages_in_order_with_typed_events(small_kermany, tmp_path, capsys):
     events = []
     seen = {}
 
@@ -74,6 +75,21 @@ def test_a_run_announces_the_documented_stages_in_order_with_typed_events(small_
     assert outcome.card["ood"]["n_components"] <= 8 and outcome.guard_error == ""
     assert outcome.evaluation.test.logits.shape == (outcome.summary["test"]["n"], 2)
     assert load_bundle(outcome.bundle_dir).card["ood"] == outcome.card["ood"]
+
+    # the call margin: the validation films' moves under noise and JPEG, measured in the evaluate stage, stored at
+    # the card's temperature; the tool that measures an existing bundle gets the same number from the same films
+    assert (Stage.EVALUATE, "call margin") in [(e.stage, e.step.value) for e in events if isinstance(e, StepStarted)]
+    margin = load_bundle(outcome.bundle_dir).model_card.call_margin
+    assert margin is not None and margin.n == train_started.counts["val"]
+    assert margin.changes == MARGIN_CHANGES and margin.half_width_log_odds > 0
+    assert margin.temperature == pytest.approx(outcome.summary["temperature"], abs=1e-6)
+    from training.cli_call_margin import main as margin_main
+
+    capsys.readouterr()
+    assert margin_main(["--bundle", str(outcome.bundle_dir), "--data", str(small_kermany)]) == 0
+    measured = json.loads(capsys.readouterr().out)["call_margin"]
+    assert measured["n"] == margin.n
+    assert measured["per_change"] == pytest.approx(outcome.card["call_margin"]["per_change"], abs=2e-3)
 
 
 def test_the_stage_vocabulary_is_the_one_documented():

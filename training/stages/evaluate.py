@@ -58,6 +58,9 @@ class Evaluation:
     test_tta: SetLogits | None  # horizontal-flip TTA (--tta): reported beside the plain numbers
     external: list[ExternalLogits]
     stability: dict[str, Any] | None  # the StabilityCheck's report, when one was given
+    # two-class models: each validation film's change in log-odds (temperature 1) under each of
+    # training.stability.MARGIN_CHANGES, for the card's call margin (None: not measured)
+    val_moves: dict[str, np.ndarray] | None = None
 
 
 def trained_model(config: TrainConfig, prepared: PreparedData, state: dict[str, torch.Tensor],
@@ -93,6 +96,10 @@ def evaluate(config: TrainConfig, prepared: PreparedData, state: dict[str, torch
     if external_sets:
         emit(StepStarted(Stage.EVALUATE, Step.EXTERNAL))
         external = [ExternalLogits(labelled, logits_of(labelled)) for labelled in external_sets]
+    val_moves = None
+    if prepared.positive_index is not None and val.images.shape[1] == 1 and len(val):
+        emit(StepStarted(Stage.EVALUATE, Step.CALL_MARGIN))
+        val_moves = validation_moves(val, val_logits, prepared.positive_index, prepared.spec, logits_of)
     report = None
     if stability is not None:
         emit(StepStarted(Stage.EVALUATE, Step.STABILITY))
@@ -101,4 +108,27 @@ def evaluate(config: TrainConfig, prepared: PreparedData, state: dict[str, torch
                                            device=device))
     return Evaluation(val=SetLogits("val", val_logits, val.labels.numpy()),
                       test=SetLogits("test", test_logits, test.labels.numpy()),
-                      test_tta=test_tta, external=external, stability=report)
+                      test_tta=test_tta, external=external, stability=report, val_moves=val_moves)
+
+
+def positive_log_odds(logits: np.ndarray, positive_index: int) -> np.ndarray:
+    """log P(positive) - log P(rest) of softmax(logits) (temperature 1): for two classes the logits' difference,
+    which a temperature T divides by T."""
+    logits = np.asarray(logits, dtype=np.float64)
+    others = np.delete(logits, positive_index, axis=1)
+    rest = others.max(axis=1) + np.log(np.exp(others - others.max(axis=1, keepdims=True)).sum(axis=1))
+    return logits[:, positive_index] - rest
+
+
+def validation_moves(val: TensorSplit, val_logits: np.ndarray, positive_index: int, spec: InputSpec,
+                     logits_of: Callable[[TensorSplit], np.ndarray]) -> dict[str, np.ndarray]:
+    """Each validation film's change in log-odds under noise of one grey level and JPEG q 95/90/75 of its model
+    input (training.stability.MARGIN_CHANGES, seeded per film): what the card's call margin is measured from,
+    without labels, on films the network was not trained on."""
+    from training.stability import MARGIN_CHANGES, perturbed_inputs
+
+    base = positive_log_odds(val_logits, positive_index)
+    changed = perturbed_inputs(val.images[:, 0].numpy(), spec, MARGIN_CHANGES)
+    return {name: positive_log_odds(logits_of(TensorSplit(torch.from_numpy(images[:, None]), val.labels)),
+                                    positive_index) - base
+            for name, images in changed.items()}
