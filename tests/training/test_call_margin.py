@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from inference.bundle import load_bundle
+from inference.image_io import load_image
 from inference.model_card import CallMargin
 from inference.predictor import Predictor
 from tests.helpers.tiny_models import make_tiny_bundle
@@ -87,3 +88,22 @@ def test_the_tool_reads_the_bundles_own_split_and_names_what_is_missing(tiny_bun
     assert "not-there.jpeg" in capsys.readouterr().err
     assert margin_main(["--bundle", str(bundle), "--data", str(data), "--split", "test"]) == 2
     assert "no films in split 'test'" in capsys.readouterr().err
+
+
+def test_a_new_temperature_scales_the_margin_every_prediction_carries(tiny_bundle, shared_data, tmp_path):
+    """A site calibration writes the card again with its own temperature and keeps the call margin as measured:
+    the network's moves are the same, so in the new temperature's log-odds the margin scales by old / new."""
+    from inference.bundle import rewrite_bundle
+
+    bundle = load_bundle(tiny_bundle)
+    card = json.loads(json.dumps(bundle.card))
+    measured_at = bundle.temperature
+    card["call_margin"] = {"half_width_log_odds": 0.3, "temperature": measured_at, "quantile": 0.99,
+                           "measured_on": "validation", "n": 50, "changes": list(MARGIN_CHANGES)}
+    card["calibration"]["temperature"] = measured_at / 2  # a sharper site temperature
+    rewrite_bundle(bundle, card, out_dir=tmp_path / "site")
+    predictor = Predictor(tmp_path / "site", device="cpu")
+    assert predictor.call_margin == pytest.approx(0.6)
+    film = sorted((shared_data / "chest-xray-pneumonia" / "external-a" / "NORMAL").glob("*.jpeg"))[0]
+    prediction = predictor.predict(load_image(film), cam_method=None)
+    assert prediction.call_margin == pytest.approx(0.6)
