@@ -35,6 +35,21 @@ TABLE_COLUMN_TIPS = ("Operating threshold on the positive label's probability", 
                      "Specificity at that threshold", "The set of films the rates were measured on")
 
 
+OOD_BANNER_STYLE = "color: #ffffff; background: #b00020; padding: 4px; font-weight: bold;"
+NOTE_BANNER_STYLE = "color: #1a1200; background: #f0c674; padding: 4px;"
+
+
+def _banner(object_name: str, accessible_name: str, style: str) -> QLabel:
+    """A hidden, wrapping label shown over the result when something qualifies it."""
+    label = QLabel("")
+    label.setObjectName(object_name)
+    label.setWordWrap(True)
+    label.setStyleSheet(f"QLabel#{object_name} {{ {style} }}")
+    label.setAccessibleName(accessible_name)
+    label.hide()
+    return label
+
+
 class AiPanel(QWidget):
     run_requested = Signal()
     auto_run_toggled = Signal(bool)
@@ -99,27 +114,13 @@ class AiPanel(QWidget):
         self.call_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.call_label.setWordWrap(True)
         result_layout.addWidget(self.call_label)
-        self.ood_label = QLabel("")
-        self.ood_label.setObjectName("oodWarning")
-        self.ood_label.setWordWrap(True)
-        self.ood_label.setStyleSheet("QLabel#oodWarning { color: #ffffff; background: #b00020; padding: 4px;"
-                                     " font-weight: bold; }")
-        self.ood_label.setAccessibleName("Out-of-distribution warning")
-        self.ood_label.hide()
+        self.ood_label = _banner("oodWarning", "Out-of-distribution warning", OOD_BANNER_STYLE)
         result_layout.addWidget(self.ood_label)
-        self.near_label = QLabel("")  # the call stands, but the same film re-saved could get the other one
-        self.near_label.setObjectName("nearThreshold")
-        self.near_label.setWordWrap(True)
-        self.near_label.setStyleSheet("QLabel#nearThreshold { color: #1a1200; background: #f0c674; padding: 4px; }")
-        self.near_label.setAccessibleName("Call near the threshold")
-        self.near_label.hide()
+        # the call stands, but the same film re-saved could get the other one
+        self.near_label = _banner("nearThreshold", "Call near the threshold", NOTE_BANNER_STYLE)
         result_layout.addWidget(self.near_label)
-        self.notices_label = QLabel("")  # what qualifies the result (prediction.notices), one per line
-        self.notices_label.setObjectName("resultNotices")
-        self.notices_label.setWordWrap(True)
-        self.notices_label.setStyleSheet("QLabel#resultNotices { color: #1a1200; background: #f0c674; padding: 4px; }")
-        self.notices_label.setAccessibleName("Notices about this result")
-        self.notices_label.hide()
+        # what qualifies the result (prediction.notices), one per line
+        self.notices_label = _banner("resultNotices", "Notices about this result", NOTE_BANNER_STYLE)
         result_layout.addWidget(self.notices_label)
         self.bars_layout = QVBoxLayout()
         result_layout.addLayout(self.bars_layout)

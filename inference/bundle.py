@@ -396,6 +396,13 @@ def write_bundle(out_dir: str | Path, state_dict: dict[str, torch.Tensor], card:
     return out_dir
 
 
+def store_card_block(folder: str | Path, key: str, block: Any) -> Path:
+    """Rewrites the bundle at `folder` in place with `block` as its card's `key` (what a measuring tool adds: the
+    stability block, the call margin), resealed; the weights and the other files are kept."""
+    bundle = load_bundle(folder)
+    return rewrite_bundle(bundle, {**json.loads(json.dumps(bundle.card)), key: block})
+
+
 def rewrite_bundle(bundle: ModelBundle, card: dict[str, Any], out_dir: str | Path | None = None,
                    replace_files: dict[str, bytes] | None = None) -> Path:
     """Write `bundle` again (to `out_dir`, default in place) with a changed card, keeping its weights and every

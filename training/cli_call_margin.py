@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        from inference.bundle import load_bundle, rewrite_bundle
+        from inference.bundle import store_card_block
         from inference.image_io import load_image
         from inference.predictor import Predictor
         from training.stability import MARGIN_CHANGES, ProbabilityOf, call_margin, film_paths, measure
@@ -92,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                  "n": len(films), "measured_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                  "command": command_line(argv, PROG)}
         if args.write_card:
-            bundle = load_bundle(args.bundle)
-            rewrite_bundle(bundle, {**json.loads(json.dumps(bundle.card)), "call_margin": block})
+            store_card_block(args.bundle, "call_margin", block)
     except XRayViewError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: --copies names no --set: {', '.join(unknown)}", file=sys.stderr)
         return 2
     try:
-        from inference.bundle import load_bundle, rewrite_bundle
+        from inference.bundle import store_card_block
         from inference.predictor import Predictor
         from training.stability import measure_folder
 
@@ -92,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             measured.append({"dataset": name, "folder": folder.name, **result})
         block = card_block(measured, command_line(argv, PROG), args.seed)
         if args.write_card:
-            bundle = load_bundle(args.bundle)
-            rewrite_bundle(bundle, {**json.loads(json.dumps(bundle.card)), "stability": block})
+            store_card_block(args.bundle, "stability", block)
     except XRayViewError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
