@@ -15,7 +15,9 @@ A labelled folder (DIR/CLASS/*, e.g. external-a) works the same; its films are t
 costs in ranking), and `--band` what an "undecided" call within W log-odds of the threshold would withhold and
 which calls would still turn into the opposite one under noise_1 (`training.stability.undecided_band`; a
 measurement for a product decision). `--low-pass-sigma` measures what the card's input low-pass would change
-(inference only).
+(inference only). For a bundle whose card has a call margin, "near_threshold" says how many films' calls the
+product marks as near the threshold, and each perturbation's "calls_flipped_unmarked" the flips of calls it did
+not mark (the margin's promise: 0).
 `python -m training.cli_stability --write-card` records the same measurement in a bundle's card.
 """
 from __future__ import annotations
