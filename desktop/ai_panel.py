@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from desktop import card_facts
 from desktop import prediction_adapter as pa
 from desktop.ai_state import OperatingPoint, ViewportAi
+from desktop.theme import NEAR_THRESHOLD
 from inference.model_card import ModelCard
 from inference.vocabulary import CAM_METHOD_TITLES
 
@@ -36,7 +37,7 @@ TABLE_COLUMN_TIPS = ("Operating threshold on the positive label's probability", 
 
 
 OOD_BANNER_STYLE = "color: #ffffff; background: #b00020; padding: 4px; font-weight: bold;"
-NOTE_BANNER_STYLE = "color: #1a1200; background: #f0c674; padding: 4px;"
+NOTE_BANNER_STYLE = f"color: #1a1200; background: {NEAR_THRESHOLD}; padding: 4px;"
 
 
 def _banner(object_name: str, accessible_name: str, style: str) -> QLabel:
@@ -373,6 +374,7 @@ class AiPanel(QWidget):
         self._bars.clear()
         self.call_label.setText("—")
         self.call_label.setProperty("call", "none")
+        self.call_label.setProperty("near", False)
         self.call_label.setAccessibleDescription("")
         self.call_label.setToolTip("")
         self._restyle(self.call_label)
@@ -426,6 +428,7 @@ class AiPanel(QWidget):
             description = " ".join(text for text in (description, near) if text)
         self.call_label.setText(pa.call_text(call))
         self.call_label.setProperty("call", state_name)
+        self.call_label.setProperty("near", bool(near))
         self.call_label.setAccessibleDescription(description)
         self.call_label.setToolTip(description)
         self._restyle(self.call_label)

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QApplication
 ACCENT = "#3d8fd6"
 POSITIVE = "#ef6c57"
 NEGATIVE = "#4caf83"
+NEAR_THRESHOLD = "#f0c674"  # the amber of the AI panel's notes: a call near the threshold reads as undecided
 
 _DARK = {
     "window": "#1e2226", "base": "#15181b", "alt": "#23282d", "text": "#d8dee4", "button": "#2a3036",
@@ -49,6 +50,7 @@ def _style_sheet(colors: dict[str, str]) -> str:
     QLabel#callLabel[call="negative"] {{ color: {NEGATIVE}; }}
     QLabel#callLabel[call="positive"] {{ color: {POSITIVE}; }}
     QLabel#callLabel[call="withheld"] {{ color: {colors['disabled']}; font-size: 15px; }}
+    QLabel#callLabel[near="true"] {{ border: 2px dashed {NEAR_THRESHOLD}; }}
     QLabel#notice {{ color: {colors['disabled']}; font-size: 11px; }}
     QLabel#aiStatus {{ color: {colors['disabled']}; }}
     QProgressBar {{ border: 1px solid {colors['mid']}; border-radius: 3px; text-align: center; height: 18px;

@@ -208,7 +208,7 @@ def test_a_call_near_the_threshold_is_marked_on_the_panel_and_in_the_report(make
         return 1.0 / (1.0 + math.exp(-z))
 
     panel.set_threshold(at_log_odds_distance(0.3))
-    assert panel.call_label.text() == "PNEUMONIA (near the threshold)"
+    assert panel.call_label.text() == "PNEUMONIA (near the threshold)" and panel.call_label.property("near")
     assert not panel.near_label.isHidden() and "Read it as undecided" in panel.near_label.text()
     assert "Read it as undecided" in panel.call_label.toolTip()
     state = window.ai_session.state(window.active_viewport)
@@ -219,6 +219,7 @@ def test_a_call_near_the_threshold_is_marked_on_the_panel_and_in_the_report(make
 
     panel.set_threshold(at_log_odds_distance(1.5))
     assert panel.call_label.text() == "PNEUMONIA" and panel.near_label.isHidden()
+    assert not panel.call_label.property("near")
     state = window.ai_session.state(window.active_viewport)
     content = build_report_content(window.image, window.view, prediction, card,
                                    panel.threshold, state.call, "jet", 0.5)
