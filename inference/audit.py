@@ -74,7 +74,8 @@ def make_record(prediction: Any, *, source_path: str | Path | None = None, sop_i
                 show_anyway: bool = False, source_path_policy: str = "full") -> dict[str, Any]:
     """The audit record for one prediction (what append_ai_result writes; `seq`/`prev` are added on append).
     "call" follows the one call rule (inference.results: None when the OOD guard warned, unless an expert asked
-    to see it, `show_anyway`); "call_status" says which, and "ood" keeps the guard's verdict. `source_path_policy`
+    to see it, `show_anyway`); "call_status" says which, "near_threshold" whether the call lies within the card's
+    call margin of the threshold, and "ood" keeps the guard's verdict. `source_path_policy`
     "folder" keeps only the source file's folder (and its SHA-256), not its name."""
     if origin not in ORIGINS:
         raise ValueError(f"origin must be one of {ORIGINS}, got {origin!r}")
@@ -91,7 +92,8 @@ def make_record(prediction: Any, *, source_path: str | Path | None = None, sop_i
     model = dict(getattr(prediction, "model", None) or {})
     ood = getattr(prediction, "ood", None)
     call = decide_call(prediction.probabilities, getattr(prediction, "positive_label", None),
-                       getattr(prediction, "threshold", None), ood, show_anyway=show_anyway)
+                       getattr(prediction, "threshold", None), ood, show_anyway=show_anyway,
+                       margin=getattr(prediction, "call_margin", None))
     return {
         "schema": SCHEMA_VERSION,
         "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -107,6 +109,7 @@ def make_record(prediction: Any, *, source_path: str | Path | None = None, sop_i
         "positive_label": getattr(prediction, "positive_label", None),
         "call": call.label,
         "call_status": call.status,
+        "near_threshold": call.near_threshold,  # None: the model's card has no call margin
         "ood": ood.to_json() if ood is not None else None,
         "cam_method": getattr(prediction, "cam_method", None),
     }
@@ -366,8 +369,8 @@ def _verify_link(contents: AuditLogContents, number: int, record: dict, previous
 
 CSV_FIXED_COLUMNS = ("seq", "time", "user", "origin", "source_path", "source_folder", "source_sha256",
                      "sop_instance_uid", "model_name", "model_version", "model_sha256", "model_manifest_sha256",
-                     "device", "call", "call_status", "ood_warning", "threshold", "positive_label", "cam_method",
-                     "prev")
+                     "device", "call", "call_status", "near_threshold", "ood_warning", "threshold", "positive_label",
+                     "cam_method", "prev")
 THRESHOLD_DIGITS = 6  # a threshold is stored at full precision; tables print it rounded
 
 
@@ -384,7 +387,8 @@ def records_to_rows(records: list[dict[str, Any]]) -> tuple[list[str], list[list
         model = record.get("model") or {}
         flat = {**record, "model_name": model.get("name"), "model_version": model.get("version"),
                 "model_sha256": model.get("sha256"), "model_manifest_sha256": model.get("manifest_sha256"),
-                "ood_warning": _ood_text(record.get("ood")), "threshold": _rounded(record.get("threshold"))}
+                "ood_warning": _ood_text(record.get("ood")), "threshold": _rounded(record.get("threshold")),
+                "near_threshold": {True: "yes", False: "no"}.get(record.get("near_threshold"))}
         row = ["" if flat.get(col) is None else str(flat.get(col)) for col in CSV_FIXED_COLUMNS]
         probabilities = record.get("probabilities", {})
         row += ["" if label not in probabilities else f"{probabilities[label]:.6f}" for label in labels]

@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from inference.errors import BundleError, ManifestMismatchError, ModelCardInvalidError
+from inference.results import near_threshold_band
 from inference.vocabulary import CAM_METHODS, is_known_architecture
 
 CARD_FILE = "model_card.json"
@@ -722,9 +723,7 @@ class CallMargin:
 
     def band(self, threshold: float, temperature: float) -> tuple[float, float]:
         """The probabilities within the half-width of `threshold` (0 < threshold < 1)."""
-        edge = math.log(threshold) - math.log1p(-threshold)
-        width = self.half_width(temperature)
-        return 1.0 / (1.0 + math.exp(-(edge - width))), 1.0 / (1.0 + math.exp(-(edge + width)))
+        return near_threshold_band(threshold, self.half_width(temperature))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ stderr, no traceback).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from datetime import datetime, timezone
@@ -40,18 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def manifest_films(bundle: Path, data: Path, split: str) -> list[Path]:
     """The films of `split` in the bundle's data manifest, under `data`."""
-    manifest = bundle / "data_manifest.csv"
-    if not manifest.is_file():
-        raise XRayViewError(f"{bundle}: no data_manifest.csv to find its {split!r} split in (use --folder)")
-    with manifest.open(newline="", encoding="utf-8") as stream:
-        rows = [row for row in csv.DictReader(stream) if row.get("split") == split]
-    if not rows:
-        raise XRayViewError(f"{manifest}: no films in split {split!r}")
-    missing = [row["relpath"] for row in rows if not (data / row["relpath"]).is_file()]
+    from training.data_manifest import paths_by_split, read_manifest
+
+    paths = paths_by_split(read_manifest(bundle), data).get(split, [])
+    if not paths:
+        raise XRayViewError(f"{bundle}: its data manifest has no films in split {split!r}")
+    missing = [path for path in paths if not path.is_file()]
     if missing:
-        raise XRayViewError(f"{data}: {len(missing)} of the {split!r} split's {len(rows)} films are not there "
-                            f"(first: {missing[0]}); --data must be the folder the bundle was trained from")
-    return [data / row["relpath"] for row in rows]
+        raise XRayViewError(f"{data}: {len(missing)} of the {split!r} split's {len(paths)} films are not there "
+                            f"(first: {missing[0].name}); --data must be the folder the bundle was trained from")
+    return paths
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.limit and args.limit < len(paths):
                 step = len(paths) / args.limit
                 paths = [paths[int(i * step)] for i in range(args.limit)]
-            measured_on = f"the {args.split!r} split of the bundle's data manifest (films it was not trained on)"
+            seen = "films it was trained on" if args.split == "train" else "films it was not trained on"
+            measured_on = f"the {args.split!r} split of the bundle's data manifest ({seen})"
         films, unreadable = [], []
         for path in paths:
             try:

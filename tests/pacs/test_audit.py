@@ -198,3 +198,15 @@ def test_audit_record_keeps_the_ood_verdict_and_withholds_the_call(log_path, sou
     assert [row[column["call"]] for row in rows] == ["", "PNEUMONIA", "PNEUMONIA"]
     assert [row[column["ood_warning"]] for row in rows] == ["yes: colour image", "yes: colour image", ""]
     assert rows[2][column["threshold"]] == "0.303138"  # rounded, not 0.30313757061958313
+
+
+def test_audit_record_says_whether_the_call_was_near_the_threshold(log_path, source_studies):
+    from inference.audit import records_to_rows
+
+    near, far, unmeasured = _prediction(0.52), _prediction(0.9), _prediction(0.52)
+    near.call_margin = far.call_margin = 0.2  # log-odds: 0.52 is 0.08 from the threshold 0.5, 0.9 is 2.2
+    records = [append_ai_result(p, source_path=source_studies[0].path, origin="cli") for p in (near, far, unmeasured)]
+    assert [r["near_threshold"] for r in records] == [True, False, None]
+    assert [r["call"] for r in records] == ["PNEUMONIA", "PNEUMONIA", "PNEUMONIA"]  # the mark never changes it
+    header, rows = records_to_rows(read_audit_log().records)
+    assert [row[header.index("near_threshold")] for row in rows] == ["yes", "no", ""]
