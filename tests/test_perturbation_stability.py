@@ -21,7 +21,8 @@ import pytest
 from inference.bundle import load_bundle
 from inference.model_card import ModelCard
 from inference.predictor import Predictor, default_bundle_dir
-from training.stability import TARGETED, measure_folder
+from inference.image_io import load_image
+from training.stability import MARGIN_CHANGES, TARGETED, ProbabilityOf, measure, measure_folder
 
 FULLRES_FILMS = 8
 EXTERNAL_FILMS = 24
@@ -93,3 +94,26 @@ def test_external_films(predictor, shared_data, card_sets):
     assert recorded.n == 312
     if not result["meets_targets"]:
         assert recorded.meets_targets is False
+
+
+# half A films at the card's call margin (P 0.283-0.388 about 1/3): two inside, which the changes turn, and the two
+# nearest outside it, which they must not (xrayview-predict: P 0.335, 0.318, 0.278, 0.390)
+MARKED = ("PNEUMONIA/person34_virus_76.jpeg", "PNEUMONIA/person71_virus_131.jpeg")
+JUST_OUTSIDE = ("NORMAL/IM-0091-0001.jpeg", "PNEUMONIA/person45_virus_95.jpeg")
+
+
+def test_the_calls_that_turn_are_the_marked_ones(predictor, shared_data):
+    half_a = shared_data / "chest-xray-pneumonia" / "external-a"
+    films = [(name, load_image(half_a / name).render()) for name in MARKED + JUST_OUTSIDE]
+    probability = ProbabilityOf(predictor.model, predictor.bundle, predictor.spec, predictor.device)
+    turned: dict[str, int] = {name: 0 for name, _ in films}
+    for seed in range(4):
+        result = measure(probability, films, predictor.threshold, seed=seed, only=MARGIN_CHANGES,
+                         margin=predictor.call_margin)
+        assert result.near_threshold["films"] == len(MARKED)
+        for row in result.changes.values():
+            for name in row["flipped_films"]:
+                turned[name] += 1
+            assert row["calls_flipped_unmarked"] == 0, row["flipped_films"]
+    assert sum(turned[name] for name in MARKED) > 0  # the changes do turn the marked calls (measured: 5 and 4 of 16)
+    assert all(turned[name] == 0 for name in JUST_OUTSIDE)
