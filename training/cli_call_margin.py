@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 from inference.errors import XRayViewError
@@ -59,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         from inference.bundle import store_card_block
         from inference.image_io import load_image
         from inference.predictor import Predictor
-        from training.stability import MARGIN_CHANGES, ProbabilityOf, call_margin, film_paths, measure
+        from training.stability import (MARGIN_CHANGES, ProbabilityOf, film_paths, log_odds_moves_of, margin_block,
+                                        measure, spread)
 
         predictor = Predictor(args.bundle, device="cpu")
         if predictor.bundle.positive_label is None or predictor.threshold is None:
@@ -69,10 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise XRayViewError(f"{args.folder}: not a folder")
             paths, measured_on = film_paths(args.folder, args.limit), f"the films under {args.folder.name}"
         else:
-            paths = manifest_films(args.bundle, args.data, args.split)
-            if args.limit and args.limit < len(paths):
-                step = len(paths) / args.limit
-                paths = [paths[int(i * step)] for i in range(args.limit)]
+            paths = spread(manifest_films(args.bundle, args.data, args.split), args.limit)
             seen = "films it was trained on" if args.split == "train" else "films it was not trained on"
             measured_on = f"the {args.split!r} split of the bundle's data manifest ({seen})"
         films, unreadable = [], []
@@ -85,10 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             raise XRayViewError("no readable films to measure on")
         probability = ProbabilityOf(predictor.model, predictor.bundle, predictor.spec, predictor.device)
         result = measure(probability, films, predictor.threshold, seed=args.seed, only=list(MARGIN_CHANGES))
-        margin = call_margin(result.probabilities, result.changed_probabilities)
-        block = {**margin, "temperature": round(float(predictor.bundle.temperature), 6), "measured_on": measured_on,
-                 "n": len(films), "measured_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                 "command": command_line(argv, PROG)}
+        block = margin_block(log_odds_moves_of(result.probabilities, result.changed_probabilities),
+                             predictor.bundle.temperature, measured_on, command_line(argv, PROG))
         if args.write_card:
             store_card_block(args.bundle, "call_margin", block)
     except XRayViewError as exc:

@@ -195,16 +195,32 @@ MARGIN_CHANGES = ("noise_1", "jpeg_95_model", "jpeg_90_model", "jpeg_75_model")
 MARGIN_QUANTILE = 0.99
 
 
-def call_margin(base: np.ndarray, changed: dict[str, np.ndarray], quantile: float = MARGIN_QUANTILE) -> dict:
-    """The card's call margin from one set's moves: per change, the `quantile` of the films' |change in log-odds|
-    (label-free); the margin is the largest, rounded up to a thousandth. A film whose log-odds lie further than that
-    from the threshold's turns under one of these changes for fewer than (1 - quantile) / 2 of films like these."""
+def log_odds_moves_of(base: np.ndarray, changed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each change's per-film move in log-odds, from the films' P(positive) before and after it."""
     z = log_odds(base)
-    return margin_of_moves({name: log_odds(p) - z for name, p in changed.items()}, quantile)
+    return {name: log_odds(p) - z for name, p in changed.items()}
+
+
+def call_margin(base: np.ndarray, changed: dict[str, np.ndarray], quantile: float = MARGIN_QUANTILE) -> dict:
+    """The card's call margin from one set's P(positive) before and after each change (`margin_of_moves`)."""
+    return margin_of_moves(log_odds_moves_of(base, changed), quantile)
+
+
+def margin_block(moves: dict[str, np.ndarray], temperature: float, measured_on: str, command: str) -> dict:
+    """The card's `call_margin` block from each change's per-film moves in log-odds at `temperature` (the tool's
+    and the training run's alike)."""
+    from datetime import datetime, timezone
+
+    return {**margin_of_moves(moves), "temperature": round(float(temperature), 6), "measured_on": measured_on,
+            "n": len(next(iter(moves.values()))),
+            "measured_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "command": command}
 
 
 def margin_of_moves(moves: dict[str, np.ndarray], quantile: float = MARGIN_QUANTILE) -> dict:
-    """`call_margin` from each change's per-film moves in log-odds (at the temperature the card will state)."""
+    """The call margin from each change's per-film moves in log-odds (label-free): per change, the `quantile` of
+    the films' |move|; the margin is the largest, rounded up to a thousandth. A film whose log-odds lie further than
+    that from the threshold's turns under one of these changes for fewer than (1 - quantile) / 2 of films like
+    these."""
     if not moves:
         raise ValueError("no changes to measure a call margin from")
     per_change = {name: float(np.quantile(np.abs(np.asarray(move, dtype=np.float64)), quantile))
@@ -240,8 +256,8 @@ def perturbed_inputs(images_u8: np.ndarray, spec: InputSpec, changes: Sequence[s
     i seeded `seed + i` as `measure` draws it. Only changes of the model input itself (noise, JPEG at the model's
     size): the cache has no full-size film to change."""
     table = perturbations()
-    unknown = [name for name in changes if name not in table or name.endswith("_full")
-               or not (name.startswith("noise_") or name.endswith("_model"))]
+    unknown = [name for name in changes
+               if name not in table or not (name.startswith("noise_") or name.endswith("_model"))]
     if unknown:
         raise ValueError(f"not a change of the model input: {', '.join(unknown)}")
     out = {name: np.empty_like(images_u8, dtype=np.uint8) for name in changes}
@@ -311,11 +327,15 @@ def film_paths(folder: Path, limit: int | None = None) -> list[Path]:
     class folder is sampled."""
     from inference.image_files import find_images
 
-    films = sorted(find_images(folder))
-    if limit and limit < len(films):
-        step = len(films) / limit
-        films = [films[int(i * step)] for i in range(limit)]
-    return films
+    return spread(sorted(find_images(folder)), limit)
+
+
+def spread(paths: list[Path], limit: int | None) -> list[Path]:
+    """At most `limit` of `paths`, evenly spread over the list (so every class folder of a sorted list is sampled)."""
+    if not limit or limit >= len(paths):
+        return paths
+    step = len(paths) / limit
+    return [paths[int(i * step)] for i in range(limit)]
 
 
 def measure_folder(predictor, folder: Path, copies_root: Path | None = None, limit: int | None = None,

@@ -203,20 +203,17 @@ def measured_card(facts: CardFacts, spec: InputSpec) -> dict:
 
 def call_margin_block(facts: CardFacts) -> dict | None:
     """The card's call margin: the validation films' moves under noise and JPEG (the evaluate stage's) in
-    log-odds at the card's temperature (training.stability.margin_of_moves); None for a model without a threshold
+    log-odds at the card's temperature (training.stability.margin_block); None for a model without a threshold
     or when nothing was measured."""
-    from training.stability import margin_of_moves
+    from training.stability import margin_block
 
     moves, operating = facts.evaluation.val_moves, facts.calibration.operating
     if not moves or operating.threshold is None:
         return None
     temperature = float(operating.temperature)
-    n = len(next(iter(moves.values())))
-    return {**margin_of_moves({name: move / temperature for name, move in moves.items()}),
-            "temperature": round(temperature, 6),
-            "measured_on": "the validation split of the training data (films the network was not trained on)",
-            "n": n, "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "command": facts.export.command}
+    return margin_block({name: move / temperature for name, move in moves.items()}, temperature,
+                        "the validation split of the training data (films the network was not trained on)",
+                        facts.export.command)
 
 
 def with_guard(card: dict, guard: GuardFit | None) -> dict:
