@@ -282,6 +282,59 @@ def _build_efficientnet_lite0(num_labels: int, in_channels: int, pretrained: boo
     return _build_efficientnet_lite(0, num_labels, in_channels, pretrained, pretrained_path)
 
 
+class AntiAliasedConv2d(nn.Conv2d):
+    """A strided "same"-padded convolution that low-passes before it subsamples (BlurPool; Zhang, "Making
+    convolutional networks shift-invariant again", 2019): the convolution at stride 1, then a binomial
+    [1, 2, 1] x [1, 2, 1] filter taken at the stride. Why: a plain stride-2 convolution folds detail finer than its
+    output grid (noise of a grey level, JPEG blocks) back into the features it keeps, so the answer moves with what
+    no reader sees; filtered first, that detail averages out. The kept samples sit where the plain convolution's
+    do, and the weights are the plain convolution's (the same state-dict keys), so a plain network's weights load."""
+
+    def __init__(self, conv: nn.Conv2d):
+        super().__init__(conv.in_channels, conv.out_channels, conv.kernel_size, stride=1, padding=0,
+                         dilation=conv.dilation, groups=conv.groups, bias=conv.bias is not None)
+        self.subsample = tuple(int(s) for s in conv.stride)
+        with torch.no_grad():
+            self.weight.copy_(conv.weight)
+            if conv.bias is not None:
+                self.bias.copy_(conv.bias)
+        taps = torch.tensor([1.0, 2.0, 1.0])
+        blur = (taps[:, None] * taps[None, :]) / 16.0
+        # not persistent: a fixed filter, not a weight (a bundle's weights file holds the plain network's keys)
+        self.register_buffer("blur", blur.expand(conv.out_channels, 1, 3, 3).contiguous(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        kh, kw = self.weight.shape[-2:]
+        pad_h, pad_w = (kh - 1) * self.dilation[0], (kw - 1) * self.dilation[1]
+        x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+        x = F.conv2d(x, self.weight, self.bias, 1, 0, self.dilation, self.groups)
+        # padded as the plain strided "same" convolution pads, so output i is centred where its output i is
+        # (input 2i + 1 for an even size, 2i for an odd one)
+        pads = []
+        for size, step in ((x.shape[-1], self.subsample[1]), (x.shape[-2], self.subsample[0])):
+            total = max((-(-size // step) - 1) * step + 3 - size, 0)
+            pads += [total // 2, total - total // 2]
+        x = F.pad(x, pads, mode="replicate")
+        return F.conv2d(x, self.blur, stride=self.subsample, groups=x.shape[1])
+
+
+def anti_alias_strides(model: nn.Module) -> nn.Module:
+    """Every stride-2 depthwise convolution of an EfficientNet-Lite's blocks made an AntiAliasedConv2d (the stem
+    sees the pipeline's low-passed film already)."""
+    for block in model._blocks:
+        conv = block._depthwise_conv
+        if max(int(s) for s in conv.stride) > 1:
+            block._depthwise_conv = AntiAliasedConv2d(conv)
+    return model
+
+
+def _build_efficientnet_lite0_antialiased(num_labels: int, in_channels: int, pretrained: bool,
+                                          pretrained_path: Path | None) -> nn.Module:
+    return anti_alias_strides(_build_efficientnet_lite(0, num_labels, in_channels, pretrained, pretrained_path))
+
+
 def _build_efficientnet_lite1(num_labels: int, in_channels: int, pretrained: bool,
                               pretrained_path: Path | None) -> nn.Module:
     return _build_efficientnet_lite(1, num_labels, in_channels, pretrained, pretrained_path)
@@ -304,7 +357,9 @@ for _name, _factory, _cam_layer in (("compact_cnn", _build_compact_cnn, "feature
                                     ("resnet18", _build_resnet18, "net.layer4"),
                                     ("densenet121", _build_densenet121, "head_relu"),
                                     ("efficientnet_lite0", _build_efficientnet_lite0, "_head_act"),
-                                    ("efficientnet_lite1", _build_efficientnet_lite1, "_head_act")):
+                                    ("efficientnet_lite1", _build_efficientnet_lite1, "_head_act"),
+                                    ("efficientnet_lite0_antialiased", _build_efficientnet_lite0_antialiased,
+                                     "_head_act")):
     register_architecture(_name, _factory, _cam_layer)
 assert set(ARCHITECTURES) <= set(_REGISTRY), "every architecture in inference.vocabulary needs a factory here"
 
