@@ -304,8 +304,7 @@ class AntiAliasedConv2d(nn.Conv2d):
         self.register_buffer("blur", blur.expand(conv.out_channels, 1, 3, 3).contiguous(), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        import torch.nn.functional as F
-
+        F = nn.functional
         kh, kw = self.weight.shape[-2:]
         pad_h, pad_w = (kh - 1) * self.dilation[0], (kw - 1) * self.dilation[1]
         x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
