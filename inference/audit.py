@@ -34,7 +34,7 @@ from typing import Any
 from inference.errors import AuditLogError
 from inference.file_hash import sha256_file
 from inference.json_output import json_safe, text
-from inference.results import decide_call
+from inference.results import decide_call, near_threshold_cell
 
 AUDIT_LOG_ENV = "XRAYVIEW_AUDIT_LOG"
 DATA_DIR_ENV = "XRAYVIEW_DATA_DIR"
@@ -388,7 +388,7 @@ def records_to_rows(records: list[dict[str, Any]]) -> tuple[list[str], list[list
         flat = {**record, "model_name": model.get("name"), "model_version": model.get("version"),
                 "model_sha256": model.get("sha256"), "model_manifest_sha256": model.get("manifest_sha256"),
                 "ood_warning": _ood_text(record.get("ood")), "threshold": _rounded(record.get("threshold")),
-                "near_threshold": {True: "yes", False: "no"}.get(record.get("near_threshold"))}
+                "near_threshold": near_threshold_cell(record.get("near_threshold"))}
         row = ["" if flat.get(col) is None else str(flat.get(col)) for col in CSV_FIXED_COLUMNS]
         probabilities = record.get("probabilities", {})
         row += ["" if label not in probabilities else f"{probabilities[label]:.6f}" for label in labels]

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from inference.json_output import dumps, json_safe, path_fields
+from inference.results import near_threshold_cell
 from inference.vocabulary import CAM_METHODS, DEVICE_CHOICES
 
 EXIT_OK, EXIT_IMAGE_FAILED, EXIT_USAGE, EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -147,7 +148,7 @@ class _Writer:
                 *[r["probabilities"][label] for label in self.labels], r["device"], m["name"], m["version"],
                 m["sha256"], *["" if t[k] is None else t[k] for k in ("load", "preprocess", "predict", "cam")],
                 r.get("cam", {}).get("overlay", ""), " | ".join(r.get("notices", [])), "", "", r["call_status"],
-                ood_text, m.get("manifest_sha256", ""), {True: "yes", False: "no"}.get(r.get("near_threshold"), "")]
+                ood_text, m.get("manifest_sha256", ""), near_threshold_cell(r.get("near_threshold"))]
 
 
 def _load_predictor(args: argparse.Namespace):

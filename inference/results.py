@@ -101,6 +101,12 @@ def near_threshold(probabilities: Mapping[str, float], positive_label: str | Non
 NEAR_THRESHOLD_MARK = "near the threshold"
 
 
+def near_threshold_cell(near: bool | None) -> str:
+    """A call's near-threshold mark as the CSV outputs write it (xrayview-predict, the audit export): "yes", "no",
+    or "" when the model has no call margin."""
+    return {True: "yes", False: "no"}.get(near, "")
+
+
 def near_threshold_band(threshold: float, margin: float) -> tuple[float, float]:
     """The probabilities whose log-odds lie within `margin` of `threshold`'s (0 < threshold < 1)."""
     edge = math.log(threshold) - math.log1p(-threshold)
